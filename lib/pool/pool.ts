@@ -1,0 +1,146 @@
+// The server connections of one (database, server user) target: idle (LIFO), linked, and how many are logging in.
+import { List, move } from '../list.js';
+import type { Clock } from '../clock.js';
+import type { PoolMode } from '../config/types.js';
+import { ServerConnection } from './server-connection.js';
+import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
+
+export interface PoolSettings {
+  target: ServerTarget;
+  mode: PoolMode;
+  size: number;
+  minSize: number;
+  idleTimeoutMs: number;
+  lifetimeMs: number;
+  resetQuery: string;
+}
+
+/** Signals a pool sends upstream (to the scheduler); set by the composition root. */
+export interface PoolEvents {
+  /** A connection became idle: a waiter may take it. */
+  idle(pool: Pool): void;
+  /** A login failed; retryable when the server may come back (refused, reset, timeout). */
+  loginFailed(pool: Pool, reason: string, retryable: boolean): void;
+}
+
+export class Pool {
+  readonly idle = new List<ServerConnection>('idle');
+  readonly used = new List<ServerConnection>('used');
+  connecting = 0;
+  /** ParameterStatus set of the first login: what new clients are told. */
+  params: Map<string, string> | null = null;
+  lastError: string | null = null;
+  /** Replaced by a reload: connections are closed when handed back instead of kept. */
+  retired = false;
+  private paramWaiters: Array<(err: string | null) => void> = [];
+
+  constructor(
+    readonly name: string,
+    public settings: PoolSettings,
+    private readonly clock: Clock,
+    private readonly events: PoolEvents,
+    /** Hands out server connection ids, unique across the pooler. */
+    private readonly nextId: () => number,
+  ) {}
+
+  get total(): number {
+    return this.idle.size + this.used.size + this.connecting;
+  }
+
+  /** Takes the warmest idle connection, or null. */
+  takeIdle(): ServerConnection | null {
+    const conn = this.idle.last();
+    if (!conn) return null;
+    move(conn, this.used);
+    return conn;
+  }
+
+  /** Hands a clean connection back. Expired ones are closed instead. */
+  release(conn: ServerConnection): void {
+    if (conn.closed) return;
+    conn.detach();
+    const now = this.clock.now();
+    conn.lastUsedAt = now;
+    if (this.settings.lifetimeMs > 0 && now - conn.createdAt >= this.settings.lifetimeMs) {
+      conn.close('server_lifetime reached');
+      return;
+    }
+    if (this.retired) return conn.close('pool replaced by a reload');
+    move(conn, this.idle);
+    this.events.idle(this);
+  }
+
+  /** Session mode hand-back: run the reset query first, close on any failure. */
+  releaseWithReset(conn: ServerConnection): void {
+    conn.detach();
+    const q = this.settings.resetQuery;
+    if (!q) return this.release(conn);
+    conn.runInternal(q, (err) => (err ? conn.close(`server_reset_query failed: ${err}`) : this.release(conn)));
+  }
+
+  /** Opens up to n more connections, never beyond the pool size. */
+  launch(n: number): void {
+    const room = this.settings.size - this.total;
+    for (let i = 0; i < Math.min(n, room); i++) this.launchOne();
+  }
+
+  private launchOne(): void {
+    this.connecting++;
+    loginToServer(this.settings.target).then(
+      (login) => {
+        this.connecting--;
+        const conn = new ServerConnection(this.nextId(), login, this.clock.now(), (c) => this.onServerClosed(c));
+        this.lastError = null;
+        if (!this.params) this.params = new Map(login.params);
+        this.flushParamWaiters(null);
+        move(conn, this.idle);
+        this.events.idle(this);
+      },
+      (err: Error) => {
+        this.connecting--;
+        this.lastError = err.message;
+        const retryable = !(err instanceof ServerRejectedLogin);
+        this.flushParamWaiters(err.message);
+        this.events.loginFailed(this, err.message, retryable);
+      },
+    );
+  }
+
+  /** Calls back once the pool knows its server parameters (after the first login), or with the login error. */
+  whenParamsKnown(cb: (err: string | null) => void): void {
+    if (this.params) return cb(null);
+    this.paramWaiters.push(cb);
+    if (this.total === 0) this.launch(1);
+  }
+
+  private flushParamWaiters(err: string | null): void {
+    const waiters = this.paramWaiters;
+    this.paramWaiters = [];
+    for (const w of waiters) w(err);
+  }
+
+  private onServerClosed(conn: ServerConnection): void {
+    move(conn, null);
+  }
+
+  /** Periodic upkeep: idle and lifetime expiry, and the min_pool_size floor. */
+  sweep(): void {
+    const now = this.clock.now();
+    const { idleTimeoutMs, lifetimeMs, minSize } = this.settings;
+    for (const conn of this.idle) {
+      if (this.idle.size + this.used.size <= minSize && !(lifetimeMs > 0 && now - conn.createdAt >= lifetimeMs)) break;
+      if (idleTimeoutMs > 0 && now - conn.lastUsedAt >= idleTimeoutMs) conn.close('server_idle_timeout reached');
+      else if (lifetimeMs > 0 && now - conn.createdAt >= lifetimeMs) conn.close('server_lifetime reached');
+    }
+    if (this.total < minSize && this.lastError === null) this.launch(minSize - this.total);
+  }
+
+  closeIdle(reason: string): void {
+    for (const conn of this.idle) conn.close(reason);
+  }
+
+  closeAll(reason: string): void {
+    for (const conn of this.idle) conn.close(reason);
+    for (const conn of this.used) conn.close(reason);
+  }
+}

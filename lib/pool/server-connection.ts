@@ -1,0 +1,179 @@
+// One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus.
+import net from 'node:net';
+import { serialize } from 'pg-protocol';
+import { Backend, TxStatus } from '../protocol/codes.js';
+import { FrameScanner, type FrameSink } from '../protocol/framing.js';
+import { decodeErrorFields, decodeParameterStatus } from '../protocol/decode.js';
+import type { List, Listed } from '../list.js';
+import type { LoginResult } from './server-login.js';
+
+/** What a linked client session receives from its server. */
+export interface ServerLink {
+  /** Response bytes, forwarded untouched. */
+  serverData(buf: Buffer, start: number, end: number): void;
+  /** After the bytes of a chunk were forwarded: how many ReadyForQuery it held and the last status. */
+  serverReady(count: number, status: number): void;
+  /** The server reported a parameter change (SET, or a SET the client ran). */
+  serverParameter(name: string, value: string): void;
+  /** The server connection died while linked; fatalSent: the server already sent a FATAL to the client. */
+  serverClosed(reason: string, fatalSent: boolean): void;
+}
+
+type InternalDone = (error: string | null) => void;
+
+const TERMINATE = serialize.end();
+
+export class ServerConnection implements FrameSink, Listed<ServerConnection> {
+  prev: ServerConnection | null = null;
+  next: ServerConnection | null = null;
+  list: List<ServerConnection> | null = null;
+
+  readonly socket: net.Socket;
+  /** Parameters as the server reported them (original case), for welcoming clients. */
+  readonly params: Map<string, string>;
+  /** The same by lower-case name, plus tracked values set without a report: see session/params.ts. */
+  readonly values = new Map<string, string>();
+  readonly applied = new Map<string, string>();
+  readonly pid: number;
+  readonly secret: number;
+  readonly tls: boolean;
+  /** Last ReadyForQuery status byte. */
+  status: number = TxStatus.Idle;
+  link: ServerLink | null = null;
+  closed = false;
+  lastUsedAt: number;
+
+  private readonly scanner: FrameScanner;
+  private readyCount = 0;
+  private fatalSeen = false;
+  private internal: InternalDone | null = null;
+  private internalError: string | null = null;
+
+  constructor(
+    readonly id: number,
+    login: LoginResult,
+    readonly createdAt: number,
+    private readonly onClosed: (conn: ServerConnection, reason: string) => void,
+  ) {
+    this.socket = login.socket;
+    this.params = login.params;
+    this.pid = login.pid;
+    this.secret = login.secret;
+    this.tls = login.tls;
+    this.lastUsedAt = createdAt;
+    for (const [k, v] of login.params) this.values.set(k.toLowerCase(), v);
+    this.scanner = new FrameScanner(this, [Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse]);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
+    this.socket.on('close', () => this.handleClose('server closed the connection'));
+  }
+
+  attach(link: ServerLink): void {
+    this.link = link;
+  }
+
+  detach(): void {
+    this.link = null;
+  }
+
+  write(data: Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Runs SQL the pooler originates (parameter sync, ROLLBACK, reset query); its results never reach a client. */
+  runInternal(sql: string, done: InternalDone): void {
+    this.internal = done;
+    this.internalError = null;
+    this.socket.write(serialize.query(sql));
+  }
+
+  get busyInternally(): boolean {
+    return this.internal !== null;
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    if (!this.socket.destroyed) this.socket.end(TERMINATE);
+    this.socket.destroy();
+    this.handleClose(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.readyCount = 0;
+    this.scanner.feed(chunk);
+    if (this.readyCount > 0 && this.link && !this.internal) this.link.serverReady(this.readyCount, this.status);
+  }
+
+  onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    switch (type) {
+      case Backend.ReadyForQuery:
+        return this.ReadyForQuery(buf[start + 5]);
+      case Backend.ParameterStatus:
+        return this.ParameterStatus(buf, start, end);
+      default:
+        return this.ErrorResponse(buf, start, end);
+    }
+  }
+
+  private ReadyForQuery(status: number): boolean {
+    this.status = status;
+    const done = this.internal;
+    if (done) {
+      this.internal = null;
+      done(this.internalError);
+      return false;
+    }
+    this.readyCount++;
+    return this.link !== null;
+  }
+
+  private ParameterStatus(buf: Buffer, start: number, end: number): boolean {
+    const p = decodeParameterStatus(buf, start, end);
+    if (p) {
+      this.params.set(p[0], p[1]);
+      this.values.set(p[0].toLowerCase(), p[1]);
+      if (this.link && !this.internal) this.link.serverParameter(p[0], p[1]);
+    }
+    return this.link !== null && !this.internal;
+  }
+
+  private ErrorResponse(buf: Buffer, start: number, end: number): boolean {
+    const f = decodeErrorFields(buf, start, end);
+    if (f.severity === 'FATAL' || f.severity === 'PANIC') this.fatalSeen = true;
+    if (this.internal) {
+      this.internalError ??= `${f.code}: ${f.message}`;
+      return false;
+    }
+    return this.link !== null;
+  }
+
+  forward(buf: Buffer, start: number, end: number): void {
+    // Output nobody asked for (internal query results, or chatter while idle in the pool) is dropped.
+    if (this.link && !this.internal) this.link.serverData(buf, start, end);
+  }
+
+  onFrameError(): void {
+    this.close('server sent a malformed message');
+  }
+
+  private handleClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.scanner.fail();
+    const internal = this.internal;
+    this.internal = null;
+    internal?.(reason);
+    const link = this.link;
+    this.link = null;
+    link?.serverClosed(reason, this.fatalSeen);
+    this.onClosed(this, reason);
+  }
+}
+
+/** Sends a CancelRequest for a backend over a fresh connection, as the protocol requires. */
+export function sendCancel(host: string, port: number, pid: number, secret: number): void {
+  const s = net.connect({ host, port });
+  s.on('error', () => undefined);
+  s.setTimeout(5000, () => s.destroy());
+  s.once('connect', () => s.end(serialize.cancel(pid, secret)));
+}

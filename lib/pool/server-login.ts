@@ -1,0 +1,165 @@
+// Opens one backend socket: TCP, optional TLS by sslmode, StartupMessage and the password exchange.
+import net from 'node:net';
+import tls from 'node:tls';
+import fs from 'node:fs';
+import { serialize } from 'pg-protocol';
+import { Parser } from 'pg-protocol/dist/parser.js';
+import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import { ScramClientSession } from '../auth/scram.js';
+import { md5ClientResponse } from '../auth/md5.js';
+import type { SslMode } from '../config/types.js';
+
+export interface ServerTarget {
+  host: string;
+  port: number;
+  dbname: string;
+  user: string;
+  /** Plaintext or "md5…" secret; absent when the server trusts us or keys are used. */
+  password?: string;
+  /** SCRAM keys recovered from the client's own SCRAM login (passthrough). */
+  scramKeys?: { clientKey: Buffer; serverKey: Buffer };
+  sslmode: SslMode;
+  caFile?: string;
+  connectTimeoutMs: number;
+}
+
+export interface LoginResult {
+  socket: net.Socket;
+  params: Map<string, string>;
+  pid: number;
+  secret: number;
+  tls: boolean;
+}
+
+/** A failure the server answered with an ErrorResponse (bad password, no such database): retrying will not help. */
+export class ServerRejectedLogin extends Error {
+  constructor(
+    message: string,
+    readonly sqlstate: string,
+  ) {
+    super(message);
+  }
+}
+
+export function loginToServer(target: ServerTarget): Promise<LoginResult> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const fail = (err: Error): void => {
+      if (done) return;
+      done = true;
+      timer.unref();
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`server_connect_timeout (${target.connectTimeoutMs} ms) reached`)),
+      target.connectTimeoutMs || 2 ** 31 - 1,
+    );
+    let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    socket.on('error', fail);
+    socket.once('connect', () => {
+      negotiateTls(socket, target).then(
+        (s) => {
+          socket = s;
+          s.on('error', fail);
+          runStartup(s, target).then((r) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            s.removeListener('error', fail);
+            resolve(r);
+          }, fail);
+        },
+        fail,
+      );
+    });
+  });
+}
+
+function negotiateTls(socket: net.Socket, target: ServerTarget): Promise<net.Socket> {
+  if (target.sslmode === 'disable') return Promise.resolve(socket);
+  return new Promise((resolve, reject) => {
+    socket.write(serialize.requestSsl());
+    socket.once('data', (b: Buffer) => {
+      if (b[0] === 0x4e /* N */) {
+        if (target.sslmode === 'prefer') return resolve(socket);
+        return reject(new Error(`server does not support TLS (sslmode=${target.sslmode})`));
+      }
+      if (b[0] !== 0x53 /* S */) return reject(new Error('unexpected answer to SSLRequest'));
+      const verify = target.sslmode === 'verify-ca' || target.sslmode === 'verify-full';
+      const s = tls.connect({
+        socket,
+        servername: net.isIP(target.host) ? undefined : target.host,
+        ca: target.caFile ? fs.readFileSync(target.caFile) : undefined,
+        rejectUnauthorized: verify,
+        // verify-ca checks the chain only; verify-full also checks the host name.
+        checkServerIdentity: target.sslmode === 'verify-full' ? tls.checkServerIdentity : () => undefined,
+      });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+  });
+}
+
+function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResult> {
+  return new Promise((resolve, reject) => {
+    const parser = new Parser();
+    const params = new Map<string, string>();
+    let pid = 0;
+    let secret = 0;
+    let scram: ScramClientSession | null = null;
+    const onMessage = (msg: BackendMessage): void => {
+      try {
+        const m = msg as BackendMessage & Record<string, any>;
+        switch (m.name) {
+          case 'authenticationCleartextPassword':
+            socket.write(serialize.password(requirePassword(target)));
+            break;
+          case 'authenticationMD5Password':
+            socket.write(serialize.password(md5ClientResponse(target.user, requirePassword(target), m.salt)));
+            break;
+          case 'authenticationSASL':
+            if (!m.mechanisms.includes('SCRAM-SHA-256')) throw new Error('server offers no SCRAM-SHA-256');
+            scram = new ScramClientSession(
+              target.scramKeys ?? { password: requirePassword(target) },
+            );
+            socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+            break;
+          case 'authenticationSASLContinue':
+            socket.write(serialize.sendSCRAMClientFinalMessage((scram as ScramClientSession).serverFirst(m.data)));
+            break;
+          case 'authenticationSASLFinal':
+            (scram as ScramClientSession).serverFinal(m.data);
+            break;
+          case 'parameterStatus':
+            params.set(m.parameterName, m.parameterValue);
+            break;
+          case 'backendKeyData':
+            pid = m.processID;
+            secret = m.secretKey;
+            break;
+          case 'error':
+            throw new ServerRejectedLogin(m.message, m.code ?? '');
+          case 'readyForQuery':
+            socket.removeListener('data', onData);
+            socket.removeListener('close', onClose);
+            resolve({ socket, params, pid, secret, tls: socket instanceof tls.TLSSocket });
+            break;
+        }
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onData = (b: Buffer): void => parser.parse(b, onMessage);
+    const onClose = (): void => reject(new Error('server closed the connection during login'));
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.write(serialize.startup({ user: target.user, database: target.dbname }));
+  });
+}
+
+function requirePassword(target: ServerTarget): string {
+  if (target.password === undefined) throw new ServerRejectedLogin('server asked for a password and none is configured', '28P01');
+  return target.password;
+}

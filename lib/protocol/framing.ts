@@ -1,0 +1,205 @@
+// Incremental framing of typed protocol messages: finds boundaries by type byte and length, copies nothing it forwards.
+
+/** Where a scanner delivers what it finds. Implemented by the session and the server connection. */
+export interface FrameSink {
+  /**
+   * A complete message whose type is marked interesting: buf[start, end) holds the whole message,
+   * type byte and length included. Return false to keep it out of the forwarded byte stream.
+   */
+  onMessage(type: number, buf: Buffer, start: number, end: number): boolean;
+  /** Bytes to pass on untouched: whole uninteresting messages, or parts of one still arriving. */
+  forward(buf: Buffer, start: number, end: number): void;
+  /** The stream is not valid protocol: a length below 4 or above the maximum. */
+  onFrameError(reason: 'length' | 'too_large', length: number): void;
+}
+
+const HEADER = 5;
+
+/**
+ * Walks chunks message by message. Uninteresting messages are never buffered: their bytes are
+ * forwarded as they arrive, even when a message spans chunks. Interesting messages are gathered
+ * whole (copied only when split across chunks) and handed to the sink.
+ */
+export class FrameScanner {
+  private readonly interest: Uint8Array;
+  /** Bytes still to forward of an uninteresting message that spans chunks. */
+  private skip = 0;
+  /** A header split across chunks. */
+  private readonly head = Buffer.allocUnsafe(HEADER);
+  private headLen = 0;
+  /** An interesting message split across chunks, being filled. */
+  private partial: Buffer | null = null;
+  private partialLen = 0;
+  private failed = false;
+
+  constructor(
+    private readonly sink: FrameSink,
+    interestingTypes: Iterable<number>,
+    private maxLength = 0x3fffffff,
+  ) {
+    this.interest = new Uint8Array(256);
+    for (const t of interestingTypes) this.interest[t] = 1;
+  }
+
+  setInterest(type: number, on: boolean): void {
+    this.interest[type] = on ? 1 : 0;
+  }
+
+  setMaxLength(max: number): void {
+    this.maxLength = max;
+  }
+
+  /** True between messages: nothing of a message is pending. */
+  get atBoundary(): boolean {
+    return this.skip === 0 && this.headLen === 0 && this.partial === null;
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.failed) return;
+    let pos = this.resume(chunk);
+    if (pos < 0) return;
+    let fwd = pos;
+    const len = chunk.length;
+    while (pos < len) {
+      if (len - pos < HEADER) {
+        this.flush(chunk, fwd, pos);
+        chunk.copy(this.head, 0, pos, len);
+        this.headLen = len - pos;
+        return;
+      }
+      const type = chunk[pos];
+      const total = chunk.readInt32BE(pos + 1) + 1;
+      if (!this.validLength(total - 1)) return;
+      const end = pos + total;
+      if (this.interest[type] === 0) {
+        if (end > len) {
+          this.skip = end - len;
+          break;
+        }
+        pos = end;
+        continue;
+      }
+      if (end > len) {
+        this.flush(chunk, fwd, pos);
+        this.startPartial(chunk, pos, total);
+        return;
+      }
+      if (!this.sink.onMessage(type, chunk, pos, end)) {
+        this.flush(chunk, fwd, pos);
+        fwd = end;
+      }
+      pos = end;
+      if (this.failed) return;
+    }
+    this.flush(chunk, fwd, len);
+  }
+
+  /** Finishes whatever the previous chunk left open; returns where normal scanning starts, or -1. */
+  private resume(chunk: Buffer): number {
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, chunk.length);
+      this.skip -= n;
+      this.sink.forward(chunk, 0, n);
+      return this.skip > 0 ? -1 : n;
+    }
+    if (this.headLen > 0) return this.resumeHeader(chunk);
+    if (this.partial) return this.fillPartial(chunk, 0);
+    return 0;
+  }
+
+  private resumeHeader(chunk: Buffer): number {
+    const need = HEADER - this.headLen;
+    if (chunk.length < need) {
+      chunk.copy(this.head, this.headLen);
+      this.headLen += chunk.length;
+      return -1;
+    }
+    chunk.copy(this.head, this.headLen, 0, need);
+    this.headLen = 0;
+    const type = this.head[0];
+    const total = this.head.readInt32BE(1) + 1;
+    if (!this.validLength(total - 1)) return -1;
+    if (this.interest[type] === 0) {
+      // The header bytes were held back; forward them now, then the body as it comes.
+      this.sink.forward(Buffer.from(this.head), 0, HEADER);
+      this.skip = total - HEADER;
+      const n = Math.min(this.skip, chunk.length - need);
+      this.skip -= n;
+      this.sink.forward(chunk, need, need + n);
+      return this.skip > 0 ? -1 : need + n;
+    }
+    this.partial = Buffer.allocUnsafe(total);
+    this.head.copy(this.partial, 0, 0, HEADER);
+    this.partialLen = HEADER;
+    return this.fillPartial(chunk, need);
+  }
+
+  private startPartial(chunk: Buffer, pos: number, total: number): void {
+    this.partial = Buffer.allocUnsafe(total);
+    chunk.copy(this.partial, 0, pos);
+    this.partialLen = chunk.length - pos;
+  }
+
+  private fillPartial(chunk: Buffer, from: number): number {
+    const msg = this.partial as Buffer;
+    const n = Math.min(msg.length - this.partialLen, chunk.length - from);
+    chunk.copy(msg, this.partialLen, from, from + n);
+    this.partialLen += n;
+    if (this.partialLen < msg.length) return -1;
+    this.partial = null;
+    if (this.sink.onMessage(msg[0], msg, 0, msg.length)) this.sink.forward(msg, 0, msg.length);
+    return this.failed ? -1 : from + n;
+  }
+
+  private validLength(length: number): boolean {
+    if (length >= 4 && length <= this.maxLength) return true;
+    this.failed = true;
+    this.sink.onFrameError(length < 4 ? 'length' : 'too_large', length);
+    return false;
+  }
+
+  /** Stop scanning for good (after a protocol error or when the owner closes). */
+  fail(): void {
+    this.failed = true;
+  }
+
+  private flush(chunk: Buffer, start: number, end: number): void {
+    if (end > start) this.sink.forward(chunk, start, end);
+  }
+}
+
+/**
+ * Gathers untyped startup-phase packets (StartupMessage, SSLRequest, CancelRequest, GSSENCRequest):
+ * an int32 length that counts itself, then the body.
+ */
+export class StartupReader {
+  private buf: Buffer | null = null;
+
+  constructor(private readonly maxLength: number) {}
+
+  /**
+   * Adds a chunk; returns the first complete packet and keeps the rest, or null while incomplete.
+   * Throws 'length' when the declared length is impossible.
+   */
+  push(chunk: Buffer): Buffer | null {
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    return this.take();
+  }
+
+  take(): Buffer | null {
+    const b = this.buf;
+    if (!b || b.length < 4) return null;
+    const len = b.readInt32BE(0);
+    if (len < 8 || len > this.maxLength) throw new RangeError(`startup packet length ${len}`);
+    if (b.length < len) return null;
+    this.buf = b.length > len ? b.subarray(len) : null;
+    return b.subarray(0, len);
+  }
+
+  /** Bytes received after the last complete packet (the first typed messages, or TLS records). */
+  rest(): Buffer | null {
+    const b = this.buf;
+    this.buf = null;
+    return b;
+  }
+}

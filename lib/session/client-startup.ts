@@ -1,0 +1,214 @@
+// A client from accept to login: SSL/GSS negotiation, the startup packet, authentication, then hand-off to a session.
+import net from 'node:net';
+import tls from 'node:tls';
+import { StartupCode, Frontend } from '../protocol/codes.js';
+import { FrameScanner, StartupReader, type FrameSink } from '../protocol/framing.js';
+import { decodeCancelRequest, decodeStartup, type StartupPacket } from '../protocol/decode.js';
+import * as encode from '../protocol/encode.js';
+import { poolerError, type PoolerError } from '../errors.js';
+import type { SluiceConfig } from '../config/types.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../log.js';
+import { ClientAuthenticator, type AuthStep } from '../auth/authenticate.js';
+
+/** The largest startup packet accepted, as PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
+const MAX_STARTUP_PACKET = 10000;
+const ALL_TYPES = Array.from({ length: 256 }, (_, i) => i);
+
+export interface LoginRequest {
+  socket: net.Socket;
+  tls: boolean;
+  user: string;
+  database: string;
+  params: Map<string, string>;
+  scramKeys?: { clientKey: Buffer; serverKey: Buffer };
+  /** Bytes the client sent after its last auth message. */
+  rest: Buffer | null;
+}
+
+export interface StartupContext {
+  config: SluiceConfig;
+  clock: Clock;
+  log: Logger;
+  tlsContext: tls.SecureContext | null;
+  mockKey: Buffer;
+  /** Whether a database name is served (configured, or the admin console). */
+  knowsDatabase(name: string): boolean;
+  cancel(pid: number, secret: number): void;
+  /** Authentication passed: build the session (or fail it with an error). */
+  loggedIn(req: LoginRequest): void;
+}
+
+export class ClientStartup implements FrameSink {
+  private socket: net.Socket;
+  private tls = false;
+  private readonly reader = new StartupReader(MAX_STARTUP_PACKET);
+  private scanner: FrameScanner | null = null;
+  private auth: ClientAuthenticator | null = null;
+  private startup: StartupPacket | null = null;
+  private rest: Buffer[] = [];
+  private done = false;
+  private readonly timer: TimerHandle | null;
+  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+
+  constructor(
+    socket: net.Socket,
+    private readonly ctx: StartupContext,
+  ) {
+    this.socket = socket;
+    socket.on('data', this.onData);
+    socket.on('error', () => undefined);
+    const t = ctx.config.client_login_timeout;
+    this.timer = t > 0 ? ctx.clock.setTimer(() => this.refuse(poolerError('SLUICE_CLIENT_LOGIN_TIMEOUT')), t) : null;
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.done) return;
+    if (this.scanner) return this.scanner.feed(chunk);
+    let packet: Buffer | null;
+    try {
+      packet = this.reader.push(chunk);
+      while (packet && !this.done && !this.scanner) {
+        this.onPacket(packet);
+        packet = this.done || this.scanner ? null : this.reader.take();
+      }
+    } catch {
+      return this.refuse(poolerError('SLUICE_BAD_PACKET', { reason: 'invalid length of startup packet' }));
+    }
+    // Frames that came in the same read as the startup packet belong to the password exchange.
+    const scanner = this.scanner as FrameScanner | null;
+    const rest = scanner && !this.done ? this.reader.rest() : null;
+    if (scanner && rest) scanner.feed(rest);
+  }
+
+  private onPacket(p: Buffer): void {
+    const code = p.readInt32BE(4);
+    if (p.length === 8 && code === StartupCode.SSLRequest) return this.SSLRequest();
+    if (p.length === 8 && code === StartupCode.GSSENCRequest) return void this.socket.write(encode.SSLRefuse);
+    if (code === StartupCode.CancelRequest) return this.CancelRequest(p);
+    this.StartupMessage(p);
+  }
+
+  private SSLRequest(): void {
+    const ctx = this.ctx.tlsContext;
+    if (!ctx || this.tls) return void this.socket.write(encode.SSLRefuse);
+    this.socket.write(encode.SSLAccept);
+    this.socket.removeListener('data', this.onData);
+    const secure = new tls.TLSSocket(this.socket, { isServer: true, secureContext: ctx });
+    secure.on('error', () => undefined);
+    secure.on('data', this.onData);
+    this.socket = secure;
+    this.tls = true;
+  }
+
+  private CancelRequest(p: Buffer): void {
+    const req = decodeCancelRequest(p);
+    this.finish();
+    this.socket.destroy();
+    if (req) this.ctx.cancel(req.pid, req.secret);
+  }
+
+  private StartupMessage(p: Buffer): void {
+    const s = decodeStartup(p);
+    if (!s) return this.refuse(poolerError('SLUICE_BAD_PACKET', { reason: 'malformed startup packet' }));
+    if (s.major !== 3) return this.refuse(poolerError('SLUICE_UNSUPPORTED_PROTOCOL', { major: s.major, minor: s.minor }));
+    const protocolOptions = [...s.params.keys()].filter((k) => k.startsWith('_pq_.'));
+    if (s.minor > 0 || protocolOptions.length > 0) this.socket.write(encode.negotiateProtocolVersion(0, protocolOptions));
+    for (const k of protocolOptions) s.params.delete(k);
+    const repl = s.params.get('replication');
+    if (repl !== undefined && repl !== 'false' && repl !== 'off' && repl !== '0' && repl !== 'no') {
+      return this.refuse(poolerError('SLUICE_REPLICATION_UNSUPPORTED'));
+    }
+    const user = s.params.get('user');
+    if (!user) return this.refuse(poolerError('SLUICE_NO_USER'));
+    const database = s.params.get('database') || user;
+    if (!this.ctx.knowsDatabase(database)) return this.refuse(poolerError('SLUICE_UNKNOWN_DATABASE', { database }));
+    const bad = badStartupParam(s.params);
+    if (bad) return this.refuse(poolerError('SLUICE_BAD_STARTUP_PARAMETER', { name: bad }));
+    s.params.set('database', database);
+    this.startup = s;
+    this.beginAuth(user);
+  }
+
+  private beginAuth(user: string): void {
+    const c = this.ctx.config;
+    this.auth = new ClientAuthenticator({
+      authType: c.auth_type,
+      user,
+      secret: c.secrets.get(user),
+      tls: this.tls,
+      plainWithoutTls: c.auth_plain_without_tls,
+      mockKey: this.ctx.mockKey,
+    });
+    this.scanner = new FrameScanner(this, ALL_TYPES, MAX_STARTUP_PACKET);
+    this.step(this.auth.start());
+  }
+
+  onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.done) {
+      this.rest.push(buf.subarray(start, end));
+      return false;
+    }
+    if (type !== Frontend.Password || !this.auth) {
+      this.refuse(poolerError('SLUICE_BAD_PACKET', { reason: `expected a password message, got type ${type}` }));
+      return false;
+    }
+    this.step(this.auth.onPassword(buf, start, end));
+    return false;
+  }
+
+  forward(): void {
+    // Every type is interesting during login, so nothing is ever forwarded.
+  }
+
+  onFrameError(): void {
+    this.refuse(poolerError('SLUICE_BAD_PACKET', { reason: 'invalid message length during authentication' }));
+  }
+
+  private step(s: AuthStep): void {
+    if (s.kind === 'send') return void this.socket.write(s.data);
+    if (s.kind === 'fail') {
+      this.ctx.log.info({ user: this.startup?.params.get('user'), code: s.error.code }, s.error.message);
+      return this.refuse(s.error);
+    }
+    if (s.final) this.socket.write(s.final);
+    this.socket.write(encode.AuthenticationOk);
+    this.finish();
+    const params = (this.startup as StartupPacket).params;
+    // Hand over on the next tick so any frames behind the password in this chunk are collected first.
+    queueMicrotask(() => {
+      this.socket.removeListener('data', this.onData);
+      this.ctx.loggedIn({
+        socket: this.socket,
+        tls: this.tls,
+        user: params.get('user') as string,
+        database: params.get('database') as string,
+        params,
+        scramKeys: s.scramKeys,
+        rest: this.rest.length ? Buffer.concat(this.rest) : null,
+      });
+    });
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.timer?.cancel();
+  }
+
+  /** A FATAL error during login: send it and close. */
+  private refuse(err: PoolerError): void {
+    this.finish();
+    this.scanner?.fail();
+    this.socket.removeListener('data', this.onData);
+    if (!this.socket.destroyed) {
+      this.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message }));
+    }
+  }
+}
+
+/** Startup parameters Sluice cannot honour per transaction; returns the first offending name. */
+function badStartupParam(params: Map<string, string>): string | null {
+  const options = params.get('options');
+  if (options !== undefined && options.trim() !== '') return 'options';
+  return null;
+}

@@ -1,0 +1,50 @@
+// Which session parameters follow a client across server connections, and the SQL that re-applies them.
+
+/** Parameters a client may change that the pooler carries from one server connection to the next. */
+export const TRACKED_PARAMS: ReadonlySet<string> = new Set([
+  'client_encoding',
+  'datestyle',
+  'timezone',
+  'intervalstyle',
+  'standard_conforming_strings',
+  'application_name',
+  'search_path',
+  'extra_float_digits',
+]);
+
+/** A server connection's view of its own parameters, by lower-case name. */
+export interface ServerParamState {
+  /** Values the server reported through ParameterStatus. */
+  readonly values: Map<string, string>;
+  /** Tracked parameters we set that the server does not report; reset when the next client does not want them. */
+  readonly applied: Map<string, string>;
+}
+
+function literal(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/**
+ * SQL that makes the server's tracked parameters match the client's, or null when they already do.
+ * set_config parses the value the way postgresql.conf does, so list values such as search_path survive.
+ */
+export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState): string | null {
+  let select: string | null = null;
+  for (const [name, value] of wanted) {
+    const current = server.values.get(name) ?? server.applied.get(name);
+    if (current === value) continue;
+    const call = `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`;
+    select = select === null ? `SELECT ${call}` : `${select}, ${call}`;
+    if (!server.values.has(name)) server.applied.set(name, value);
+  }
+  let resets = '';
+  if (server.applied.size > 0) {
+    for (const name of server.applied.keys()) {
+      if (wanted.has(name)) continue;
+      resets += `; RESET ${name}`;
+      server.applied.delete(name);
+    }
+  }
+  if (select === null && resets === '') return null;
+  return select === null ? resets.slice(2) : select + resets;
+}
