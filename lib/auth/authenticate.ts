@@ -26,12 +26,15 @@ export type AuthStep =
 
 type Method = 'trust' | 'plain' | 'md5' | 'scram';
 
-/** Picks the exchange: SCRAM users cannot do md5, and md5-only secrets cannot do SCRAM (as PgBouncer does). */
+/**
+ * Picks the exchange as PgBouncer does: under md5, a user whose secret is SCRAM is asked for SCRAM;
+ * under scram-sha-256 every user does SCRAM, so an md5-only secret cannot log in.
+ */
 function methodFor(o: AuthOptions): Method {
   if (o.authType === 'trust') return 'trust';
   if (o.authType === 'plain') return 'plain';
   if (o.authType === 'md5') return o.secret?.kind === 'scram' ? 'scram' : 'md5';
-  return o.secret?.kind === 'md5' ? 'md5' : 'scram';
+  return 'scram';
 }
 
 export class ClientAuthenticator {

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// The `sluice` command: argv, config loading, signals (SIGHUP reload, SIGTERM drain, SIGINT stop) and exit codes.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config/load.js';
+import { ConfigError } from './config/schema.js';
+import { createLogger, type Logger } from './log.js';
+import { Pooler } from './pooler.js';
+import { startQuickstart } from './quickstart.js';
+
+const USAGE = `usage: sluice [--config sluice.yaml] [--port N]
+  --config FILE   run against the servers in FILE (YAML)
+  (no --config)   quickstart: start an embedded Postgres and Sluice in front of it
+  --port N        quickstart listen port (default 6432)`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const log = createLogger();
+  if (values.config) return runWithConfig(values.config, log);
+  return runQuickstart(Number(values.port ?? process.env.SLUICE_PORT ?? 6432), log);
+}
+
+async function runWithConfig(path: string, log: Logger): Promise<number> {
+  let config;
+  try {
+    config = loadConfigFile(path);
+  } catch (err) {
+    console.error(err instanceof ConfigError ? `sluice: invalid config ${path}:\n${err.message}` : String(err));
+    return 1;
+  }
+  const pooler = new Pooler(config, { log });
+  await pooler.listen();
+  const reload = (why: string): void => {
+    try {
+      pooler.reload(loadConfigFile(path));
+      log.info({ why }, 'reload done');
+    } catch (err) {
+      log.error({ why, err: err instanceof Error ? err.message : String(err) }, 'reload refused; the old configuration stays');
+    }
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  watchFile(path, () => reload('file changed'));
+  await untilSignal(pooler);
+  return 0;
+}
+
+async function runQuickstart(port: number, log: Logger): Promise<number> {
+  console.log('Starting an embedded Postgres for the quickstart (no --config given)...');
+  const qs = await startQuickstart(port, () => undefined);
+  const pooler = new Pooler(qs.config, { log });
+  try {
+    await pooler.listen();
+  } catch (err) {
+    await qs.postgres.stop();
+    console.error(`sluice: cannot listen on 127.0.0.1:${port}: ${(err as Error).message} (try --port)`);
+    return 1;
+  }
+  console.log(`\nSluice is ready (transaction pooling, Postgres ${qs.postgres.version}). Connect with:\n`);
+  console.log(`  psql "postgresql://${qs.user}:${qs.password}@127.0.0.1:${port}/${qs.database}"\n`);
+  console.log('Press Ctrl-C to stop; the embedded Postgres and its data are removed.');
+  await untilSignal(pooler);
+  await qs.postgres.stop();
+  return 0;
+}
+
+/** Re-reads the file when it changes on disk; debounced, since editors write in several steps. */
+function watchFile(path: string, onChange: () => void): void {
+  let timer: NodeJS.Timeout | null = null;
+  fs.watchFile(path, { interval: 1000 }, (cur, prev) => {
+    if (cur.mtimeMs === prev.mtimeMs) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(onChange, 200);
+  }).unref();
+}
+
+function untilSignal(pooler: Pooler): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      pooler.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`sluice: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,398 @@
+// Owns the configuration schema: defaults, validation with human messages, cross-setting checks, and the frozen snapshot.
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import type {
+  AuthType, ClientTlsConfig, DatabaseConfig, PoolMode, ServerTlsConfig, SluiceConfig, SslMode, UserConfig, UserSecret,
+} from './types.js';
+import { parseSecret, parseUserlist, UserlistError } from './userlist.js';
+
+/** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Defaults of every top-level setting, in snapshot units: durations are milliseconds here, seconds in YAML. */
+export const DEFAULTS = Object.freeze({
+  listen_addr: '127.0.0.1',
+  listen_port: 6432,
+  auth_type: 'scram-sha-256' as AuthType,
+  auth_plain_without_tls: false,
+  admin_users: Object.freeze([]) as readonly string[],
+  stats_users: Object.freeze([]) as readonly string[],
+  pool_mode: 'transaction' as PoolMode,
+  default_pool_size: 20,
+  min_pool_size: 0,
+  max_client_conn: 1000,
+  server_idle_timeout: 600_000,
+  server_lifetime: 3_600_000,
+  server_connect_timeout: 15_000,
+  query_wait_timeout: 120_000,
+  client_idle_timeout: 0,
+  client_login_timeout: 60_000,
+  idle_transaction_timeout: 0,
+  server_reset_query: 'DISCARD ALL',
+  max_packet_size: 1_073_741_823,
+  server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
+}) satisfies Partial<SluiceConfig>;
+
+const POSTGRES_PORT = 5432;
+const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
+const POOL_MODES = ['session', 'transaction'] as const satisfies readonly PoolMode[];
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const satisfies readonly SslMode[];
+// Node's timers hold at most 2^31-1 ms; a longer timeout would fire at once instead of never.
+const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+// Postgres refuses messages of 1 GiB or more; below 1 KiB not even a startup packet fits.
+const MIN_PACKET_SIZE = 1024;
+const MAX_PACKET_SIZE = 1_073_741_823;
+
+// ---- Field builders: each one carries the human message for its kind of value. ----
+
+type IssueInput = { readonly code?: string; readonly input?: unknown };
+
+/** How a bad value is shown in a message: short, and never more than a type for secrets. */
+function describe(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return String(value);
+}
+
+function expecting(what: string) {
+  return (iss: IssueInput) => (iss.input === undefined ? 'required' : `expected ${what}, got ${describe(iss.input)}`);
+}
+
+function integer(min: number, max?: number) {
+  const error = expecting(max === undefined ? `integer >= ${min}` : `integer ${min}-${max}`);
+  const base = z.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? base : base.max(max, { error });
+}
+
+/** Seconds in YAML (fractions allowed), milliseconds in the snapshot. */
+function seconds(defaultMs: number) {
+  const error = expecting(`seconds 0-${MAX_TIMEOUT_SECONDS}`);
+  return z.number({ error }).min(0, { error }).max(MAX_TIMEOUT_SECONDS, { error })
+    // A tiny positive value must not round down to 0, which would mean "disabled".
+    .transform((s) => (s > 0 ? Math.max(1, Math.round(s * 1000)) : 0))
+    .default(defaultMs);
+}
+
+function text(opts: { allowEmpty?: boolean } = {}) {
+  const error = expecting(opts.allowEmpty ? 'a string' : 'a non-empty string');
+  return opts.allowEmpty ? z.string({ error }) : z.string({ error }).min(1, { error });
+}
+
+/** A password or stored secret: the message names only the type of a bad value, never the value. */
+function secretText() {
+  return z.string({
+    error: (iss: IssueInput) => (iss.input === undefined
+      ? 'required'
+      : `expected a string (quote it in YAML), got ${iss.input === null ? 'an empty value' : `a ${typeof iss.input}`}`),
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: expecting(`one of ${values.join(', ')}`) });
+}
+
+function flag(defaultValue: boolean) {
+  return z.boolean({ error: expecting('true or false') }).default(defaultValue);
+}
+
+function names(defaultValue: readonly string[]) {
+  return z.array(text(), { error: expecting('a list of user names') }).default([...defaultValue]);
+}
+
+/** A mapping with a fixed set of keys; any other key is reported as an unknown setting. */
+function section<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject(shape, { error: expecting('a mapping') });
+}
+
+function namedSections<S extends z.ZodType>(value: S, what: string) {
+  return z.record(z.string().min(1), value, {
+    error: (iss: IssueInput) => (iss.code === 'invalid_key' ? `${what} names must not be empty` : expecting(`a mapping of ${what} names to settings`)(iss)),
+  });
+}
+
+// ---- The YAML shape. ----
+
+const databaseSchema = section({
+  host: text(),
+  port: integer(1, 65535).default(POSTGRES_PORT),
+  dbname: text().optional(),
+  user: text().optional(),
+  password: secretText().optional(),
+  pool_mode: oneOf(POOL_MODES).optional(),
+  pool_size: integer(1).optional(),
+  min_pool_size: integer(0).optional(),
+});
+
+const userSchema = section({
+  password: secretText().optional(),
+  pool_mode: oneOf(POOL_MODES).optional(),
+  pool_size: integer(1).optional(),
+});
+
+/** Accepted and ignored until the module that owns the section replaces this with its own schema. */
+const reservedSection = z.unknown().optional();
+
+const configSchema = z.strictObject({
+  listen_addr: text().default(DEFAULTS.listen_addr),
+  // 0 asks the OS for a free port, which tests rely on.
+  listen_port: integer(0, 65535).default(DEFAULTS.listen_port),
+  auth_type: oneOf(AUTH_TYPES).default(DEFAULTS.auth_type),
+  auth_plain_without_tls: flag(DEFAULTS.auth_plain_without_tls),
+  auth_file: text().optional(),
+  admin_users: names(DEFAULTS.admin_users),
+  stats_users: names(DEFAULTS.stats_users),
+  pool_mode: oneOf(POOL_MODES).default(DEFAULTS.pool_mode),
+  default_pool_size: integer(1).default(DEFAULTS.default_pool_size),
+  min_pool_size: integer(0).default(DEFAULTS.min_pool_size),
+  max_client_conn: integer(1).default(DEFAULTS.max_client_conn),
+  server_idle_timeout: seconds(DEFAULTS.server_idle_timeout),
+  server_lifetime: seconds(DEFAULTS.server_lifetime),
+  server_connect_timeout: seconds(DEFAULTS.server_connect_timeout),
+  query_wait_timeout: seconds(DEFAULTS.query_wait_timeout),
+  client_idle_timeout: seconds(DEFAULTS.client_idle_timeout),
+  client_login_timeout: seconds(DEFAULTS.client_login_timeout),
+  idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
+  server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
+  max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
+  client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
+  server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
+    .default({ sslmode: DEFAULTS.server_tls.sslmode }),
+  databases: namedSections(databaseSchema, 'database')
+    .refine((dbs) => Object.keys(dbs).length > 0, { error: 'at least one database is required' }),
+  users: namedSections(userSchema, 'user').default({}),
+  tenants: reservedSection,
+  classes: reservedSection,
+  scheduler: reservedSection,
+  metrics: reservedSection,
+  admin: reservedSection,
+  session_state: reservedSection,
+  max_prepared_statements: reservedSection,
+  shutdown_timeout: reservedSection,
+}, { error: expecting('a mapping of settings') });
+
+type RawConfig = z.output<typeof configSchema>;
+
+// ---- Turning zod issues into `path: reason` lines. ----
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'config';
+  return path.map((segment, i) => {
+    if (typeof segment === 'number') return `[${segment}]`;
+    const name = String(segment);
+    const shown = /^[^\s."[\]]+$/.test(name) ? name : JSON.stringify(name);
+    return i === 0 ? shown : `.${shown}`;
+  }).join('');
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const lines = issues.flatMap((iss) => (iss.code === 'unrecognized_keys'
+    ? iss.keys.map((key) => `${formatPath([...iss.path, key])}: unknown setting`)
+    : [`${formatPath(iss.path)}: ${iss.message}`]));
+  // Several checks on one value share a message; an operator needs to read it once.
+  return [...new Set(lines)];
+}
+
+// ---- From validated YAML to the snapshot. ----
+
+export interface ParseOptions {
+  /** Directory that relative paths (auth_file, TLS files) are resolved against: the config file's. */
+  readonly baseDir: string;
+  /** Reads auth_file; defaults to fs.readFileSync(path, 'utf8'). */
+  readonly readFile?: (path: string) => string;
+  /** Whether a TLS certificate/key file can be read; defaults to an fs.accessSync(R_OK) check. */
+  readonly fileExists?: (path: string) => boolean;
+}
+
+/**
+ * Validate raw YAML data and build the frozen snapshot. Throws ConfigError listing every problem:
+ * first all problems of shape and type; once those are fixed, all cross-setting problems.
+ */
+export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  const cfg = result.data;
+  const problems: string[] = [];
+  const authFile = cfg.auth_file === undefined ? undefined : resolvePath(opts.baseDir, cfg.auth_file);
+  const secrets = collectSecrets(cfg, authFile, opts.readFile ?? readUtf8, problems);
+  const secretsComplete = problems.length === 0;
+  checkPoolSizes(cfg, problems);
+  checkAuth(cfg, secrets, secretsComplete, problems);
+  const clientTls = cfg.client_tls && resolveFiles(cfg.client_tls, ['cert_file', 'key_file', 'ca_file'], 'client_tls', opts, problems);
+  const serverTls = resolveFiles(cfg.server_tls, ['ca_file'], 'server_tls', opts, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    listen_addr: cfg.listen_addr,
+    listen_port: cfg.listen_port,
+    auth_type: cfg.auth_type,
+    auth_plain_without_tls: cfg.auth_plain_without_tls,
+    ...(authFile === undefined ? {} : { auth_file: authFile }),
+    secrets: new FrozenMap(secrets),
+    admin_users: Object.freeze(cfg.admin_users),
+    stats_users: Object.freeze(cfg.stats_users),
+    pool_mode: cfg.pool_mode,
+    default_pool_size: cfg.default_pool_size,
+    min_pool_size: cfg.min_pool_size,
+    max_client_conn: cfg.max_client_conn,
+    server_idle_timeout: cfg.server_idle_timeout,
+    server_lifetime: cfg.server_lifetime,
+    server_connect_timeout: cfg.server_connect_timeout,
+    query_wait_timeout: cfg.query_wait_timeout,
+    client_idle_timeout: cfg.client_idle_timeout,
+    client_login_timeout: cfg.client_login_timeout,
+    idle_transaction_timeout: cfg.idle_transaction_timeout,
+    server_reset_query: cfg.server_reset_query,
+    max_packet_size: cfg.max_packet_size,
+    ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
+    server_tls: serverTls as ServerTlsConfig,
+    databases: new FrozenMap(Object.entries(cfg.databases).map(([name, db]) => [name, buildDatabase(name, db)])),
+    users: new FrozenMap(Object.entries(cfg.users).map(([name, user]) => [name, buildUser(name, user)])),
+  });
+}
+
+function readUtf8(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+function isReadable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** auth_file entries merged with inline `users.*.password`; the inline one wins. */
+function collectSecrets(cfg: RawConfig, authFile: string | undefined, readFile: (path: string) => string, problems: string[]): Map<string, UserSecret> {
+  let secrets = new Map<string, UserSecret>();
+  if (authFile !== undefined) {
+    try {
+      secrets = parseUserlist(readFile(authFile));
+    } catch (err) {
+      const reasons = err instanceof UserlistError ? err.problems : [describeReadError(err)];
+      problems.push(...reasons.map((reason) => `auth_file: ${authFile}: ${reason}`));
+    }
+  }
+  for (const [name, user] of Object.entries(cfg.users)) {
+    if (user.password === undefined) continue;
+    try {
+      secrets.set(name, parseSecret(user.password));
+    } catch (err) {
+      problems.push(`${formatPath(['users', name, 'password'])}: ${(err as Error).message}`);
+    }
+  }
+  return secrets;
+}
+
+function describeReadError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === undefined ? `cannot read: ${(err as Error).message}` : `cannot read (${code})`;
+}
+
+function checkPoolSizes(cfg: RawConfig, problems: string[]): void {
+  if (cfg.min_pool_size > cfg.default_pool_size) {
+    problems.push(`min_pool_size: ${cfg.min_pool_size} exceeds default_pool_size ${cfg.default_pool_size}`);
+  }
+  for (const [name, db] of Object.entries(cfg.databases)) {
+    // Databases that override neither size inherit the top-level pair, already checked above.
+    if (db.min_pool_size === undefined && db.pool_size === undefined) continue;
+    const min = db.min_pool_size ?? cfg.min_pool_size;
+    const size = db.pool_size ?? cfg.default_pool_size;
+    if (min <= size) continue;
+    problems.push(db.min_pool_size !== undefined
+      ? `${formatPath(['databases', name, 'min_pool_size'])}: ${min} exceeds ${db.pool_size !== undefined ? 'pool_size' : 'default_pool_size'} ${size}`
+      : `${formatPath(['databases', name, 'pool_size'])}: ${size} is below the top-level min_pool_size ${min}`);
+  }
+}
+
+function checkAuth(
+  cfg: RawConfig, secrets: ReadonlyMap<string, UserSecret>, secretsComplete: boolean, problems: string[],
+): void {
+  if (cfg.auth_type === 'plain' && cfg.client_tls === undefined && !cfg.auth_plain_without_tls) {
+    problems.push('auth_type: plain sends passwords in cleartext, and client_tls is not configured; '
+      + 'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS');
+  }
+  if (cfg.auth_type === 'trust') return;
+  const hasInline = Object.values(cfg.users).some((user) => user.password !== undefined);
+  if (cfg.auth_file === undefined && !hasInline) {
+    problems.push(`auth_type: ${cfg.auth_type} needs passwords to check, but there are none; `
+      + 'set auth_file, or give users a password under users.<name>.password');
+    return;
+  }
+  // A bad auth_file or inline password is already reported; "no password" lines would only be noise.
+  if (!secretsComplete) return;
+  for (const key of ['admin_users', 'stats_users'] as const) {
+    for (const name of cfg[key]) {
+      if (!secrets.has(name)) {
+        problems.push(`${key}: ${JSON.stringify(name)} has no password in auth_file or users.${name}.password, so cannot log in`);
+      }
+    }
+  }
+}
+
+/** Resolve the named file settings against baseDir and check that each can be read. */
+function resolveFiles<T extends Record<string, unknown>>(
+  settings: T, keys: readonly string[], prefix: string, opts: ParseOptions, problems: string[],
+): T {
+  const resolved: Record<string, unknown> = { ...settings };
+  for (const key of keys) {
+    const file = settings[key];
+    if (typeof file !== 'string') continue;
+    resolved[key] = resolvePath(opts.baseDir, file);
+    if (!(opts.fileExists ?? isReadable)(resolved[key] as string)) {
+      problems.push(`${prefix}.${key}: cannot read ${resolved[key] as string}`);
+    }
+  }
+  return Object.freeze(resolved) as T;
+}
+
+function buildDatabase(name: string, db: RawConfig['databases'][string]): DatabaseConfig {
+  const built: Record<string, unknown> = { name, host: db.host, port: db.port, dbname: db.dbname ?? name };
+  for (const key of ['user', 'pool_mode', 'pool_size', 'min_pool_size'] as const) {
+    if (db[key] !== undefined) built[key] = db[key];
+  }
+  // Non-enumerable: a snapshot that ends up in a log line or an error must not carry the password.
+  if (db.password !== undefined) {
+    Object.defineProperty(built, 'password', { value: db.password, enumerable: false, writable: false });
+  }
+  return Object.freeze(built) as unknown as DatabaseConfig;
+}
+
+function buildUser(name: string, user: RawConfig['users'][string]): UserConfig {
+  const built: Record<string, unknown> = { name };
+  if (user.pool_mode !== undefined) built.pool_mode = user.pool_mode;
+  if (user.pool_size !== undefined) built.pool_size = user.pool_size;
+  return Object.freeze(built) as unknown as UserConfig;
+}
+
+/** A Map that refuses changes after construction, so a shared snapshot cannot drift under its readers. */
+class FrozenMap<K, V> extends Map<K, V> {
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super();
+    for (const [key, value] of entries) super.set(key, value);
+    Object.freeze(this);
+  }
+
+  override set(_key: K, _value: V): this {
+    throw new TypeError('the configuration snapshot is read-only');
+  }
+
+  override delete(_key: K): boolean {
+    throw new TypeError('the configuration snapshot is read-only');
+  }
+
+  override clear(): void {
+    throw new TypeError('the configuration snapshot is read-only');
+  }
+}
