@@ -8,21 +8,23 @@ import { createLogger, type Logger } from './log.js';
 import { Pooler } from './pooler.js';
 import { startQuickstart } from './quickstart.js';
 
-const USAGE = `usage: sluice [--config sluice.yaml] [--port N]
-  --config FILE   run against the servers in FILE (YAML)
+const USAGE = `usage: sluice [--config] [sluice.yaml] [--port N]
+  --config FILE   run against the servers in FILE (YAML); a bare FILE argument works too
   (no --config)   quickstart: start an embedded Postgres and Sluice in front of it
   --port N        quickstart listen port (default 6432)`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
   });
+  const configPath = values.config ?? positionals[0];
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const log = createLogger();
-  if (values.config) return runWithConfig(values.config, log);
+  if (configPath) return runWithConfig(configPath, log);
   return runQuickstart(Number(values.port ?? process.env.SLUICE_PORT ?? 6432), log);
 }
 

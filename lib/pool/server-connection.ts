@@ -1,6 +1,6 @@
 // One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus.
 import net from 'node:net';
-import { serialize } from 'pg-protocol';
+import { serialize } from '../protocol/pg-protocol.js';
 import { Backend, TxStatus } from '../protocol/codes.js';
 import { FrameScanner, type FrameSink } from '../protocol/framing.js';
 import { decodeErrorFields, decodeParameterStatus } from '../protocol/decode.js';

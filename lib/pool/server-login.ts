@@ -2,9 +2,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import fs from 'node:fs';
-import { serialize } from 'pg-protocol';
-import { Parser } from 'pg-protocol/dist/parser.js';
-import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import { serialize, Parser, type BackendMessage } from '../protocol/pg-protocol.js';
 import { ScramClientSession } from '../auth/scram.js';
 import { md5ClientResponse } from '../auth/md5.js';
 import type { SslMode } from '../config/types.js';
