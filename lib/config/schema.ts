@@ -6,6 +6,10 @@ import type {
   AuthType, ClientTlsConfig, DatabaseConfig, PoolMode, ServerTlsConfig, SluiceConfig, SslMode, UserConfig, UserSecret,
 } from './types.js';
 import { parseSecret, parseUserlist, UserlistError } from './userlist.js';
+import {
+  expecting, flag, integer, namedSections, names, oneOf, seconds, secretText, section, text, type IssueInput,
+} from './fields.js';
+import { buildIsolation, isolationShape } from './isolation-schema.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
 export class ConfigError extends Error {
@@ -46,80 +50,9 @@ const POSTGRES_PORT = 5432;
 const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
 const POOL_MODES = ['session', 'transaction'] as const satisfies readonly PoolMode[];
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const satisfies readonly SslMode[];
-// Node's timers hold at most 2^31-1 ms; a longer timeout would fire at once instead of never.
-const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 // Postgres refuses messages of 1 GiB or more; below 1 KiB not even a startup packet fits.
 const MIN_PACKET_SIZE = 1024;
 const MAX_PACKET_SIZE = 1_073_741_823;
-
-// ---- Field builders: each one carries the human message for its kind of value. ----
-
-type IssueInput = { readonly code?: string; readonly input?: unknown };
-
-/** How a bad value is shown in a message: short, and never more than a type for secrets. */
-function describe(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  return String(value);
-}
-
-function expecting(what: string) {
-  return (iss: IssueInput) => (iss.input === undefined ? 'required' : `expected ${what}, got ${describe(iss.input)}`);
-}
-
-function integer(min: number, max?: number) {
-  const error = expecting(max === undefined ? `integer >= ${min}` : `integer ${min}-${max}`);
-  const base = z.number({ error }).int({ error }).min(min, { error });
-  return max === undefined ? base : base.max(max, { error });
-}
-
-/** Seconds in YAML (fractions allowed), milliseconds in the snapshot. */
-function seconds(defaultMs: number) {
-  const error = expecting(`seconds 0-${MAX_TIMEOUT_SECONDS}`);
-  return z.number({ error }).min(0, { error }).max(MAX_TIMEOUT_SECONDS, { error })
-    // A tiny positive value must not round down to 0, which would mean "disabled".
-    .transform((s) => (s > 0 ? Math.max(1, Math.round(s * 1000)) : 0))
-    .default(defaultMs);
-}
-
-function text(opts: { allowEmpty?: boolean } = {}) {
-  const error = expecting(opts.allowEmpty ? 'a string' : 'a non-empty string');
-  return opts.allowEmpty ? z.string({ error }) : z.string({ error }).min(1, { error });
-}
-
-/** A password or stored secret: the message names only the type of a bad value, never the value. */
-function secretText() {
-  return z.string({
-    error: (iss: IssueInput) => (iss.input === undefined
-      ? 'required'
-      : `expected a string (quote it in YAML), got ${iss.input === null ? 'an empty value' : `a ${typeof iss.input}`}`),
-  });
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: expecting(`one of ${values.join(', ')}`) });
-}
-
-function flag(defaultValue: boolean) {
-  return z.boolean({ error: expecting('true or false') }).default(defaultValue);
-}
-
-function names(defaultValue: readonly string[]) {
-  return z.array(text(), { error: expecting('a list of user names') }).default([...defaultValue]);
-}
-
-/** A mapping with a fixed set of keys; any other key is reported as an unknown setting. */
-function section<S extends z.ZodRawShape>(shape: S) {
-  return z.strictObject(shape, { error: expecting('a mapping') });
-}
-
-function namedSections<S extends z.ZodType>(value: S, what: string) {
-  return z.record(z.string().min(1), value, {
-    error: (iss: IssueInput) => (iss.code === 'invalid_key' ? `${what} names must not be empty` : expecting(`a mapping of ${what} names to settings`)(iss)),
-  });
-}
 
 // ---- The YAML shape. ----
 
@@ -132,6 +65,7 @@ const databaseSchema = section({
   pool_mode: oneOf(POOL_MODES).optional(),
   pool_size: integer(1).optional(),
   min_pool_size: integer(0).optional(),
+  max_server_connections: integer(1).optional(),
 });
 
 const userSchema = section({
@@ -171,9 +105,7 @@ const configSchema = z.strictObject({
   databases: namedSections(databaseSchema, 'database')
     .refine((dbs) => Object.keys(dbs).length > 0, { error: 'at least one database is required' }),
   users: namedSections(userSchema, 'user').default({}),
-  tenants: reservedSection,
-  classes: reservedSection,
-  scheduler: reservedSection,
+  ...isolationShape,
   metrics: reservedSection,
   admin: reservedSection,
   session_state: reservedSection,
@@ -230,6 +162,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
   checkAuth(cfg, secrets, secretsComplete, problems);
   const clientTls = cfg.client_tls && resolveFiles(cfg.client_tls, ['cert_file', 'key_file', 'ca_file'], 'client_tls', opts, problems);
   const serverTls = resolveFiles(cfg.server_tls, ['ca_file'], 'server_tls', opts, problems);
+  const scheduler = buildIsolation(cfg, smallestBudget(cfg), problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     listen_addr: cfg.listen_addr,
@@ -257,7 +190,19 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     server_tls: serverTls as ServerTlsConfig,
     databases: new FrozenMap(Object.entries(cfg.databases).map(([name, db]) => [name, buildDatabase(name, db)])),
     users: new FrozenMap(Object.entries(cfg.users).map(([name, user]) => [name, buildUser(name, user)])),
+    ...(cfg.max_server_connections === undefined ? {} : { max_server_connections: cfg.max_server_connections }),
+    scheduler,
   });
+}
+
+/** The database with the fewest slots: reservations and headroom must fit even there. */
+function smallestBudget(cfg: RawConfig): { name: string; slots: number } | null {
+  let best: { name: string; slots: number } | null = null;
+  for (const [name, db] of Object.entries(cfg.databases)) {
+    const slots = db.max_server_connections ?? cfg.max_server_connections ?? db.pool_size ?? cfg.default_pool_size;
+    if (!best || slots < best.slots) best = { name: `databases.${name}`, slots };
+  }
+  return best;
 }
 
 function readUtf8(path: string): string {
@@ -359,7 +304,7 @@ function resolveFiles<T extends Record<string, unknown>>(
 
 function buildDatabase(name: string, db: RawConfig['databases'][string]): DatabaseConfig {
   const built: Record<string, unknown> = { name, host: db.host, port: db.port, dbname: db.dbname ?? name };
-  for (const key of ['user', 'pool_mode', 'pool_size', 'min_pool_size'] as const) {
+  for (const key of ['user', 'pool_mode', 'pool_size', 'min_pool_size', 'max_server_connections'] as const) {
     if (db[key] !== undefined) built[key] = db[key];
   }
   // Non-enumerable: a snapshot that ends up in a log line or an error must not carry the password.

@@ -23,6 +23,8 @@ export interface DatabaseConfig {
   readonly pool_mode?: PoolMode;
   readonly pool_size?: number;
   readonly min_pool_size?: number;
+  /** Slots: server connections all pools of this database may hold together. */
+  readonly max_server_connections?: number;
 }
 
 export interface UserConfig {
@@ -71,4 +73,63 @@ export interface SluiceConfig {
   readonly server_tls: ServerTlsConfig;
   readonly databases: ReadonlyMap<string, DatabaseConfig>;
   readonly users: ReadonlyMap<string, UserConfig>;
+  /** Default slot budget of a database; absent: the database's pool size. */
+  readonly max_server_connections?: number;
+  readonly scheduler: IsolationConfig;
+}
+
+/** Workload isolation: how transactions are scheduled onto each database's server-connection budget. */
+export type SchedulerMode = 'fair' | 'fifo' | 'shadow';
+export type TenantKey = 'user' | 'database' | 'application_name' | 'option';
+
+export interface TenantConfig {
+  readonly weight: number;
+  /** Slots guaranteed whenever the tenant has demand. */
+  readonly reservation: number;
+  /** Cap on concurrently held slots; Infinity = none. */
+  readonly limit: number;
+  /** Cap on connected clients; Infinity = none. */
+  readonly max_clients: number;
+  /** Cap on queued transactions; Infinity = none. */
+  readonly max_queue: number;
+  /** ms; 0 = query_wait_timeout. */
+  readonly queue_timeout: number;
+  readonly rate?: { readonly per_second: number; readonly burst: number; readonly mode: 'wait' | 'reject' };
+}
+
+export interface ClassConfig {
+  readonly weight: number;
+  readonly limit: number;
+  /** ms; 0 = the tenant's timeout. */
+  readonly queue_timeout: number;
+  readonly elastic: boolean;
+  readonly lane: 'short' | 'long';
+}
+
+export interface ClassRule {
+  readonly application_name?: RegExp;
+  readonly user?: string;
+  readonly database?: string;
+  readonly class: string;
+}
+
+export interface IsolationConfig {
+  readonly mode: SchedulerMode;
+  readonly headroom: { readonly min: number; readonly max: number };
+  readonly burst_slot_seconds: number;
+  /** ms: initial hold-time estimate of a new (tenant, class). */
+  readonly default_cost: number;
+  /** ms: statements whose average hold exceeds this move to the `long` class; 0 disables. */
+  readonly long_threshold: number;
+  /** CPU protection: elastic classes shrink when server-side latency of the rest grows. */
+  readonly adaptive: { readonly enabled: boolean; readonly min_slots: number };
+  readonly tenant_key: TenantKey;
+  /** application_name / option value → tenant: the first capture group, or the whole match. */
+  readonly tenant_pattern?: RegExp;
+  /** Startup option carrying the tenant when tenant_key is `option` (sent as `-c sluice.tenant=…`). */
+  readonly tenant_option: string;
+  readonly default_tenant: TenantConfig;
+  readonly tenants: ReadonlyMap<string, TenantConfig>;
+  readonly classes: ReadonlyMap<string, ClassConfig>;
+  readonly class_rules: readonly ClassRule[];
 }

@@ -141,12 +141,48 @@ t.test('all problems are reported at once, one line each', async (t) => {
 t.test('sections reserved for later modules are accepted and ignored', async (t) => {
   const config = parse({
     ...TRUST_APP,
-    tenants: { acme: { weight: 3 } }, classes: [{ name: 'olap' }], scheduler: { quantum: 1 }, metrics: { port: 9187 },
-    admin: { enabled: true }, session_state: 'track', max_prepared_statements: 100, shutdown_timeout: 30,
+    metrics: { port: 9187 }, admin: { enabled: true }, session_state: 'track', max_prepared_statements: 100, shutdown_timeout: 30,
   });
-  for (const key of ['tenants', 'classes', 'scheduler', 'metrics', 'admin', 'session_state', 'max_prepared_statements', 'shutdown_timeout']) {
+  for (const key of ['metrics', 'admin', 'session_state', 'max_prepared_statements', 'shutdown_timeout']) {
     t.notOk(key in config, `${key} is not in the snapshot`);
   }
+});
+
+t.test('isolation: tenants, classes and rules become the scheduler snapshot', async (t) => {
+  const c = parse({
+    ...TRUST_APP,
+    max_server_connections: 10,
+    scheduler: { mode: 'shadow', headroom_min: 1, headroom_max: 2, long_threshold: 0.05 },
+    tenant_key: 'application_name',
+    tenant_pattern: '^tenant-(\\w+)',
+    tenants: { default: { weight: 1, queue_timeout: 2 }, acme: { weight: 4, reservation: 2, limit: 6, rate: { per_second: 50 } } },
+    classes: { analytics: { limit: 4, elastic: true, lane: 'long', queue_timeout: 30 } },
+    class_rules: [{ application_name: '^metabase', class: 'analytics' }],
+  });
+  const s = c.scheduler;
+  t.equal(s.mode, 'shadow');
+  t.equal(s.long_threshold, 50, 'seconds become ms');
+  t.equal(s.tenant_pattern?.exec('tenant-acme-web')?.[1], 'acme');
+  t.equal(s.default_tenant.queue_timeout, 2000);
+  t.equal(s.tenants.get('acme')?.weight, 4);
+  t.equal(s.tenants.get('acme')?.limit, 6);
+  t.equal(s.tenants.get('acme')?.max_queue, Infinity, 'unset caps are unlimited');
+  t.same(s.tenants.get('acme')?.rate, { per_second: 50, burst: 1, mode: 'wait' });
+  t.equal(s.classes.get('analytics')?.elastic, true);
+  t.ok(s.class_rules[0].application_name?.test('metabase-42'));
+  t.equal(c.max_server_connections, 10);
+});
+
+t.test('isolation: reservations that exceed the budget are refused, naming the numbers', async (t) => {
+  t.same(problemsOf({ ...TRUST_APP, max_server_connections: 10, tenants: { a: { reservation: 6 }, b: { reservation: 5 } } }),
+    ["tenants: reservations add up to 11 slots, more than databases.app's budget of 10 minus headroom_min 1"]);
+  t.same(problemsOf({ ...TRUST_APP, tenants: { a: { reservation: 3, limit: 2 } } }),
+    ['tenants.a.limit: 2 is below its reservation 3']);
+  t.same(problemsOf({ ...TRUST_APP, class_rules: [{ user: 'x', class: 'nope' }] }),
+    ['class_rules[0].class: "nope" is not defined in classes']);
+  t.match(problemsOf({ ...TRUST_APP, tenant_pattern: '(' })[0], /^tenant_pattern: invalid regular expression/);
+  t.same(problemsOf({ ...TRUST_APP, scheduler: { mode: 'lottery' } }),
+    ['scheduler.mode: expected one of fair, fifo, shadow, got "lottery"']);
 });
 
 t.test('min_pool_size may not exceed the pool size it applies to', async (t) => {

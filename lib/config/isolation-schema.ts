@@ -1,0 +1,116 @@
+// The YAML of workload isolation (scheduler, tenants, classes, rules) and its translation into the snapshot.
+import { z } from 'zod';
+import type { ClassConfig, ClassRule, IsolationConfig, TenantConfig } from './types.js';
+import { expecting, flag, integer, namedSections, oneOf, seconds, section, text } from './fields.js';
+
+const unlimited = (what: string) =>
+  z.union([z.number().int().min(0), z.null()], { error: expecting(`${what} (an integer >= 0, or null for none)`) })
+    .transform((v) => (v === null ? Infinity : v));
+
+const positive = (what: string) => z.number({ error: expecting(what) }).positive({ error: expecting(what) });
+
+const regex = z.string({ error: expecting('a regular expression') }).transform((src, ctx) => {
+  try {
+    return new RegExp(src);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const tenantSchema = section({
+  weight: positive('a weight > 0').default(1),
+  reservation: integer(0).default(0),
+  limit: unlimited('a slot limit').default(Infinity),
+  max_clients: unlimited('a client limit').default(Infinity),
+  max_queue: unlimited('a queue depth').default(Infinity),
+  queue_timeout: seconds(0),
+  rate: section({
+    per_second: positive('transactions per second > 0'),
+    burst: positive('a burst >= 1').default(1),
+    mode: oneOf(['wait', 'reject']).default('wait'),
+  }).optional(),
+});
+
+const classSchema = section({
+  weight: positive('a weight > 0').default(1),
+  limit: unlimited('a slot limit').default(Infinity),
+  queue_timeout: seconds(0),
+  elastic: flag(false),
+  lane: oneOf(['short', 'long']).default('short'),
+});
+
+const ruleSchema = section({
+  application_name: regex.optional(),
+  user: text().optional(),
+  database: text().optional(),
+  class: text(),
+});
+
+export const isolationShape = {
+  max_server_connections: integer(1).optional(),
+  scheduler: section({
+    mode: oneOf(['fair', 'fifo', 'shadow']).default('fair'),
+    headroom_min: integer(0).default(1),
+    headroom_max: integer(0).default(2),
+    burst: z.number({ error: expecting('slot-seconds >= 0') }).min(0).default(1),
+    default_cost: seconds(10),
+    long_threshold: seconds(0),
+    adaptive_limit: flag(false),
+    adaptive_min_slots: integer(0).default(1),
+  }).prefault({}),
+  tenant_key: oneOf(['user', 'database', 'application_name', 'option']).default('user'),
+  tenant_pattern: regex.optional(),
+  tenant_option: text().default('sluice.tenant'),
+  tenants: namedSections(tenantSchema, 'tenant').default({}),
+  classes: namedSections(classSchema, 'class').default({}),
+  class_rules: z.array(ruleSchema, { error: expecting('a list of rules') }).default([]),
+};
+
+type Raw = z.output<z.ZodObject<typeof isolationShape>>;
+
+function tenantOf(t: z.output<typeof tenantSchema>): TenantConfig {
+  return Object.freeze({ ...t, rate: t.rate && Object.freeze({ ...t.rate }) });
+}
+
+/** Builds the isolation snapshot; budgets are the smallest database budget, for the reservation check. */
+export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: number } | null, problems: string[]): IsolationConfig {
+  const s = raw.scheduler;
+  if (s.headroom_min > s.headroom_max) problems.push(`scheduler.headroom_min: ${s.headroom_min} is more than headroom_max ${s.headroom_max}`);
+  const { default: defaultRaw, ...named } = raw.tenants;
+  const tenants = new Map(Object.entries(named).map(([k, v]) => [k, tenantOf(v)]));
+  for (const [name, t] of tenants) {
+    if (t.limit < t.reservation) problems.push(`tenants.${name}.limit: ${t.limit} is below its reservation ${t.reservation}`);
+  }
+  const reserved = [...tenants.values()].reduce((n, t) => n + t.reservation, 0);
+  if (smallestBudget && reserved > smallestBudget.slots - s.headroom_min) {
+    problems.push(
+      `tenants: reservations add up to ${reserved} slots, more than ${smallestBudget.name}'s budget of ${smallestBudget.slots} minus headroom_min ${s.headroom_min}`,
+    );
+  }
+  if (smallestBudget && s.headroom_max >= smallestBudget.slots) {
+    problems.push(`scheduler.headroom_max: ${s.headroom_max} must be below ${smallestBudget.name}'s budget of ${smallestBudget.slots} slots`);
+  }
+  const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
+  for (const [i, r] of raw.class_rules.entries()) {
+    if (!classes.has(r.class) && r.class !== 'default') problems.push(`class_rules[${i}].class: "${r.class}" is not defined in classes`);
+  }
+  if (raw.tenant_key === 'application_name' && !raw.tenant_pattern) {
+    // Without a pattern the whole application_name names the tenant; that is allowed.
+  }
+  return Object.freeze({
+    mode: s.mode,
+    headroom: Object.freeze({ min: s.headroom_min, max: s.headroom_max }),
+    burst_slot_seconds: s.burst,
+    default_cost: s.default_cost,
+    long_threshold: s.long_threshold,
+    adaptive: Object.freeze({ enabled: s.adaptive_limit, min_slots: s.adaptive_min_slots }),
+    tenant_key: raw.tenant_key,
+    tenant_pattern: raw.tenant_pattern,
+    tenant_option: raw.tenant_option,
+    default_tenant: tenantOf(defaultRaw ?? tenantSchema.parse({})),
+    tenants,
+    classes,
+    class_rules: Object.freeze(raw.class_rules.map((r) => Object.freeze({ ...r }) as ClassRule)),
+  });
+}
