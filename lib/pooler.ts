@@ -172,6 +172,7 @@ export class Pooler {
     this.config = next;
     this.tlsContext = makeTlsContext(next);
     this.scheduler.settings = this.schedulerSettings(next);
+    const moved: Array<[Pool, DatabaseConfig, string]> = [];
     for (const [key, pool] of this.pools) {
       const db = next.databases.get(key.split('\0')[0]);
       const user = key.split('\0')[1];
@@ -187,8 +188,12 @@ export class Pooler {
         pool.retired = true;
         pool.closeIdle('server settings changed by reload');
         this.pools.delete(key);
+        moved.push([pool, db, user]);
       }
     }
+    // Connected clients follow to the new server at their next transaction; created after the loop,
+    // since a Map iterator also visits entries added while it runs.
+    for (const [pool, db, user] of moved) pool.successor = this.poolFor(db, user, pool.settings.target.scramKeys);
     for (const pool of this.pools.values()) this.scheduler.dispatch(pool);
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
   }

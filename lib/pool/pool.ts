@@ -5,6 +5,8 @@ import type { PoolMode } from '../config/types.js';
 import { ServerConnection } from './server-connection.js';
 import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
 
+const CANNOT_CONNECT_NOW = '57P03';
+
 export interface PoolSettings {
   target: ServerTarget;
   mode: PoolMode;
@@ -19,7 +21,7 @@ export interface PoolSettings {
 export interface PoolEvents {
   /** A connection became idle: a waiter may take it. */
   idle(pool: Pool): void;
-  /** A login failed; retryable when the server may come back (refused, reset, timeout). */
+  /** A login failed; retryable when the server may come back (refused, reset, timeout, 57P03). */
   loginFailed(pool: Pool, reason: string, retryable: boolean): void;
 }
 
@@ -32,6 +34,8 @@ export class Pool {
   lastError: string | null = null;
   /** Replaced by a reload: connections are closed when handed back instead of kept. */
   retired = false;
+  /** The pool that replaced this one on reload: its sessions move there at their next transaction. */
+  successor: Pool | null = null;
   private paramWaiters: Array<(err: string | null) => void> = [];
 
   constructor(
@@ -99,7 +103,8 @@ export class Pool {
       (err: Error) => {
         this.connecting--;
         this.lastError = err.message;
-        const retryable = !(err instanceof ServerRejectedLogin);
+        // 57P03 cannot_connect_now (starting up, shutting down, recovering) is Postgres saying "try again shortly".
+        const retryable = !(err instanceof ServerRejectedLogin) || err.sqlstate === CANNOT_CONNECT_NOW;
         this.flushParamWaiters(err.message);
         this.events.loginFailed(this, err.message, retryable);
       },
@@ -120,7 +125,10 @@ export class Pool {
   }
 
   private onServerClosed(conn: ServerConnection): void {
+    const wasUsed = conn.list === this.used;
     move(conn, null);
+    // Its slot is free: clients queued behind it need a new connection launched, or they wait out query_wait_timeout.
+    if (wasUsed) this.events.idle(this);
   }
 
   /** Periodic upkeep: idle and lifetime expiry, and the min_pool_size floor. */

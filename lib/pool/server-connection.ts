@@ -11,11 +11,16 @@ import type { LoginResult } from './server-login.js';
 export interface ServerLink {
   /** Response bytes, forwarded untouched. */
   serverData(buf: Buffer, start: number, end: number): void;
+  /** Brackets one chunk's forwarding, so its pieces leave in one write. */
+  batch(on: boolean): void;
   /** After the bytes of a chunk were forwarded: how many ReadyForQuery it held and the last status. */
   serverReady(count: number, status: number): void;
   /** The server reported a parameter change (SET, or a SET the client ran). */
   serverParameter(name: string, value: string): void;
-  /** The server connection died while linked; fatalSent: the server already sent a FATAL to the client. */
+  /**
+   * The server connection died while linked. fatalSent: nothing more may be written to the client, because
+   * the server already sent it a FATAL, or died mid-message so the client's stream ends inside a frame.
+   */
   serverClosed(reason: string, fatalSent: boolean): void;
 }
 
@@ -100,7 +105,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   private onData(chunk: Buffer): void {
     this.readyCount = 0;
+    const link = this.link;
+    link?.batch(true);
     this.scanner.feed(chunk);
+    link?.batch(false);
     if (this.readyCount > 0 && this.link && !this.internal) this.link.serverReady(this.readyCount, this.status);
   }
 
@@ -165,7 +173,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     internal?.(reason);
     const link = this.link;
     this.link = null;
-    link?.serverClosed(reason, this.fatalSeen);
+    // After a cut-off frame, an ErrorResponse would be read as the rest of that frame (a corrupt DataRow, say).
+    link?.serverClosed(reason, this.fatalSeen || !this.scanner.atBoundary);
     this.onClosed(this, reason);
   }
 }

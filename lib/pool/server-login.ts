@@ -88,6 +88,8 @@ function negotiateTls(socket: net.Socket, target: ServerTarget): Promise<net.Soc
       const verify = target.sslmode === 'verify-ca' || target.sslmode === 'verify-full';
       const s = tls.connect({
         socket,
+        // Node checks the identity against `host` when there is no SNI name; without it, "localhost".
+        host: target.host,
         servername: net.isIP(target.host) ? undefined : target.host,
         ca: target.caFile ? fs.readFileSync(target.caFile) : undefined,
         rejectUnauthorized: verify,

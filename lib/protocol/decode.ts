@@ -15,6 +15,7 @@ export interface StartupPacket {
 
 /** StartupMessage body: int32 version then name/value pairs ending with an empty name. Null if malformed. */
 export function decodeStartup(packet: Buffer): StartupPacket | null {
+  if (packet.length < 8) return null;
   const version = packet.readInt32BE(4);
   const params = new Map<string, string>();
   let at = 8;

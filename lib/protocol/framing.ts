@@ -69,7 +69,11 @@ export class FrameScanner {
       }
       const type = chunk[pos];
       const total = chunk.readInt32BE(pos + 1) + 1;
-      if (!this.validLength(total - 1)) return;
+      if (!this.lengthOk(total - 1)) {
+        // Whole messages before the bad one go out, exactly as if the chunk had split in front of it.
+        this.flush(chunk, fwd, pos);
+        return this.frameError(total - 1);
+      }
       const end = pos + total;
       if (this.interest[type] === 0) {
         if (end > len) {
@@ -84,10 +88,9 @@ export class FrameScanner {
         this.startPartial(chunk, pos, total);
         return;
       }
-      if (!this.sink.onMessage(type, chunk, pos, end)) {
-        this.flush(chunk, fwd, pos);
-        fwd = end;
-      }
+      // Earlier bytes go out before the sink hears of this message: its verdict may change where they belong.
+      this.flush(chunk, fwd, pos);
+      fwd = this.sink.onMessage(type, chunk, pos, end) ? pos : end;
       pos = end;
       if (this.failed) return;
     }
@@ -99,7 +102,7 @@ export class FrameScanner {
     if (this.skip > 0) {
       const n = Math.min(this.skip, chunk.length);
       this.skip -= n;
-      this.sink.forward(chunk, 0, n);
+      this.flush(chunk, 0, n);
       return this.skip > 0 ? -1 : n;
     }
     if (this.headLen > 0) return this.resumeHeader(chunk);
@@ -118,14 +121,17 @@ export class FrameScanner {
     this.headLen = 0;
     const type = this.head[0];
     const total = this.head.readInt32BE(1) + 1;
-    if (!this.validLength(total - 1)) return -1;
+    if (!this.lengthOk(total - 1)) {
+      this.frameError(total - 1);
+      return -1;
+    }
     if (this.interest[type] === 0) {
       // The header bytes were held back; forward them now, then the body as it comes.
       this.sink.forward(Buffer.from(this.head), 0, HEADER);
       this.skip = total - HEADER;
       const n = Math.min(this.skip, chunk.length - need);
       this.skip -= n;
-      this.sink.forward(chunk, need, need + n);
+      this.flush(chunk, need, need + n);
       return this.skip > 0 ? -1 : need + n;
     }
     this.partial = Buffer.allocUnsafe(total);
@@ -147,15 +153,17 @@ export class FrameScanner {
     this.partialLen += n;
     if (this.partialLen < msg.length) return -1;
     this.partial = null;
-    if (this.sink.onMessage(msg[0], msg, 0, msg.length)) this.sink.forward(msg, 0, msg.length);
+    if (this.sink.onMessage(msg[0], msg, 0, msg.length) && !this.failed) this.sink.forward(msg, 0, msg.length);
     return this.failed ? -1 : from + n;
   }
 
-  private validLength(length: number): boolean {
-    if (length >= 4 && length <= this.maxLength) return true;
+  private lengthOk(length: number): boolean {
+    return length >= 4 && length <= this.maxLength;
+  }
+
+  private frameError(length: number): void {
     this.failed = true;
     this.sink.onFrameError(length < 4 ? 'length' : 'too_large', length);
-    return false;
   }
 
   /** Stop scanning for good (after a protocol error or when the owner closes). */

@@ -21,6 +21,8 @@ const CLIENT_TYPES = [
 const KNOWN = new Uint8Array(256);
 for (const t of CLIENT_TYPES) KNOWN[t] = 1;
 KNOWN[Frontend.CopyData] = 1;
+/** Types the scanner shows to onMessage: all but CopyData, so an unknown type is refused here instead of relayed to Postgres. */
+const INSPECTED = Array.from({ length: 256 }, (_, t) => t).filter((t) => t !== Frontend.CopyData);
 
 export interface SessionContext {
   clock: Clock;
@@ -69,7 +71,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   constructor(
     readonly socket: net.Socket,
     readonly ident: SessionIdentity,
-    readonly pool: Pool,
+    /** Changes only between transactions, when a reload replaced the pool (see currentPool). */
+    public pool: Pool,
     private readonly ctx: SessionContext,
     startupParams: Map<string, string>,
     maxPacketSize: number,
@@ -79,7 +82,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.params = new Map();
     for (const [k, v] of pool.params ?? []) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
-    this.scanner = new FrameScanner(this, CLIENT_TYPES, maxPacketSize);
+    this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -106,8 +109,18 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   private onData(chunk: Buffer): void {
     this.lastActivity = this.ctx.clock.now();
+    // One write per chunk however many messages it holds: cork the server socket while scanning.
+    const out = this.server?.socket;
+    out?.cork();
     this.scanner.feed(chunk);
-    if (!this.server && !this.list && this.pending.length > 0 && !this.ended) this.ctx.scheduler.acquire(this.pool, this);
+    out?.uncork();
+    if (!this.server && !this.list && this.pending.length > 0 && !this.ended) this.ctx.scheduler.acquire(this.currentPool(), this);
+  }
+
+  /** No server is linked here, so following a reload's replacement pool moves the next transaction to the new server. */
+  private currentPool(): Pool {
+    while (this.pool.successor) this.pool = this.pool.successor;
+    return this.pool;
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
@@ -175,6 +188,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     conn.runInternal(sync, (err) => {
       this.syncing = false;
       if (err && !conn.closed) this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters');
+      // Adopt the server's spelling ('iso' comes back as 'ISO, MDY'), or every later grant would re-apply it.
+      if (!err) for (const name of this.params.keys()) this.params.set(name, conn.values.get(name) ?? this.params.get(name)!);
       if (!conn.closed && !this.ended) this.flushPending();
     });
   }
@@ -208,6 +223,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   // ServerLink
+
+  batch(on: boolean): void {
+    if (on) this.socket.cork();
+    else this.socket.uncork();
+  }
 
   serverData(buf: Buffer, start: number, end: number): void {
     this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));

@@ -20,8 +20,9 @@ export interface ServerParamState {
   readonly applied: Map<string, string>;
 }
 
+/** An E'' literal, so a client that turned standard_conforming_strings off cannot make a backslash end it early. */
 function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
+  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
 /**

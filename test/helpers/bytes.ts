@@ -26,9 +26,9 @@ export function header(type: string, declaredLength: number): Buffer {
 
 export const sync = (): Buffer => message('S');
 export const query = (sql: string): Buffer => message('Q', cstr(sql));
-export const readyForQuery = (status = 'I'): Buffer => message('Z', status);
 export const parameterStatus = (name: string, value: string): Buffer =>
   message('S', Buffer.concat([cstr(name), cstr(value)]));
+export const readyForQuery = (status = 'I'): Buffer => message('Z', status);
 
 /** A message of the given type whose body is `size` bytes of a recognisable pattern. */
 export function bulk(type: string, size: number, seed = 0): Buffer {

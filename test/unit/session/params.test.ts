@@ -1,0 +1,129 @@
+// Tests for paramSyncQuery: when it is needed, the SQL it builds (read back by the real PostgreSQL parser), RESETs.
+import t from 'tap';
+import fc from 'fast-check';
+import { loadModule, parseSync } from 'libpg-query';
+import { paramSyncQuery, TRACKED_PARAMS, type ServerParamState } from '../../../lib/session/params.js';
+
+interface Parsed {
+  /** set_config(name, value, is_local) calls of the single SELECT, in order. */
+  sets: Array<[string, string, boolean]>;
+  resets: string[];
+  selects: number;
+}
+
+/** Parses the SQL with PostgreSQL's own grammar and pulls out what it would do. */
+function readSql(sql: string): Parsed {
+  const out: Parsed = { sets: [], resets: [], selects: 0 };
+  for (const { stmt } of parseSync(sql).stmts as Array<{ stmt: Record<string, any> }>) {
+    if (stmt.VariableSetStmt) {
+      if (stmt.VariableSetStmt.kind !== 'VAR_RESET') throw new Error(`unexpected ${stmt.VariableSetStmt.kind}`);
+      out.resets.push(stmt.VariableSetStmt.name);
+      continue;
+    }
+    out.selects++;
+    for (const target of stmt.SelectStmt.targetList) {
+      const call = target.ResTarget.val.FuncCall;
+      const fn = call.funcname.map((n: { String: { sval: string } }) => n.String.sval).join('.');
+      if (fn !== 'pg_catalog.set_config') throw new Error(`unexpected call ${fn}`);
+      const [name, value, local] = call.args.map((a: { A_Const: Record<string, any> }) => a.A_Const);
+      out.sets.push([name.sval.sval, value.sval.sval ?? '', local.boolval.boolval === true]);
+    }
+  }
+  return out;
+}
+
+function server(values: Record<string, string>, applied: Record<string, string> = {}): ServerParamState {
+  return { values: new Map(Object.entries(values)), applied: new Map(Object.entries(applied)) };
+}
+
+const wanted = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
+
+t.before(async () => {
+  await loadModule();
+});
+
+t.test('null when the server already matches', async (t) => {
+  t.equal(paramSyncQuery(wanted({}), server({ timezone: 'UTC' })), null, 'nothing wanted');
+  const same = { timezone: 'UTC', datestyle: 'ISO, MDY' };
+  t.equal(paramSyncQuery(wanted(same), server(same)), null, 'reported values match');
+  t.equal(
+    paramSyncQuery(wanted({ search_path: 'app' }), server({}, { search_path: 'app' })),
+    null,
+    'a value we applied earlier counts',
+  );
+});
+
+t.test('one SELECT of set_config calls for the differences', async (t) => {
+  const s = server({ timezone: 'UTC', application_name: 'x', client_encoding: 'UTF8' });
+  const sql = paramSyncQuery(wanted({ timezone: 'Europe/Paris', client_encoding: 'UTF8', application_name: 'y' }), s);
+  t.ok(sql?.startsWith('SELECT '));
+  t.same(readSql(sql as string), {
+    selects: 1,
+    sets: [
+      ['timezone', 'Europe/Paris', false],
+      ['application_name', 'y', false],
+    ],
+    resets: [],
+  });
+  t.same(s.applied, new Map(), 'reported parameters are not recorded as applied');
+});
+
+t.test('values survive quoting: quotes, backslashes, commas, unicode', async (t) => {
+  const tricky = ["it's", "'; DROP TABLE x; --", 'C:\\temp\\', "\\'", '"$user", public', 'zoné ✓', ''];
+  for (const value of tricky) {
+    const sql = paramSyncQuery(wanted({ search_path: value }), server({}));
+    t.same(readSql(sql as string).sets, [['search_path', value, false]], JSON.stringify(value));
+  }
+  t.match(
+    paramSyncQuery(wanted({ application_name: 'a\\b' }), server({})),
+    /E'a\\\\b'/,
+    "E'' literals: a backslash means the same whatever standard_conforming_strings is",
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (raw) => {
+      const value = raw.replace(/\0/g, '');
+      if (Buffer.from(value).toString() !== value) return;
+      const sets = readSql(paramSyncQuery(wanted({ application_name: value }), server({})) as string).sets;
+      if (sets.length !== 1 || sets[0][1] !== value) throw new Error(`parsed back as ${JSON.stringify(sets)}`);
+    }),
+  );
+});
+
+t.test('unreported parameters are recorded in applied and reset when no longer wanted', async (t) => {
+  const s = server({ timezone: 'UTC' });
+  const first = paramSyncQuery(wanted({ timezone: 'UTC', search_path: 'tenant_a', extra_float_digits: '3' }), s);
+  t.same(readSql(first as string).sets, [
+    ['search_path', 'tenant_a', false],
+    ['extra_float_digits', '3', false],
+  ]);
+  t.same(s.applied, new Map([['search_path', 'tenant_a'], ['extra_float_digits', '3']]));
+
+  const second = paramSyncQuery(wanted({ timezone: 'UTC', search_path: 'tenant_b' }), s);
+  t.same(readSql(second as string), {
+    selects: 1,
+    sets: [['search_path', 'tenant_b', false]],
+    resets: ['extra_float_digits'],
+  });
+  t.match(second, /^SELECT .*; RESET extra_float_digits$/);
+  t.same(s.applied, new Map([['search_path', 'tenant_b']]), 'the reset one is forgotten');
+
+  const third = paramSyncQuery(wanted({ timezone: 'UTC' }), s);
+  t.equal(third, 'RESET search_path', 'only resets: no empty SELECT');
+  t.same(s.applied, new Map());
+  t.equal(paramSyncQuery(wanted({ timezone: 'UTC' }), s), null, 'then nothing is left to do');
+});
+
+t.test('a reported value wins over an applied one', async (t) => {
+  const s = server({ search_path: 'reported' }, { search_path: 'stale' });
+  t.equal(paramSyncQuery(wanted({ search_path: 'reported' }), s), null);
+  const sql = paramSyncQuery(wanted({ search_path: 'other' }), s);
+  t.same(readSql(sql as string).sets, [['search_path', 'other', false]]);
+});
+
+t.test('TRACKED_PARAMS are lower-case names RESET can take unquoted', async (t) => {
+  for (const name of TRACKED_PARAMS) {
+    t.match(name, /^[a-z_]+$/, name);
+    const s = server({}, { [name]: 'x' });
+    t.same(readSql(paramSyncQuery(wanted({}), s) as string).resets, [name]);
+  }
+});
