@@ -73,6 +73,15 @@ function tenantOf(t: z.output<typeof tenantSchema>): TenantConfig {
   return Object.freeze({ ...t, rate: t.rate && Object.freeze({ ...t.rate }) });
 }
 
+/**
+ * The headroom a budget of `slots` really keeps: at most a quarter of the slots, so small pools
+ * (PgBouncer users run pools of 1 or 2) keep every slot usable by any class.
+ */
+export function effectiveHeadroom(h: { min: number; max: number }, slots: number): { min: number; max: number } {
+  const max = Math.min(h.max, Math.floor(slots / 4));
+  return { min: Math.min(h.min, max), max };
+}
+
 /** Builds the isolation snapshot; budgets are the smallest database budget, for the reservation check. */
 export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: number } | null, problems: string[]): IsolationConfig {
   const s = raw.scheduler;
@@ -83,13 +92,11 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
     if (t.limit < t.reservation) problems.push(`tenants.${name}.limit: ${t.limit} is below its reservation ${t.reservation}`);
   }
   const reserved = [...tenants.values()].reduce((n, t) => n + t.reservation, 0);
-  if (smallestBudget && reserved > smallestBudget.slots - s.headroom_min) {
+  const headroom = smallestBudget && effectiveHeadroom({ min: s.headroom_min, max: s.headroom_max }, smallestBudget.slots);
+  if (smallestBudget && headroom && reserved > smallestBudget.slots - headroom.min) {
     problems.push(
-      `tenants: reservations add up to ${reserved} slots, more than ${smallestBudget.name}'s budget of ${smallestBudget.slots} minus headroom_min ${s.headroom_min}`,
+      `tenants: reservations add up to ${reserved} slots, more than ${smallestBudget.name}'s budget of ${smallestBudget.slots} minus headroom_min ${headroom.min}`,
     );
-  }
-  if (smallestBudget && s.headroom_max >= smallestBudget.slots) {
-    problems.push(`scheduler.headroom_max: ${s.headroom_max} must be below ${smallestBudget.name}'s budget of ${smallestBudget.slots} slots`);
   }
   const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
   for (const [i, r] of raw.class_rules.entries()) {

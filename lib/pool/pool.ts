@@ -79,7 +79,12 @@ export class Pool {
     conn.detach();
     const q = this.settings.resetQuery;
     if (!q) return this.release(conn);
-    conn.runInternal(q, (err) => (err ? conn.close(`server_reset_query failed: ${err}`) : this.release(conn)));
+    conn.runInternal(q, (err) => {
+      if (err) return conn.close(`server_reset_query failed: ${err}`);
+      // The reset (DISCARD ALL) also undid tracked settings the server never reports, such as extra_float_digits.
+      conn.applied.clear();
+      this.release(conn);
+    });
   }
 
   /** Opens up to n more connections, never beyond the pool size. */

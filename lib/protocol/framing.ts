@@ -30,6 +30,9 @@ export class FrameScanner {
   /** An interesting message split across chunks, being filled. */
   private partial: Buffer | null = null;
   private partialLen = 0;
+  /** The declared size of the partial message; its buffer grows towards it as bytes arrive, so a
+   *  header that merely claims a huge length costs no memory. */
+  private partialTotal = 0;
   private failed = false;
 
   constructor(
@@ -134,24 +137,31 @@ export class FrameScanner {
       this.flush(chunk, need, need + n);
       return this.skip > 0 ? -1 : need + n;
     }
-    this.partial = Buffer.allocUnsafe(total);
+    this.partial = Buffer.allocUnsafe(initialCapacity(total, chunk.length));
+    this.partialTotal = total;
     this.head.copy(this.partial, 0, 0, HEADER);
     this.partialLen = HEADER;
     return this.fillPartial(chunk, need);
   }
 
   private startPartial(chunk: Buffer, pos: number, total: number): void {
-    this.partial = Buffer.allocUnsafe(total);
+    this.partial = Buffer.allocUnsafe(initialCapacity(total, chunk.length - pos));
+    this.partialTotal = total;
     chunk.copy(this.partial, 0, pos);
     this.partialLen = chunk.length - pos;
   }
 
   private fillPartial(chunk: Buffer, from: number): number {
-    const msg = this.partial as Buffer;
-    const n = Math.min(msg.length - this.partialLen, chunk.length - from);
+    const n = Math.min(this.partialTotal - this.partialLen, chunk.length - from);
+    let msg = this.partial as Buffer;
+    if (this.partialLen + n > msg.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.partialTotal, Math.max(msg.length * 2, this.partialLen + n)));
+      msg.copy(grown, 0, 0, this.partialLen);
+      msg = this.partial = grown;
+    }
     chunk.copy(msg, this.partialLen, from, from + n);
     this.partialLen += n;
-    if (this.partialLen < msg.length) return -1;
+    if (this.partialLen < this.partialTotal) return -1;
     this.partial = null;
     if (this.sink.onMessage(msg[0], msg, 0, msg.length) && !this.failed) this.sink.forward(msg, 0, msg.length);
     return this.failed ? -1 : from + n;
@@ -174,6 +184,11 @@ export class FrameScanner {
   private flush(chunk: Buffer, start: number, end: number): void {
     if (end > start) this.sink.forward(chunk, start, end);
   }
+}
+
+/** Room for a split message: what has arrived, doubled, at least 64 KiB, never beyond its declared size. */
+function initialCapacity(total: number, have: number): number {
+  return Math.min(total, Math.max(65536, have * 2));
 }
 
 /**

@@ -182,14 +182,15 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
     conn.attach(this);
-    const sync = this.pool.settings.mode === 'transaction' ? paramSyncQuery(this.params, conn) : null;
+    // Session mode too: startup parameters never reach a pooled server's own startup packet.
+    const sync = paramSyncQuery(this.params, conn);
     if (!sync) return this.flushPending();
     this.syncing = true;
     conn.runInternal(sync, (err) => {
       this.syncing = false;
       if (err && !conn.closed) this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters');
       // Adopt the server's spelling ('iso' comes back as 'ISO, MDY'), or every later grant would re-apply it.
-      if (!err) for (const name of this.params.keys()) this.params.set(name, conn.values.get(name) ?? this.params.get(name)!);
+      if (!err) for (const [name, mine] of this.params) this.params.set(name, conn.values.get(name) ?? mine);
       if (!conn.closed && !this.ended) this.flushPending();
     });
   }

@@ -209,6 +209,26 @@ export class ClientStartup implements FrameSink {
 /** Startup parameters Sluice cannot honour per transaction; returns the first offending name. */
 function badStartupParam(params: Map<string, string>): string | null {
   const options = params.get('options');
-  if (options !== undefined && options.trim() !== '') return 'options';
+  if (options !== undefined && sluiceOptions(options) === null) return 'options';
   return null;
+}
+
+/**
+ * The `-c sluice.x=v` / `--sluice.x=v` settings in a startup `options` string (how a client names its
+ * tenant), or null when it also carries settings for Postgres, which cannot follow pooled transactions.
+ */
+export function sluiceOptions(options: string): Map<string, string> | null {
+  const out = new Map<string, string>();
+  const words = options.trim().split(/\s+/).filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    let w = words[i];
+    if (w === '-c') w = words[++i] ?? '';
+    else if (w.startsWith('-c')) w = w.slice(2);
+    else if (w.startsWith('--')) w = w.slice(2);
+    else return null;
+    const eq = w.indexOf('=');
+    if (eq < 1 || !w.startsWith('sluice.')) return null;
+    out.set(w.slice(0, eq), w.slice(eq + 1));
+  }
+  return out;
 }
