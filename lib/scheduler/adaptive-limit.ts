@@ -1,0 +1,152 @@
+// Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
+import type { ElasticBudget } from './scheduler-types.js';
+
+export interface AdaptiveLimitOptions {
+  now: () => number;
+  /** Bounds of the elastic budget E (e.g. min 1, max N − H). */
+  min: number;
+  max: number;
+  /** Starting budget; defaults to min, so elastic work ramps up only once latency is seen to be fine. */
+  initial?: number;
+  /** Sample window (default 100 ms); one limit update per window. */
+  windowMs?: number;
+  /** Latency percentile of a window compared with minRTT (default 0.9). */
+  percentile?: number;
+  /** Tolerated latency inflation before shrinking: gradient = minRTT·(1+buffer)/sample (default 0.1). */
+  buffer?: number;
+  /** Windows with fewer samples are ignored (default 5). */
+  minSamples?: number;
+  /** Reservoir size per window, bounding memory (default 1000). */
+  maxSamplesPerWindow?: number;
+  /** Re-measure minRTT this often with the budget at min (default 60 s; 0 disables). Like Envoy. */
+  probeIntervalMs?: number;
+  /** How long a probe holds the budget at min (default 1 s). */
+  probeMs?: number;
+  /** Random source in [0,1) to jitter the probe interval by ±jitter (default no jitter). */
+  random?: () => number;
+  jitter?: number;
+  /** Elastic slots in use; when under half the limit, the limit does not grow (Gradient2's app-limited rule). */
+  inFlight?: () => number;
+}
+
+export class AdaptiveLimit implements ElasticBudget {
+  private limit: number;
+  private minRtt: number | null = null;
+  private windowStart: number;
+  private samples: number[] = [];
+  private seen = 0;
+  private probeUntil: number | null = null;
+  private probeBest = Infinity;
+  private nextProbe: number;
+  private rng = 0x9e3779b9;
+  private readonly o: Required<Omit<AdaptiveLimitOptions, 'random' | 'inFlight'>> & AdaptiveLimitOptions;
+
+  constructor(options: AdaptiveLimitOptions) {
+    if (!(options.min >= 0 && options.max >= options.min)) throw new RangeError('adaptive limit needs 0 <= min <= max');
+    this.o = {
+      initial: options.min,
+      windowMs: 100,
+      percentile: 0.9,
+      buffer: 0.1,
+      minSamples: 5,
+      maxSamplesPerWindow: 1000,
+      probeIntervalMs: 60_000,
+      probeMs: 1000,
+      jitter: 0,
+      ...options,
+    };
+    this.limit = clamp(this.o.initial, this.o.min, this.o.max);
+    this.windowStart = options.now();
+    this.nextProbe = this.scheduleProbe(this.windowStart);
+  }
+
+  /** One server-side latency sample (dispatch → ReadyForQuery) from a non-elastic class. */
+  update(serverLatencyMs: number): void {
+    if (!(serverLatencyMs >= 0 && Number.isFinite(serverLatencyMs))) return;
+    this.roll(this.o.now());
+    this.record(serverLatencyMs);
+  }
+
+  elasticSlots(): number {
+    this.roll(this.o.now());
+    return this.probeUntil !== null ? this.o.min : Math.floor(this.limit);
+  }
+
+  /** The unrounded budget, for metrics. */
+  get current(): number {
+    return this.limit;
+  }
+  get minRttMs(): number | null {
+    return this.minRtt;
+  }
+  get probing(): boolean {
+    return this.probeUntil !== null;
+  }
+
+  private record(x: number): void {
+    this.seen++;
+    if (this.samples.length < this.o.maxSamplesPerWindow) {
+      this.samples.push(x);
+      return;
+    }
+    const j = Math.floor(this.random() * this.seen);
+    if (j < this.samples.length) this.samples[j] = x;
+  }
+
+  /** Closes the current window when it is over, then starts or ends a probe by time. */
+  private roll(now: number): void {
+    if (now - this.windowStart >= this.o.windowMs) {
+      const sample = this.samples.length >= this.o.minSamples ? percentile(this.samples, this.o.percentile) : null;
+      this.samples = [];
+      this.seen = 0;
+      this.windowStart = now;
+      if (sample !== null) this.onWindow(sample);
+    }
+    if (this.probeUntil !== null && now >= this.probeUntil) {
+      if (this.probeBest < Infinity) this.minRtt = this.probeBest;
+      this.probeUntil = null;
+      this.nextProbe = this.scheduleProbe(now);
+    } else if (this.probeUntil === null && this.o.probeIntervalMs > 0 && now >= this.nextProbe) {
+      this.probeUntil = now + this.o.probeMs;
+      this.probeBest = Infinity;
+    }
+  }
+
+  /** E ← clamp(E·g + √E, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1). */
+  private onWindow(sample: number): void {
+    if (this.probeUntil !== null) {
+      this.probeBest = Math.min(this.probeBest, sample);
+      return;
+    }
+    if (this.minRtt === null || sample < this.minRtt) this.minRtt = sample;
+    const gradient = sample > 0 ? clamp((this.minRtt * (1 + this.o.buffer)) / sample, 0.5, 1) : 1;
+    let next = this.limit * gradient + Math.sqrt(this.limit);
+    // Growing while elastic work does not even use half the budget would be unproven headroom.
+    if (next > this.limit && this.o.inFlight && this.o.inFlight() < this.limit / 2) next = this.limit;
+    this.limit = clamp(next, this.o.min, this.o.max);
+  }
+
+  private scheduleProbe(now: number): number {
+    const spread = this.o.random ? (this.o.random() * 2 - 1) * this.o.jitter : 0;
+    return now + this.o.probeIntervalMs * (1 + spread);
+  }
+
+  /** xorshift32 for reservoir sampling; deterministic, instance-local. */
+  private random(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng / 0x100000000;
+  }
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+function percentile(xs: number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}

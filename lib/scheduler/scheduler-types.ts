@@ -1,0 +1,120 @@
+// The public contract shared by the fair, fifo and shadow slot queues: results, options and the snapshot shape.
+import type { Grant, Ticket } from './scheduler-nodes.js';
+import type { SchedulerPolicy } from './policy.js';
+
+export type RejectReason = 'queue_full' | 'timeout' | 'rate' | 'limit' | 'cancel';
+
+export type Rejection = { reason: RejectReason; tenant: string; cls: string; waitedMs: number };
+
+export function isRejection<T>(r: Ticket<T> | Rejection): r is Rejection {
+  return 'reason' in r;
+}
+
+/** Why a slot stayed free while work waited: the only reasons the scheduler may leave one idle. */
+export type IdleReason = 'limit' | 'rate' | 'headroom' | 'elastic';
+
+/** The number of slots elastic classes may hold now (the adaptive limit implements this). */
+export interface ElasticBudget {
+  elasticSlots(): number;
+}
+
+export interface SchedulerOptions {
+  /** Caps elastic classes; without it they are only bound by their limits and the headroom rule. */
+  elastic?: ElasticBudget;
+  /** Unlisted tenants with nothing queued or held are forgotten after this long (default 300 s). */
+  idleTenantTtlMs?: number;
+  /** Shift all virtual times back to 0 once they exceed this (default 1e9), against float drift. */
+  renormalizeAbove?: number;
+  /** Time constant of the decayed slot-time used for `receivedShare` (default 10 s). */
+  shareWindowMs?: number;
+  /** Weight of the newest hold time in a leaf's cost estimate (default 0.2). */
+  costEwmaAlpha?: number;
+  /**
+   * A mirror of another queue (shadow mode): every enqueue is accepted and nothing times out on its own,
+   * because admission and expiry were already decided by the queue it mirrors.
+   */
+  mirror?: boolean;
+}
+
+export interface Expired<T> {
+  item: T;
+  rejection: Rejection;
+  ticket: Ticket<T>;
+}
+
+export type RejectionCounts = Record<RejectReason, number>;
+
+export interface ClassSnapshot {
+  cls: string;
+  lane: 'short' | 'long';
+  elastic: boolean;
+  queued: number;
+  held: number;
+  /** Slot-milliseconds held since the leaf was created. */
+  slotMs: number;
+  /** The hold-time estimate charged at the next dispatch. */
+  estimateMs: number;
+  /** The class limit keeps this leaf's queued work from a slot. */
+  atLimit: boolean;
+}
+
+export interface TenantSnapshot {
+  tenant: string;
+  weight: number;
+  reservation: number;
+  limit: number;
+  queued: number;
+  held: number;
+  slotMs: number;
+  /** Fair entitlement among tenants with demand (weights, reservations, limits, demand), 0..1. */
+  entitledShare: number;
+  /** Share of recent slot-time (exponentially decayed over shareWindowMs), 0..1. */
+  receivedShare: number;
+  /** Why its queued work cannot take a slot now, if a tenant-level cap is the reason. */
+  blocked: 'limit' | 'rate' | null;
+  rejections: RejectionCounts;
+  classes: ClassSnapshot[];
+}
+
+export interface SchedulerSnapshot {
+  mode: 'fair' | 'fifo' | 'shadow';
+  at: number;
+  slots: number;
+  held: number;
+  queued: number;
+  /** Slots the lane rule keeps free for short-lane work right now. */
+  headroomRequired: number;
+  /** Σ max(0, reservation − held) over known tenants. */
+  reservationDeficit: number;
+  elasticSlots: number;
+  elasticHeld: number;
+  /** System virtual time (slot-ms per unit weight since the last renormalization). */
+  virtualTime: number;
+  idle: {
+    /** The reason the last next() left a slot free while work waited, until the state changes. */
+    reason: IdleReason | null;
+    /** Slot-milliseconds left idle while work waited, by reason. */
+    slotMs: Record<IdleReason, number>;
+    /** How often next() declined with a free slot and waiting work, by reason. */
+    events: Record<IdleReason, number>;
+  };
+  rejections: RejectionCounts;
+  tenants: TenantSnapshot[];
+  /** Shadow mode: what the fair scheduler would have done with the same arrivals. */
+  shadow?: SchedulerSnapshot;
+}
+
+/** The interface the pool drives; FairQueue, FifoQueue and ShadowQueue all implement it. */
+export interface SlotQueue<T> {
+  setPolicy(policy: SchedulerPolicy): void;
+  enqueue(item: T, tenant: string, cls: string): Ticket<T> | Rejection;
+  remove(ticket: Ticket<T>): boolean;
+  next(): Grant<T> | null;
+  release(grant: Grant<T>): void;
+  tick(): void;
+  expire(): Expired<T>[];
+  nextDeadline(): number | null;
+  snapshot(): SchedulerSnapshot;
+  readonly held: number;
+  readonly queued: number;
+}

@@ -1,0 +1,113 @@
+// Tests for the Gradient2/Envoy-style elastic budget on synthetic latency, alone and wired into FairQueue.
+import t from 'tap';
+import { AdaptiveLimit, type AdaptiveLimitOptions } from '../../../lib/scheduler/adaptive-limit.js';
+import { FairQueue } from '../../../lib/scheduler/fair-queue.js';
+import { policy } from './fixtures.js';
+import { FakeClock, mulberry32, Sim, uniform, type SimItem } from './sim.js';
+
+function limiter(o: Partial<AdaptiveLimitOptions> = {}) {
+  const clock = new FakeClock();
+  const limit = new AdaptiveLimit({ now: clock.now, min: 1, max: 18, probeIntervalMs: 0, ...o });
+  const rng = mulberry32(1);
+  /** Feeds `ms` of traffic at latency ≈ `latency(t)` ±10%, 20 samples per 100 ms window. */
+  const feed = (ms: number, latency: (t: number) => number): void => {
+    for (let end = clock.t + ms; clock.t < end; clock.t += 5) limit.update(latency(clock.t) * (0.9 + 0.2 * rng()));
+  };
+  return { clock, limit, feed };
+}
+
+t.test('grows to max while latency stays at its baseline', async (t) => {
+  const { limit, feed } = limiter();
+  t.equal(limit.elasticSlots(), 1, 'starts at min by default');
+  feed(3000, () => 5);
+  t.equal(limit.elasticSlots(), 18);
+  t.ok(limit.minRttMs! > 4 && limit.minRttMs! < 6, `minRTT ${limit.minRttMs}`);
+});
+
+t.test('shrinks when latency inflates and recovers when it returns', async (t) => {
+  const { limit, feed } = limiter({ initial: 18 });
+  feed(2000, () => 5);
+  t.equal(limit.elasticSlots(), 18);
+  feed(2000, () => 20);
+  const squeezed = limit.elasticSlots();
+  t.ok(squeezed <= 4, `4× latency squeezes the budget to ${squeezed}`);
+  t.ok(squeezed >= 1, 'never below min');
+  feed(3000, () => 5);
+  t.equal(limit.elasticSlots(), 18, 'back to max');
+});
+
+t.test('windows with too few samples and bad samples are ignored', async (t) => {
+  const { clock, limit } = limiter({ initial: 10 });
+  for (let i = 0; i < 100; i++) {
+    clock.t += 100;
+    limit.update(50);
+    limit.update(NaN);
+    limit.update(-1);
+  }
+  t.equal(limit.elasticSlots(), 10);
+  t.equal(limit.minRttMs, null);
+});
+
+t.test('does not grow while elastic work uses under half the budget', async (t) => {
+  let inFlight = 0;
+  const { limit, feed } = limiter({ initial: 8, inFlight: () => inFlight });
+  feed(2000, () => 5);
+  t.equal(limit.elasticSlots(), 8, 'app-limited: no evidence a larger budget is safe');
+  inFlight = 18;
+  feed(1000, () => 5);
+  t.equal(limit.elasticSlots(), 18);
+});
+
+t.test('a probe drops to min and re-measures minRTT, so a drifted baseline is relearned', async (t) => {
+  const { limit, feed } = limiter({ initial: 18, probeIntervalMs: 5000, probeMs: 500, random: () => 0.5, jitter: 0.2 });
+  feed(4900, () => 5);
+  t.equal(limit.elasticSlots(), 18);
+  feed(200, () => 10);
+  t.ok(limit.probing, 'probe started at 5 s');
+  t.equal(limit.elasticSlots(), 1, 'budget at min during the probe');
+  feed(600, () => 10);
+  t.notOk(limit.probing);
+  t.ok(limit.minRttMs! > 8, `new baseline ${limit.minRttMs!.toFixed(1)} ms`);
+  feed(2000, () => 10);
+  t.equal(limit.elasticSlots(), 18, 'the slower-but-stable server gets its budget back');
+  t.throws(() => new AdaptiveLimit({ now: () => 0, min: 5, max: 2 }), RangeError);
+});
+
+t.test('wired into FairQueue, it caps elastic work when it slows the OLTP victim', async (t) => {
+  const run = (adaptive: boolean) => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveLimit({ now: clock.now, min: 1, max: 18, probeIntervalMs: 10_000, probeMs: 1000 });
+    const p = policy({ slots: 20, headroom: { min: 2, max: 2 }, classes: { analytics: { elastic: true, lane: 'long' } } });
+    const q = new FairQueue<SimItem>(p, clock.now, adaptive ? { elastic: limit } : {});
+    // The victim's server time grows with the CPU-bound elastic backends sharing 4 cores.
+    const victimMs = () => 1 * (1 + q.elasticHeld / 4);
+    const latencies: number[] = [];
+    let elasticPeakLate = 0;
+    const s = new Sim(q, clock, {
+      seed: 17,
+      afterEvent: () => {
+        if (clock.t > 10_000) elasticPeakLate = Math.max(elasticPeakLate, q.elasticHeld);
+      },
+    });
+    s.addClients({ tenant: 'V', count: 4, holdMs: () => victimMs(), thinkMs: uniform(0, 10) });
+    s.addClients({ tenant: 'A', cls: 'analytics', count: 64, holdMs: uniform(150, 250) });
+    const release = q.release.bind(q);
+    q.release = (g) => {
+      if (g.tenant === 'V') {
+        const ms = clock.t - g.dispatchedAt;
+        latencies.push(ms);
+        limit.update(ms);
+      }
+      release(g);
+    };
+    s.run(30_000);
+    const late = latencies.slice(Math.floor(latencies.length / 2)).sort((a, b) => a - b);
+    return { p99: late[Math.floor(late.length * 0.99)]!, elasticPeakLate, elasticTxns: s.waits.get('A')!.length };
+  };
+  const on = run(true);
+  const off = run(false);
+  t.ok(off.p99 > 4, `without the limiter the victim is slowed ${off.p99.toFixed(2)}× its 1 ms`);
+  t.ok(on.p99 < 0.6 * off.p99, `with it the victim's p99 drops to ${on.p99.toFixed(2)} ms`);
+  t.ok(on.elasticPeakLate < off.elasticPeakLate, `elastic slots cut from ${off.elasticPeakLate} to ${on.elasticPeakLate}`);
+  t.ok(on.elasticTxns > 0, 'elastic work still progresses');
+});

@@ -1,0 +1,281 @@
+// Tests for FairQueue's API: queueing, caps, rejections, timeouts, rate limits, headroom, reload and GC.
+import t from 'tap';
+import { FairQueue } from '../../../lib/scheduler/fair-queue.js';
+import type { Grant, Ticket } from '../../../lib/scheduler/scheduler-nodes.js';
+import { isRejection, type Rejection, type SchedulerOptions } from '../../../lib/scheduler/scheduler-types.js';
+import { FakeClock } from './sim.js';
+import { policy, type PolicyInput } from './fixtures.js';
+
+function setup(p: PolicyInput = {}, options: SchedulerOptions = {}) {
+  const clock = new FakeClock();
+  const q = new FairQueue<string>(policy(p), clock.now, options);
+  const add = (item: string, tenant: string, cls = 'default'): Ticket<string> => {
+    const r = q.enqueue(item, tenant, cls);
+    if (isRejection(r)) throw new Error(`unexpected rejection ${r.reason}`);
+    return r;
+  };
+  const drain = (): Grant<string>[] => {
+    const out: Grant<string>[] = [];
+    for (let g = q.next(); g; g = q.next()) out.push(g);
+    return out;
+  };
+  return { clock, q, add, drain };
+}
+
+const items = (gs: Grant<string>[]): string[] => gs.map((g) => g.item);
+
+t.test('enqueue, next and release move counters and fill the grant', async (t) => {
+  const { clock, q, add, drain } = setup({ slots: 2 });
+  add('a1', 'A');
+  add('a2', 'A');
+  add('a3', 'A');
+  t.equal(q.queued, 3);
+  clock.t = 5;
+  const gs = drain();
+  t.same(items(gs), ['a1', 'a2'], 'FIFO within a leaf, two slots');
+  t.equal(q.held, 2);
+  t.equal(q.queued, 1);
+  t.equal(gs[0]!.tenant, 'A');
+  t.equal(gs[0]!.cls, 'default');
+  t.equal(gs[0]!.waitedMs, 5);
+  t.equal(q.next(), null, 'no free slot');
+  clock.t = 15;
+  q.release(gs[0]!);
+  q.release(gs[0]!);
+  t.equal(q.held, 1, 'a second release of the same grant is ignored');
+  t.same(items(drain()), ['a3']);
+  const snap = q.snapshot();
+  t.equal(snap.tenants.find((x) => x.tenant === 'A')!.classes[0]!.slotMs, 10);
+});
+
+t.test('unknown classes share the default leaf', async (t) => {
+  const { q, add } = setup({ classes: { olap: { lane: 'long' } } });
+  t.equal(add('x', 'A', 'mystery').cls, 'default');
+  t.equal(add('y', 'A', 'olap').cls, 'olap');
+  t.same(q.snapshot().tenants[0]!.classes.map((c) => c.cls).sort(), ['default', 'olap']);
+});
+
+t.test('queue_full and limit rejections are counted', async (t) => {
+  const { q, add } = setup({ tenants: { A: { maxQueue: 2 }, Z: { limit: 0 } }, classes: { off: { limit: 0 } } });
+  add('1', 'A');
+  add('2', 'A');
+  const full = q.enqueue('3', 'A', 'default') as Rejection;
+  t.same(full, { reason: 'queue_full', tenant: 'A', cls: 'default', waitedMs: 0 });
+  t.equal((q.enqueue('z', 'Z', 'default') as Rejection).reason, 'limit');
+  t.equal((q.enqueue('o', 'B', 'off') as Rejection).reason, 'limit');
+  const snap = q.snapshot();
+  t.equal(snap.rejections.queue_full, 1);
+  t.equal(snap.rejections.limit, 2);
+  t.equal(snap.tenants.find((x) => x.tenant === 'A')!.rejections.queue_full, 1);
+});
+
+t.test('remove() takes a queued item out, once', async (t) => {
+  const { q, add, drain } = setup({ slots: 1 });
+  add('a', 'A');
+  const b = add('b', 'A');
+  const c = add('c', 'B');
+  t.ok(q.remove(b));
+  t.notOk(q.remove(b), 'already gone');
+  const seen: string[] = [];
+  for (let gs = drain(); gs.length > 0; gs = drain()) {
+    for (const g of gs) {
+      seen.push(g.item);
+      if (g.ticket === c) t.notOk(q.remove(c), 'dispatched tickets are not queued');
+      q.release(g);
+    }
+  }
+  t.same(seen.sort(), ['a', 'c'], 'the removed item is never dispatched');
+  t.equal(q.queued, 0);
+  t.equal(q.snapshot().rejections.cancel, 1);
+  const other = new FairQueue<string>(policy(), () => 0);
+  const d = other.enqueue('d', 'A', 'default') as Ticket<string>;
+  t.notOk(q.remove(d), 'a ticket of another queue is refused');
+});
+
+t.test('expire() and nextDeadline() follow the smaller of tenant and class timeouts', async (t) => {
+  const { clock, q, add } = setup({ slots: 1, tenants: { A: { queueTimeoutMs: 1000 } }, classes: { fast: { queueTimeoutMs: 300 } } });
+  t.equal(q.nextDeadline(), null);
+  add('hold', 'B');
+  t.ok(q.next());
+  add('slow', 'A');
+  clock.t = 10;
+  add('quick', 'A', 'fast');
+  t.equal(q.nextDeadline(), 310);
+  clock.t = 309;
+  t.same(q.expire(), []);
+  clock.t = 310;
+  const [gone, ...rest] = q.expire();
+  t.same(rest, []);
+  t.equal(gone!.item, 'quick');
+  t.same(gone!.rejection, { reason: 'timeout', tenant: 'A', cls: 'fast', waitedMs: 300 });
+  t.equal(gone!.ticket.item, 'quick', 'the ticket comes along, for mirrors');
+  t.equal(q.nextDeadline(), 1000);
+  clock.t = 2000;
+  t.same(q.expire().map((e) => e.item), ['slow']);
+  t.equal(q.nextDeadline(), null);
+  t.equal(q.queued, 0);
+  t.equal(q.snapshot().rejections.timeout, 2);
+});
+
+t.test('wait-mode rate limit parks the tenant until a token arrives, without idling others', async (t) => {
+  const { clock, q, add, drain } = setup({ slots: 10, tenants: { A: { rate: { perSecond: 10, burst: 2, mode: 'wait' } } } });
+  for (let i = 0; i < 5; i++) add(`a${i}`, 'A');
+  t.same(items(drain()), ['a0', 'a1'], 'burst of two');
+  const snap = q.snapshot();
+  t.equal(snap.idle.reason, 'rate');
+  t.equal(snap.tenants[0]!.blocked, 'rate');
+  t.equal(q.nextDeadline(), 100, 'the caller arms one timer for the next token');
+  add('b0', 'B');
+  t.same(items(drain()), ['b0'], 'other tenants still dispatch');
+  clock.t = 99;
+  t.same(drain(), []);
+  clock.t = 100;
+  t.same(items(drain()), ['a2']);
+  clock.t = 150;
+  t.same(drain(), [], 'half a token is not enough');
+  clock.t = 200;
+  t.same(items(drain()), ['a3']);
+  t.ok(q.snapshot().idle.slotMs.rate > 0, 'idle slot time is attributed to the rate limit');
+});
+
+t.test('reject-mode rate limit refuses at enqueue', async (t) => {
+  const { clock, q, add } = setup({ tenants: { A: { rate: { perSecond: 10, burst: 2, mode: 'reject' } } } });
+  add('1', 'A');
+  add('2', 'A');
+  t.equal((q.enqueue('3', 'A', 'default') as Rejection).reason, 'rate');
+  clock.t = 100;
+  add('4', 'A');
+  t.equal(q.snapshot().rejections.rate, 1);
+});
+
+t.test('tenant and class limits park and re-arm on release', async (t) => {
+  const { q, add, drain } = setup({ tenants: { A: { limit: 3 } }, classes: { olap: { limit: 1 } } });
+  for (let i = 0; i < 4; i++) add(`o${i}`, 'A', 'olap');
+  for (let i = 0; i < 4; i++) add(`d${i}`, 'A');
+  const held = new Set(drain());
+  t.equal(held.size, 3, 'tenant limit 3');
+  t.equal(q.snapshot().idle.reason, 'limit');
+  t.equal(q.snapshot().tenants[0]!.blocked, 'limit');
+  add('b', 'B');
+  t.same(items(drain()), ['b'], 'a capped tenant does not block others');
+  let olapSeen = 0;
+  while (held.size > 0) {
+    const olap = [...held].filter((g) => g.cls === 'olap').length;
+    t.ok(olap <= 1 && held.size <= 3, 'class limit 1 and tenant limit 3 hold');
+    const first = held.values().next().value!;
+    held.delete(first);
+    q.release(first);
+    for (const g of drain()) {
+      held.add(g);
+      if (g.cls === 'olap') olapSeen++;
+    }
+  }
+  t.ok(olapSeen >= 3, 'olap work flows one at a time');
+  t.equal(q.queued, 0);
+});
+
+t.test('the elastic budget caps elastic classes only', async (t) => {
+  let budget = 1;
+  const { q, add, drain } = setup({ classes: { scan: { elastic: true } } }, { elastic: { elasticSlots: () => budget } });
+  for (let i = 0; i < 3; i++) add(`s${i}`, 'A', 'scan');
+  t.same(items(drain()), ['s0']);
+  t.equal(q.snapshot().idle.reason, 'elastic');
+  t.equal(q.snapshot().elasticHeld, 1);
+  add('oltp', 'A');
+  t.same(items(drain()), ['oltp']);
+  budget = 3;
+  t.same(items(drain()), ['s1', 's2'], 'a larger budget is picked up at the next dispatch');
+});
+
+t.test('headroom: long-lane work leaves H slots, short-lane work may use them', async (t) => {
+  const { q, add, drain } = setup({ slots: 5, headroom: { min: 2, max: 2 }, classes: { batch: { lane: 'long' } } });
+  for (let i = 0; i < 5; i++) add(`l${i}`, 'F', 'batch');
+  t.equal(drain().length, 3);
+  const snap = q.snapshot();
+  t.equal(snap.idle.reason, 'headroom');
+  t.equal(snap.headroomRequired, 2);
+  add('s0', 'V');
+  add('s1', 'V');
+  t.same(items(drain()), ['s0', 's1'], 'short lane takes the headroom at once');
+});
+
+t.test('a tenant below its reservation wins, and its deficit widens the headroom', async (t) => {
+  const { q, add, drain } = setup({
+    slots: 10,
+    headroom: { min: 1, max: 4 },
+    tenants: { R: { reservation: 2 }, F: { weight: 100 } },
+    classes: { batch: { lane: 'long' } },
+  });
+  t.equal(q.snapshot().reservationDeficit, 2, 'listed tenants count while idle');
+  for (let i = 0; i < 20; i++) add(`f${i}`, 'F', 'batch');
+  t.equal(drain().length, 7, 'free stays at H.min + deficit = 3');
+  for (let i = 0; i < 3; i++) add(`r${i}`, 'R', 'batch');
+  t.same(items(drain()), ['r0', 'r1'], 'the reservation is realized from the headroom, long lane or not');
+  t.equal(q.snapshot().reservationDeficit, 0);
+  t.equal(q.snapshot().headroomRequired, 1);
+});
+
+t.test('setPolicy applies new caps and categories to queued work', async (t) => {
+  const { q, add, drain } = setup({ slots: 10 });
+  for (let i = 0; i < 6; i++) add(`a${i}`, 'A', 'scan');
+  const p2 = policy({ slots: 10, tenants: { A: { limit: 2 }, N: { reservation: 1 } } });
+  q.setPolicy(p2);
+  t.equal(drain().length, 2, 'lower limit applies to the next dispatch');
+  t.ok(q.snapshot().tenants.some((x) => x.tenant === 'N'), 'new listed tenants exist at once');
+  t.equal(q.snapshot().reservationDeficit, 1);
+  const p3 = policy({ slots: 10, classes: { scan: { elastic: true } } });
+  const budgeted = new FairQueue<string>(p3, () => 0, { elastic: { elasticSlots: () => 0 } });
+  budgeted.enqueue('x', 'A', 'scan');
+  t.equal(budgeted.next(), null, 'elastic class with no budget');
+  budgeted.setPolicy(policy({ slots: 10, classes: { scan: { elastic: false } } }));
+  t.equal(budgeted.next()?.item, 'x', 'reload moved the leaf out of the elastic category');
+  t.throws(() => q.setPolicy(policy({ slots: 0 })), /slots/);
+});
+
+t.test('a reload that changes reservations re-ranks the reservation phase', async (t) => {
+  const { q, add, drain } = setup({ slots: 4, tenants: { R1: { reservation: 3 }, R2: { reservation: 1 } } });
+  for (let i = 0; i < 4; i++) {
+    add(`a${i}`, 'R1');
+    add(`b${i}`, 'R2');
+  }
+  q.setPolicy(policy({ slots: 4, tenants: { R1: { reservation: 1 }, R2: { reservation: 3 } } }));
+  const gs = drain();
+  t.equal(gs.filter((g) => g.tenant === 'R1').length, 1);
+  t.equal(gs.filter((g) => g.tenant === 'R2').length, 3);
+});
+
+t.test('idle unlisted tenants are garbage-collected; listed ones are kept', async (t) => {
+  const { clock, q, add, drain } = setup({ slots: 4, tenants: { keep: {} } }, { idleTenantTtlMs: 1000 });
+  for (let i = 0; i < 500; i++) {
+    add(`x${i}`, `t${i}`);
+    for (const g of drain()) q.release(g);
+  }
+  t.equal(q.tenantCount, 501);
+  clock.t = 999;
+  q.tick();
+  t.equal(q.tenantCount, 501, 'not before the TTL');
+  clock.t = 1000;
+  q.tick();
+  t.equal(q.tenantCount, 1, 'only the listed tenant is left');
+});
+
+t.test('snapshot reports entitled and received shares', async (t) => {
+  const { clock, q, add, drain } = setup({ slots: 4, burstSlotSeconds: 0, tenants: { A: { weight: 1 }, B: { weight: 3 } } });
+  for (let i = 0; i < 8; i++) {
+    add(`a${i}`, 'A');
+    add(`b${i}`, 'B');
+  }
+  let gs = drain();
+  for (let step = 0; step < 30; step++) {
+    clock.t += 10;
+    for (const g of gs) q.release(g);
+    for (const g of gs) add(g.item, g.tenant);
+    gs = drain();
+  }
+  const snap = q.snapshot();
+  const a = snap.tenants.find((x) => x.tenant === 'A')!;
+  const b = snap.tenants.find((x) => x.tenant === 'B')!;
+  t.ok(Math.abs(a.entitledShare - 0.25) < 1e-9 && Math.abs(b.entitledShare - 0.75) < 1e-9, 'entitled 1:3');
+  t.ok(Math.abs(a.receivedShare - 0.25) < 0.05, `received ${a.receivedShare.toFixed(3)} ≈ 0.25`);
+  t.equal(a.classes[0]!.estimateMs < 10.5 && a.classes[0]!.estimateMs > 9.5, true, 'EWMA learned 10 ms holds');
+});
