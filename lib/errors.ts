@@ -2,6 +2,14 @@
 
 export type Severity = 'FATAL' | 'ERROR';
 
+/** Who waited where: every admission error names the tenant, the class and the time waited. */
+interface Admission {
+  tenant: string;
+  cls: string;
+  waitedMs: number;
+  pool: string;
+}
+
 interface ErrorDef<P> {
   readonly sqlstate: string;
   readonly severity: Severity;
@@ -55,10 +63,30 @@ export const ERRORS = {
     'FATAL',
     (p) => `no more connections allowed (max_client_conn=${p.max})`,
   ),
-  SLUICE_QUERY_WAIT_TIMEOUT: def<{ waitedMs: number; pool: string; reason: string }>(
+  SLUICE_QUERY_WAIT_TIMEOUT: def<Admission & { reason: string }>(
     '53300',
     'ERROR',
-    (p) => `query_wait_timeout: waited ${Math.round(p.waitedMs)} ms for a server connection to ${p.pool}${p.reason}`,
+    (p) => `query_wait_timeout: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms for a server connection to ${p.pool}${p.reason}`,
+  ),
+  SLUICE_QUEUE_FULL: def<Admission>(
+    '53300',
+    'ERROR',
+    (p) => `queue full: tenant "${p.tenant}" class "${p.cls}" already has the most transactions allowed waiting for ${p.pool}`,
+  ),
+  SLUICE_RATE_LIMITED: def<Admission>(
+    '53400',
+    'ERROR',
+    (p) => `rate limit: tenant "${p.tenant}" class "${p.cls}" is over its transactions-per-second limit for ${p.pool}`,
+  ),
+  SLUICE_TENANT_LIMIT: def<Admission>(
+    '53400',
+    'ERROR',
+    (p) => `limit: tenant "${p.tenant}" class "${p.cls}" may not start transactions on ${p.pool} (its slot limit is 0)`,
+  ),
+  SLUICE_TENANT_MAX_CLIENTS: def<{ tenant: string; max: number }>(
+    '53300',
+    'FATAL',
+    (p) => `too many connections for tenant "${p.tenant}" (max_clients=${p.max})`,
   ),
   SLUICE_SERVER_LOGIN_FAILED: def<{ pool: string; reason: string }>(
     '08006',
@@ -77,10 +105,10 @@ export const ERRORS = {
     'FATAL',
     () => 'idle_transaction_timeout: connection closed after idling inside a transaction',
   ),
-  SLUICE_CANCELED_WHILE_QUEUED: def<{ waitedMs: number; pool: string }>(
+  SLUICE_CANCELED_WHILE_QUEUED: def<Admission>(
     '57014',
     'ERROR',
-    (p) => `canceling statement due to user request: it waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
+    (p) => `canceling statement due to user request: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
   ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),

@@ -11,7 +11,10 @@ import type { DatabaseConfig, SluiceConfig } from './config/types.js';
 import { Listener } from './listener.js';
 import { ClientStartup, type LoginRequest, type StartupContext } from './session/client-startup.js';
 import { ClientSession, type SessionContext } from './session/client-session.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
+import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
+import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
+import { sluiceOptions } from './session/client-startup.js';
 import { Pool, type PoolSettings } from './pool/pool.js';
 import { sendCancel } from './pool/server-connection.js';
 
@@ -31,6 +34,8 @@ export class Pooler {
   readonly pools = new Map<string, Pool>();
   /** Live sessions by cancel key, so CancelRequests find their client in O(1). */
   readonly sessions = new Map<string, ClientSession>();
+  /** Connected clients per tenant, for max_clients. */
+  private readonly tenantClients = new Map<string, number>();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
   private tlsContext: tls.SecureContext | null;
@@ -58,8 +63,11 @@ export class Pooler {
     return addr;
   }
 
-  private schedulerSettings(c: SluiceConfig) {
-    return { queryWaitTimeoutMs: c.query_wait_timeout, loginRetryMs: LOGIN_RETRY_MS };
+  private schedulerSettings(c: SluiceConfig): SchedulerSettings {
+    return {
+      loginRetryMs: LOGIN_RETRY_MS,
+      policyFor: (pool) => budgetPolicy(this.config, budgetOf(this.config, pool.database, pool.name, pool.settings.size).slots),
+    };
   }
 
   private startupContext(): StartupContext {
@@ -88,7 +96,21 @@ export class Pooler {
   }
 
   private startSession(req: LoginRequest, pool: Pool): void {
-    const ident = { id: this.nextClientId++, user: req.user, database: req.database, ...this.newCancelKey() };
+    const iso = this.config.scheduler;
+    const facts: SessionFacts = {
+      user: req.user,
+      database: req.database,
+      applicationName: req.params.get('application_name') ?? '',
+      options: sluiceOptions(req.params.get('options') ?? '') ?? new Map(),
+    };
+    const tenant = tenantOf(iso, facts);
+    const max = (iso.tenants.get(tenant) ?? iso.default_tenant).max_clients;
+    const count = this.tenantClients.get(tenant) ?? 0;
+    if (count >= max) return refuse(req.socket, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
+    this.tenantClients.set(tenant, count + 1);
+    const ident = {
+      id: this.nextClientId++, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.newCancelKey(),
+    };
     const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.params, this.config.max_packet_size);
     this.sessions.set(cancelKey(ident.pid, ident.secret), session);
     const out: Buffer[] = [];
@@ -103,8 +125,16 @@ export class Pooler {
       clock: this.clock,
       log: this.log,
       scheduler: this.scheduler,
-      closed: (s) => this.sessions.delete(cancelKey(s.ident.pid, s.ident.secret)),
+      isolation: () => this.config.scheduler,
+      closed: (s) => this.sessionClosed(s),
     };
+  }
+
+  private sessionClosed(s: ClientSession): void {
+    this.sessions.delete(cancelKey(s.ident.pid, s.ident.secret));
+    const n = (this.tenantClients.get(s.ident.tenant) ?? 1) - 1;
+    if (n > 0) this.tenantClients.set(s.ident.tenant, n);
+    else this.tenantClients.delete(s.ident.tenant);
   }
 
   private newCancelKey(): { pid: number; secret: number } {
@@ -132,7 +162,7 @@ export class Pooler {
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(`${db.name}/${serverUser}`, this.poolSettings(db, serverUser, clientUser, scramKeys), this.clock, {
-        idle: (p) => this.scheduler.dispatch(p),
+        idle: (p) => this.scheduler.poolIdle(p),
         loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
       }, () => this.nextServerId++);
       this.pools.set(key, pool);
@@ -145,7 +175,10 @@ export class Pooler {
   private poolSettings(db: DatabaseConfig, serverUser: string, clientUser: string, scramKeys?: { clientKey: Buffer; serverKey: Buffer }): PoolSettings {
     const c = this.config;
     const u = c.users.get(clientUser);
+    const size = u?.pool_size ?? db.pool_size ?? c.default_pool_size;
     return {
+      database: db.name,
+      budget: budgetOf(c, db.name, `${db.name}/${serverUser}`, size).key,
       target: {
         host: db.host,
         port: db.port,
@@ -158,7 +191,7 @@ export class Pooler {
         connectTimeoutMs: c.server_connect_timeout,
       },
       mode: u?.pool_mode ?? db.pool_mode ?? c.pool_mode,
-      size: u?.pool_size ?? db.pool_size ?? c.default_pool_size,
+      size,
       minSize: db.min_pool_size ?? c.min_pool_size,
       idleTimeoutMs: c.server_idle_timeout,
       lifetimeMs: c.server_lifetime,
@@ -194,7 +227,7 @@ export class Pooler {
     // Connected clients follow to the new server at their next transaction; created after the loop,
     // since a Map iterator also visits entries added while it runs.
     for (const [pool, db, user] of moved) pool.successor = this.poolFor(db, user, pool.settings.target.scramKeys);
-    for (const pool of this.pools.values()) this.scheduler.dispatch(pool);
+    this.scheduler.applyPolicies();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
   }
 
@@ -224,6 +257,7 @@ export class Pooler {
     if (this.closing) return;
     this.closing = true;
     this.janitor?.cancel();
+    this.scheduler.close();
     const stopped = this.listener.stopAccepting();
     for (const s of [...this.sessions.values()]) s.sendError(poolerError('SLUICE_SHUTTING_DOWN'));
     this.listener.destroyAll();

@@ -27,7 +27,8 @@ const tenantSchema = section({
   queue_timeout: seconds(0),
   rate: section({
     per_second: positive('transactions per second > 0'),
-    burst: positive('a burst >= 1').default(1),
+    // The token bucket needs room for one whole transaction; the scheduler refuses a smaller burst.
+    burst: z.number({ error: expecting('a burst >= 1') }).min(1, { error: expecting('a burst >= 1') }).default(1),
     mode: oneOf(['wait', 'reject']).default('wait'),
   }).optional(),
 });
@@ -86,6 +87,8 @@ export function effectiveHeadroom(h: { min: number; max: number }, slots: number
 export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: number } | null, problems: string[]): IsolationConfig {
   const s = raw.scheduler;
   if (s.headroom_min > s.headroom_max) problems.push(`scheduler.headroom_min: ${s.headroom_min} is more than headroom_max ${s.headroom_max}`);
+  // Every dispatch charges this estimate; 0 would let a new tenant's transactions cost nothing.
+  if (s.default_cost <= 0) problems.push('scheduler.default_cost: expected seconds > 0, got 0');
   const { default: defaultRaw, ...named } = raw.tenants;
   const tenants = new Map(Object.entries(named).map(([k, v]) => [k, tenantOf(v)]));
   for (const [name, t] of tenants) {

@@ -8,6 +8,10 @@ import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-
 const CANNOT_CONNECT_NOW = '57P03';
 
 export interface PoolSettings {
+  /** The database name clients use (the config key). */
+  database: string;
+  /** The slot budget this pool draws from: the database's when max_server_connections is set, else its own. */
+  budget: string;
   target: ServerTarget;
   mode: PoolMode;
   size: number;
@@ -46,6 +50,14 @@ export class Pool {
     /** Hands out server connection ids, unique across the pooler. */
     private readonly nextId: () => number,
   ) {}
+
+  get database(): string {
+    return this.settings.database;
+  }
+
+  get budget(): string {
+    return this.settings.budget;
+  }
 
   get total(): number {
     return this.idle.size + this.used.size + this.connecting;

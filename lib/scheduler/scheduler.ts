@@ -1,157 +1,376 @@
-// Admission: client transactions wait here for a server connection of their pool, and are granted or rejected.
+// Admission: each database's slot budget and weighted queue; matches granted transactions to server connections.
 import type { Clock, TimerHandle } from '../clock.js';
 import { List, move, type Listed } from '../list.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
+import { createSlotQueue, isRejection, type SchedulerMode } from './index.js';
+import type { Grant, Ticket } from './scheduler-nodes.js';
+import type { Rejection, SlotQueue } from './scheduler-types.js';
+import type { SchedulerPolicy } from './policy.js';
+import { AdaptiveLimit } from './adaptive-limit.js';
 
-/** A session waiting for a server. It sits in its pool's queue list while waiting. */
+/** A session wanting a slot. While granted but without a connection it sits in its budget's pending list. */
 export interface Waiter extends Listed<Waiter> {
-  waitPool: Pool | null;
-  enqueuedAt: number;
+  readonly pool: Pool;
+  ticket: Ticket<Waiter> | null;
+  grant: Grant<Waiter> | null;
   granted(conn: ServerConnection): void;
   rejected(err: PoolerError): void;
 }
 
-interface PoolQueue {
-  waiting: List<Waiter>;
-  timer: TimerHandle | null;
-  retry: TimerHandle | null;
+export interface BudgetPolicy {
+  mode: SchedulerMode;
+  policy: SchedulerPolicy;
+  /** Elastic classes get an adaptive share of the slots (CPU protection); null turns it off. */
+  adaptive: { min: number } | null;
 }
 
 export interface SchedulerSettings {
-  queryWaitTimeoutMs: number;
   /** Delay before retrying a login the server may accept later. */
   loginRetryMs: number;
+  /** The policy of the budget a pool draws from (its `budget` key). */
+  policyFor(pool: Pool): BudgetPolicy;
+}
+
+const ACCRUAL_MS = 250;
+
+/** One database's slots: its queue, its pools, and granted waiters still waiting for a connection. */
+class Budget {
+  queue: SlotQueue<Waiter>;
+  adaptive: AdaptiveLimit | null = null;
+  mode: SchedulerMode;
+  readonly pools = new Set<Pool>();
+  readonly pending = new Map<Pool, List<Waiter>>();
+  /** Pools that may hold idle connections, candidates for eviction (checked lazily). */
+  readonly idlePools = new Set<Pool>();
+  deadline: TimerHandle | null = null;
+  deadlineAt = Infinity;
+  retry = new Map<Pool, TimerHandle>();
+  /** Deadlines of granted waiters still waiting for a connection (rare: only while one is being opened). */
+  readonly pendingTimers = new Map<Waiter, TimerHandle>();
+  /** A reloaded policy with another mode, applied once nothing is queued or held. */
+  wanted: BudgetPolicy | null = null;
+
+  constructor(
+    /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
+    readonly database: string,
+    bp: BudgetPolicy,
+    clock: Clock,
+  ) {
+    this.mode = bp.mode;
+    this.adaptive = makeAdaptive(bp, clock, () => this.queue?.snapshot().elasticHeld ?? 0);
+    this.queue = createSlotQueue<Waiter>(bp.mode, bp.policy, () => clock.now(), this.adaptive ? { elastic: this.adaptive } : {});
+  }
+
+  get slots(): number {
+    return this.queue.snapshot().slots;
+  }
+
+  pendingList(pool: Pool): List<Waiter> {
+    let l = this.pending.get(pool);
+    if (!l) this.pending.set(pool, (l = new List<Waiter>('granted')));
+    return l;
+  }
+}
+
+function makeAdaptive(bp: BudgetPolicy, clock: Clock, inFlight: () => number): AdaptiveLimit | null {
+  if (!bp.adaptive || bp.mode === 'fifo') return null;
+  const max = Math.max(bp.adaptive.min, bp.policy.slots - bp.policy.headroom.min);
+  return new AdaptiveLimit({ now: () => clock.now(), min: bp.adaptive.min, max, inFlight });
 }
 
 export class Scheduler {
-  private readonly queues = new Map<Pool, PoolQueue>();
-  private paused = new Set<string>();
+  private readonly budgets = new Map<string, Budget>();
+  private readonly paused = new Set<string>();
+  private accrual: TimerHandle | null = null;
 
   constructor(
     private readonly clock: Clock,
     public settings: SchedulerSettings,
   ) {}
 
-  /** Grants at once when the pool has an idle connection, otherwise queues and opens connections. */
-  acquire(pool: Pool, w: Waiter): void {
-    const q = this.queue(pool);
-    w.waitPool = pool;
-    w.enqueuedAt = this.clock.now();
-    move(w, q.waiting);
-    this.dispatch(pool);
+  /** Queues a transaction start; grants at once when a slot is free. */
+  acquire(w: Waiter, tenant: string, cls: string): void {
+    const b = this.budget(w.pool);
+    const r = b.queue.enqueue(w, tenant, cls);
+    if (isRejection(r)) return w.rejected(rejectionError(r, w.pool));
+    w.ticket = r;
+    this.dispatch(b);
   }
 
-  /** Takes a waiter out of its queue (client gone or cancelled). Returns whether it was queued. */
+  /** Takes a waiter out (client gone or cancelled); returns whether it was still waiting for a slot or a connection. */
   cancel(w: Waiter): boolean {
-    if (!w.list) return false;
+    const b = this.budgets.get(w.pool.budget);
+    if (!b) return false;
+    if (w.ticket) {
+      const removed = b.queue.remove(w.ticket);
+      w.ticket = null;
+      return removed;
+    }
+    if (w.list) {
+      this.unpend(b, w);
+      this.release(w);
+      return true;
+    }
+    return false;
+  }
+
+  /** The transaction ended (or its connection died): its slot goes to the next waiter. */
+  release(w: Waiter): void {
+    const g = w.grant;
+    if (!g) return;
+    w.grant = null;
+    const b = this.budget(w.pool);
+    b.queue.release(g);
+    if (b.adaptive && !isElastic(b, g)) b.adaptive.update(this.clock.now() - g.dispatchedAt);
+    this.dispatch(b);
+  }
+
+  /** A pool has an idle connection: hand it to a granted waiter of that pool, if any. */
+  poolIdle(pool: Pool): void {
+    const b = this.budget(pool);
+    b.idlePools.add(pool);
+    const pend = b.pending.get(pool);
+    for (let w = pend?.first(); w; w = pend?.first()) {
+      const conn = pool.takeIdle();
+      if (!conn) break;
+      this.unpend(b, w);
+      w.granted(conn);
+    }
+    // A connection that closed also frees room to open one for waiters still pending.
+    if (pend && pend.size > 0) this.connect(b, pool);
+    this.dispatch(b);
+  }
+
+  /** Grants slots while the queue allows, then connects the granted waiters. */
+  dispatch(b: Budget): void {
+    if (this.paused.size > 0 && this.isPaused(b.database)) return;
+    if (b.wanted) this.switchModeIfEmpty(b);
+    for (let g = b.queue.next(); g; g = b.queue.next()) {
+      const w = g.item;
+      w.ticket = null;
+      w.grant = g;
+      const conn = w.pool.takeIdle();
+      if (conn) w.granted(conn);
+      else this.pend(b, w, g);
+    }
+    this.armDeadline(b);
+    this.armAccrual();
+  }
+
+  /** A granted waiter whose pool has no idle connection waits for one, still bound by its queue deadline. */
+  private pend(b: Budget, w: Waiter, g: Grant<Waiter>): void {
+    move(w, b.pendingList(w.pool));
+    const deadline = g.ticket.deadline;
+    if (deadline !== Infinity) {
+      b.pendingTimers.set(w, this.clock.setTimer(() => this.pendingExpired(b, w, g), deadline - this.clock.now()));
+    }
+    this.connect(b, w.pool);
+  }
+
+  private unpend(b: Budget, w: Waiter): void {
     move(w, null);
-    w.waitPool = null;
-    return true;
+    b.pendingTimers.get(w)?.cancel();
+    b.pendingTimers.delete(w);
   }
 
+  private pendingExpired(b: Budget, w: Waiter, g: Grant<Waiter>): void {
+    b.pendingTimers.delete(w);
+    if (w.grant !== g || !w.list) return;
+    move(w, null);
+    this.release(w);
+    const t = g.ticket;
+    w.rejected(rejectionError({ reason: 'timeout', tenant: t.tenant, cls: t.cls, waitedMs: this.clock.now() - t.enqueuedAt }, w.pool));
+  }
+
+  /** Launches connections for a pool's granted waiters, evicting another pool's idle one when the budget is full of connections. */
+  private connect(b: Budget, pool: Pool): void {
+    if (b.retry.has(pool)) return;
+    const want = (b.pending.get(pool)?.size ?? 0) - pool.connecting;
+    if (want <= 0) return;
+    let conns = 0;
+    for (const p of b.pools) conns += p.total;
+    for (let i = 0; i < want && conns >= b.slots; i++) {
+      if (!this.evictIdle(b, pool)) break;
+      conns--;
+    }
+    pool.launch(want);
+  }
+
+  private evictIdle(b: Budget, except: Pool): boolean {
+    for (const p of b.idlePools) {
+      if (p === except) continue;
+      const conn = p.idle.first();
+      if (!conn) {
+        b.idlePools.delete(p);
+        continue;
+      }
+      conn.close('evicted for another pool of the same database');
+      return true;
+    }
+    return false;
+  }
+
+  /** Login failed: a refusal fails the pool's granted waiters now; a transient failure retries. */
+  loginFailed(pool: Pool, reason: string, retryable: boolean): void {
+    const b = this.budget(pool);
+    const pend = b.pending.get(pool);
+    if (!pend || pend.size === 0) return;
+    if (!retryable) {
+      const err = poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason });
+      for (let w = pend.first(); w; w = pend.first()) {
+        this.unpend(b, w);
+        this.release(w);
+        w.rejected(err);
+      }
+      return;
+    }
+    if (b.retry.has(pool)) return;
+    b.retry.set(pool, this.clock.setTimer(() => {
+      b.retry.delete(pool);
+      this.connect(b, pool);
+    }, this.settings.loginRetryMs));
+    this.armDeadline(b);
+  }
+
+  /** One timer per budget at the earliest queue deadline; granted waiters stuck without a connection time out too. */
+  private armDeadline(b: Budget): void {
+    const at = b.queue.nextDeadline() ?? Infinity;
+    if (at === b.deadlineAt) return;
+    b.deadline?.cancel();
+    b.deadlineAt = at;
+    b.deadline = at === Infinity ? null : this.clock.setTimer(() => this.expire(b), at - this.clock.now());
+  }
+
+  private expire(b: Budget): void {
+    b.deadline = null;
+    b.deadlineAt = Infinity;
+    for (const { item, rejection } of b.queue.expire()) {
+      item.ticket = null;
+      item.rejected(rejectionError(rejection, item.pool));
+    }
+    this.dispatch(b);
+  }
+
+  private armAccrual(): void {
+    if (this.accrual) return;
+    this.accrual = this.clock.setTimer(() => {
+      this.accrual = null;
+      let busy = false;
+      for (const b of this.budgets.values()) {
+        if (b.queue.held === 0) continue;
+        b.queue.tick();
+        busy = true;
+      }
+      if (busy) this.armAccrual();
+    }, ACCRUAL_MS);
+  }
+
+  private budget(pool: Pool): Budget {
+    let b = this.budgets.get(pool.budget);
+    if (!b) {
+      b = new Budget(pool.budget, this.settings.policyFor(pool), this.clock);
+      this.budgets.set(pool.budget, b);
+    }
+    b.pools.add(pool);
+    return b;
+  }
+
+  /**
+   * Reload: new weights, limits and rules apply from the next dispatch; nothing queued or held is dropped.
+   * A change of mode (fair/fifo/shadow) needs a fresh queue, so it waits until the budget is empty.
+   */
+  applyPolicies(): void {
+    for (const b of this.budgets.values()) {
+      const any = b.pools.values().next().value;
+      if (!any) continue;
+      const bp = this.settings.policyFor(any);
+      if (bp.mode === b.mode) b.queue.setPolicy(bp.policy);
+      else b.wanted = bp;
+      this.dispatch(b);
+    }
+  }
+
+  private switchModeIfEmpty(b: Budget): void {
+    if (!b.wanted || b.queue.held > 0 || b.queue.queued > 0) return;
+    const fresh = new Budget(b.database, b.wanted, this.clock);
+    b.queue = fresh.queue;
+    b.adaptive = fresh.adaptive;
+    b.mode = b.wanted.mode;
+    b.wanted = null;
+  }
+
+  /** Transactions of this pool's database waiting for a slot or for a connection. */
   waitingCount(pool: Pool): number {
-    return this.queues.get(pool)?.waiting.size ?? 0;
+    const b = this.budgets.get(pool.budget);
+    if (!b) return 0;
+    let pending = 0;
+    for (const l of b.pending.values()) pending += l.size;
+    return b.queue.queued + pending;
   }
 
-  /** Longest current wait in a pool, in ms. */
-  maxWaitMs(pool: Pool): number {
-    const head = this.queues.get(pool)?.waiting.first();
-    return head ? this.clock.now() - head.enqueuedAt : 0;
+  /** Read-only views for the admin console and metrics. */
+  snapshots(): Map<string, ReturnType<SlotQueue<Waiter>['snapshot']>> {
+    const out = new Map();
+    for (const [db, b] of this.budgets) out.set(db, b.queue.snapshot());
+    return out;
+  }
+
+  forget(pool: Pool, err: PoolerError): void {
+    const b = this.budgets.get(pool.budget);
+    if (!b) return;
+    const pend = b.pending.get(pool);
+    for (let w = pend?.first(); w; w = pend?.first()) {
+      this.unpend(b, w);
+      this.release(w);
+      w.rejected(err);
+    }
+    b.pending.delete(pool);
+    b.pools.delete(pool);
+    b.idlePools.delete(pool);
   }
 
   pause(db: string | null): void {
     this.paused.add(db ?? '*');
   }
 
-  resume(db: string | null, pools: Iterable<Pool>): void {
+  resume(db: string | null): void {
     if (db === null) this.paused.clear();
     else this.paused.delete(db);
-    for (const p of pools) this.dispatch(p);
+    for (const b of this.budgets.values()) this.dispatch(b);
   }
 
   isPaused(database: string): boolean {
     return this.paused.has('*') || this.paused.has(database);
   }
 
-  /** Matches waiters to idle connections; launches connections for the rest. Called on every change. */
-  dispatch(pool: Pool): void {
-    const q = this.queues.get(pool);
-    if (!q || q.waiting.size === 0) return;
-    if (this.paused.size > 0 && this.isPaused(pool.settings.target.dbname)) return this.armTimeout(pool, q);
-    for (let w = q.waiting.first(); w; w = q.waiting.first()) {
-      const conn = pool.takeIdle();
-      if (!conn) break;
-      move(w, null);
-      w.waitPool = null;
-      w.granted(conn);
+  close(): void {
+    this.accrual?.cancel();
+    for (const b of this.budgets.values()) {
+      b.deadline?.cancel();
+      for (const t of b.retry.values()) t.cancel();
+      for (const t of b.pendingTimers.values()) t.cancel();
     }
-    const want = q.waiting.size - pool.connecting;
-    if (want > 0 && !q.retry) pool.launch(want);
-    this.armTimeout(pool, q);
   }
+}
 
-  /** A pool's login failed: rejected logins fail the waiters now, transient ones retry until they time out. */
-  loginFailed(pool: Pool, reason: string, retryable: boolean): void {
-    const q = this.queues.get(pool);
-    if (!q) return;
-    if (!retryable) {
-      const err = poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason });
-      for (let w = q.waiting.first(); w; w = q.waiting.first()) this.reject(w, err);
-      return;
-    }
-    if (q.retry || q.waiting.size === 0) return;
-    q.retry = this.clock.setTimer(() => {
-      q.retry = null;
-      this.dispatch(pool);
-    }, this.settings.loginRetryMs);
-  }
+function isElastic(b: Budget, g: Grant<Waiter>): boolean {
+  return (g as unknown as { elastic: boolean }).elastic === true;
+}
 
-  private reject(w: Waiter, err: PoolerError): void {
-    move(w, null);
-    w.waitPool = null;
-    w.rejected(err);
-  }
-
-  /** One timer per pool, for the head of the FIFO: it always has the earliest deadline. */
-  private armTimeout(pool: Pool, q: PoolQueue): void {
-    q.timer?.cancel();
-    q.timer = null;
-    const head = q.waiting.first();
-    const limit = this.settings.queryWaitTimeoutMs;
-    if (!head || limit <= 0) return;
-    const due = head.enqueuedAt + limit - this.clock.now();
-    q.timer = this.clock.setTimer(() => this.expire(pool, q), due);
-  }
-
-  private expire(pool: Pool, q: PoolQueue): void {
-    q.timer = null;
-    const now = this.clock.now();
-    const limit = this.settings.queryWaitTimeoutMs;
-    for (let w = q.waiting.first(); w && now - w.enqueuedAt >= limit; w = q.waiting.first()) {
-      const reason = pool.lastError ? ` (last server error: ${pool.lastError})` : '';
-      this.reject(w, poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { waitedMs: now - w.enqueuedAt, pool: pool.name, reason }));
-    }
-    this.armTimeout(pool, q);
-  }
-
-  private queue(pool: Pool): PoolQueue {
-    let q = this.queues.get(pool);
-    if (!q) {
-      q = { waiting: new List<Waiter>('waiting'), timer: null, retry: null };
-      this.queues.set(pool, q);
-    }
-    return q;
-  }
-
-  /** Drops a pool's queue state (pool removed on reload); its waiters are rejected with err. */
-  forget(pool: Pool, err: PoolerError): void {
-    const q = this.queues.get(pool);
-    if (!q) return;
-    for (let w = q.waiting.first(); w; w = q.waiting.first()) this.reject(w, err);
-    q.timer?.cancel();
-    q.retry?.cancel();
-    this.queues.delete(pool);
+function rejectionError(r: Rejection, pool: Pool): PoolerError {
+  const who = { tenant: r.tenant, cls: r.cls, waitedMs: r.waitedMs, pool: pool.name };
+  switch (r.reason) {
+    case 'queue_full':
+      return poolerError('SLUICE_QUEUE_FULL', who);
+    case 'timeout':
+      return poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { ...who, reason: pool.lastError ? ` (last server error: ${pool.lastError})` : '' });
+    case 'rate':
+      return poolerError('SLUICE_RATE_LIMITED', who);
+    case 'limit':
+      return poolerError('SLUICE_TENANT_LIMIT', who);
+    default:
+      return poolerError('SLUICE_CANCELED_WHILE_QUEUED', who);
   }
 }

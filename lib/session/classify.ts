@@ -93,8 +93,16 @@ function commentTag(buf: Buffer, from: number, end: number): string | null {
   if (!leading && !trailing) return null;
   const window = 256;
   const slices = [];
-  if (leading) slices.push(buf.toString('latin1', at, Math.min(stop, at + window)));
-  if (trailing) slices.push(buf.toString('latin1', Math.max(at, tail - window), tail + 1));
+  // Only the comments themselves: `class='x'` in the SQL after a leading comment is data, not a tag.
+  if (leading) {
+    const close = buf.indexOf('*/', at + 2, 'latin1');
+    const closeEnd = close < 0 || close + 2 > stop ? stop : close + 2;
+    slices.push(buf.toString('latin1', at, Math.min(closeEnd, at + window)));
+  }
+  if (trailing) {
+    const open = buf.lastIndexOf('/*', tail - 2, 'latin1');
+    if (open >= at) slices.push(buf.toString('latin1', Math.max(open, tail - window), tail + 1));
+  }
   for (const s of slices) {
     const m = TAG.exec(s);
     if (m) return m[1];

@@ -10,6 +10,9 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
 import type { Scheduler, Waiter } from '../scheduler/scheduler.js';
+import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
+import type { IsolationConfig } from '../config/types.js';
+import { classOfMessage } from './classify.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
@@ -28,6 +31,8 @@ export interface SessionContext {
   clock: Clock;
   log: Logger;
   scheduler: Scheduler;
+  /** The isolation settings in force (they change on reload). */
+  isolation(): IsolationConfig;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
 }
@@ -38,15 +43,21 @@ export interface SessionIdentity {
   database: string;
   pid: number;
   secret: number;
+  /** Decided at login by the tenant rules. */
+  tenant: string;
+  /** The class the config rules give this session (application_name, user, database), or null. */
+  ruleClass: string | null;
 }
 
 export class ClientSession implements FrameSink, ServerLink, Waiter {
-  // Waiter: the scheduler's queue list.
+  // Waiter: queued (ticket), holding a slot (grant), or granted and waiting for a connection (list).
   prev: Waiter | null = null;
   next: Waiter | null = null;
   list: List<Waiter> | null = null;
-  waitPool: Pool | null = null;
-  enqueuedAt = 0;
+  ticket: Ticket<Waiter> | null = null;
+  grant: Grant<Waiter> | null = null;
+  /** The query class of the transaction being admitted or run. */
+  txClass = 'default';
 
   server: ServerConnection | null = null;
   lastActivity: number;
@@ -89,7 +100,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   get state(): 'idle' | 'waiting' | 'active' {
-    return this.server ? 'active' : this.list ? 'waiting' : 'idle';
+    return this.server ? 'active' : this.ticket || this.list ? 'waiting' : 'idle';
   }
 
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
@@ -114,7 +125,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     out?.cork();
     this.scanner.feed(chunk);
     out?.uncork();
-    if (!this.server && !this.list && this.pending.length > 0 && !this.ended) this.ctx.scheduler.acquire(this.currentPool(), this);
+    if (!this.server && !this.ticket && !this.list && this.pending.length > 0 && !this.ended) {
+      this.pool = this.currentPool();
+      this.ctx.scheduler.acquire(this, this.ident.tenant, this.txClass);
+    }
   }
 
   /** No server is linked here, so following a reload's replacement pool moves the next transaction to the new server. */
@@ -124,6 +138,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    // The first message of a transaction decides its class; later ones never queue.
+    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
+      this.txClass = classOfMessage(this.ctx.isolation(), this.ident.ruleClass, type, buf, start, end);
+    }
     if (this.discardUntilSync) {
       if (type === Frontend.Sync) this.endDiscard();
       return false;
@@ -249,6 +267,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverClosed(reason: string, fatalSent: boolean): void {
     this.server = null;
+    this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
     else this.close();
@@ -258,16 +277,24 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
+    // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
+    this.ctx.scheduler.release(this);
   }
 
   /** The client is leaving: hand the server back only if it is provably clean, else roll back or close it. */
   private handBack(): void {
     const conn = this.server;
-    if (!conn) return;
+    if (!conn) return this.ctx.scheduler.release(this);
     this.server = null;
     conn.detach();
-    if (this.syncing || this.awaitingReady > 0 || this.extendedOpen) return conn.close('client left mid-request');
+    if (this.syncing || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
+    else this.returnClean(conn);
+    // After the connection is closed or on its way back, so the next grant sees the room.
+    this.ctx.scheduler.release(this);
+  }
+
+  private returnClean(conn: ServerConnection): void {
     const session = this.pool.settings.mode === 'session';
     if (conn.status === TxStatus.Idle) return session ? this.pool.releaseWithReset(conn) : this.pool.release(conn);
     conn.runInternal('ROLLBACK', (err) => {
@@ -279,11 +306,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** Cancel from a CancelRequest: forward to the linked backend, or take the waiter out of its queue. */
   cancel(forward: (conn: ServerConnection) => void): void {
     if (this.server) return forward(this.server);
-    if (this.list && this.waitPool) {
-      const waited = this.ctx.clock.now() - this.enqueuedAt;
-      const pool = this.waitPool;
-      this.ctx.scheduler.cancel(this);
-      this.rejected(poolerError('SLUICE_CANCELED_WHILE_QUEUED', { waitedMs: waited, pool: pool.name }));
+    const since = this.ticket?.enqueuedAt ?? this.grant?.ticket.enqueuedAt;
+    if (since !== undefined && this.ctx.scheduler.cancel(this)) {
+      const who = { tenant: this.ident.tenant, cls: this.txClass, pool: this.pool.name };
+      this.rejected(poolerError('SLUICE_CANCELED_WHILE_QUEUED', { ...who, waitedMs: this.ctx.clock.now() - since }));
     }
   }
 

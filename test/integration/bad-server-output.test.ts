@@ -116,7 +116,7 @@ t.test('a backend that starts hanging: a waiting query gets query_wait_timeout n
   t.equal(err?.severity, 'ERROR');
   t.match(
     err?.message ?? '',
-    /^query_wait_timeout: waited \d+ ms for a server connection to fake\/alice \(last server error: server_connect_timeout \(1000 ms\) reached\)$/,
+    /^query_wait_timeout: tenant "alice" class "default" waited \d+ ms for a server connection to fake\/alice \(last server error: server_connect_timeout \(1000 ms\) reached\)$/,
   );
   t.equal(fake.logins, 1, 'no later login got through');
   t.ok(waited >= 2900 && waited < 6000, `the wait is bounded by query_wait_timeout (${Math.round(waited)} ms)`);

@@ -159,7 +159,7 @@ t.test('a database that is down gets a bounded, clear error while the other data
     t.match(r.error, { code: '53300', severity: 'ERROR' }, `attempt ${attempt}: an ERROR, the client stays connected`);
     t.match(
       r.error?.message,
-      new RegExp(`^query_wait_timeout: waited \\d+ ms for a server connection to other/alice \\(last server error: connect ECONNREFUSED 127\\.0\\.0\\.1:${other.port}\\)$`),
+      new RegExp(`^query_wait_timeout: tenant "alice" class "default" waited \\d+ ms for a server connection to other/alice \\(last server error: connect ECONNREFUSED 127\\.0\\.0\\.1:${other.port}\\)$`),
     );
     t.ok(waited >= 450 && waited < 3000, `attempt ${attempt}: bounded by query_wait_timeout (${Math.round(waited)} ms)`);
     t.same((await healthy.query('select 2 as two')).rows, [{ two: 2 }], 'app keeps serving in the same Sluice');

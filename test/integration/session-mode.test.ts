@@ -1,0 +1,144 @@
+// Proves session mode: a client owns one backend for its whole session, and server_reset_query cleans it before the next client gets it.
+import t, { type Test } from 'tap';
+import pgLib from 'pg';
+import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
+import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { WireClient, queryMsg, rowsOf } from '../helpers/wire.js';
+
+const pg = await startTestPostgres(t);
+await pg.query('create table sm_items (id int primary key)');
+await pg.query('grant all on sm_items to alice');
+const [{ tz: DEFAULT_TZ }] = await pg.query(`select current_setting('TimeZone') as tz`);
+
+async function client(t: Test, sluice: TestSluice): Promise<pgLib.Client> {
+  const c = new pgLib.Client(sluice.options('alice'));
+  await c.connect();
+  t.teardown(() => c.end().catch(() => undefined));
+  return c;
+}
+
+async function pid(c: pgLib.Client): Promise<number> {
+  return (await c.query('select pg_backend_pid() as pid')).rows[0].pid;
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Clients queued for a server connection, as their sessions report it. */
+function waiting(sluice: TestSluice): number {
+  return [...sluice.pooler.sessions.values()].filter((s) => s.state === 'waiting').length;
+}
+
+/** Leaves every kind of session state DISCARD ALL is meant to clear. */
+async function dirty(c: pgLib.Client): Promise<void> {
+  await c.query('create temp table sm_tmp (x int)');
+  await c.query('insert into sm_tmp values (1)');
+  await c.query('prepare sm_stmt as select 1');
+  await c.query(`set statement_timeout = '7s'`);
+  await c.query('select pg_advisory_lock(4242)');
+  await c.query('listen sm_channel');
+}
+
+const LEFTOVERS_SQL = `select to_regclass('pg_temp.sm_tmp') is not null as temp_table,
+  (select count(*)::int from pg_prepared_statements) as prepared,
+  current_setting('statement_timeout') as statement_timeout,
+  (select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()) as advisory_locks,
+  (select count(*)::int from pg_listening_channels()) as listening,
+  pg_backend_pid() as pid`;
+
+/** The first client dirties the only backend and leaves; the second, queued meanwhile, gets that backend. */
+async function handOver(t: Test, sluice: TestSluice) {
+  const first = await client(t, sluice);
+  const firstPid = await pid(first);
+  await dirty(first);
+  const second = await client(t, sluice);
+  const seen = second.query(LEFTOVERS_SQL);
+  await until(() => waiting(sluice) === 1, 'the second client to queue');
+  t.equal(firstPid, await pid(first), 'the first client still owns the backend while the second waits');
+  await first.end();
+  const row = (await seen).rows[0];
+  t.equal(row.pid, firstPid, 'the second client got the same backend');
+  return row;
+}
+
+t.test('a client keeps its own backend, and its session state, across transactions', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 2 });
+  const a = await client(t, sluice);
+  const b = await client(t, sluice);
+  const pa = await pid(a);
+  const pb = await pid(b);
+  t.not(pa, pb, 'two clients, two backends');
+  await a.query(`set statement_timeout = '3s'`);
+  await a.query('create temp table sm_own (x int)');
+  for (let i = 0; i < 5; i++) {
+    await a.query('begin');
+    await a.query('insert into sm_own values ($1)', [i]);
+    await a.query('commit');
+    await b.query('select 1');
+    t.equal(await pid(a), pa, `a: same backend after transaction ${i}`);
+    t.equal(await pid(b), pb, `b: same backend after transaction ${i}`);
+  }
+  t.same((await a.query('select count(*)::int as n, current_setting($1) as st from sm_own', ['statement_timeout'])).rows, [
+    { n: 5, st: '3s' },
+  ]);
+});
+
+t.test('after a client leaves, DISCARD ALL runs: the next client on that backend sees none of its state', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const row = await handOver(t, sluice);
+  t.match(row, { temp_table: false, prepared: 0, statement_timeout: '0', advisory_locks: 0, listening: 0 });
+});
+
+t.test('with server_reset_query "" the same hand-over keeps the state: the reset is what cleans', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1, server_reset_query: '' });
+  const row = await handOver(t, sluice);
+  t.match(row, { temp_table: true, prepared: 1, statement_timeout: '7s', advisory_locks: 1, listening: 1 });
+});
+
+t.test('a client that leaves inside a transaction is rolled back and the backend is reused', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const first = await client(t, sluice);
+  const firstPid = await pid(first);
+  await first.query('begin');
+  await first.query('insert into sm_items values (1)');
+  await first.query(`set statement_timeout = '9s'`);
+  await first.end();
+  const second = await client(t, sluice);
+  const r = await second.query(`select pg_backend_pid() as pid, current_setting('statement_timeout') as st,
+    (select count(*)::int from sm_items) as n`);
+  t.same(r.rows, [{ pid: firstPid, st: '0', n: 0 }], 'uncommitted insert gone, SET undone, same backend');
+  await second.query('insert into sm_items values (2)');
+  t.same((await pg.query('select id from sm_items')).map((x) => x.id), [2], 'the backend works normally afterwards');
+});
+
+const STARTUP_SQL = `select current_setting('application_name') as app, current_setting('client_encoding') as enc,
+  current_setting('TimeZone') as tz, current_setting('extra_float_digits') as efd, pg_backend_pid() as pid`;
+
+/** A raw client with startup parameters, reading STARTUP_SQL's single row in LATIN1-safe form. */
+async function startupSettings(t: Test, sluice: TestSluice, params: Record<string, string>) {
+  const c = await WireClient.connect({ ...sluice.options('alice'), params });
+  c.send(queryMsg(STARTUP_SQL));
+  const [row] = rowsOf(await c.untilReady(), 'latin1');
+  await c.close();
+  await until(() => waiting(sluice) === 0 && sluice.pooler.pools.get(`${APP_DB}\0alice`)?.used.size === 0, 'the reset');
+  const [app, enc, tz, efd, backend] = row;
+  t.ok(backend, 'got a row');
+  return { app, enc, tz, efd, pid: Number(backend) };
+}
+
+t.test('startup-packet parameters are applied in session mode, and reset for the next client', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const wants = { application_name: 'alpha', client_encoding: 'LATIN1', TimeZone: 'America/New_York', extra_float_digits: '3' };
+  const first = await startupSettings(t, sluice, wants);
+  t.match(first, { app: 'alpha', enc: 'LATIN1', tz: 'America/New_York', efd: '3' }, 'the first client gets what it asked for');
+  // DISCARD ALL reset even extra_float_digits, which the server never reports: it must be applied again.
+  const same = await startupSettings(t, sluice, wants);
+  t.match(same, { app: 'alpha', enc: 'LATIN1', tz: 'America/New_York', efd: '3', pid: first.pid }, 'the next, same backend, too');
+  const plain = await startupSettings(t, sluice, {});
+  t.match(plain, { app: '', enc: 'UTF8', tz: DEFAULT_TZ, efd: '1', pid: first.pid }, 'a client without them gets the defaults');
+});
