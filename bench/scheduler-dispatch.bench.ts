@@ -1,5 +1,5 @@
 // Micro-benchmark of one scheduling decision (release + next) at 10,000 tenants × 4 classes, fair vs fifo.
-// Run after compiling with tsc (see the lead's bench wiring); prints a table to stdout.
+// Run: npm run bench:scheduler (compiles with tsconfig.bench.json); prints a table to stdout.
 import { FairQueue, FifoQueue, ShadowQueue, type Grant, type SchedulerPolicy, type SlotQueue, type TenantPolicy } from '../lib/scheduler/index.js';
 
 const TENANTS = 10_000;
