@@ -216,7 +216,8 @@ export class Pooler {
         continue;
       }
       const fresh = this.poolSettings(db, user, user, pool.settings.target.scramKeys);
-      if (sameTarget(pool.settings.target, fresh.target)) pool.settings = fresh;
+      // A pool moving to another slot budget is replaced too: its queued and running transactions finish in the old one.
+      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) pool.settings = fresh;
       else {
         pool.retired = true;
         pool.closeIdle('server settings changed by reload');

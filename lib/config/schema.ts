@@ -201,6 +201,11 @@ function smallestBudget(cfg: RawConfig): { name: string; slots: number } | null 
   for (const [name, db] of Object.entries(cfg.databases)) {
     const slots = db.max_server_connections ?? cfg.max_server_connections ?? db.pool_size ?? cfg.default_pool_size;
     if (!best || slots < best.slots) best = { name: `databases.${name}`, slots };
+    // Without a shared budget each pool is its own, sized by users.*.pool_size where set.
+    if (db.max_server_connections !== undefined || cfg.max_server_connections !== undefined) continue;
+    for (const [user, u] of Object.entries(cfg.users)) {
+      if (u.pool_size !== undefined && u.pool_size < best.slots) best = { name: `databases.${name} (users.${user}.pool_size)`, slots: u.pool_size };
+    }
   }
   return best;
 }

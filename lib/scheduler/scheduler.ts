@@ -145,7 +145,10 @@ export class Scheduler {
 
   /** Grants slots while the queue allows, then connects the granted waiters. */
   dispatch(b: Budget): void {
-    if (this.paused.size > 0 && this.isPaused(b.database)) return;
+    // Paused work still times out; a pool's own budget is paused by its database's name.
+    if (this.paused.size > 0 && (this.isPaused(b.database) || this.isPaused(b.pools.values().next().value?.database ?? ''))) {
+      return this.armDeadline(b);
+    }
     if (b.wanted) this.switchModeIfEmpty(b);
     for (let g = b.queue.next(); g; g = b.queue.next()) {
       const w = g.item;

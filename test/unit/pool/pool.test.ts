@@ -36,6 +36,8 @@ class FakeSocket extends EventEmitter {
 }
 
 const SETTINGS: PoolSettings = {
+  database: 'app',
+  budget: 'app/alice',
   target: { host: '127.0.0.1', port: 1, dbname: 'app', user: 'alice', sslmode: 'disable', connectTimeoutMs: 1000 },
   mode: 'transaction',
   size: 3,

@@ -1,198 +1,362 @@
-// Tests the admission Scheduler on fake time: FIFO grants, launches, query_wait_timeout, login failures, cancel and pause.
+// Tests the admission Scheduler on fake time with fake pools: budgets shared by pools, grants, connections, timeouts, refusals, cancel, pause, reload.
 import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
-import type { List } from '../../../lib/list.js';
-import type { PoolerError } from '../../../lib/errors.js';
+import { List, move } from '../../../lib/list.js';
+import { poolerError, type PoolerError } from '../../../lib/errors.js';
 import type { Pool } from '../../../lib/pool/pool.js';
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
-import { Scheduler, type Waiter } from '../../../lib/scheduler/scheduler.js';
+import { Scheduler, type BudgetPolicy, type Waiter } from '../../../lib/scheduler/scheduler.js';
+import type { Grant, Ticket } from '../../../lib/scheduler/scheduler-nodes.js';
+import { policy, type PolicyInput } from './fixtures.js';
 
-/** The slice of Pool the scheduler reads: idle connections, how many are logging in, launches. */
-class FakePool {
-  readonly name = 'app/alice';
-  readonly settings = { target: { dbname: 'app' } };
-  idle: ServerConnection[] = [];
-  connecting = 0;
-  lastError: string | null = null;
-  launched = 0;
-
-  takeIdle(): ServerConnection | null {
-    return this.idle.pop() ?? null;
-  }
-
-  launch(n: number): void {
-    this.launched += n;
-    this.connecting += n;
-  }
-
-  /** A launched connection finished logging in. */
-  arrive(sched: Scheduler, id: number): void {
-    this.connecting--;
-    this.idle.push(conn(id));
-    sched.dispatch(this as unknown as Pool);
+/** A server connection as the scheduler sees it: it sits in a pool's idle list and can be closed (evicted). */
+class FakeConn {
+  prev: FakeConn | null = null;
+  next: FakeConn | null = null;
+  list: List<FakeConn> | null = null;
+  closedFor: string | null = null;
+  constructor(readonly id: number, readonly pool: FakePool) {}
+  close(reason: string): void {
+    this.closedFor = reason;
+    move<FakeConn>(this as FakeConn, null);
   }
 }
 
-function conn(id: number): ServerConnection {
-  return { id } as unknown as ServerConnection;
+/** The slice of Pool the scheduler reads: idle connections, logins in flight, launches, size. */
+class FakePool {
+  readonly idle = new List<FakeConn>('idle');
+  used = 0;
+  connecting = 0;
+  launched = 0;
+  lastError: string | null = null;
+  constructor(
+    readonly name: string,
+    /** The budget key: 'app' when the database's pools share max_server_connections, else the pool's own name. */
+    readonly budget = 'app',
+    readonly database = 'app',
+    readonly size = 10,
+  ) {}
+  get total(): number {
+    return this.idle.size + this.used + this.connecting;
+  }
+  takeIdle(): ServerConnection | null {
+    const c = this.idle.last();
+    if (!c) return null;
+    move(c, null);
+    this.used++;
+    return c as unknown as ServerConnection;
+  }
+  launch(n: number): void {
+    const k = Math.max(0, Math.min(n, this.size - this.total));
+    this.launched += k;
+    this.connecting += k;
+  }
+  /** Adds an idle connection without telling anyone (a warm pool at the start of a test). */
+  warm(id: number): FakeConn {
+    const c = new FakeConn(id, this);
+    this.idle.push(c);
+    return c;
+  }
+  get asPool(): Pool {
+    return this as unknown as Pool;
+  }
 }
 
 class FakeWaiter implements Waiter {
   prev: Waiter | null = null;
   next: Waiter | null = null;
   list: List<Waiter> | null = null;
-  waitPool: Pool | null = null;
-  enqueuedAt = 0;
-  grantedId: number | null = null;
+  ticket: Ticket<Waiter> | null = null;
+  grant: Grant<Waiter> | null = null;
+  conn: FakeConn | null = null;
   error: PoolerError | null = null;
-
-  constructor(readonly name: string) {}
-
-  granted(c: ServerConnection): void {
-    this.grantedId = c.id;
+  constructor(readonly name: string, readonly fake: FakePool) {}
+  get pool(): Pool {
+    return this.fake.asPool;
   }
-
+  granted(c: ServerConnection): void {
+    this.conn = c as unknown as FakeConn;
+  }
   rejected(err: PoolerError): void {
     this.error = err;
   }
 }
 
-function setup(queryWaitTimeoutMs = 300) {
+function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair') {
   const clock = new FakeClock(1000);
-  const sched = new Scheduler(clock, { queryWaitTimeoutMs, loginRetryMs: 500 });
-  const fake = new FakePool();
-  return { clock, sched, fake, pool: fake as unknown as Pool };
+  let bp: BudgetPolicy = { mode, policy: policy({ slots: 2, ...p }), adaptive: null };
+  const sched = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => bp });
+  // Two pools (server users) of database app sharing one budget, as with max_server_connections.
+  const alice = new FakePool('app/alice');
+  const carol = new FakePool('app/carol');
+  let n = 0;
+  const start = (name: string, pool: FakePool, tenant: string, cls = 'default'): FakeWaiter => {
+    const w = new FakeWaiter(name, pool);
+    sched.acquire(w, tenant, cls);
+    return w;
+  };
+  /** A login finished: the pool has a new idle connection. */
+  const arrive = (pool: FakePool): void => {
+    pool.connecting--;
+    pool.warm(100 + n++);
+    sched.poolIdle(pool.asPool);
+  };
+  /** The transaction ended: connection back to its pool first, then the slot (as ClientSession does). */
+  const finish = (w: FakeWaiter): void => {
+    const c = w.conn!;
+    w.conn = null;
+    c.pool.used--;
+    c.pool.idle.push(c);
+    sched.poolIdle(c.pool.asPool);
+    sched.release(w);
+  };
+  const setPolicy = (next: BudgetPolicy): void => {
+    bp = next;
+    sched.applyPolicies();
+  };
+  return { clock, sched, alice, carol, start, arrive, finish, setPolicy };
 }
 
-t.test('an idle connection is granted at once, without a launch', async (t) => {
-  const { sched, fake, pool } = setup();
-  fake.idle.push(conn(7));
-  const w = new FakeWaiter('a');
-  sched.acquire(pool, w);
-  t.equal(w.grantedId, 7);
-  t.equal(fake.launched, 0);
-  t.equal(w.list, null, 'no longer queued');
-  t.equal(sched.waitingCount(pool), 0);
+t.test('a free slot with an idle connection is granted at once, without a launch', async (t) => {
+  const { sched, alice, start, finish } = setup();
+  const conn = alice.warm(7);
+  const w = start('w', alice, 'alice');
+  t.equal(w.conn, conn);
+  t.ok(w.grant, 'it holds a slot');
+  t.equal(alice.launched, 0);
+  t.equal(sched.waitingCount(alice.asPool), 0);
+  t.equal(sched.snapshots().get('app')?.held, 1);
+  finish(w);
+  t.equal(w.grant, null, 'release gives the slot back');
+  t.equal(sched.snapshots().get('app')?.held, 0);
 });
 
-t.test('waiters queue, one launch each, and are granted in arrival order', async (t) => {
-  const { clock, sched, fake, pool } = setup();
-  const [a, b, c] = ['a', 'b', 'c'].map((n) => new FakeWaiter(n));
-  sched.acquire(pool, a);
-  clock.advance(10);
-  sched.acquire(pool, b);
-  sched.acquire(pool, c);
-  t.equal(fake.launched, 3, 'no more launches than waiters not already covered by logins in flight');
-  t.equal(sched.waitingCount(pool), 3);
-  t.equal(sched.maxWaitMs(pool), 10, 'the longest wait is the head of the queue');
-  fake.arrive(sched, 1);
-  fake.arrive(sched, 2);
-  t.same([a.grantedId, b.grantedId, c.grantedId], [1, 2, null], 'FIFO');
-  fake.arrive(sched, 3);
-  t.equal(c.grantedId, 3);
-  t.equal(fake.launched, 3, 'arrivals launch nothing more');
+t.test('every pool of a database shares its slots: grants stop at the budget, a release grants the next', async (t) => {
+  const { sched, alice, carol, start, finish } = setup({ slots: 2 });
+  alice.warm(1);
+  alice.warm(2);
+  carol.warm(3);
+  const a1 = start('a1', alice, 'alice');
+  const a2 = start('a2', alice, 'alice');
+  const c1 = start('c1', carol, 'carol');
+  t.ok(a1.conn && a2.conn, 'two slots, two grants');
+  t.equal(c1.conn, null, 'carol waits though her pool has an idle connection: the budget is per database');
+  t.ok(c1.ticket, 'queued');
+  t.equal(sched.waitingCount(carol.asPool), 1);
+  finish(a1);
+  t.equal(c1.conn?.id, 3, 'the freed slot goes to carol, on her own connection');
 });
 
-t.test('query_wait_timeout rejects each waiter when its own wait reaches the limit', async (t) => {
-  const { clock, sched, pool } = setup(300);
-  const a = new FakeWaiter('a');
-  const b = new FakeWaiter('b');
-  sched.acquire(pool, a);
-  clock.advance(100);
-  sched.acquire(pool, b);
-  clock.advance(199);
-  t.same([a.error, b.error], [null, null], 'nothing before 300 ms');
+t.test('a granted waiter without an idle connection gets a launch and the connection when it arrives', async (t) => {
+  const { sched, alice, start, arrive } = setup();
+  const w = start('w', alice, 'alice');
+  t.ok(w.grant, 'the slot is granted');
+  t.equal(w.conn, null, 'but there is no connection yet');
+  t.ok(w.list, 'it waits in the pending list');
+  t.equal(alice.launched, 1);
+  t.equal(sched.waitingCount(alice.asPool), 1, 'waiting for a connection counts as waiting');
+  arrive(alice);
+  t.ok(w.conn, 'the new connection is handed over');
+  t.equal(w.list, null);
+  t.equal(sched.waitingCount(alice.asPool), 0);
+});
+
+t.test('at the connection budget, another pool\'s idle connection is evicted for the granted waiter', async (t) => {
+  const { alice, carol, start, finish } = setup({ slots: 2 });
+  alice.warm(1);
+  alice.warm(2);
+  const a1 = start('a1', alice, 'alice');
+  const a2 = start('a2', alice, 'alice');
+  finish(a1);
+  finish(a2);
+  t.equal(alice.idle.size, 2, 'alice keeps both connections idle');
+  const c = start('c', carol, 'carol');
+  t.equal(c.conn, null);
+  t.equal(alice.idle.size, 1, 'one of alice\'s idle connections was closed');
+  t.equal(carol.launched, 1, 'and carol launched one in its place');
+  t.equal(alice.idle.first()?.closedFor ?? null, null);
+});
+
+t.test('fair mode: a quiet tenant goes ahead of a flooding tenant\'s backlog; fifo mode: it waits its turn', async (t) => {
+  for (const mode of ['fair', 'fifo'] as const) {
+    const { alice, carol, start, finish } = setup({ slots: 2 }, mode);
+    alice.warm(1);
+    alice.warm(2);
+    carol.warm(3);
+    const held = [start('a1', alice, 'alice'), start('a2', alice, 'alice')];
+    const backlog = [1, 2, 3].map((i) => start(`q${i}`, alice, 'alice'));
+    const c = start('c', carol, 'carol');
+    finish(held[0]!);
+    if (mode === 'fair') {
+      t.ok(c.conn, 'fair: carol takes the first freed slot');
+      t.equal(backlog[0]!.conn, null);
+    } else {
+      t.equal(c.conn, null, 'fifo: carol is behind alice\'s three');
+      t.ok(backlog[0]!.conn);
+    }
+  }
+});
+
+t.test('a queue timeout is an ERROR 53300 naming tenant, class, time waited and the last server error', async (t) => {
+  const { clock, sched, alice, start } = setup({ slots: 1, tenants: { alice: { queueTimeoutMs: 300 } } });
+  alice.warm(1);
+  const holder = start('holder', alice, 'alice');
+  t.ok(holder.conn);
+  const w = start('w', alice, 'alice', 'analytics');
+  alice.lastError = 'connect ECONNREFUSED';
+  clock.advance(299);
+  t.equal(w.error, null, 'nothing before the timeout');
   clock.advance(1);
-  t.equal(a.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
-  t.equal(a.error?.sqlstate, '53300');
-  t.equal(a.error?.severity, 'ERROR', 'an ERROR: the client connection stays');
-  t.equal(a.error?.message, 'query_wait_timeout: waited 300 ms for a server connection to app/alice');
-  t.equal(b.error, null, 'the later waiter still has time');
-  clock.advance(100);
-  t.equal(b.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
-  t.equal(sched.waitingCount(pool), 0);
+  t.equal(w.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
+  t.equal(w.error?.sqlstate, '53300');
+  t.equal(w.error?.severity, 'ERROR');
+  t.equal(w.error?.message,
+    'query_wait_timeout: tenant "alice" class "default" waited 300 ms for a server connection to app/alice (last server error: connect ECONNREFUSED)',
+    'an unknown class is reported as the default class it ran in');
+  t.equal(w.ticket, null);
+  t.equal(sched.waitingCount(alice.asPool), 0);
 });
 
-t.test('the timeout message carries the last server error', async (t) => {
-  const { clock, sched, fake, pool } = setup(300);
-  fake.lastError = 'connect ECONNREFUSED 127.0.0.1:1';
-  const w = new FakeWaiter('w');
-  sched.acquire(pool, w);
-  clock.advance(300);
-  t.equal(w.error?.message, 'query_wait_timeout: waited 300 ms for a server connection to app/alice (last server error: connect ECONNREFUSED 127.0.0.1:1)');
+t.test('the queue timeout also bounds a granted wait for a connection, and gives the slot back', async (t) => {
+  const { clock, sched, alice, start } = setup({ slots: 2, tenants: { alice: { queueTimeoutMs: 200 } } });
+  const w = start('w', alice, 'alice');
+  t.ok(w.list, 'granted, no connection yet');
+  clock.advance(200);
+  t.equal(w.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
+  t.equal(w.grant, null);
+  t.equal(w.list, null);
+  t.equal(sched.snapshots().get('app')?.held, 0, 'the slot is free again');
 });
 
-t.test('query_wait_timeout 0 waits forever', async (t) => {
-  const { clock, sched, fake, pool } = setup(0);
-  const w = new FakeWaiter('w');
-  sched.acquire(pool, w);
-  clock.advance(10 * 60_000);
-  t.equal(w.error, null);
-  fake.arrive(sched, 1);
-  t.equal(w.grantedId, 1);
+t.test('refusals at enqueue: queue full 53300, slot limit 0 53400, reject-mode rate 53400', async (t) => {
+  const { alice, carol, start } = setup({
+    slots: 1,
+    tenants: { alice: { maxQueue: 1 }, carol: { rate: { perSecond: 1, burst: 1, mode: 'reject' } }, zed: { limit: 0 } },
+  });
+  alice.warm(1);
+  start('holder', alice, 'alice');
+  const queued = start('queued', alice, 'alice');
+  t.ok(queued.ticket);
+  const full = start('full', alice, 'alice');
+  t.equal(full.error?.code, 'SLUICE_QUEUE_FULL');
+  t.equal(full.error?.sqlstate, '53300');
+  t.match(full.error?.message, /^queue full: tenant "alice" class "default" /);
+  const zed = start('zed', alice, 'zed');
+  t.equal(zed.error?.code, 'SLUICE_TENANT_LIMIT');
+  t.equal(zed.error?.sqlstate, '53400');
+  const first = start('c1', carol, 'carol');
+  t.equal(first.error, null, 'the first transaction takes the token');
+  const second = start('c2', carol, 'carol');
+  t.equal(second.error?.code, 'SLUICE_RATE_LIMITED');
+  t.equal(second.error?.sqlstate, '53400');
+  for (const w of [full, zed, second]) t.equal(w.error?.severity, 'ERROR', `${w.name} is an ERROR`);
 });
 
-t.test('a refused login fails every waiter at once', async (t) => {
-  const { sched, pool } = setup(300);
-  const [a, b] = [new FakeWaiter('a'), new FakeWaiter('b')];
-  sched.acquire(pool, a);
-  sched.acquire(pool, b);
-  sched.loginFailed(pool, 'password authentication failed for user "alice"', false);
+t.test('cancel: a queued waiter leaves silently; a waiter granted but without a connection returns its slot', async (t) => {
+  const { clock, sched, alice, carol, start, arrive } = setup({ slots: 1, defaultTenant: { weight: 1, reservation: 0, limit: Infinity, maxQueue: Infinity, queueTimeoutMs: 300 } });
+  const pending = start('pending', alice, 'alice');
+  const queued = start('queued', carol, 'carol');
+  t.ok(pending.list && queued.ticket);
+  t.equal(sched.cancel(queued), true);
+  t.equal(sched.cancel(queued), false, 'a second cancel is a no-op');
+  t.equal(queued.ticket, null);
+  t.equal(sched.cancel(pending), true);
+  t.equal(pending.grant, null, 'the slot was released');
+  const next = start('next', carol, 'carol');
+  t.ok(next.grant, 'so the next transaction gets it');
+  arrive(alice);
+  t.equal(pending.conn, null, 'a cancelled waiter never gets a connection');
+  clock.advance(1000);
+  t.equal(queued.error, null, 'nor a timeout');
+  t.equal(pending.error, null);
+});
+
+t.test('login failures: a refusal fails the pool\'s granted waiters; a transient failure retries after loginRetryMs', async (t) => {
+  const { clock, sched, alice, carol, start, arrive } = setup({ slots: 4 });
+  const [a, b] = [start('a', alice, 'alice'), start('b', alice, 'alice')];
+  alice.connecting = 0;
+  sched.loginFailed(alice.asPool, 'password authentication failed for user "alice"', false);
   for (const w of [a, b]) {
     t.equal(w.error?.code, 'SLUICE_SERVER_LOGIN_FAILED');
-    t.equal(w.error?.sqlstate, '08006');
     t.equal(w.error?.message, 'could not log in to the server for app/alice: password authentication failed for user "alice"');
+    t.equal(w.grant, null, 'slot returned');
   }
-  t.equal(sched.waitingCount(pool), 0);
-});
-
-t.test('a transient login failure retries after loginRetryMs, and waiters keep waiting', async (t) => {
-  const { clock, sched, fake, pool } = setup(2000);
-  const w = new FakeWaiter('w');
-  sched.acquire(pool, w);
-  t.equal(fake.launched, 1);
-  fake.connecting = 0; // that login failed
-  sched.loginFailed(pool, 'connect ECONNREFUSED', true);
-  sched.dispatch(pool);
-  t.equal(fake.launched, 1, 'no launch storm while a retry is pending');
+  const c = start('c', carol, 'carol');
+  t.equal(carol.launched, 1);
+  carol.connecting = 0;
+  sched.loginFailed(carol.asPool, 'connect ECONNREFUSED', true);
+  sched.poolIdle(carol.asPool);
+  t.equal(carol.launched, 1, 'no launch storm while a retry is pending');
   clock.advance(499);
-  t.equal(fake.launched, 1);
+  t.equal(carol.launched, 1);
   clock.advance(1);
-  t.equal(fake.launched, 2, 'relaunched after loginRetryMs');
-  t.equal(w.error, null, 'still waiting');
-  fake.arrive(sched, 9);
-  t.equal(w.grantedId, 9);
+  t.equal(carol.launched, 2, 'relaunched after loginRetryMs');
+  t.equal(c.error, null, 'still waiting');
+  arrive(carol);
+  t.ok(c.conn);
 });
 
-t.test('a cancelled waiter leaves the queue and is never granted or timed out', async (t) => {
-  const { clock, sched, fake, pool } = setup(300);
-  const [a, b] = [new FakeWaiter('a'), new FakeWaiter('b')];
-  sched.acquire(pool, a);
-  sched.acquire(pool, b);
-  t.equal(sched.cancel(a), true);
-  t.equal(sched.cancel(a), false, 'cancelling twice is a no-op');
-  fake.arrive(sched, 1);
-  t.same([a.grantedId, b.grantedId], [null, 1]);
-  clock.advance(1000);
-  t.equal(a.error, null);
-});
-
-t.test('pause holds waiters even with idle connections; resume grants them; the timeout still applies', async (t) => {
-  const { clock, sched, fake, pool } = setup(300);
+t.test('pause holds new transactions even with idle connections; resume grants them; queue timeouts still apply', async (t) => {
+  const { clock, sched, alice, start } = setup({ slots: 2, tenants: { alice: { queueTimeoutMs: 300 } } });
+  alice.warm(1);
+  alice.warm(2);
   sched.pause('app');
   t.ok(sched.isPaused('app'));
   t.notOk(sched.isPaused('other'));
-  fake.idle.push(conn(1));
-  const held = new FakeWaiter('held');
-  sched.acquire(pool, held);
-  t.equal(held.grantedId, null, 'held while paused');
-  sched.resume('app', [pool]);
-  t.equal(held.grantedId, 1, 'granted on resume');
-
+  const held = start('held', alice, 'alice');
+  t.equal(held.conn, null, 'held while paused');
+  sched.resume('app');
+  t.ok(held.conn, 'granted on resume');
   sched.pause(null);
   t.ok(sched.isPaused('app'), 'pausing everything covers every database');
-  const late = new FakeWaiter('late');
-  sched.acquire(pool, late);
+  const late = start('late', alice, 'alice');
   clock.advance(300);
-  t.equal(late.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT', 'a paused wait still ends at query_wait_timeout');
+  t.equal(late.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT', 'a paused wait still ends at its queue timeout');
+});
+
+t.test('reload: new limits apply to queued work at once; a mode change waits until the budget is empty', async (t) => {
+  const { sched, alice, start, finish, setPolicy } = setup({ slots: 3, tenants: { alice: { limit: 1 } } });
+  for (let i = 1; i <= 3; i++) alice.warm(i);
+  const [a1, a2, a3] = [start('a1', alice, 'alice'), start('a2', alice, 'alice'), start('a3', alice, 'alice')];
+  t.ok(a1.conn);
+  t.equal(a2.conn, null, 'limit 1');
+  setPolicy({ mode: 'fair', policy: policy({ slots: 3, tenants: { alice: { limit: 3 } } }), adaptive: null });
+  t.ok(a2.conn && a3.conn, 'the raised limit grants the queued transactions on reload');
+  setPolicy({ mode: 'fifo', policy: policy({ slots: 3 }), adaptive: null });
+  t.equal(sched.snapshots().get('app')?.mode, 'fair', 'slots are held: the mode stays');
+  for (const w of [a1, a2, a3]) finish(w);
+  start('after', alice, 'alice');
+  t.equal(sched.snapshots().get('app')?.mode, 'fifo', 'switched once nothing was held or queued');
+});
+
+t.test('forget: a pool dropped by a reload fails its granted waiters and gives their slots back', async (t) => {
+  const { sched, alice, carol, start } = setup({ slots: 1 });
+  const a = start('a', alice, 'alice');
+  const c = start('c', carol, 'carol');
+  t.ok(a.list && c.ticket);
+  carol.warm(9);
+  sched.forget(alice.asPool, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: 'app/alice', reason: 'database removed by reload' }));
+  t.equal(a.error?.message, 'could not log in to the server for app/alice: database removed by reload');
+  t.equal(c.conn?.id, 9, 'the freed slot went to the next waiter');
+});
+
+t.test('pools with budgets of their own (no max_server_connections) do not share slots', async (t) => {
+  const { sched, start } = setup({ slots: 1 });
+  const own = [new FakePool('app/alice', 'app/alice'), new FakePool('app/carol', 'app/carol')];
+  own[0]!.warm(1);
+  own[1]!.warm(2);
+  const a = start('a', own[0]!, 'alice');
+  const c = start('c', own[1]!, 'carol');
+  t.ok(a.conn && c.conn, 'one slot each');
+  t.same([...sched.snapshots().keys()].sort(), ['app/alice', 'app/carol']);
+  sched.pause('app');
+  const a2 = start('a2', own[0]!, 'alice');
+  t.equal(sched.waitingCount(own[0]!.asPool), 1);
+  t.equal(a2.conn, null);
+  const late = new FakePool('app/bob', 'app/bob');
+  late.warm(3);
+  const b = start('b', late, 'bob');
+  t.equal(b.conn, null, 'PAUSE app holds a pool budget of database app too');
+  sched.resume('app');
+  t.ok(b.conn);
 });

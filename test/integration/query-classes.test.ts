@@ -1,0 +1,97 @@
+// Proves on real Postgres that query classes cap their concurrency: by application_name rule, by comment tag, and DDL as migration.
+import pg from 'pg';
+import t from 'tap';
+import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
+import { startSluice, type TestSluice } from '../helpers/sluice.js';
+
+const pgServer = await startTestPostgres(t);
+
+/** 4 slots: without the class limit, ten 0.2 s analytics queries would hold all of them. */
+const ANALYTICS = {
+  max_server_connections: 4,
+  default_pool_size: 4,
+  classes: { analytics: { limit: 2, lane: 'long' } },
+  class_rules: [{ application_name: '^metabase', class: 'analytics' }],
+};
+
+async function connect(t: TeardownHost, sluice: TestSluice, applicationName?: string): Promise<pg.Client> {
+  const c = new pg.Client({ ...sluice.options('alice'), application_name: applicationName });
+  c.on('error', () => undefined); // Failures surface as rejected queries.
+  await c.connect();
+  t.teardown(() => c.end().catch(() => undefined));
+  return c;
+}
+
+/** Runs `work` while sampling how many backends run `sql` right now; returns the samples. */
+async function sampleWhile(sql: string, work: Promise<unknown>): Promise<number[]> {
+  let done = false;
+  const finished = work.finally(() => (done = true));
+  const samples: number[] = [];
+  while (!done) {
+    const [{ n }] = await pgServer.query(`select count(*)::int as n from pg_stat_activity where state = 'active' and query = $1`, [sql]);
+    samples.push(n);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  await finished;
+  return samples;
+}
+
+t.test('an application_name rule puts metabase in analytics: never more than 2 at once, and short queries still run', async (t) => {
+  const sluice = await startSluice(t, pgServer, ANALYTICS);
+  const sql = 'select pg_sleep(0.2)';
+  const metabase = await Promise.all(Array.from({ length: 10 }, (_, i) => connect(t, sluice, `metabase-${i}`)));
+  const app = await connect(t, sluice);
+  let analyticsDone = 0;
+  const analytics = Promise.all(metabase.map((c) => c.query(sql).then(() => analyticsDone++)));
+
+  // Once analytics holds its 2 slots, 8 of 10 queries still wait; the default class must not wait behind them.
+  const shortQueries = (async () => {
+    while ((await pgServer.query(`select count(*)::int as n from pg_stat_activity where query = $1 and state = 'active'`, [sql]))[0].n < 2) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (let i = 0; i < 20; i++) await app.query('select 1');
+    return analyticsDone;
+  })();
+  const samples = await sampleWhile(sql, Promise.all([analytics, shortQueries]));
+  const peak = Math.max(...samples);
+  t.equal(peak, 2, `at most 2 analytics queries ran at once, and 2 did (${samples.length} samples of pg_stat_activity)`);
+  t.ok((await shortQueries) < 2, `20 default-class queries finished before the first 2 analytics queries did (${await shortQueries} of 10 analytics done by then)`);
+  t.equal(analyticsDone, 10, 'every analytics query ran in the end');
+});
+
+t.test('a /* sluice:class=analytics */ tag caps a plain client\'s query the same way', async (t) => {
+  const sluice = await startSluice(t, pgServer, ANALYTICS);
+  const sql = '/* sluice:class=analytics */ select pg_sleep(0.2)';
+  const plain = await Promise.all(Array.from({ length: 6 }, () => connect(t, sluice)));
+  const samples = await sampleWhile(sql, Promise.all(plain.map((c) => c.query(sql))));
+  t.equal(Math.max(...samples), 2, `tagged queries ran at most 2 at once (${samples.length} samples)`);
+
+  const untagged = 'select pg_sleep(0.2)';
+  const control = await sampleWhile(untagged, Promise.all(plain.slice(0, 4).map((c) => c.query(untagged))));
+  t.ok(Math.max(...control) > 2, `control: the same clients without the tag ran ${Math.max(...control)} at once`);
+});
+
+/** Runs one simple Query that creates a table then sleeps; returns the server-side start and end of its transaction. */
+async function ddlWindow(c: pg.Client, table: string): Promise<{ start: number; end: number }> {
+  const results = (await c.query(
+    `create table ${table} (x int); select extract(epoch from now()) * 1000 as start, pg_sleep(0.3), extract(epoch from clock_timestamp()) * 1000 as "end"`,
+  )) as unknown as pg.QueryResult[];
+  const row = results[1]!.rows[0];
+  return { start: Number(row.start), end: Number(row.end) };
+}
+
+const overlap = (a: { start: number; end: number }, b: { start: number; end: number }): boolean => a.start < b.end && b.start < a.end;
+
+t.test('DDL goes to the migration class: two concurrent migrations with limit 1 never overlap', async (t) => {
+  await pgServer.query('drop table if exists mig_a, mig_b, mig_c, mig_d');
+  const sluice = await startSluice(t, pgServer, { default_pool_size: 4, classes: { migration: { limit: 1 } } });
+  const [a, b] = [await connect(t, sluice), await connect(t, sluice)];
+  const [x, y] = await Promise.all([ddlWindow(a, 'mig_a'), ddlWindow(b, 'mig_b')]);
+  t.notOk(overlap(x, y), `serialized: [${x.start.toFixed(0)}, ${x.end.toFixed(0)}] and [${y.start.toFixed(0)}, ${y.end.toFixed(0)}]`);
+
+  // Control: without a migration class the same two transactions run side by side.
+  const open = await startSluice(t, pgServer, { default_pool_size: 4 });
+  const [c, d] = [await connect(t, open), await connect(t, open)];
+  const [u, v] = await Promise.all([ddlWindow(c, 'mig_c'), ddlWindow(d, 'mig_d')]);
+  t.ok(overlap(u, v), 'control: without the class they overlap');
+});

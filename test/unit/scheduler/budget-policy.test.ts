@@ -1,0 +1,101 @@
+// Tests the translation of the config snapshot into a database's slot budget, tenant and class policies.
+import t from 'tap';
+import { effectiveHeadroom } from '../../../lib/config/isolation-schema.js';
+import { parseConfig } from '../../../lib/config/schema.js';
+import type { SluiceConfig } from '../../../lib/config/types.js';
+import { budgetOf, budgetPolicy } from '../../../lib/scheduler/budget-policy.js';
+import { policyProblems } from '../../../lib/scheduler/policy.js';
+
+function config(settings: Record<string, unknown> = {}, app: Record<string, unknown> = {}): SluiceConfig {
+  return parseConfig(
+    { auth_type: 'trust', databases: { app: { host: '127.0.0.1', ...app }, other: { host: '127.0.0.1' } }, ...settings },
+    { baseDir: '/' },
+  );
+}
+
+t.test('budgetOf: max_server_connections makes the database one shared budget; without it each pool is its own', async (t) => {
+  const own = budgetOf(config({ default_pool_size: 7 }), 'app', 'app/alice', 7);
+  t.same(own, { key: 'app/alice', slots: 7 }, 'no max_server_connections: the pool alone, with its pool size, as in PgBouncer');
+  t.same(budgetOf(config({ max_server_connections: 12 }), 'app', 'app/alice', 4), { key: 'app', slots: 12 }, 'the global budget is per database');
+  const both = config({ max_server_connections: 12 }, { max_server_connections: 3 });
+  t.same(budgetOf(both, 'app', 'app/alice', 4), { key: 'app', slots: 3 }, "the database's own budget wins");
+  t.same(budgetOf(both, 'other', 'other/bob', 4), { key: 'other', slots: 12 });
+  t.equal(budgetOf(both, 'app', 'app/alice', 4).key, budgetOf(both, 'app', 'app/carol', 4).key, 'every pool of the database shares it');
+});
+
+t.test('effectiveHeadroom keeps at most a quarter of the slots, so small pools lose no slot to headroom', async (t) => {
+  const h = { min: 1, max: 2 };
+  t.same(effectiveHeadroom(h, 1), { min: 0, max: 0 });
+  t.same(effectiveHeadroom(h, 3), { min: 0, max: 0 });
+  t.same(effectiveHeadroom(h, 4), { min: 1, max: 1 });
+  t.same(effectiveHeadroom(h, 8), { min: 1, max: 2 });
+  t.same(effectiveHeadroom(h, 100), { min: 1, max: 2 }, 'large budgets keep the configured headroom');
+  t.same(effectiveHeadroom({ min: 3, max: 5 }, 12), { min: 3, max: 3 }, 'min never exceeds the scaled max');
+});
+
+t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled headroom', async (t) => {
+  const c = config({
+    default_pool_size: 2,
+    scheduler: { mode: 'shadow', headroom_min: 1, headroom_max: 2, burst: 0.5, default_cost: 0.02 },
+    tenants: { default: { weight: 2 }, acme: { weight: 4, reservation: 0, limit: 6, max_queue: 10, rate: { per_second: 50, burst: 5, mode: 'reject' } } },
+    classes: { analytics: { weight: 0.5, limit: 2, elastic: true, lane: 'long', queue_timeout: 30 } },
+  });
+  const bp = budgetPolicy(c, 2);
+  t.equal(bp.mode, 'shadow');
+  t.equal(bp.adaptive, null, 'adaptive_limit is off by default');
+  t.equal(bp.policy.slots, 2);
+  t.same(bp.policy.headroom, { min: 0, max: 0 }, 'a pool of 2 keeps no headroom');
+  t.equal(bp.policy.burstSlotSeconds, 0.5);
+  t.equal(bp.policy.defaultCostMs, 20, 'seconds in YAML, ms in the policy');
+  t.equal(bp.policy.defaultTenant.weight, 2, 'tenants.default is the policy of unlisted tenants');
+  t.notOk(bp.policy.tenants.has('default'), 'and not a tenant of its own');
+  t.same(bp.policy.tenants.get('acme'), {
+    weight: 4, reservation: 0, limit: 6, maxQueue: 10, queueTimeoutMs: 120_000, rate: { perSecond: 50, burst: 5, mode: 'reject' },
+  }, 'no queue_timeout of its own: the default query_wait_timeout of 120 s');
+  t.same(bp.policy.classes.get('analytics'), { weight: 0.5, limit: 2, queueTimeoutMs: 30_000, elastic: true, lane: 'long' });
+  t.same(policyProblems(bp.policy), [], 'the scheduler accepts it');
+});
+
+t.test('budgetPolicy: a tenant without queue_timeout waits query_wait_timeout; its own timeout wins', async (t) => {
+  const c = config({ query_wait_timeout: 5, tenants: { slow: { queue_timeout: 0.25 }, plain: { weight: 1 } } });
+  const p = budgetPolicy(c, 2).policy;
+  t.equal(p.tenants.get('slow')?.queueTimeoutMs, 250);
+  t.equal(p.tenants.get('plain')?.queueTimeoutMs, 5000);
+  t.equal(p.defaultTenant.queueTimeoutMs, 5000);
+  const forever = budgetPolicy(config({ query_wait_timeout: 0 }), 5).policy;
+  t.equal(forever.defaultTenant.queueTimeoutMs, 0, 'query_wait_timeout 0: no timeout');
+});
+
+t.test('budgetPolicy: adaptive_limit and fifo mode come through', async (t) => {
+  const bp = budgetPolicy(config({ scheduler: { mode: 'fifo', adaptive_limit: true, adaptive_min_slots: 3 } }), 5);
+  t.equal(bp.mode, 'fifo');
+  t.same(bp.adaptive, { min: 3 });
+});
+
+t.test('budgetPolicy scales the headroom to the slots it is given', async (t) => {
+  const c = config({ scheduler: { headroom_min: 1, headroom_max: 2 } });
+  t.same(budgetPolicy(c, 40).policy.headroom, { min: 1, max: 2 });
+  t.same(budgetPolicy(c, 4).policy.headroom, { min: 1, max: 1 });
+  t.same(budgetPolicy(c, 1).policy.headroom, { min: 0, max: 0 });
+  t.equal(budgetPolicy(c, 40).policy.slots, 40);
+});
+
+t.test('the parser refuses what the scheduler would refuse at the first transaction', async (t) => {
+  const refused = (settings: Record<string, unknown>): string[] => {
+    try {
+      config(settings);
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+    return [];
+  };
+  t.same(refused({ tenants: { a: { rate: { per_second: 1, burst: 0.5 } } } }), ['tenants.a.rate.burst: expected a burst >= 1, got 0.5']);
+  t.same(refused({ scheduler: { default_cost: 0 } }), ['scheduler.default_cost: expected seconds > 0, got 0']);
+  t.same(refused({ users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }),
+    ["tenants: reservations add up to 3 slots, more than databases.app (users.bob.pool_size)'s budget of 2 minus headroom_min 0"],
+    'without a shared budget every pool is a budget, and a user pool_size can make one smaller');
+  t.same(refused({ max_server_connections: 8, users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }), [],
+    'with a shared budget the pool sizes do not matter');
+  const edge = config({ default_pool_size: 4, tenants: { a: { reservation: 3, rate: { per_second: 0.5, burst: 1 } } }, scheduler: { headroom_min: 1, headroom_max: 3 } });
+  t.same(policyProblems(budgetPolicy(edge, 4).policy), [], 'the tightest accepted config is a valid policy');
+});
