@@ -123,7 +123,7 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
-    if (b.adaptive && !isElastic(b, g)) b.adaptive.update(this.clock.now() - g.dispatchedAt);
+    if (b.adaptive && !g.elastic) b.adaptive.update(this.clock.now() - g.dispatchedAt);
     this.dispatch(b);
   }
 
@@ -356,10 +356,6 @@ export class Scheduler {
       for (const t of b.pendingTimers.values()) t.cancel();
     }
   }
-}
-
-function isElastic(b: Budget, g: Grant<Waiter>): boolean {
-  return (g as unknown as { elastic: boolean }).elastic === true;
 }
 
 function rejectionError(r: Rejection, pool: Pool): PoolerError {

@@ -61,11 +61,14 @@ export function classOfMessage(
   start: number,
   end: number,
 ): string {
+  // Without classes every transaction is 'default' or its rule class: no need to look at the SQL at all.
+  if (cfg.classes.size === 0) return sessionClass ?? 'default';
   const text = sqlStart(type, buf, start);
   if (text < 0) return sessionClass ?? 'default';
   const tagged = commentTag(buf, text, end);
   if (tagged && (cfg.classes.has(tagged) || tagged === 'default')) return tagged;
   if (sessionClass) return sessionClass;
+  if (!cfg.classes.has('bulk') && !cfg.classes.has('migration')) return 'default';
   const word = firstKeyword(buf, text, end);
   if (word === 'copy' && cfg.classes.has('bulk')) return 'bulk';
   if (DDL.has(word) && cfg.classes.has('migration')) return 'migration';

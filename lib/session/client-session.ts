@@ -86,7 +86,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     public pool: Pool,
     private readonly ctx: SessionContext,
     startupParams: Map<string, string>,
-    maxPacketSize: number,
+    private readonly maxPacketSize: number,
   ) {
     this.connectedAt = this.lastActivity = ctx.clock.now();
     // Start from the pool's defaults so a value another client left on a server is put back.
@@ -185,13 +185,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   onFrameError(reason: 'length' | 'too_large', length: number): void {
     this.fail(
       reason === 'too_large'
-        ? poolerError('SLUICE_PACKET_TOO_LARGE', { size: length, max: this.maxPacket() })
+        ? poolerError('SLUICE_PACKET_TOO_LARGE', { size: length, max: this.maxPacketSize })
         : poolerError('SLUICE_BAD_PACKET', { reason: `message length ${length} is below the minimum of 4` }),
     );
-  }
-
-  private maxPacket(): number {
-    return (this.scanner as unknown as { maxLength: number }).maxLength;
   }
 
   // Waiter
