@@ -73,6 +73,11 @@ export const ERRORS = {
     'ERROR',
     (p) => `queue full: tenant "${p.tenant}" class "${p.cls}" already has the most transactions allowed waiting for ${p.pool}`,
   ),
+  SLUICE_QUEUE_EARLY_REJECT: def<Admission & { expectedMs: number; timeoutMs: number }>(
+    '53300',
+    'ERROR',
+    (p) => `queue too long: tenant "${p.tenant}" class "${p.cls}" would wait about ${Math.round(p.expectedMs)} ms for ${p.pool}, more than its queue timeout of ${Math.round(p.timeoutMs)} ms, so it was refused at once`,
+  ),
   SLUICE_RATE_LIMITED: def<Admission>(
     '53400',
     'ERROR',

@@ -17,6 +17,7 @@ import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js'
 import { sluiceOptions } from './session/client-startup.js';
 import { Pool, type PoolSettings } from './pool/pool.js';
 import { sendCancel } from './pool/server-connection.js';
+import { LaneLearner } from './session/lane-learner.js';
 
 export interface PoolerOptions {
   clock?: Clock;
@@ -38,6 +39,8 @@ export class Pooler {
   private readonly tenantClients = new Map<string, number>();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
+  /** The learned long lane (scheduler.long_threshold), shared by all sessions. */
+  readonly lanes = new LaneLearner();
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
   private nextClientId = 1;
@@ -126,6 +129,7 @@ export class Pooler {
       log: this.log,
       scheduler: this.scheduler,
       isolation: () => this.config.scheduler,
+      lanes: this.lanes,
       closed: (s) => this.sessionClosed(s),
     };
   }
@@ -213,6 +217,7 @@ export class Pooler {
         pool.retired = true;
         pool.closeIdle('database removed by reload');
         this.pools.delete(key);
+        this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
         continue;
       }
       const fresh = this.poolSettings(db, user, user, pool.settings.target.scramKeys);

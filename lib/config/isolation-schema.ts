@@ -3,9 +3,14 @@ import { z } from 'zod';
 import type { ClassConfig, ClassRule, IsolationConfig, TenantConfig } from './types.js';
 import { expecting, flag, integer, namedSections, oneOf, seconds, section, text } from './fields.js';
 
-const unlimited = (what: string) =>
-  z.union([z.number().int().min(0), z.null()], { error: expecting(`${what} (an integer >= 0, or null for none)`) })
+const unlimited = (what: string) => {
+  const error = expecting(`${what} (an integer >= 0, or null for none)`);
+  return z.union([z.number({ error }).int({ error }).min(0, { error }), z.null({ error })], { error })
     .transform((v) => (v === null ? Infinity : v));
+};
+
+/** The class the learned lane moves slow statements into. */
+export const LONG_CLASS = 'long';
 
 const positive = (what: string) => z.number({ error: expecting(what) }).positive({ error: expecting(what) });
 
@@ -39,6 +44,7 @@ const classSchema = section({
   queue_timeout: seconds(0),
   elastic: flag(false),
   lane: oneOf(['short', 'long']).default('short'),
+  total_limit: unlimited('a slot limit').default(Infinity),
 });
 
 const ruleSchema = section({
@@ -57,6 +63,7 @@ export const isolationShape = {
     burst: z.number({ error: expecting('slot-seconds >= 0') }).min(0).default(1),
     default_cost: seconds(10),
     long_threshold: seconds(0),
+    early_reject: flag(true),
     adaptive_limit: flag(false),
     adaptive_min_slots: integer(0).default(1),
   }).prefault({}),
@@ -102,6 +109,8 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
     );
   }
   const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
+  // The learned lane needs somewhere to go: a plain long-lane class unless the operator defined one.
+  if (s.long_threshold > 0 && !classes.has(LONG_CLASS)) classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const }));
   for (const [i, r] of raw.class_rules.entries()) {
     if (!classes.has(r.class) && r.class !== 'default') problems.push(`class_rules[${i}].class: "${r.class}" is not defined in classes`);
   }
@@ -114,6 +123,7 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
     burst_slot_seconds: s.burst,
     default_cost: s.default_cost,
     long_threshold: s.long_threshold,
+    early_reject: s.early_reject,
     adaptive: Object.freeze({ enabled: s.adaptive_limit, min_slots: s.adaptive_min_slots }),
     tenant_key: raw.tenant_key,
     tenant_pattern: raw.tenant_pattern,

@@ -104,6 +104,8 @@ export interface ClassConfig {
   readonly queue_timeout: number;
   readonly elastic: boolean;
   readonly lane: 'short' | 'long';
+  /** Slots of this class across all tenants of a budget; Infinity = none. */
+  readonly total_limit: number;
 }
 
 export interface ClassRule {
@@ -121,6 +123,8 @@ export interface IsolationConfig {
   readonly default_cost: number;
   /** ms: statements whose average hold exceeds this move to the `long` class; 0 disables. */
   readonly long_threshold: number;
+  /** Refuse at once a transaction whose expected queue wait already exceeds its timeout. */
+  readonly early_reject: boolean;
   /** CPU protection: elastic classes shrink when server-side latency of the rest grows. */
   readonly adaptive: { readonly enabled: boolean; readonly min_slots: number };
   readonly tenant_key: TenantKey;

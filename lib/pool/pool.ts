@@ -40,6 +40,11 @@ export class Pool {
   retired = false;
   /** The pool that replaced this one on reload: its sessions move there at their next transaction. */
   successor: Pool | null = null;
+  /**
+   * Connections open or opening, counted with every pool of the same slot budget: the scheduler shares one
+   * tally among them so a full budget is known without adding up its pools.
+   */
+  tally = { conns: 0 };
   private paramWaiters: Array<(err: string | null) => void> = [];
 
   constructor(
@@ -107,6 +112,7 @@ export class Pool {
 
   private launchOne(): void {
     this.connecting++;
+    this.tally.conns++;
     loginToServer(this.settings.target).then(
       (login) => {
         this.connecting--;
@@ -119,6 +125,7 @@ export class Pool {
       },
       (err: Error) => {
         this.connecting--;
+        this.tally.conns--;
         this.lastError = err.message;
         // 57P03 cannot_connect_now (starting up, shutting down, recovering) is Postgres saying "try again shortly".
         const retryable = !(err instanceof ServerRejectedLogin) || err.sqlstate === CANNOT_CONNECT_NOW;
@@ -144,6 +151,7 @@ export class Pool {
   private onServerClosed(conn: ServerConnection): void {
     const wasUsed = conn.list === this.used;
     move(conn, null);
+    this.tally.conns--;
     // Its slot is free: clients queued behind it need a new connection launched, or they wait out query_wait_timeout.
     if (wasUsed) this.events.idle(this);
   }

@@ -1,6 +1,9 @@
 // Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
 import type { ElasticBudget } from './scheduler-types.js';
 
+/** A window short of samples is extended at most this many times its length before it is judged anyway. */
+const MAX_STRETCH = 10;
+
 export interface AdaptiveLimitOptions {
   now: () => number;
   /** Bounds of the elastic budget E (e.g. min 1, max N − H). */
@@ -14,7 +17,7 @@ export interface AdaptiveLimitOptions {
   percentile?: number;
   /** Tolerated latency inflation before shrinking: gradient = minRTT·(1+buffer)/sample (default 0.1). */
   buffer?: number;
-  /** Windows with fewer samples are ignored (default 5). */
+  /** Windows with fewer samples are extended until they have enough (default 5). */
   minSamples?: number;
   /** Reservoir size per window, bounding memory (default 1000). */
   maxSamplesPerWindow?: number;
@@ -60,7 +63,7 @@ export class AdaptiveLimit implements ElasticBudget {
     this.nextProbe = this.scheduleProbe(this.windowStart);
   }
 
-  /** One server-side latency sample (dispatch → ReadyForQuery) from a non-elastic class. */
+  /** One server-side latency sample (request sent → ReadyForQuery) from a non-elastic class. */
   update(serverLatencyMs: number): void {
     if (!(serverLatencyMs >= 0 && Number.isFinite(serverLatencyMs))) return;
     this.roll(this.o.now());
@@ -93,14 +96,23 @@ export class AdaptiveLimit implements ElasticBudget {
     if (j < this.samples.length) this.samples[j] = x;
   }
 
-  /** Closes the current window when it is over, then starts or ends a probe by time. */
+  /**
+   * Closes the current window when it is over, then starts or ends a probe by time. A window with a few
+   * samples stretches (up to MAX_STRETCH windows) until it has enough; one with none means no latency-
+   * sensitive work is running, so there is nothing to protect and the budget may grow.
+   */
   private roll(now: number): void {
-    if (now - this.windowStart >= this.o.windowMs) {
-      const sample = this.samples.length >= this.o.minSamples ? percentile(this.samples, this.o.percentile) : null;
-      this.samples = [];
-      this.seen = 0;
-      this.windowStart = now;
-      if (sample !== null) this.onWindow(sample);
+    const age = now - this.windowStart;
+    if (age >= this.o.windowMs) {
+      const n = this.samples.length;
+      if (n >= this.o.minSamples || n === 0 || age >= this.o.windowMs * MAX_STRETCH) {
+        const sample = n > 0 ? percentile(this.samples, this.o.percentile) : null;
+        this.samples = [];
+        this.seen = 0;
+        this.windowStart = now;
+        if (sample !== null) this.onWindow(sample);
+        else if (this.probeUntil === null) this.grow(this.limit + Math.sqrt(this.limit));
+      }
     }
     if (this.probeUntil !== null && now >= this.probeUntil) {
       if (this.probeBest < Infinity) this.minRtt = this.probeBest;
@@ -120,7 +132,10 @@ export class AdaptiveLimit implements ElasticBudget {
     }
     if (this.minRtt === null || sample < this.minRtt) this.minRtt = sample;
     const gradient = sample > 0 ? clamp((this.minRtt * (1 + this.o.buffer)) / sample, 0.5, 1) : 1;
-    let next = this.limit * gradient + Math.sqrt(this.limit);
+    this.grow(this.limit * gradient + Math.sqrt(this.limit));
+  }
+
+  private grow(next: number): void {
     // Growing while elastic work does not even use half the budget would be unproven headroom.
     if (next > this.limit && this.o.inFlight && this.o.inFlight() < this.limit / 2) next = this.limit;
     this.limit = clamp(next, this.o.min, this.o.max);

@@ -26,7 +26,7 @@ function tenantPolicy(t: TenantConfig, queryWaitMs: number): TenantPolicy {
 }
 
 function classPolicy(k: ClassConfig): ClassPolicy {
-  return { weight: k.weight, limit: k.limit, queueTimeoutMs: k.queue_timeout, elastic: k.elastic, lane: k.lane };
+  return { weight: k.weight, limit: k.limit, queueTimeoutMs: k.queue_timeout, elastic: k.elastic, lane: k.lane, totalLimit: k.total_limit };
 }
 
 export function budgetPolicy(c: SluiceConfig, slots: number): BudgetPolicy {
@@ -43,6 +43,7 @@ export function budgetPolicy(c: SluiceConfig, slots: number): BudgetPolicy {
     tenants,
     classes,
     defaultCostMs: iso.default_cost,
+    earlyReject: iso.early_reject,
   };
   return { mode: iso.mode, policy, adaptive: iso.adaptive.enabled ? { min: iso.adaptive.min_slots } : null };
 }

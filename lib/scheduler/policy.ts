@@ -31,6 +31,8 @@ export interface ClassPolicy {
   elastic: boolean;
   /** Long-lane (and elastic) work may not take the headroom slots. */
   lane: 'short' | 'long';
+  /** Cap on this class's slots across all tenants of the budget (e.g. one migration at a time); default none. */
+  totalLimit?: number;
 }
 
 export interface SchedulerPolicy {
@@ -47,6 +49,8 @@ export interface SchedulerPolicy {
   classes: ReadonlyMap<string, ClassPolicy>;
   /** Initial hold-time estimate (ms) for a new (tenant, class) leaf. */
   defaultCostMs: number;
+  /** Refuse at enqueue when the work ahead, at its estimated cost and the tenant's share, outlasts the timeout. */
+  earlyReject?: boolean;
 }
 
 export const DEFAULT_CLASS = 'default';
@@ -116,6 +120,7 @@ function classProblems(name: string, c: ClassPolicy): string[] {
   const out: string[] = [];
   if (!isPositive(c.weight)) out.push(`class ${name}: weight must be > 0`);
   if (!isCap(c.limit)) out.push(`class ${name}: limit must be an integer >= 0 or Infinity`);
+  if (c.totalLimit !== undefined && !isCap(c.totalLimit)) out.push(`class ${name}: totalLimit must be an integer >= 0 or Infinity`);
   if (!isDuration(c.queueTimeoutMs)) out.push(`class ${name}: queueTimeoutMs must be >= 0`);
   if (c.lane !== 'short' && c.lane !== 'long') out.push(`class ${name}: lane must be short or long`);
   return out;

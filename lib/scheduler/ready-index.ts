@@ -1,6 +1,7 @@
 // Which tenants and leaves may take a slot, kept in indexed heaps so that picking and re-keying are O(log n).
 import { arraySlot, IndexedHeap } from './heap.js';
 import {
+  ClassCap,
   ELASTIC,
   RATE_SLOT,
   REGULAR,
@@ -21,7 +22,8 @@ type Less<N> = (a: N, b: N) => boolean;
 
 /**
  * Membership rules (kept by syncLeaf/syncTenant, the only writers):
- * - a leaf is in its tenant's class heap ⇔ it has queued work and is below its class limit;
+ * - a leaf is in its tenant's class heap ⇔ it has queued work, is below its class limit, and its class's
+ *   total cap was not full at its last sync (a leaf whose cap filled since is parked when picked: see pickRunnable);
  * - a tenant is in weight[k] ⇔ classHeaps[k] is non-empty, it is below its limit and not rate-parked;
  * - a tenant is in reserve[k] ⇔ it is in weight[k] and below its reservation.
  * Parked nodes are simply absent, so nothing walks over blocked tenants; they are re-armed by the event
@@ -36,6 +38,8 @@ export class ReadyIndex<T> {
   vclock = 0;
   /** Queued items of rate-parked tenants: tells "idle because of rate" apart from "idle because of limits". */
   rateBlockedQueued = 0;
+  /** Each class's total cap, by resolved class name (bounded by the config). */
+  readonly caps = new Map<string, ClassCap<T>>();
   readonly leafLess: Less<LeafNode<T>>;
   private readonly tenantLess: Less<TenantNode<T>>;
   private readonly reserveLess: Less<TenantNode<T>>;
@@ -58,10 +62,20 @@ export class ReadyIndex<T> {
     this.rate = t((a, b) => a.eligibleAt < b.eligibleAt || (a.eligibleAt === b.eligibleAt && a.seq < b.seq), RATE_SLOT);
   }
 
+  capFor(cls: string, limit: number): ClassCap<T> {
+    let cap = this.caps.get(cls);
+    if (!cap) this.caps.set(cls, (cap = new ClassCap<T>(limit)));
+    return cap;
+  }
+
   /** Re-establish the membership rules for a leaf (and its tenant) after any change to it. */
   syncLeaf(leaf: LeafNode<T>): void {
     const heap = leaf.tenant.classHeaps[leaf.cat];
-    if (leaf.size > 0 && leaf.held < leaf.policy.limit) {
+    const runnable = leaf.size > 0 && leaf.held < leaf.policy.limit;
+    if (runnable && leaf.cap.full) {
+      heap.remove(leaf);
+      leaf.cap.parked.add(leaf);
+    } else if (runnable) {
       if (heap.has(leaf)) heap.update(leaf);
       else {
         this.clampLeaf(leaf);
@@ -121,6 +135,27 @@ export class ReadyIndex<T> {
     this.rate.remove(t);
     t.rateParked = false;
     this.rateBlockedQueued -= t.queued;
+  }
+
+  /**
+   * A class's total cap has room again: its parked leaves rejoin their tenants' heaps. O(parked) on this
+   * event only; the ones that do not win the freed slot are parked again lazily when picked.
+   */
+  unparkCap(cap: ClassCap<T>): void {
+    if (cap.parked.size === 0 || cap.full) return;
+    const leaves = [...cap.parked];
+    cap.parked.clear();
+    for (const leaf of leaves) this.syncLeaf(leaf);
+  }
+
+  /** pick(), parking leaves whose class cap filled up since their last sync (HTB-style lazy ceiling check). */
+  pickRunnable(elasticOpen: boolean): Pick<T> | null {
+    let p = this.pick(elasticOpen);
+    while (p && p.leaf.cap.full) {
+      this.syncLeaf(p.leaf);
+      p = this.pick(elasticOpen);
+    }
+    return p;
   }
 
   /** Reservation phase first (smallest held/reservation), then the weight phase (smallest start tag). */

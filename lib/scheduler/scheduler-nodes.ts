@@ -90,6 +90,18 @@ export class DecayedSum {
   }
 }
 
+/** A class's slots across all tenants against its total limit; leaves it blocks wait in `parked` until a release. */
+export class ClassCap<T> {
+  held = 0;
+  readonly parked = new Set<LeafNode<T>>();
+
+  constructor(public limit: number) {}
+
+  get full(): boolean {
+    return this.held >= this.limit;
+  }
+}
+
 /** One (tenant, class) pair: a FIFO of tickets plus the class-level virtual time. */
 export class LeafNode<T> {
   head: Ticket<T> | null = null;
@@ -111,6 +123,8 @@ export class LeafNode<T> {
     /** EWMA of hold time in ms, charged at dispatch. */
     public estimateMs: number,
     fifoOrder: boolean,
+    /** Shared by every leaf of this class in the budget. */
+    readonly cap: ClassCap<T>,
   ) {
     this.cat = categoryOf(policy, fifoOrder);
   }
@@ -145,7 +159,7 @@ export const RESERVE_SLOTS = [2, 3] as const;
 export const RATE_SLOT = 4;
 
 export function zeroCounts(): RejectionCounts {
-  return { queue_full: 0, timeout: 0, rate: 0, limit: 0, cancel: 0 };
+  return { queue_full: 0, early: 0, timeout: 0, rate: 0, limit: 0, cancel: 0 };
 }
 
 export class TenantNode<T> {
@@ -163,6 +177,8 @@ export class TenantNode<T> {
   queued = 0;
   /** In at least one weight heap (used to detect "becoming backlogged" for the clamp). */
   eligible = false;
+  /** Counted in the registry's busy weight (it has work queued or held). */
+  busy = false;
   bucket: TokenBucket | null = null;
   rateParked = false;
   eligibleAt = 0;

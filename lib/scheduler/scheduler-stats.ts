@@ -83,7 +83,7 @@ export function buildSnapshot<T>(view: SnapshotView<T>, stats: SchedulerStats): 
         held: l.held,
         slotMs: l.slotMs,
         estimateMs: l.estimateMs,
-        atLimit: l.size > 0 && l.held >= l.policy.limit,
+        atLimit: l.size > 0 && (l.held >= l.policy.limit || l.cap.full),
       }),
     ),
   }));

@@ -2,9 +2,17 @@
 import type { Grant, Ticket } from './scheduler-nodes.js';
 import type { SchedulerPolicy } from './policy.js';
 
-export type RejectReason = 'queue_full' | 'timeout' | 'rate' | 'limit' | 'cancel';
+export type RejectReason = 'queue_full' | 'early' | 'timeout' | 'rate' | 'limit' | 'cancel';
 
-export type Rejection = { reason: RejectReason; tenant: string; cls: string; waitedMs: number };
+export type Rejection = {
+  reason: RejectReason;
+  tenant: string;
+  cls: string;
+  waitedMs: number;
+  /** Early reject: the wait expected at enqueue, and the timeout it exceeds (ms). */
+  expectedMs?: number;
+  timeoutMs?: number;
+};
 
 export function isRejection<T>(r: Ticket<T> | Rejection): r is Rejection {
   return 'reason' in r;
@@ -54,7 +62,7 @@ export interface ClassSnapshot {
   slotMs: number;
   /** The hold-time estimate charged at the next dispatch. */
   estimateMs: number;
-  /** The class limit keeps this leaf's queued work from a slot. */
+  /** The class limit, or the class's total limit across tenants, keeps this leaf's queued work from a slot. */
   atLimit: boolean;
 }
 
@@ -117,4 +125,6 @@ export interface SlotQueue<T> {
   snapshot(): SchedulerSnapshot;
   readonly held: number;
   readonly queued: number;
+  /** Slots held by elastic classes (what the adaptive limit's app-limited rule looks at). */
+  readonly elasticHeld: number;
 }

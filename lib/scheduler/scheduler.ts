@@ -39,6 +39,8 @@ const ACCRUAL_MS = 250;
 class Budget {
   queue: SlotQueue<Waiter>;
   adaptive: AdaptiveLimit | null = null;
+  /** The settings the adaptive limit was made for; undefined forces a new one. */
+  private adaptiveKey: string | null | undefined = undefined;
   mode: SchedulerMode;
   readonly pools = new Set<Pool>();
   readonly pending = new Map<Pool, List<Waiter>>();
@@ -51,6 +53,8 @@ class Budget {
   readonly pendingTimers = new Map<Waiter, TimerHandle>();
   /** A reloaded policy with another mode, applied once nothing is queued or held. */
   wanted: BudgetPolicy | null = null;
+  /** Server connections of all its pools, open or opening (each pool updates it). */
+  readonly tally = { conns: 0 };
 
   constructor(
     /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
@@ -59,8 +63,25 @@ class Budget {
     clock: Clock,
   ) {
     this.mode = bp.mode;
-    this.adaptive = makeAdaptive(bp, clock, () => this.queue?.snapshot().elasticHeld ?? 0);
-    this.queue = createSlotQueue<Waiter>(bp.mode, bp.policy, () => clock.now(), this.adaptive ? { elastic: this.adaptive } : {});
+    this.queue = this.rebuild(bp, clock);
+  }
+
+  /** A fresh queue (and adaptive limit) for a policy: at creation, and for a change of mode once empty. */
+  rebuild(bp: BudgetPolicy, clock: Clock): SlotQueue<Waiter> {
+    this.mode = bp.mode;
+    this.adaptiveKey = undefined;
+    this.setAdaptive(bp, clock);
+    // Through a closure, so a reload can switch the adaptive limit on or off without a new queue.
+    const elastic = { elasticSlots: () => this.adaptive?.elasticSlots() ?? Infinity };
+    return (this.queue = createSlotQueue<Waiter>(bp.mode, bp.policy, () => clock.now(), { elastic }));
+  }
+
+  /** A new adaptive limit when the setting changed (a fresh one relearns its baseline). */
+  setAdaptive(bp: BudgetPolicy, clock: Clock): void {
+    const key = bp.adaptive && bp.mode !== 'fifo' ? `${bp.adaptive.min}/${bp.policy.slots}/${bp.policy.headroom.min}` : null;
+    if (key === this.adaptiveKey) return;
+    this.adaptiveKey = key;
+    this.adaptive = makeAdaptive(bp, clock, () => this.queue.elasticHeld);
   }
 
   get slots(): number {
@@ -123,8 +144,16 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
-    if (b.adaptive && !g.elastic) b.adaptive.update(this.clock.now() - g.dispatchedAt);
     this.dispatch(b);
+  }
+
+  /**
+   * Server-side latency of one request (sent → ReadyForQuery), so our own queue wait never feeds back:
+   * non-elastic work's latency drives the adaptive elastic budget.
+   */
+  serverLatency(w: Waiter, ms: number): void {
+    const g = w.grant;
+    if (g && !g.elastic) this.budgets.get(w.pool.budget)?.adaptive?.update(ms);
   }
 
   /** A pool has an idle connection: hand it to a granted waiter of that pool, if any. */
@@ -140,6 +169,7 @@ export class Scheduler {
     }
     // A connection that closed also frees room to open one for waiters still pending.
     if (pend && pend.size > 0) this.connect(b, pool);
+    else if (pool.retired && pool.total === 0) this.drop(b, pool);
     this.dispatch(b);
   }
 
@@ -192,8 +222,7 @@ export class Scheduler {
     if (b.retry.has(pool)) return;
     const want = (b.pending.get(pool)?.size ?? 0) - pool.connecting;
     if (want <= 0) return;
-    let conns = 0;
-    for (const p of b.pools) conns += p.total;
+    let conns = b.tally.conns;
     for (let i = 0; i < want && conns >= b.slots; i++) {
       if (!this.evictIdle(b, pool)) break;
       conns--;
@@ -276,6 +305,11 @@ export class Scheduler {
       b = new Budget(pool.budget, this.settings.policyFor(pool), this.clock);
       this.budgets.set(pool.budget, b);
     }
+    if (pool.tally !== b.tally) {
+      // A retired pool keeps this tally after forget(): its closing connections still free the budget's room.
+      b.tally.conns += pool.total;
+      pool.tally = b.tally;
+    }
     b.pools.add(pool);
     return b;
   }
@@ -289,18 +323,17 @@ export class Scheduler {
       const any = b.pools.values().next().value;
       if (!any) continue;
       const bp = this.settings.policyFor(any);
-      if (bp.mode === b.mode) b.queue.setPolicy(bp.policy);
-      else b.wanted = bp;
+      if (bp.mode === b.mode) {
+        b.queue.setPolicy(bp.policy);
+        b.setAdaptive(bp, this.clock);
+      } else b.wanted = bp;
       this.dispatch(b);
     }
   }
 
   private switchModeIfEmpty(b: Budget): void {
     if (!b.wanted || b.queue.held > 0 || b.queue.queued > 0) return;
-    const fresh = new Budget(b.database, b.wanted, this.clock);
-    b.queue = fresh.queue;
-    b.adaptive = fresh.adaptive;
-    b.mode = b.wanted.mode;
+    b.rebuild(b.wanted, this.clock);
     b.wanted = null;
   }
 
@@ -329,9 +362,16 @@ export class Scheduler {
       this.release(w);
       w.rejected(err);
     }
+    this.drop(b, pool);
+  }
+
+  /** A pool replaced by a reload has closed its last connection: the budget forgets it. */
+  private drop(b: Budget, pool: Pool): void {
     b.pending.delete(pool);
     b.pools.delete(pool);
     b.idlePools.delete(pool);
+    b.retry.get(pool)?.cancel();
+    b.retry.delete(pool);
   }
 
   pause(db: string | null): void {
@@ -363,6 +403,8 @@ function rejectionError(r: Rejection, pool: Pool): PoolerError {
   switch (r.reason) {
     case 'queue_full':
       return poolerError('SLUICE_QUEUE_FULL', who);
+    case 'early':
+      return poolerError('SLUICE_QUEUE_EARLY_REJECT', { ...who, expectedMs: r.expectedMs ?? 0, timeoutMs: r.timeoutMs ?? 0 });
     case 'timeout':
       return poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { ...who, reason: pool.lastError ? ` (last server error: ${pool.lastError})` : '' });
     case 'rate':

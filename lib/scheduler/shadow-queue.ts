@@ -40,6 +40,10 @@ export class ShadowQueue<T> implements SlotQueue<T> {
   get queued(): number {
     return this.real.queued;
   }
+  /** The mirror's: only the fair scheduler applies an elastic budget. */
+  get elasticHeld(): number {
+    return this.fair.elasticHeld;
+  }
 
   setPolicy(policy: SchedulerPolicy): void {
     this.real.setPolicy(policy);

@@ -97,7 +97,12 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const refused = this.options.mirror ? null : this.admission(t, cp.limit, now);
     if (refused) return this.reject(refused, t, name, 0);
     const leaf = this.registry.leaf(t, name);
-    const deadline = this.options.mirror ? Infinity : now + queueTimeoutOf(t.policy, cp);
+    const timeout = queueTimeoutOf(t.policy, cp);
+    if (this.policy.earlyReject && !this.options.mirror && timeout !== Infinity) {
+      const expectedMs = this.expectedWaitMs(t, leaf);
+      if (expectedMs > timeout) return { ...this.reject('early', t, name, 0), expectedMs, timeoutMs: timeout };
+    }
+    const deadline = this.options.mirror ? Infinity : now + timeout;
     const ticket = new Ticket(item, tenant, name, now, deadline, this.seq++, leaf);
     leaf.push(ticket);
     if (ticket.deadline !== Infinity) this.deadlines.push(ticket);
@@ -132,7 +137,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const free = this.policy.slots - this.heldTotal;
     if (this.queuedTotal === 0 || free <= 0) return null;
     const elasticOpen = this.elasticHeldTotal < this.elasticBudget();
-    const pick = this.ready.pick(elasticOpen);
+    const pick = this.ready.pickRunnable(elasticOpen);
     if (!pick) {
       this.stats.markIdle(this.blockedReason(elasticOpen), free, now);
       return null;
@@ -222,6 +227,19 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     if (t.queued >= t.policy.maxQueue) return 'queue_full';
     if (t.policy.rate?.mode === 'reject' && !t.bucket!.tryTake(now)) return 'rate';
     return null;
+  }
+
+  /**
+   * The wait a new arrival can expect: the work queued ahead of it in its leaf, at the leaf's hold-time
+   * estimate, spread over the slots the tenant may hold (its weighted share of the budget among busy
+   * tenants, within its limits). Optimistic on purpose: it ignores the class split inside the tenant.
+   */
+  private expectedWaitMs(t: TenantNode<T>, leaf: LeafNode<T>): number {
+    if (leaf.size === 0) return 0;
+    const weight = t.policy.weight;
+    const share = (this.policy.slots * weight) / Math.max(weight, this.registry.busyWeight + (t.busy ? 0 : weight));
+    const parallel = Math.max(1, Math.min(share, t.policy.limit, leaf.policy.limit, leaf.cap.limit));
+    return (leaf.size / parallel) * leaf.estimateMs;
   }
 
   private reject(reason: RejectReason, t: TenantNode<T>, cls: string, waitedMs: number): Rejection {
@@ -321,15 +339,19 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     t.queued += delta;
     this.queuedTotal += delta;
     if (t.rateParked) this.ready.rateBlockedQueued += delta;
+    this.registry.syncBusy(t);
   }
 
   private addHeld(t: TenantNode<T>, leaf: LeafNode<T>, delta: number, elastic: boolean): void {
     this.registry.deficit -= t.deficit;
     t.held += delta;
     leaf.held += delta;
+    leaf.cap.held += delta;
     this.heldTotal += delta;
     if (elastic) this.elasticHeldTotal += delta;
     this.registry.deficit += t.deficit;
+    this.registry.syncBusy(t);
+    if (delta < 0) this.ready.unparkCap(leaf.cap);
   }
 
   private maybeRatePark(t: TenantNode<T>, now: number): void {

@@ -15,6 +15,9 @@ export class TenantRegistry<T> {
   private readonly idleSince = new Map<TenantNode<T>, number>();
   /** Σ max(0, reservation − held) over known tenants, kept incrementally for the headroom rule. */
   deficit = 0;
+  /** Σ weight over tenants with work queued or held: the denominator of a tenant's expected share. */
+  busyWeight = 0;
+  private busyCount = 0;
   private seq = 0;
   private leafSeq = 0;
 
@@ -39,7 +42,8 @@ export class TenantRegistry<T> {
     let leaf = t.leaves.get(cls);
     if (!leaf) {
       const policy = classPolicyOf(this.policy, cls);
-      leaf = new LeafNode(t, cls, this.leafSeq++, policy, this.policy.defaultCostMs, this.ready.fifoOrder);
+      const cap = this.ready.capFor(cls, policy.totalLimit ?? Infinity);
+      leaf = new LeafNode(t, cls, this.leafSeq++, policy, this.policy.defaultCostMs, this.ready.fifoOrder, cap);
       t.leaves.set(cls, leaf);
     }
     return leaf;
@@ -54,6 +58,16 @@ export class TenantRegistry<T> {
 
   markActive(t: TenantNode<T>): void {
     this.idleSince.delete(t);
+  }
+
+  /** Call after a tenant's queued or held count changed. */
+  syncBusy(t: TenantNode<T>): void {
+    const busy = t.queued > 0 || t.held > 0;
+    if (busy === t.busy) return;
+    t.busy = busy;
+    this.busyCount += busy ? 1 : -1;
+    // Reset at zero so float error from weights added and taken away cannot build up.
+    this.busyWeight = this.busyCount === 0 ? 0 : this.busyWeight + (busy ? t.policy.weight : -t.policy.weight);
   }
 
   /** Forgets unlisted tenants idle for longer than the TTL; O(1) per tenant forgotten. */
@@ -77,11 +91,14 @@ export class TenantRegistry<T> {
     this.createListed();
     const now = this.now();
     this.deficit = 0;
+    this.busyWeight = 0;
     this.ready.resetReservations();
+    for (const [cls, cap] of this.ready.caps) cap.limit = classPolicyOf(policy, cls).totalLimit ?? Infinity;
     for (const t of this.byName.values()) {
       t.listed = policy.tenants.has(t.name);
       this.applyTenantPolicy(t, tenantPolicyOf(policy, t.name), now);
       this.deficit += t.deficit;
+      if (t.busy) this.busyWeight += t.policy.weight;
       if (t.listed) this.idleSince.delete(t);
       else if (t.queued === 0 && t.held === 0 && !this.idleSince.has(t)) this.idleSince.set(t, now);
       for (const leaf of t.leaves.values()) {
@@ -92,6 +109,7 @@ export class TenantRegistry<T> {
       }
       this.ready.syncTenant(t);
     }
+    for (const cap of this.ready.caps.values()) this.ready.unparkCap(cap);
   }
 
   private create(name: string): TenantNode<T> {

@@ -75,6 +75,14 @@ export function classOfMessage(
   return 'default';
 }
 
+/** The SQL text of a Query or Parse message, or null for other messages. */
+export function sqlTextOf(type: number, buf: Buffer, start: number, end: number): string | null {
+  const from = sqlStart(type, buf, start);
+  if (from < 0) return null;
+  const nul = buf.indexOf(0, from);
+  return buf.toString('utf8', from, nul < 0 || nul > end ? end : nul);
+}
+
 /** Offset of the SQL text in a Query or Parse message, or -1. */
 function sqlStart(type: number, buf: Buffer, start: number): number {
   if (type === Frontend.Query) return start + 5;

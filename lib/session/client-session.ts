@@ -12,7 +12,9 @@ import type { ServerConnection, ServerLink } from '../pool/server-connection.js'
 import type { Scheduler, Waiter } from '../scheduler/scheduler.js';
 import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import type { IsolationConfig } from '../config/types.js';
-import { classOfMessage } from './classify.js';
+import { classOfMessage, sqlTextOf } from './classify.js';
+import { LaneLearner } from './lane-learner.js';
+import { LONG_CLASS } from '../config/isolation-schema.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
@@ -33,6 +35,8 @@ export interface SessionContext {
   scheduler: Scheduler;
   /** The isolation settings in force (they change on reload). */
   isolation(): IsolationConfig;
+  /** Learns which statements hold a slot long (scheduler.long_threshold). */
+  lanes: LaneLearner;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
 }
@@ -58,6 +62,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   grant: Grant<Waiter> | null = null;
   /** The query class of the transaction being admitted or run. */
   txClass = 'default';
+  /** The learned lane's key and text of this transaction's first statement, when it is being learned. */
+  private txShape: string | null = null;
+  private txSql = '';
 
   server: ServerConnection | null = null;
   lastActivity: number;
@@ -72,6 +79,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private awaitingReady = 0;
   /** Extended-protocol messages sent since the last Sync: the server owes no ReadyForQuery for them yet. */
   private extendedOpen = false;
+  /** When the oldest request still owed a ReadyForQuery went to the server; 0 when not measuring. */
+  private requestSentAt = 0;
+  /** The adaptive limit wants server-side latency samples (decided at each transaction start). */
+  private measureLatency = false;
   /** After a rejected transaction start, Postgres semantics: drop input until Sync. */
   private discardUntilSync = false;
   /** Session parameters the client wants, by lower-case name. */
@@ -139,9 +150,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
     // The first message of a transaction decides its class; later ones never queue.
-    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
-      this.txClass = classOfMessage(this.ctx.isolation(), this.ident.ruleClass, type, buf, start, end);
-    }
+    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) this.classify(type, buf, start, end);
     if (this.discardUntilSync) {
       if (type === Frontend.Sync) this.endDiscard();
       return false;
@@ -149,10 +158,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
-        this.awaitingReady++;
+        this.requestSent();
         return true;
       case Frontend.Sync:
-        this.awaitingReady++;
+        this.requestSent();
         this.extendedOpen = false;
         return true;
       case Frontend.Parse:
@@ -173,6 +182,26 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.fail(poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) }));
         return false;
     }
+  }
+
+  private classify(type: number, buf: Buffer, start: number, end: number): void {
+    const iso = this.ctx.isolation();
+    this.txClass = classOfMessage(iso, this.ident.ruleClass, type, buf, start, end);
+    this.measureLatency = iso.adaptive.enabled;
+    this.txShape = null;
+    // The learned lane is the last rule: only work no tag, rule or statement kind has classified.
+    if (iso.long_threshold <= 0 || this.txClass !== 'default') return;
+    const sql = sqlTextOf(type, buf, start, end);
+    const key = sql === null ? null : LaneLearner.keyOf(sql);
+    if (key === null) return;
+    this.txShape = key;
+    this.txSql = sql!;
+    if (this.ctx.lanes.isLong(key, iso.long_threshold)) this.txClass = LONG_CLASS;
+  }
+
+  private requestSent(): void {
+    // Only a request going straight to a linked server starts the clock; queued ones start it at flushPending.
+    if (this.awaitingReady++ === 0 && this.measureLatency && this.server) this.requestSentAt = this.ctx.clock.now();
   }
 
   forward(buf: Buffer, start: number, end: number): void {
@@ -233,6 +262,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (!conn) return;
     const parts = this.pending;
     this.pending = [];
+    if (this.measureLatency && this.awaitingReady > 0) this.requestSentAt = this.ctx.clock.now();
     if (parts.length === 1) conn.write(parts[0]);
     else if (parts.length > 1) conn.write(Buffer.concat(parts));
   }
@@ -250,7 +280,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverReady(count: number, status: number): void {
     this.awaitingReady -= count;
-    if (this.awaitingReady < 0) this.awaitingReady = 0;
+    if (this.awaitingReady <= 0) {
+      this.awaitingReady = 0;
+      if (this.requestSentAt > 0) {
+        this.ctx.scheduler.serverLatency(this, this.ctx.clock.now() - this.requestSentAt);
+        this.requestSentAt = 0;
+      }
+    }
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? this.ctx.clock.now() : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
@@ -273,6 +309,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
+    if (this.txShape !== null && this.grant) {
+      this.ctx.lanes.observe(this.txShape, this.txSql, this.ctx.clock.now() - this.grant.dispatchedAt);
+      this.txShape = null;
+    }
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
     this.ctx.scheduler.release(this);

@@ -69,6 +69,49 @@ t.test('queue timeout: 53300 ERROR after the tenant\'s queue_timeout, naming ten
   t.same((await waiter.query('select 3 as n')).rows, [{ n: 3 }], 'the same connection works afterwards');
 });
 
+t.test('early reject: 53300 at once when the queue ahead outlasts the timeout; the waiters ahead stay queued', async (t) => {
+  // One slot, 0.2 s estimated per transaction, 0.5 s timeout: the 4th waiter would wait ~0.6 s.
+  const sluice = await startSluice(t, pgServer, {
+    default_pool_size: 1,
+    scheduler: { default_cost: 0.2 },
+    tenants: { alice: { queue_timeout: 0.5 } },
+  });
+  const holder = await holdTheSlot(t, sluice);
+  const queued: Promise<unknown>[] = [];
+  for (let i = 1; i <= 3; i++) {
+    queued.push((await connect(t, sluice)).query('select 1'));
+    await until(`waiter ${i} to be queued`, async () => (sluice.pooler.scheduler.snapshots().get('app/alice')?.queued === i ? true : null));
+  }
+  const refused = await connect(t, sluice);
+  const err = await failureOf(refused.query('select 2'));
+  t.equal(err?.code, '53300');
+  t.equal(err?.severity, 'ERROR');
+  t.equal(err?.message,
+    'queue too long: tenant "alice" class "default" would wait about 600 ms for app/alice, more than its queue timeout of 500 ms, so it was refused at once');
+  const snap = sluice.pooler.scheduler.snapshots().get('app/alice')!;
+  t.equal(snap.queued, 3, 'refused before anyone ahead of it timed out');
+  t.equal(snap.rejections.early, 1, 'counted as an early rejection');
+  await holder.query('commit');
+  await Promise.all(queued);
+  t.same((await refused.query('select 3 as n')).rows, [{ n: 3 }], 'the refused connection runs its next query');
+
+
+  // Control: the same queue with early_reject off waits instead.
+  const off = await startSluice(t, pgServer, {
+    default_pool_size: 1,
+    scheduler: { default_cost: 0.2, early_reject: false },
+    tenants: { alice: { queue_timeout: 0.5 } },
+  });
+  const holder2 = await holdTheSlot(t, off);
+  const late: Promise<Failure | null>[] = [];
+  for (let i = 1; i <= 4; i++) {
+    late.push(failureOf((await connect(t, off)).query('select 1')));
+    await until(`control waiter ${i} queued`, async () => (off.pooler.scheduler.snapshots().get('app/alice')?.queued === i ? true : null));
+  }
+  await holder2.query('commit');
+  t.same((await Promise.all(late)).map((f) => f?.code ?? 'ok'), ['ok', 'ok', 'ok', 'ok'], 'with early_reject off all four wait and run');
+});
+
 t.test('rate limit in reject mode: the 2nd immediate transaction gets 53400 ERROR; a token later the connection works', async (t) => {
   const sluice = await startSluice(t, pgServer, { tenants: { alice: { rate: { per_second: 1, burst: 1, mode: 'reject' } } } });
   const c = await connect(t, sluice);

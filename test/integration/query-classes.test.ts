@@ -6,7 +6,7 @@ import { startSluice, type TestSluice } from '../helpers/sluice.js';
 
 const pgServer = await startTestPostgres(t);
 
-/** 4 slots: without the class limit, ten 0.2 s analytics queries would hold all of them. */
+/** 4 slots: without the class limit, ten analytics queries would hold all of them. */
 const ANALYTICS = {
   max_server_connections: 4,
   default_pool_size: 4,
@@ -38,7 +38,7 @@ async function sampleWhile(sql: string, work: Promise<unknown>): Promise<number[
 
 t.test('an application_name rule puts metabase in analytics: never more than 2 at once, and short queries still run', async (t) => {
   const sluice = await startSluice(t, pgServer, ANALYTICS);
-  const sql = 'select pg_sleep(0.2)';
+  const sql = 'select pg_sleep(0.5)';
   const metabase = await Promise.all(Array.from({ length: 10 }, (_, i) => connect(t, sluice, `metabase-${i}`)));
   const app = await connect(t, sluice);
   let analyticsDone = 0;
@@ -94,4 +94,27 @@ t.test('DDL goes to the migration class: two concurrent migrations with limit 1 
   const [c, d] = [await connect(t, open), await connect(t, open)];
   const [u, v] = await Promise.all([ddlWindow(c, 'mig_c'), ddlWindow(d, 'mig_d')]);
   t.ok(overlap(u, v), 'control: without the class they overlap');
+});
+
+/** One alice and one carol client: two tenants. */
+async function twoTenants(t: TeardownHost, sluice: TestSluice): Promise<[pg.Client, pg.Client]> {
+  const a = new pg.Client(sluice.options('alice'));
+  const c = new pg.Client(sluice.options('carol'));
+  for (const x of [a, c]) {
+    await x.connect();
+    t.teardown(() => x.end().catch(() => undefined));
+  }
+  return [a, c];
+}
+
+t.test('a class total_limit caps it across tenants; a per-tenant limit does not', async (t) => {
+  await pgServer.query('drop table if exists mig_e, mig_f, mig_g, mig_h');
+  const base = { max_server_connections: 4, default_pool_size: 4 };
+  const [a, c] = await twoTenants(t, await startSluice(t, pgServer, { ...base, classes: { migration: { total_limit: 1 } } }));
+  const [x, y] = await Promise.all([ddlWindow(a, 'mig_e'), ddlWindow(c, 'mig_f')]);
+  t.notOk(overlap(x, y), 'alice and carol are separate tenants, yet their migrations ran one at a time');
+
+  const [a2, c2] = await twoTenants(t, await startSluice(t, pgServer, { ...base, classes: { migration: { limit: 1 } } }));
+  const [u, v] = await Promise.all([ddlWindow(a2, 'mig_g'), ddlWindow(c2, 'mig_h')]);
+  t.ok(overlap(u, v), 'control: with limit 1 per tenant, two tenants migrate side by side');
 });

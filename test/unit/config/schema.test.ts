@@ -171,6 +171,24 @@ t.test('isolation: tenants, classes and rules become the scheduler snapshot', as
   t.equal(s.classes.get('analytics')?.elastic, true);
   t.ok(s.class_rules[0].application_name?.test('metabase-42'));
   t.equal(c.max_server_connections, 10);
+  t.equal(s.classes.get('long')?.lane, 'long', 'long_threshold brings a long-lane class for the learned lane');
+  t.equal(s.classes.get('analytics')?.total_limit, Infinity, 'no total limit unless set');
+  t.equal(s.early_reject, true, 'early reject is on by default');
+});
+
+t.test('isolation: class total_limit, early_reject, and an operator-defined long class', async (t) => {
+  const s = parse({
+    ...TRUST_APP,
+    scheduler: { long_threshold: 0.2, early_reject: false },
+    classes: { migration: { total_limit: 1 }, long: { weight: 0.5, limit: 3 } },
+  }).scheduler;
+  t.equal(s.classes.get('migration')?.total_limit, 1);
+  t.equal(s.early_reject, false);
+  t.same({ ...s.classes.get('long') }, { weight: 0.5, limit: 3, queue_timeout: 0, elastic: false, lane: 'short', total_limit: Infinity },
+    'a long class the operator wrote is kept as written');
+  t.same(problemsOf({ ...TRUST_APP, classes: { migration: { total_limit: -1 } } }),
+    ['classes.migration.total_limit: expected a slot limit (an integer >= 0, or null for none), got -1']);
+  t.notOk(parse(TRUST_APP).scheduler.classes.has('long'), 'no learned lane, no long class');
 });
 
 t.test('isolation: reservations that exceed the budget are refused, naming the numbers', async (t) => {

@@ -36,16 +36,45 @@ t.test('shrinks when latency inflates and recovers when it returns', async (t) =
   t.equal(limit.elasticSlots(), 18, 'back to max');
 });
 
-t.test('windows with too few samples and bad samples are ignored', async (t) => {
+t.test('sparse samples are pooled across windows; bad samples are ignored', async (t) => {
   const { clock, limit } = limiter({ initial: 10 });
-  for (let i = 0; i < 100; i++) {
+  limit.update(5);
+  for (let i = 0; i < 4; i++) {
     clock.t += 100;
-    limit.update(50);
+    limit.update(5);
     limit.update(NaN);
     limit.update(-1);
+    t.equal(limit.minRttMs, null, `window ${i}: too few samples yet, the window stretches`);
   }
-  t.equal(limit.elasticSlots(), 10);
-  t.equal(limit.minRttMs, null);
+  clock.t += 100;
+  limit.update(5);
+  t.equal(limit.minRttMs, 5, 'judged once five samples came in');
+  clock.t += 1000;
+  limit.update(40);
+  const before = limit.current;
+  clock.t += 999;
+  limit.elasticSlots();
+  t.equal(limit.current, before, 'a lone sample waits for company');
+  clock.t += 1;
+  limit.elasticSlots();
+  t.ok(limit.current < before, 'but is judged after ten windows at most');
+});
+
+t.test('with no latency-sensitive work running the budget grows, unless elastic work is app-limited', async (t) => {
+  let inFlight = 18;
+  const { clock, limit } = limiter({ initial: 2, inFlight: () => inFlight });
+  for (let i = 0; i < 30; i++) {
+    clock.t += 100;
+    limit.elasticSlots();
+  }
+  t.equal(limit.elasticSlots(), 18, 'nothing to protect: elastic work may use every slot');
+  const other = limiter({ initial: 2, inFlight: () => 0 });
+  for (let i = 0; i < 30; i++) {
+    other.clock.t += 100;
+    other.limit.elasticSlots();
+  }
+  t.equal(other.limit.elasticSlots(), 2, 'no growth without elastic demand');
+  inFlight = 0;
 });
 
 t.test('does not grow while elastic work uses under half the budget', async (t) => {

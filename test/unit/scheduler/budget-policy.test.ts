@@ -38,7 +38,7 @@ t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled 
     default_pool_size: 2,
     scheduler: { mode: 'shadow', headroom_min: 1, headroom_max: 2, burst: 0.5, default_cost: 0.02 },
     tenants: { default: { weight: 2 }, acme: { weight: 4, reservation: 0, limit: 6, max_queue: 10, rate: { per_second: 50, burst: 5, mode: 'reject' } } },
-    classes: { analytics: { weight: 0.5, limit: 2, elastic: true, lane: 'long', queue_timeout: 30 } },
+    classes: { analytics: { weight: 0.5, limit: 2, elastic: true, lane: 'long', queue_timeout: 30 }, migration: { total_limit: 1 } },
   });
   const bp = budgetPolicy(c, 2);
   t.equal(bp.mode, 'shadow');
@@ -52,7 +52,9 @@ t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled 
   t.same(bp.policy.tenants.get('acme'), {
     weight: 4, reservation: 0, limit: 6, maxQueue: 10, queueTimeoutMs: 120_000, rate: { perSecond: 50, burst: 5, mode: 'reject' },
   }, 'no queue_timeout of its own: the default query_wait_timeout of 120 s');
-  t.same(bp.policy.classes.get('analytics'), { weight: 0.5, limit: 2, queueTimeoutMs: 30_000, elastic: true, lane: 'long' });
+  t.same(bp.policy.classes.get('analytics'), { weight: 0.5, limit: 2, queueTimeoutMs: 30_000, elastic: true, lane: 'long', totalLimit: Infinity });
+  t.equal(bp.policy.classes.get('migration')!.totalLimit, 1, 'total_limit caps the class across tenants');
+  t.equal(bp.policy.earlyReject, true, 'early reject is on by default');
   t.same(policyProblems(bp.policy), [], 'the scheduler accepts it');
 });
 

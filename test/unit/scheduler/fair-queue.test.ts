@@ -174,6 +174,75 @@ t.test('tenant and class limits park and re-arm on release', async (t) => {
   t.equal(q.queued, 0);
 });
 
+t.test('a class total limit caps the class across tenants; the others keep running', async (t) => {
+  const { q, add, drain } = setup({ slots: 6, classes: { migration: { totalLimit: 1 } } });
+  for (const tenant of ['A', 'B', 'C']) for (let i = 0; i < 2; i++) add(`${tenant}m${i}`, tenant, 'migration');
+  add('A1', 'A');
+  add('B1', 'B');
+  const held = new Set(drain());
+  const migrations = (): number => [...held].filter((g) => g.cls === 'migration').length;
+  t.equal(migrations(), 1, 'one migration at a time across all tenants');
+  t.same([...held].filter((g) => g.cls === 'default').map((g) => g.item).sort(), ['A1', 'B1'], 'other classes are not blocked');
+  t.equal(q.held, 3, 'slots stay free rather than breaking the cap');
+  t.ok(q.snapshot().tenants.some((s) => s.classes.some((c) => c.cls === 'migration' && c.atLimit)), 'the snapshot shows the cap');
+  let seen = 1;
+  for (let guard = 0; guard < 10 && q.queued > 0; guard++) {
+    const m = [...held].find((g) => g.cls === 'migration')!;
+    held.delete(m);
+    q.release(m);
+    for (const g of drain()) held.add(g);
+    t.equal(migrations(), 1, 'still one after a release');
+    seen++;
+  }
+  t.equal(seen, 6, 'every migration ran, one after another');
+  t.equal(q.queued, 0);
+});
+
+t.test('a reload that raises a class total limit re-arms parked leaves', async (t) => {
+  const { q, add, drain } = setup({ slots: 6, classes: { migration: { totalLimit: 1 } } });
+  add('Am', 'A', 'migration');
+  add('Bm', 'B', 'migration');
+  add('Cm', 'C', 'migration');
+  t.equal(drain().length, 1);
+  q.setPolicy(policy({ slots: 6, classes: { migration: { totalLimit: 3 } } }));
+  t.equal(drain().length, 2, 'the parked tenants run once the cap allows');
+  t.equal(q.held, 3);
+});
+
+t.test('early reject: refused at once when the work ahead outlasts the timeout', async (t) => {
+  // 2 slots, 100 ms per transaction, 1 s timeout: 21 queued ahead → 21 / 2 × 100 = 1050 ms expected.
+  const { q, add, drain } = setup({ slots: 2, earlyReject: true, defaultCostMs: 100, tenants: { A: { queueTimeoutMs: 1000 } } });
+  add('h1', 'A');
+  add('h2', 'A');
+  t.equal(drain().length, 2);
+  for (let i = 0; i < 21; i++) add(`a${i}`, 'A');
+  const r = q.enqueue('late', 'A', 'default');
+  t.ok(isRejection(r), 'refused without waiting');
+  const rej = r as Rejection;
+  t.equal(rej.reason, 'early');
+  t.equal(rej.waitedMs, 0);
+  t.equal(rej.timeoutMs, 1000);
+  t.equal(rej.expectedMs, 1050, 'work ahead × estimate / slots');
+  t.equal(q.snapshot().rejections.early, 1, 'counted under its own reason');
+  const other = q.enqueue('b', 'B', 'default');
+  t.notOk(isRejection(other), 'another tenant with nothing ahead is queued (no timeout of its own)');
+});
+
+t.test('early reject counts the share a tenant gets among busy tenants, and can be turned off', async (t) => {
+  const base = { slots: 4, tenants: { A: { queueTimeoutMs: 500 }, B: { weight: 3 } } };
+  for (const earlyReject of [true, false]) {
+    const { q, add, drain } = setup({ ...base, earlyReject });
+    for (let i = 0; i < 12; i++) add(`b${i}`, 'B');
+    drain();
+    // A alone could use 4 slots: 30 ahead × 10 ms / 4 = 75 ms. Beside B (weight 3) it gets 1: 300 ms.
+    for (let i = 0; i < 30; i++) add(`a${i}`, 'A');
+    t.notOk(isRejection(q.enqueue('fits', 'A', 'default')), '31 × 10 ms / 1 slot ≈ 310 ms fits in 500 ms');
+    for (let i = 0; i < 20; i++) q.enqueue(`more${i}`, 'A', 'default');
+    const r = q.enqueue('over', 'A', 'default');
+    t.equal(isRejection(r) ? r.reason : 'queued', earlyReject ? 'early' : 'queued', `earlyReject=${earlyReject}`);
+  }
+});
+
 t.test('the elastic budget caps elastic classes only', async (t) => {
   let budget = 1;
   const { q, add, drain } = setup({ classes: { scan: { elastic: true } } }, { elastic: { elasticSlots: () => budget } });

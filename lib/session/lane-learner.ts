@@ -1,0 +1,146 @@
+// The learned long lane: statement fingerprints whose average hold time exceeds a threshold, in bounded memory.
+import { createRequire } from 'node:module';
+
+export interface Fingerprinter {
+  /** Resolves once fingerprint() may be called. */
+  load(): Promise<void>;
+  /** Statement text → fingerprint; throws on text it cannot parse. */
+  fingerprint(sql: string): string;
+}
+
+export interface LaneLearnerOptions {
+  /** Default: libpg-query's fingerprints. */
+  fingerprinter?: Fingerprinter;
+  /** Runs work after the current I/O callback (default setImmediate), so fingerprints stay off the relay path. */
+  defer?: (fn: () => void) => void;
+  /** Distinct statement shapes remembered (text → fingerprint), LRU. */
+  maxShapes?: number;
+  /** Distinct fingerprints with a hold-time average, LRU. */
+  maxFingerprints?: number;
+  /** Hold samples waiting for a fingerprint; more are dropped until the next batch. */
+  maxPending?: number;
+  /** Weight of the newest hold time in a fingerprint's average. */
+  alpha?: number;
+}
+
+/** SQL text longer than this is keyed by its prefix: enough to tell statements apart, bounded in memory. */
+const MAX_KEY_CHARS = 2048;
+// Literals differ from call to call; replacing them keeps one key per statement shape before any parsing.
+const LITERALS = /'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b/g;
+const TX_CONTROL = /^\s*(?:begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
+
+interface Sample {
+  key: string;
+  sql: string;
+  holdMs: number;
+}
+
+/**
+ * Learns which statement shapes hold a slot long. The relay path only normalizes text and does two Map
+ * lookups; libpg-query fingerprints are computed in deferred batches, a bounded number at a time.
+ */
+export class LaneLearner {
+  private readonly shapes = new Map<string, string>();
+  private readonly averages = new Map<string, number>();
+  private pending: Sample[] = [];
+  private scheduled = false;
+  private loaded: Promise<void> | null = null;
+  /** The parser failed to load: statements are told apart by their normalized text alone. */
+  private noParser = false;
+  private readonly o: Required<LaneLearnerOptions>;
+
+  constructor(options: LaneLearnerOptions = {}) {
+    this.o = {
+      fingerprinter: options.fingerprinter ?? libpgQuery(),
+      defer: (fn) => setImmediate(fn),
+      maxShapes: 10_000,
+      maxFingerprints: 5_000,
+      maxPending: 1_000,
+      alpha: 0.3,
+      ...options,
+    };
+  }
+
+  /** The key of a transaction's first statement, or null when it should not be learned (BEGIN, COMMIT...). */
+  static keyOf(sql: string): string | null {
+    if (TX_CONTROL.test(sql)) return null;
+    const text = sql.length > MAX_KEY_CHARS ? sql.slice(0, MAX_KEY_CHARS) : sql;
+    return text.replace(LITERALS, '?');
+  }
+
+  /** Whether statements of this shape are known to hold a slot longer than `thresholdMs` on average. */
+  isLong(key: string, thresholdMs: number): boolean {
+    const fp = this.shapes.get(key);
+    if (fp === undefined) return false;
+    const avg = this.averages.get(fp);
+    return avg !== undefined && avg > thresholdMs;
+  }
+
+  /** A transaction that started with this statement held its slot for `holdMs`. */
+  observe(key: string, sql: string, holdMs: number): void {
+    const fp = this.shapes.get(key);
+    if (fp !== undefined) return this.record(fp, holdMs);
+    if (this.pending.length >= this.o.maxPending) return;
+    this.pending.push({ key, sql, holdMs });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.o.defer(() => void this.fingerprintPending());
+    }
+  }
+
+  /** The learned average hold time of a statement shape, if known (for tests and the admin console). */
+  averageMs(key: string): number | undefined {
+    const fp = this.shapes.get(key);
+    return fp === undefined ? undefined : this.averages.get(fp);
+  }
+
+  get size(): { shapes: number; fingerprints: number; pending: number } {
+    return { shapes: this.shapes.size, fingerprints: this.averages.size, pending: this.pending.length };
+  }
+
+  private async fingerprintPending(): Promise<void> {
+    // The WASM parser loads once, on the first batch; samples keep queueing (bounded) meanwhile.
+    this.loaded ??= this.o.fingerprinter.load().catch(() => void (this.noParser = true));
+    await this.loaded;
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (const s of batch) {
+      let fp = this.shapes.get(s.key);
+      if (fp === undefined) {
+        fp = this.fingerprintOf(s.sql, s.key);
+        remember(this.shapes, s.key, fp, this.o.maxShapes);
+      }
+      this.record(fp, s.holdMs);
+    }
+  }
+
+  private fingerprintOf(sql: string, key: string): string {
+    if (this.noParser) return `shape:${key}`;
+    try {
+      return this.o.fingerprinter.fingerprint(sql);
+    } catch {
+      // Text libpg-query cannot parse (a multi-statement string with a syntax error, say) keeps its own shape.
+      return `shape:${key}`;
+    }
+  }
+
+  private record(fp: string, holdMs: number): void {
+    const prev = this.averages.get(fp);
+    const next = prev === undefined ? holdMs : prev + this.o.alpha * (holdMs - prev);
+    remember(this.averages, fp, next, this.o.maxFingerprints);
+  }
+}
+
+/** Map as LRU: re-inserting moves a key to the end; the oldest entries go once over the bound. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value!);
+}
+
+function libpgQuery(): Fingerprinter {
+  // libpg-query ships CommonJS with a WASM parser: loadModule() once, then the sync calls work.
+  const lib = createRequire(import.meta.url)('libpg-query') as { fingerprintSync(sql: string): string; loadModule(): Promise<void> };
+  return { load: () => lib.loadModule(), fingerprint: (sql) => lib.fingerprintSync(sql) };
+}
