@@ -1,10 +1,12 @@
 // Proves on real Postgres that /metrics follows real traffic: two tenants' counters and histograms move with the work done, and the exposition is valid.
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import t from 'tap';
 import { APP_DB, ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { adminClient, tokenFile, type AdminClient } from '../helpers/admin-http.js';
 import { parseExposition, promtoolCheck, samples, total, type Family } from '../helpers/exposition.js';
+import { makeTestCerts } from '../helpers/certs.js';
 
 const pgServer = await startTestPostgres(t);
 const TOKEN = 'metrics-test-token-5d1c';
@@ -103,9 +105,11 @@ t.test('two tenants under load: counters and histograms match the work each did;
   t.ok(total(during, 'sluice_pool_server_connections', { state: 'active' }) <= SLOTS, 'under load, at most the budget\'s slots were in use');
 });
 
-t.test('rejections by reason, auth failures by method and the exposition format', async (t) => {
+t.test('rejections by reason, TLS handshakes, auth failures by method and the exposition format', async (t) => {
+  const certs = await makeTestCerts(t);
   const sluice = await startSluice(t, pgServer, {
     tenants: { bob: { limit: 0 } },
+    client_tls: { cert_file: certs.serverCert, key_file: certs.serverKey },
     admin_http: { listen_addr: '127.0.0.1', port: 0, token_file: tokenFile(t, TOKEN) },
   });
   const admin = adminClient(sluice.pooler, TOKEN);
@@ -114,12 +118,26 @@ t.test('rejections by reason, auth failures by method and the exposition format'
   const wrong = new pg.Client({ ...sluice.options('alice'), password: 'not-her-password' });
   wrong.on('error', () => undefined);
   await t.rejects(wrong.connect(), { code: '28P01' });
+  const secure = new pg.Client({ ...sluice.options('carol'), ssl: { ca: await readFile(certs.caCert, 'utf8') } });
+  await secure.connect();
+  await secure.end();
+  // Without the CA the client refuses the certificate and drops the handshake.
+  const untrusting = new pg.Client({ ...sluice.options('carol'), ssl: { rejectUnauthorized: true } });
+  untrusting.on('error', () => undefined);
+  await t.rejects(untrusting.connect());
 
-  const text = (await admin.get('/metrics')).text;
+  // The server sees the abandoned handshake when the client's alert arrives: wait for it, bounded.
+  let text = (await admin.get('/metrics')).text;
+  for (let i = 0; i < 50 && total(parseExposition(text), 'sluice_client_tls_handshakes_total', { result: 'error' }) === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    text = (await admin.get('/metrics')).text;
+  }
   const m = parseExposition(text);
   t.equal(total(m, 'sluice_tenant_rejections_total', { budget: `${APP_DB}/bob`, tenant: 'bob', reason: 'limit' }), 3, 'three refusals for limit');
   t.equal(total(m, 'sluice_tenant_rejections_total', { reason: 'timeout' }), 0, 'none for other reasons');
   t.equal(total(m, 'sluice_client_auth_failures_total', { method: 'md5' }), 1, 'the wrong password counts under md5');
+  t.equal(total(m, 'sluice_client_tls_handshakes_total', { result: 'ok' }), 1, 'one TLS handshake completed');
+  t.equal(total(m, 'sluice_client_tls_handshakes_total', { result: 'error' }), 1, 'one was abandoned by the client');
   for (const f of m.values()) {
     t.ok(f.name.startsWith('sluice_'), `${f.name}: sluice_ prefix`);
     t.ok(f.help.length > 0, `${f.name}: has HELP`);
