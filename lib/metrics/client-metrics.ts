@@ -1,30 +1,27 @@
 // Per listener metrics: clients by state at scrape time, TLS handshakes and authentication failures as events.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ValueFamily, type ValueSeries } from './series.js';
 
 export const CLIENT_STATES = ['login', 'idle', 'waiting', 'active'] as const;
 export type SessionState = 'idle' | 'waiting' | 'active';
 
 export class ClientMetrics {
-  private readonly clients: Gauge<'listener' | 'state'>;
-  private readonly tls: Counter<'listener' | 'result'>;
-  private readonly authFailures: Counter<'listener' | 'method'>;
-  private readonly tlsOk: Counter.Internal;
-  private readonly tlsFailed: Counter.Internal;
-  private readonly authByMethod = new Map<string, Counter.Internal>();
+  private readonly clients: ValueFamily;
+  private readonly tlsOk: ValueSeries;
+  private readonly tlsFailed: ValueSeries;
+  private readonly authFailures: ValueFamily;
+  private readonly authByMethod = new Map<string, ValueSeries>();
 
   constructor(register: Registry, private readonly listener: string) {
-    const registers = [register];
-    this.clients = new Gauge({
-      name: 'sluice_clients',
-      help: 'Client connections by state: login (not yet logged in), idle (between transactions), waiting (for a slot or server connection), active (linked to a server).',
-      labelNames: ['listener', 'state'], registers,
-    });
-    this.tls = new Counter({ name: 'sluice_client_tls_handshakes_total', help: 'TLS handshakes with clients, by result (ok, error).', labelNames: ['listener', 'result'], registers });
-    this.authFailures = new Counter({
-      name: 'sluice_client_auth_failures_total', help: 'Failed client logins by authentication method (scram, md5, plain, trust).', labelNames: ['listener', 'method'], registers,
-    });
-    this.tlsOk = this.tls.labels({ listener, result: 'ok' });
-    this.tlsFailed = this.tls.labels({ listener, result: 'error' });
+    this.clients = new ValueFamily('sluice_clients',
+      'Client connections by state: login (not yet logged in), idle (between transactions), waiting (for a slot or server connection), active (linked to a server).',
+      ['listener', 'state'], 'gauge').register(register);
+    const tls = new ValueFamily('sluice_client_tls_handshakes_total', 'TLS handshakes with clients, by result (ok, error).', ['listener', 'result'], 'counter')
+      .register(register);
+    this.authFailures = new ValueFamily('sluice_client_auth_failures_total', 'Failed client logins by authentication method (scram, md5, plain, trust).',
+      ['listener', 'method'], 'counter').register(register);
+    this.tlsOk = tls.child({ listener, result: 'ok' });
+    this.tlsFailed = tls.child({ listener, result: 'error' });
   }
 
   tlsHandshake(ok: boolean): void {
@@ -33,7 +30,7 @@ export class ClientMetrics {
 
   authFailed(method: string): void {
     let c = this.authByMethod.get(method);
-    if (!c) this.authByMethod.set(method, (c = this.authFailures.labels({ listener: this.listener, method })));
+    if (!c) this.authByMethod.set(method, (c = this.authFailures.child({ listener: this.listener, method })));
     c.inc();
   }
 
@@ -46,6 +43,6 @@ export class ClientMetrics {
       loggedIn++;
     }
     n.login = Math.max(0, open - loggedIn);
-    for (const state of CLIENT_STATES) this.clients.set({ listener: this.listener, state }, n[state]);
+    for (const state of CLIENT_STATES) this.clients.child({ listener: this.listener, state }).value = n[state];
   }
 }

@@ -1,5 +1,6 @@
 // Per pool metrics: server connections by state at scrape time, connect latency and evictions as events.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './series.js';
 
 const CONNECT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15];
 export const SERVER_STATES = ['login', 'idle', 'active', 'used', 'testing'] as const;
@@ -17,42 +18,35 @@ export interface PoolView {
 }
 
 interface PoolSeries {
-  readonly connect: Histogram.Internal<'pool'>;
-  readonly connectErrors: Counter.Internal;
-  readonly evictions: Counter.Internal;
+  readonly connect: HistogramSeries;
+  readonly connectErrors: ValueSeries;
+  readonly evictions: ValueSeries;
 }
 
 export class PoolMetrics {
-  private readonly servers: Gauge<'pool' | 'state'>;
-  private readonly connect: Histogram<'pool'>;
-  private readonly connectErrors: Counter<'pool'>;
-  private readonly evictions: Counter<'pool'>;
-  private readonly pinned: Gauge<'pool'>;
-  private readonly prepared: Record<'hits' | 'misses' | 'evictions', Counter<'pool'>>;
+  private readonly servers: ValueFamily;
+  private readonly connect: HistogramFamily;
+  private readonly connectErrors: ValueFamily;
+  private readonly evictions: ValueFamily;
+  private readonly pinned: ValueFamily;
+  private readonly prepared: Record<'hits' | 'misses' | 'evictions', ValueFamily>;
   private readonly byPool = new Map<string, PoolSeries>();
 
   constructor(register: Registry) {
-    const registers = [register];
     const pool = ['pool'];
-    this.servers = new Gauge({
-      name: 'sluice_pool_server_connections',
-      help: 'Server connections by state: login (connecting), idle, active (linked to a client), used (taken, not yet linked), testing (running a reset, rollback or parameter sync).',
-      labelNames: ['pool', 'state'], registers,
-    });
-    this.connect = new Histogram({
-      name: 'sluice_pool_connect_seconds', help: 'Time to open a server connection: TCP, TLS and login.',
-      labelNames: pool, buckets: CONNECT_BUCKETS, registers,
-    });
-    this.connectErrors = new Counter({ name: 'sluice_pool_connect_errors_total', help: 'Server connection attempts that failed.', labelNames: pool, registers });
-    this.evictions = new Counter({
-      name: 'sluice_pool_evictions_total', help: 'Idle server connections closed to make room for another pool of the same budget.', labelNames: pool, registers,
-    });
-    this.pinned = new Gauge({ name: 'sluice_pool_pinned_server_connections', help: 'Server connections pinned to one client by session state.', labelNames: pool, registers });
-    const prepared = (what: string, help: string) => new Counter({ name: `sluice_pool_prepared_statement_${what}_total`, help, labelNames: pool, registers });
+    const family = (name: string, help: string, type: 'counter' | 'gauge', labels = pool) => new ValueFamily(name, help, labels, type).register(register);
+    this.servers = family('sluice_pool_server_connections',
+      'Server connections by state: login (connecting), idle, active (linked to a client), used (taken, not yet linked), testing (running a reset, rollback or parameter sync).',
+      'gauge', ['pool', 'state']);
+    this.connect = new HistogramFamily('sluice_pool_connect_seconds', 'Time to open a server connection: TCP, TLS and login.', pool, CONNECT_BUCKETS)
+      .register(register);
+    this.connectErrors = family('sluice_pool_connect_errors_total', 'Server connection attempts that failed.', 'counter');
+    this.evictions = family('sluice_pool_evictions_total', 'Idle server connections closed to make room for another pool of the same budget.', 'counter');
+    this.pinned = family('sluice_pool_pinned_server_connections', 'Server connections pinned to one client by session state.', 'gauge');
     this.prepared = {
-      hits: prepared('hits', 'Prepared statements found already prepared on the server connection.'),
-      misses: prepared('misses', 'Prepared statements that had to be prepared on the server connection.'),
-      evictions: prepared('evictions', 'Prepared statements closed on a server connection to bound its cache.'),
+      hits: family('sluice_pool_prepared_statement_hits_total', 'Prepared statements found already prepared on the server connection.', 'counter'),
+      misses: family('sluice_pool_prepared_statement_misses_total', 'Prepared statements that had to be prepared on the server connection.', 'counter'),
+      evictions: family('sluice_pool_prepared_statement_evictions_total', 'Prepared statements closed on a server connection to bound its cache.', 'counter'),
     };
   }
 
@@ -69,7 +63,7 @@ export class PoolMetrics {
   private seriesOf(pool: string): PoolSeries {
     let s = this.byPool.get(pool);
     if (!s) {
-      s = { connect: this.connect.labels({ pool }), connectErrors: this.connectErrors.labels({ pool }), evictions: this.evictions.labels({ pool }) };
+      s = { connect: this.connect.child({ pool }), connectErrors: this.connectErrors.child({ pool }), evictions: this.evictions.child({ pool }) };
       this.byPool.set(pool, s);
     }
     return s;
@@ -77,9 +71,7 @@ export class PoolMetrics {
 
   /** Scrape time: one walk over each pool's connections in use; idle and connecting are counts. */
   refresh(pools: Iterable<PoolView>): void {
-    this.servers.reset();
-    this.pinned.reset();
-    for (const c of Object.values(this.prepared)) c.reset();
+    for (const f of [this.servers, this.pinned, this.prepared.hits, this.prepared.misses, this.prepared.evictions]) f.reset();
     for (const p of pools) {
       const n = { login: p.connecting, idle: p.idle.size, active: 0, used: 0, testing: 0 };
       for (const conn of p.used) {
@@ -87,12 +79,13 @@ export class PoolMetrics {
         else if (conn.link) n.active++;
         else n.used++;
       }
-      for (const state of SERVER_STATES) this.servers.set({ pool: p.name, state }, n[state]);
-      this.pinned.set({ pool: p.name }, p.pinnedCount ?? 0);
+      const pool = p.name;
+      for (const state of SERVER_STATES) this.servers.child({ pool, state }).value = n[state];
+      this.pinned.child({ pool }).value = p.pinnedCount ?? 0;
       const ps = p.preparedStatements;
-      this.prepared.hits.inc({ pool: p.name }, ps?.hits ?? 0);
-      this.prepared.misses.inc({ pool: p.name }, ps?.misses ?? 0);
-      this.prepared.evictions.inc({ pool: p.name }, ps?.evictions ?? 0);
+      this.prepared.hits.child({ pool }).value = ps?.hits ?? 0;
+      this.prepared.misses.child({ pool }).value = ps?.misses ?? 0;
+      this.prepared.evictions.child({ pool }).value = ps?.evictions ?? 0;
     }
   }
 }

@@ -5,6 +5,10 @@ import type { SchedulerSnapshot } from '../scheduler/scheduler-types.js';
 import { ClientMetrics, type SessionState } from './client-metrics.js';
 import { PoolMetrics, type PoolView } from './pool-metrics.js';
 import { TenantMetrics } from './tenant-metrics.js';
+import { isOwnFamily } from './series.js';
+
+/** Series rendered per turn of the event loop: bounds how long a scrape of many tenants holds it. */
+const SERIES_PER_TURN = 500;
 
 /** The live state a scrape reads; the composition root supplies it. */
 export interface MetricsSources {
@@ -52,8 +56,8 @@ export class SluiceMetrics {
   }
 
   /**
-   * The exposition text. Gauges are read from the live state first; then each family is rendered in
-   * its own turn of the event loop, so a scrape of many tenants lets client traffic through in between.
+   * The exposition text. Gauges are read from the live state first; then the families are rendered a few
+   * hundred series per turn of the event loop, so a scrape of many tenants lets client traffic through.
    */
   async scrape(): Promise<string> {
     const s = this.sources;
@@ -61,10 +65,19 @@ export class SluiceMetrics {
     this.pools.refresh(s.pools());
     this.clients?.refresh(s.openClients(), s.sessions());
     const parts: string[] = [];
-    for (const m of this.registry.getMetricsAsArray()) {
-      parts.push(await this.registry.getSingleMetricAsString(m.name));
-      await nextTurn();
+    for (const m of this.registry.getMetricsAsArray() as unknown[]) {
+      if (!isOwnFamily(m)) {
+        parts.push(await this.registry.getSingleMetricAsString((m as { name: string }).name));
+        continue;
+      }
+      const chunks: string[] = [];
+      for (const chunk of m.render(SERIES_PER_TURN)) {
+        chunks.push(chunk);
+        await nextTurn();
+      }
+      parts.push(chunks.join('\n'));
     }
     return `${parts.join('\n\n')}\n`;
   }
 }
+

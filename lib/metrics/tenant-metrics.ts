@@ -1,23 +1,23 @@
 // Per tenant and class metrics: admission events into cached label children, queue state read from snapshots at scrape time.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/scheduler-types.js';
+import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './series.js';
 import { OTHER_TENANT, TenantFolding } from './tenant-folding.js';
 
 const WAIT_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 const HOLD_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300];
 const IDLE_REASONS = ['limit', 'rate', 'headroom', 'elastic'] as const;
 
-type Leaf = 'budget' | 'tenant' | 'class';
-type Labels = Record<Leaf, string>;
+type Labels = { budget: string; tenant: string; class: string };
 
-/** The label children of one (budget, tenant label, class): what the hot path touches. */
+/** The series of one (budget, tenant label, class): what the hot path touches. */
 interface Series {
   readonly labels: Labels;
-  readonly wait: Histogram.Internal<Leaf>;
-  readonly hold: Histogram.Internal<Leaf>;
-  readonly transactions: Counter.Internal;
-  readonly slotSeconds: Counter.Internal;
-  readonly rejections: Partial<Record<RejectReason, Counter.Internal>>;
+  readonly wait: HistogramSeries;
+  readonly hold: HistogramSeries;
+  readonly transactions: ValueSeries;
+  readonly slotSeconds: ValueSeries;
+  readonly rejections: Partial<Record<RejectReason, ValueSeries>>;
 }
 
 interface Cached {
@@ -27,17 +27,17 @@ interface Cached {
 
 export class TenantMetrics implements SchedulerObserver {
   private readonly folding: TenantFolding;
-  private readonly wait: Histogram<Leaf>;
-  private readonly hold: Histogram<Leaf>;
-  private readonly transactions: Counter<Leaf>;
-  private readonly slotSeconds: Counter<Leaf>;
-  private readonly rejections: Counter<Leaf | 'reason'>;
-  private readonly queueDepth: Gauge<Leaf>;
-  private readonly slotsHeld: Gauge<Leaf>;
-  private readonly entitled: Gauge<'budget' | 'tenant'>;
-  private readonly received: Gauge<'budget' | 'tenant'>;
-  private readonly budgetSlots: Gauge<'budget'>;
-  private readonly idleSlotSeconds: Counter<'budget' | 'reason'>;
+  private readonly wait: HistogramFamily;
+  private readonly hold: HistogramFamily;
+  private readonly transactions: ValueFamily;
+  private readonly slotSeconds: ValueFamily;
+  private readonly rejections: ValueFamily;
+  private readonly queueDepth: ValueFamily;
+  private readonly slotsHeld: ValueFamily;
+  private readonly entitled: ValueFamily;
+  private readonly received: ValueFamily;
+  private readonly budgetSlots: ValueFamily;
+  private readonly idleSlotSeconds: ValueFamily;
   /** Series by scheduler leaf: one WeakMap get per event. */
   private readonly byLeaf = new WeakMap<object, Cached>();
   /** Series by `budget \0 tenant label \0 class`, shared by every leaf with those labels. */
@@ -50,37 +50,26 @@ export class TenantMetrics implements SchedulerObserver {
     private readonly pools: { evicted(pool: string): void },
   ) {
     this.folding = new TenantFolding(maxTenants);
-    const registers = [register];
-    const leaf: Leaf[] = ['budget', 'tenant', 'class'];
-    this.wait = new Histogram({
-      name: 'sluice_tenant_queue_wait_seconds', help: 'Time a transaction waited in its queue for a slot.',
-      labelNames: leaf, buckets: WAIT_BUCKETS, registers,
-    });
-    this.hold = new Histogram({
-      name: 'sluice_tenant_transaction_hold_seconds', help: 'Time a transaction held its slot (server connection).',
-      labelNames: leaf, buckets: HOLD_BUCKETS, registers,
-    });
-    this.transactions = new Counter({ name: 'sluice_tenant_transactions_total', help: 'Transactions that got a slot and gave it back.', labelNames: leaf, registers });
-    this.slotSeconds = new Counter({ name: 'sluice_tenant_slot_seconds_total', help: 'Slot-seconds consumed, counted when each transaction ends.', labelNames: leaf, registers });
-    this.rejections = new Counter({
-      name: 'sluice_tenant_rejections_total', help: 'Transactions refused or taken out of the queue, by reason (queue_full, timeout, rate, limit, cancel).',
-      labelNames: [...leaf, 'reason'], registers,
-    });
-    this.queueDepth = new Gauge({ name: 'sluice_tenant_queue_depth', help: 'Transactions waiting for a slot.', labelNames: leaf, registers });
-    this.slotsHeld = new Gauge({ name: 'sluice_tenant_slots_held', help: 'Slots (server connections) held right now.', labelNames: leaf, registers });
-    this.entitled = new Gauge({
-      name: 'sluice_tenant_entitled_share_ratio', help: 'Fair share of the budget the tenant is entitled to now, given weights, reservations, limits and demand (0-1).',
-      labelNames: ['budget', 'tenant'], registers,
-    });
-    this.received = new Gauge({
-      name: 'sluice_tenant_received_share_ratio', help: 'Share of the budget\'s recent slot time the tenant received (decayed over 10 s, 0-1).',
-      labelNames: ['budget', 'tenant'], registers,
-    });
-    this.budgetSlots = new Gauge({ name: 'sluice_budget_slots', help: 'Slots (server connections) of the budget.', labelNames: ['budget'], registers });
-    this.idleSlotSeconds = new Counter({
-      name: 'sluice_budget_idle_slot_seconds_total', help: 'Slot-seconds left free while work waited, by the rule that kept it waiting.',
-      labelNames: ['budget', 'reason'], registers,
-    });
+    const leaf = ['budget', 'tenant', 'class'];
+    const share = ['budget', 'tenant'];
+    const counter = (name: string, help: string, labels: string[]) => new ValueFamily(name, help, labels, 'counter').register(register);
+    const gauge = (name: string, help: string, labels: string[]) => new ValueFamily(name, help, labels, 'gauge').register(register);
+    this.wait = new HistogramFamily('sluice_tenant_queue_wait_seconds', 'Time a transaction waited in its queue for a slot.', leaf, WAIT_BUCKETS)
+      .register(register);
+    this.hold = new HistogramFamily('sluice_tenant_transaction_hold_seconds', 'Time a transaction held its slot (server connection).', leaf, HOLD_BUCKETS)
+      .register(register);
+    this.transactions = counter('sluice_tenant_transactions_total', 'Transactions that got a slot and gave it back.', leaf);
+    this.slotSeconds = counter('sluice_tenant_slot_seconds_total', 'Slot-seconds consumed, counted when each transaction ends.', leaf);
+    this.rejections = counter('sluice_tenant_rejections_total',
+      'Transactions refused or taken out of the queue, by reason (queue_full, timeout, rate, limit, cancel).', [...leaf, 'reason']);
+    this.queueDepth = gauge('sluice_tenant_queue_depth', 'Transactions waiting for a slot.', leaf);
+    this.slotsHeld = gauge('sluice_tenant_slots_held', 'Slots (server connections) held right now.', leaf);
+    this.entitled = gauge('sluice_tenant_entitled_share_ratio',
+      'Fair share of the budget the tenant is entitled to now, given weights, reservations, limits and demand (0-1).', share);
+    this.received = gauge('sluice_tenant_received_share_ratio', 'Share of the budget\'s recent slot time the tenant received (decayed over 10 s, 0-1).', share);
+    this.budgetSlots = gauge('sluice_budget_slots', 'Slots (server connections) of the budget.', ['budget']);
+    this.idleSlotSeconds = counter('sluice_budget_idle_slot_seconds_total', 'Slot-seconds left free while work waited, by the rule that kept it waiting.',
+      ['budget', 'reason']);
   }
 
   // The hot path: one WeakMap get, then prom-client children.
@@ -99,7 +88,7 @@ export class TenantMetrics implements SchedulerObserver {
 
   rejected(leaf: object | null, budget: string, tenant: string, cls: string, reason: RejectReason): void {
     const s = leaf ? this.seriesOf(leaf, budget, tenant, cls) : this.seriesByKey(budget, this.folding.label(tenant), cls);
-    const child = s.rejections[reason] ?? (s.rejections[reason] = this.rejections.labels({ ...s.labels, reason }));
+    const child = s.rejections[reason] ?? (s.rejections[reason] = this.rejections.child({ ...s.labels, reason }));
     child.inc();
   }
 
@@ -122,10 +111,10 @@ export class TenantMetrics implements SchedulerObserver {
       const labels = { budget, tenant, class: cls };
       s = {
         labels,
-        wait: this.wait.labels(labels),
-        hold: this.hold.labels(labels),
-        transactions: this.transactions.labels(labels),
-        slotSeconds: this.slotSeconds.labels(labels),
+        wait: this.wait.child(labels),
+        hold: this.hold.child(labels),
+        transactions: this.transactions.child(labels),
+        slotSeconds: this.slotSeconds.child(labels),
         rejections: {},
       };
       this.byKey.set(key, s);
@@ -141,34 +130,46 @@ export class TenantMetrics implements SchedulerObserver {
     const known = new Set(listed);
     for (const s of snapshots.values()) for (const t of s.tenants) known.add(t.tenant);
     for (const t of this.folding.rebalance(known, maxTenants)) this.dropSeries(t);
-    for (const g of [this.queueDepth, this.slotsHeld, this.entitled, this.received, this.budgetSlots]) g.reset();
-    this.idleSlotSeconds.reset();
+    for (const g of [this.queueDepth, this.slotsHeld, this.entitled, this.received, this.budgetSlots, this.idleSlotSeconds]) g.reset();
     for (const [budget, s] of snapshots) {
-      this.budgetSlots.set({ budget }, s.slots);
-      for (const reason of IDLE_REASONS) this.idleSlotSeconds.inc({ budget, reason }, s.idle.slotMs[reason] / 1000);
+      this.budgetSlots.child({ budget }).value = s.slots;
+      for (const reason of IDLE_REASONS) this.idleSlotSeconds.child({ budget, reason }).value = s.idle.slotMs[reason] / 1000;
       for (const t of s.tenants) {
         const tenant = this.folding.label(t.tenant);
-        this.entitled.inc({ budget, tenant }, t.entitledShare);
-        this.received.inc({ budget, tenant }, t.receivedShare);
+        this.entitled.child({ budget, tenant }).inc(t.entitledShare);
+        this.received.child({ budget, tenant }).inc(t.receivedShare);
         for (const c of t.classes) {
           const labels = { budget, tenant, class: c.cls };
-          this.queueDepth.inc(labels, c.queued);
-          this.slotsHeld.inc(labels, c.held);
+          this.queueDepth.child(labels).inc(c.queued);
+          this.slotsHeld.child(labels).inc(c.held);
         }
       }
     }
   }
 
+  /**
+   * A tenant lost its label: its series go, and their counts move into tenant="other", so sums over
+   * tenants (and rates of those sums) stay continuous.
+   */
   private dropSeries(tenant: string): void {
     if (tenant === OTHER_TENANT) return;
     for (const [key, s] of this.byKey) {
       if (s.labels.tenant !== tenant) continue;
       this.byKey.delete(key);
+      const into = this.seriesByKey(s.labels.budget, OTHER_TENANT, s.labels.class);
+      into.wait.absorb(s.wait);
+      into.hold.absorb(s.hold);
+      into.transactions.inc(s.transactions.value);
+      into.slotSeconds.inc(s.slotSeconds.value);
       this.wait.remove(s.labels);
       this.hold.remove(s.labels);
       this.transactions.remove(s.labels);
       this.slotSeconds.remove(s.labels);
-      for (const reason of Object.keys(s.rejections)) this.rejections.remove({ ...s.labels, reason });
+      for (const [reason, child] of Object.entries(s.rejections) as Array<[RejectReason, ValueSeries]>) {
+        const to = into.rejections[reason] ?? (into.rejections[reason] = this.rejections.child({ ...into.labels, reason }));
+        to.inc(child.value);
+        this.rejections.remove({ ...s.labels, reason });
+      }
     }
   }
 }

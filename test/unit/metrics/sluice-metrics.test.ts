@@ -141,6 +141,8 @@ t.test('past metrics.max_tenants, the tenants after the first ones by name are s
   finish(['aardvark']);
   m = await scrape();
   t.notOk(labelsOf('sluice_tenant_transactions_total').includes('bravo'), 'bravo\'s series are removed');
+  t.equal(total(m, 'sluice_tenant_transactions_total'), 5, 'and its count moved into other: the sum over tenants goes on');
+  t.equal(total(m, 'sluice_tenant_transaction_hold_seconds_count'), 5, 'histograms too');
   round(['aardvark', 'bravo']);
   finish(['aardvark', 'bravo']);
   m = await scrape();
