@@ -1,5 +1,6 @@
 // Tests the registry end to end without sockets: event series, scrape-time gauges, tenant folding, pools, clients, promtool.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { FairQueue } from '../../../lib/scheduler/fair-queue.js';
 import type { Grant } from '../../../lib/scheduler/scheduler-nodes.js';
 import { isRejection, type SchedulerSnapshot } from '../../../lib/scheduler/scheduler-types.js';
@@ -229,4 +230,15 @@ t.test('the exposition passes promtool check metrics (when promtool is installed
   }
   t.equal(r.code, 0, 'promtool exits 0');
   t.equal(r.out, '', 'and reports nothing');
+});
+
+t.test('docs/metrics.md lists every family with its type, and nothing that does not exist', async (t) => {
+  const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+  const rows = new Map<string, string>();
+  for (const m of doc.matchAll(/^\| `(sluice_[a-z0-9_]+)` \| (counter|gauge|histogram) \|/gm)) rows.set(m[1]!, m[2]!);
+  const { metrics, scrape } = setup();
+  metrics.listening('127.0.0.1:6432');
+  const families = await scrape();
+  for (const f of families.values()) t.equal(rows.get(f.name), f.type, `${f.name} (${f.type}) is documented`);
+  for (const name of rows.keys()) t.ok(families.has(name), `${name} exists`);
 });
