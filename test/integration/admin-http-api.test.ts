@@ -1,9 +1,12 @@
 // Proves the HTTP admin API on a running Sluice: probes, bearer-token auth, validation errors, and a live weight change that shifts two tenants' shares without pool churn.
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import t from 'tap';
 import { APP_DB, ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
-import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { buildConfig, startSluice, type TestSluice } from '../helpers/sluice.js';
+import { createLogger } from '../../lib/log.js';
+import { Pooler } from '../../lib/pooler.js';
 import { adminClient, tokenFile } from '../helpers/admin-http.js';
 
 const pgServer = await startTestPostgres(t);
@@ -169,4 +172,26 @@ t.test('PUT /tenants/alice {weight: 4} shifts a busy 1:1 split to about 4:1 at o
   await Promise.all([alice.stop(), carol.stop()]);
   t.same([...alice.tenant.errors, ...carol.tenant.errors], [], 'no transaction failed');
   t.same(await serverPids(), pids, 'the same 4 server connections throughout: no pool churn');
+});
+
+t.test('the admin token never reaches the log, whether sent right, wrong or read at a reload', async (t) => {
+  const lines: string[] = [];
+  const out = new PassThrough();
+  out.on('data', (b: Buffer) => lines.push(b.toString('utf8')));
+  const file = tokenFile(t, TOKEN);
+  const config = () => buildConfig(pgServer, { admin_http: { listen_addr: '127.0.0.1', port: 0, token_file: file } });
+  const pooler = new Pooler(config(), { log: createLogger({ level: 'debug', destination: out }) });
+  await pooler.listen();
+  t.teardown(() => pooler.close());
+  const admin = adminClient(pooler);
+  await admin.get('/tenants', `${TOKEN}-wrong`);
+  await admin.put('/tenants/alice', { weight: 2 }, { token: TOKEN });
+  await admin.put('/tenants/alice', { weight: -2 }, { token: TOKEN });
+  await admin.del('/tenants/alice', TOKEN);
+  pooler.reload(config());
+  await new Promise((r) => setImmediate(r));
+  const log = lines.join('');
+  t.match(log, /admin HTTP listening/, 'the log was captured');
+  t.match(log, /tenant settings set through the admin API/, 'changes are logged');
+  t.notMatch(log, TOKEN, 'the token is not in it');
 });
