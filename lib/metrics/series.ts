@@ -1,11 +1,6 @@
 // Counter, gauge and histogram families whose series are plain numbers: updates touch no label, scrapes reuse label text formatted once.
 import type { Metric, Registry } from 'prom-client';
 
-/**
- * prom-client's label children hash and validate their labels on every inc() and observe(), so they do
- * not make a hot path cheap. These families keep one object per label set instead; the caller holds on
- * to it, and an update is an addition. They join a prom-client Registry as collectors.
- */
 type Labels = Readonly<Record<string, string>>;
 
 function escape(v: string): string {
@@ -23,6 +18,11 @@ function num(v: number): string {
   return Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : `${v}`;
 }
 
+/**
+ * prom-client's label children hash and validate their labels on every inc() and observe(), so they do
+ * not make a hot path cheap. These families keep one object per label set instead; the caller holds on
+ * to it, and an update is an addition. They join a prom-client Registry as collectors.
+ */
 abstract class Family<S extends { readonly labels: Labels }> {
   protected readonly series = new Map<string, S>();
 

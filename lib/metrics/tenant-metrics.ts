@@ -1,4 +1,4 @@
-// Per tenant and class metrics: admission events into cached label children, queue state read from snapshots at scrape time.
+// Per tenant and class metrics: admission events into series cached per scheduler leaf, queue state read from snapshots at scrape time.
 import type { Registry } from 'prom-client';
 import type { RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/scheduler-types.js';
 import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './series.js';
