@@ -120,6 +120,71 @@ export const ERRORS = {
   SLUICE_INTERNAL: def<{ reason: string }>('XX000', 'FATAL', (p) => `internal pooler error: ${p.reason}`),
 } as const;
 
+/** Errors of the HTTP admin API: an HTTP status and a message. Keep in sync with docs/errors.md too. */
+export const HTTP_ERRORS = {
+  SLUICE_HTTP_UNAUTHORIZED: httpDef(401, () => 'missing or wrong bearer token'),
+  SLUICE_HTTP_READ_ONLY: httpDef(
+    403,
+    () => 'no admin token is configured (admin_http.token_file or token_env), so only read-only endpoints are served',
+  ),
+  SLUICE_HTTP_NOT_FOUND: httpDef<{ path: string }>(404, (p) => `no such endpoint: ${p.path}`),
+  SLUICE_HTTP_UNKNOWN_TENANT: httpDef<{ tenant: string }>(
+    404,
+    (p) => `tenant "${p.tenant}" is not configured and has not run a transaction`,
+  ),
+  SLUICE_HTTP_NO_OVERRIDE: httpDef<{ tenant: string }>(
+    404,
+    (p) => `tenant "${p.tenant}" has no settings made through the API; edit the config file to change its file settings`,
+  ),
+  SLUICE_HTTP_METHOD_NOT_ALLOWED: httpDef<{ method: string; allow: string }>(
+    405,
+    (p) => `method ${p.method} is not allowed here; allowed: ${p.allow}`,
+  ),
+  SLUICE_HTTP_BODY_TOO_LARGE: httpDef<{ max: number }>(413, (p) => `request body is larger than ${p.max} bytes`),
+  SLUICE_HTTP_UNSUPPORTED_MEDIA_TYPE: httpDef(415, () => 'the request body must be JSON (Content-Type: application/json)'),
+  SLUICE_HTTP_BAD_REQUEST: httpDef<{ reason: string }>(400, (p) => `bad request: ${p.reason}`),
+  SLUICE_HTTP_INVALID_TENANT: httpDef<{ tenant: string }>(
+    422,
+    (p) => `the settings for tenant "${p.tenant}" were refused; nothing was changed`,
+  ),
+  SLUICE_HTTP_INTERNAL: httpDef(500, () => 'internal error; see the Sluice log'),
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+interface HttpErrorDef<P> {
+  readonly status: number;
+  readonly message: (p: P) => string;
+}
+
+function httpDef<P = void>(status: number, message: (p: P) => string): HttpErrorDef<P> {
+  return { status, message };
+}
+
+type HttpParamsOf<C extends HttpErrorCode> = (typeof HTTP_ERRORS)[C] extends HttpErrorDef<infer P> ? P : never;
+
+/** An error answer of the HTTP admin API; `problems` lists validation failures, one line each. */
+export class HttpError extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    readonly status: number,
+    message: string,
+    readonly problems?: readonly string[],
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function httpError<C extends HttpErrorCode>(
+  code: C,
+  ...args: HttpParamsOf<C> extends void ? [params?: undefined, problems?: readonly string[]] : [params: HttpParamsOf<C>, problems?: readonly string[]]
+): HttpError {
+  const [params, problems] = args;
+  const d = HTTP_ERRORS[code] as HttpErrorDef<unknown>;
+  return new HttpError(code, d.status, d.message(params), problems);
+}
+
 export type ErrorCode = keyof typeof ERRORS;
 type ParamsOf<C extends ErrorCode> = (typeof ERRORS)[C] extends ErrorDef<infer P> ? P : never;
 

@@ -7,7 +7,11 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { silentLogger, type Logger } from './log.js';
 import { poolerError, type PoolerError } from './errors.js';
 import * as encode from './protocol/encode.js';
-import type { DatabaseConfig, SluiceConfig } from './config/types.js';
+import type { DatabaseConfig, SluiceConfig, TenantConfig } from './config/types.js';
+import { RuntimeTenants } from './config/tenant-overrides.js';
+import { SluiceMetrics } from './metrics/sluice-metrics.js';
+import { AdminHttpServer, type AdminContext } from './admin/http-server.js';
+import { checkReadiness } from './admin/readiness.js';
 import { Listener } from './listener.js';
 import { ClientStartup, type LoginRequest, type StartupContext } from './session/client-startup.js';
 import { ClientSession, type SessionContext } from './session/client-session.js';
@@ -26,6 +30,7 @@ export interface PoolerOptions {
 
 const JANITOR_MS = 1000;
 const LOGIN_RETRY_MS = 500;
+const READINESS_PROBE_MS = 2000;
 
 export class Pooler {
   config: SluiceConfig;
@@ -35,6 +40,9 @@ export class Pooler {
   readonly pools = new Map<string, Pool>();
   /** Live sessions by cancel key, so CancelRequests find their client in O(1). */
   readonly sessions = new Map<string, ClientSession>();
+  readonly metrics: SluiceMetrics;
+  /** The file's snapshot and the tenant settings changed through the admin API; `config` is both combined. */
+  readonly tenants: RuntimeTenants;
   /** Connected clients per tenant, for max_clients. */
   private readonly tenantClients = new Map<string, number>();
   private readonly listener: Listener;
@@ -43,6 +51,8 @@ export class Pooler {
   readonly lanes = new LaneLearner();
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
+  private adminHttp: AdminHttpServer | null = null;
+  private listening = false;
   private nextClientId = 1;
   private nextServerId = 1;
   private closing = false;
@@ -52,6 +62,15 @@ export class Pooler {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger();
     this.tlsContext = makeTlsContext(config);
+    this.tenants = new RuntimeTenants(config);
+    this.metrics = new SluiceMetrics({
+      snapshots: () => this.scheduler.snapshots(),
+      listedTenants: () => this.config.scheduler.tenants.keys(),
+      maxTenants: () => this.config.metrics.max_tenants,
+      pools: () => this.pools.values(),
+      openClients: () => this.listener.clientCount,
+      sessions: () => this.sessions.values(),
+    });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
@@ -61,14 +80,52 @@ export class Pooler {
 
   async listen(): Promise<net.AddressInfo> {
     const addr = await this.listener.listen(this.config.listen_addr, this.config.listen_port);
+    this.listening = true;
+    this.metrics.listening(`${addr.address}:${addr.port}`);
     this.armJanitor();
     this.log.info({ addr: addr.address, port: addr.port }, 'listening');
+    const a = this.config.admin_http;
+    if (a) {
+      this.adminHttp = new AdminHttpServer(this.adminContext());
+      const at = await this.adminHttp.listen(a.listen_addr, a.port);
+      this.log.info({ addr: at.address, port: at.port, writes: a.token === undefined ? 'off (no token)' : 'bearer token' }, 'admin HTTP listening');
+    }
     return addr;
+  }
+
+  /** The admin HTTP port's address, once listening. */
+  get adminAddress(): net.AddressInfo | null {
+    return this.adminHttp?.address ?? null;
+  }
+
+  private adminContext(): AdminContext {
+    return {
+      config: () => this.config,
+      overrides: this.tenants,
+      snapshots: () => this.scheduler.snapshots(),
+      setTenant: (name, t) => this.setTenant(name, t),
+      log: this.log,
+      scrape: () => this.metrics.scrape(),
+      metricsContentType: this.metrics.contentType,
+      readiness: () => {
+        const connected = new Set<string>();
+        for (const p of this.pools.values()) if (p.idle.size + p.used.size > 0) connected.add(p.database);
+        const timeoutMs = Math.min(READINESS_PROBE_MS, this.config.server_connect_timeout || READINESS_PROBE_MS);
+        return checkReadiness({ listening: this.listening && !this.closing, databases: this.config.databases.values(), connected, timeoutMs });
+      },
+    };
+  }
+
+  /** Runtime tenant settings (admin API): applied to the next scheduling decision, no pool touched. Throws ConfigError. */
+  setTenant(name: string, t: TenantConfig | null): void {
+    this.config = this.tenants.set(name, t);
+    this.scheduler.applyPolicies();
   }
 
   private schedulerSettings(c: SluiceConfig): SchedulerSettings {
     return {
       loginRetryMs: LOGIN_RETRY_MS,
+      observer: this.metrics.scheduler,
       policyFor: (pool) => budgetPolicy(this.config, budgetOf(this.config, pool.database, pool.name, pool.settings.size).slots),
     };
   }
@@ -83,6 +140,8 @@ export class Pooler {
       knowsDatabase: (name) => this.config.databases.has(name),
       cancel: (pid, secret) => this.cancel(pid, secret),
       loggedIn: (req) => this.loggedIn(req),
+      tlsHandshake: (ok) => this.metrics.tlsHandshake(ok),
+      authFailed: (method) => this.metrics.authFailed(method),
     };
   }
 
@@ -168,6 +227,7 @@ export class Pooler {
       pool = new Pool(`${db.name}/${serverUser}`, this.poolSettings(db, serverUser, clientUser, scramKeys), this.clock, {
         idle: (p) => this.scheduler.poolIdle(p),
         loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
+        launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
       }, () => this.nextServerId++);
       this.pools.set(key, pool);
     } else if (scramKeys && !pool.settings.target.scramKeys && !pool.settings.target.password) {
@@ -203,9 +263,15 @@ export class Pooler {
     };
   }
 
-  /** Swap in a new snapshot: settings apply to the next dispatch; no client or server connection is dropped. */
-  reload(next: SluiceConfig): void {
+  /**
+   * Swap in a new file snapshot (runtime tenant settings stay on top): settings apply to the next
+   * dispatch; no client or server connection is dropped.
+   */
+  reload(file: SluiceConfig): void {
     const prev = this.config;
+    const { config: next, dropped } = this.tenants.rebase(file);
+    if (dropped.length > 0) this.log.warn({ tenants: dropped }, 'runtime tenant settings no longer fit the reloaded file and were dropped');
+    this.warnAdminHttpChange(prev, next);
     this.config = next;
     this.tlsContext = makeTlsContext(next);
     this.scheduler.settings = this.schedulerSettings(next);
@@ -235,6 +301,13 @@ export class Pooler {
     for (const [pool, db, user] of moved) pool.successor = this.poolFor(db, user, pool.settings.target.scramKeys);
     this.scheduler.applyPolicies();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
+  }
+
+  private warnAdminHttpChange(prev: SluiceConfig, next: SluiceConfig): void {
+    const a = prev.admin_http;
+    const b = next.admin_http;
+    if (a?.listen_addr === b?.listen_addr && a?.port === b?.port) return;
+    this.log.warn('admin_http listen_addr, port or presence changed: that takes a restart; the token change (if any) applies now');
   }
 
   private armJanitor(): void {
@@ -268,7 +341,7 @@ export class Pooler {
     for (const s of [...this.sessions.values()]) s.sendError(poolerError('SLUICE_SHUTTING_DOWN'));
     this.listener.destroyAll();
     for (const pool of this.pools.values()) pool.closeAll('pooler shutting down');
-    await stopped;
+    await Promise.all([stopped, this.adminHttp?.close()]);
   }
 }
 

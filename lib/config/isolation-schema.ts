@@ -23,7 +23,7 @@ const regex = z.string({ error: expecting('a regular expression') }).transform((
   }
 });
 
-const tenantSchema = section({
+export const tenantSchema = section({
   weight: positive('a weight > 0').default(1),
   reservation: integer(0).default(0),
   limit: unlimited('a slot limit').default(Infinity),
@@ -77,7 +77,7 @@ export const isolationShape = {
 
 type Raw = z.output<z.ZodObject<typeof isolationShape>>;
 
-function tenantOf(t: z.output<typeof tenantSchema>): TenantConfig {
+export function tenantOf(t: z.output<typeof tenantSchema>): TenantConfig {
   return Object.freeze({ ...t, rate: t.rate && Object.freeze({ ...t.rate }) });
 }
 
@@ -88,6 +88,18 @@ function tenantOf(t: z.output<typeof tenantSchema>): TenantConfig {
 export function effectiveHeadroom(h: { min: number; max: number }, slots: number): { min: number; max: number } {
   const max = Math.min(h.max, Math.floor(slots / 4));
   return { min: Math.min(h.min, max), max };
+}
+
+/** Reservations must fit the smallest budget minus its headroom_min; the problem line when they do not. */
+export function reservationProblem(
+  tenants: Iterable<TenantConfig>, smallestBudget: { name: string; slots: number } | null, headroom: { min: number; max: number },
+): string | null {
+  if (!smallestBudget) return null;
+  let reserved = 0;
+  for (const t of tenants) reserved += t.reservation;
+  const h = effectiveHeadroom(headroom, smallestBudget.slots);
+  if (reserved <= smallestBudget.slots - h.min) return null;
+  return `tenants: reservations add up to ${reserved} slots, more than ${smallestBudget.name}'s budget of ${smallestBudget.slots} minus headroom_min ${h.min}`;
 }
 
 /** Builds the isolation snapshot; budgets are the smallest database budget, for the reservation check. */
@@ -101,13 +113,8 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
   for (const [name, t] of tenants) {
     if (t.limit < t.reservation) problems.push(`tenants.${name}.limit: ${t.limit} is below its reservation ${t.reservation}`);
   }
-  const reserved = [...tenants.values()].reduce((n, t) => n + t.reservation, 0);
-  const headroom = smallestBudget && effectiveHeadroom({ min: s.headroom_min, max: s.headroom_max }, smallestBudget.slots);
-  if (smallestBudget && headroom && reserved > smallestBudget.slots - headroom.min) {
-    problems.push(
-      `tenants: reservations add up to ${reserved} slots, more than ${smallestBudget.name}'s budget of ${smallestBudget.slots} minus headroom_min ${headroom.min}`,
-    );
-  }
+  const tooMuch = reservationProblem(tenants.values(), smallestBudget, { min: s.headroom_min, max: s.headroom_max });
+  if (tooMuch) problems.push(tooMuch);
   const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
   // The learned lane needs somewhere to go: a plain long-lane class unless the operator defined one.
   if (s.long_threshold > 0 && !classes.has(LONG_CLASS)) classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const }));

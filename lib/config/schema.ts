@@ -10,6 +10,7 @@ import {
   expecting, flag, integer, namedSections, names, oneOf, seconds, secretText, section, text, type IssueInput,
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
+import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
 export class ConfigError extends Error {
@@ -106,7 +107,7 @@ const configSchema = z.strictObject({
     .refine((dbs) => Object.keys(dbs).length > 0, { error: 'at least one database is required' }),
   users: namedSections(userSchema, 'user').default({}),
   ...isolationShape,
-  metrics: reservedSection,
+  ...observabilityShape,
   admin: reservedSection,
   session_state: reservedSection,
   max_prepared_statements: reservedSection,
@@ -127,7 +128,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   }).join('');
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines = issues.flatMap((iss) => (iss.code === 'unrecognized_keys'
     ? iss.keys.map((key) => `${formatPath([...iss.path, key])}: unknown setting`)
     : [`${formatPath(iss.path)}: ${iss.message}`]));
@@ -144,6 +145,8 @@ export interface ParseOptions {
   readonly readFile?: (path: string) => string;
   /** Whether a TLS certificate/key file can be read; defaults to an fs.accessSync(R_OK) check. */
   readonly fileExists?: (path: string) => boolean;
+  /** Where admin_http.token_env is looked up; defaults to process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -163,6 +166,8 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
   const clientTls = cfg.client_tls && resolveFiles(cfg.client_tls, ['cert_file', 'key_file', 'ca_file'], 'client_tls', opts, problems);
   const serverTls = resolveFiles(cfg.server_tls, ['ca_file'], 'server_tls', opts, problems);
   const scheduler = buildIsolation(cfg, smallestBudget(cfg), problems);
+  const readFile = opts.readFile ?? readUtf8;
+  const adminHttp = buildAdminHttp(cfg, { baseDir: opts.baseDir, readFile, env: opts.env ?? process.env }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     listen_addr: cfg.listen_addr,
@@ -192,11 +197,21 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     users: new FrozenMap(Object.entries(cfg.users).map(([name, user]) => [name, buildUser(name, user)])),
     ...(cfg.max_server_connections === undefined ? {} : { max_server_connections: cfg.max_server_connections }),
     scheduler,
+    metrics: buildMetrics(cfg),
+    ...(adminHttp === undefined ? {} : { admin_http: adminHttp }),
   });
 }
 
+/** What smallestBudget reads: the YAML shape and the snapshot both fit. */
+export interface BudgetSizes {
+  readonly databases: Record<string, { readonly max_server_connections?: number; readonly pool_size?: number }>;
+  readonly users: Record<string, { readonly pool_size?: number }>;
+  readonly max_server_connections?: number;
+  readonly default_pool_size: number;
+}
+
 /** The database with the fewest slots: reservations and headroom must fit even there. */
-function smallestBudget(cfg: RawConfig): { name: string; slots: number } | null {
+export function smallestBudget(cfg: BudgetSizes): { name: string; slots: number } | null {
   let best: { name: string; slots: number } | null = null;
   for (const [name, db] of Object.entries(cfg.databases)) {
     const slots = db.max_server_connections ?? cfg.max_server_connections ?? db.pool_size ?? cfg.default_pool_size;

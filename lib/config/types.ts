@@ -76,6 +76,21 @@ export interface SluiceConfig {
   /** Default slot budget of a database; absent: the database's pool size. */
   readonly max_server_connections?: number;
   readonly scheduler: IsolationConfig;
+  readonly metrics: MetricsConfig;
+  /** The HTTP admin API and /metrics; absent: not served. */
+  readonly admin_http?: AdminHttpConfig;
+}
+
+export interface MetricsConfig {
+  /** Tenants with a label of their own; the rest are summed under tenant="other". */
+  readonly max_tenants: number;
+}
+
+export interface AdminHttpConfig {
+  readonly listen_addr: string;
+  readonly port: number;
+  /** Bearer token (non-enumerable); absent: only read-only endpoints are served. */
+  readonly token?: string;
 }
 
 /** Workload isolation: how transactions are scheduled onto each database's server-connection budget. */

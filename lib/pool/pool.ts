@@ -27,6 +27,8 @@ export interface PoolEvents {
   idle(pool: Pool): void;
   /** A login failed; retryable when the server may come back (refused, reset, timeout, 57P03). */
   loginFailed(pool: Pool, reason: string, retryable: boolean): void;
+  /** A connection attempt (connect, TLS and login) ended after ms, logged in or not (metrics). */
+  launched?(pool: Pool, ms: number, ok: boolean): void;
 }
 
 export class Pool {
@@ -113,9 +115,11 @@ export class Pool {
   private launchOne(): void {
     this.connecting++;
     this.tally.conns++;
+    const started = this.clock.now();
     loginToServer(this.settings.target).then(
       (login) => {
         this.connecting--;
+        this.events.launched?.(this, this.clock.now() - started, true);
         const conn = new ServerConnection(this.nextId(), login, this.clock.now(), (c) => this.onServerClosed(c));
         this.lastError = null;
         if (!this.params) this.params = new Map(login.params);
@@ -126,6 +130,7 @@ export class Pool {
       (err: Error) => {
         this.connecting--;
         this.tally.conns--;
+        this.events.launched?.(this, this.clock.now() - started, false);
         this.lastError = err.message;
         // 57P03 cannot_connect_now (starting up, shutting down, recovering) is Postgres saying "try again shortly".
         const retryable = !(err instanceof ServerRejectedLogin) || err.sqlstate === CANNOT_CONNECT_NOW;

@@ -112,6 +112,21 @@ export interface SchedulerSnapshot {
   shadow?: SchedulerSnapshot;
 }
 
+/**
+ * Admission events, for metrics. `leaf` is the same object for every event of one (budget, tenant, class)
+ * while the scheduler remembers that pair, so an observer can cache per leaf instead of per label set.
+ */
+export interface SchedulerObserver {
+  /** A transaction got its slot after waitedMs in the queue. */
+  granted(leaf: object, budget: string, tenant: string, cls: string, waitedMs: number): void;
+  /** Its slot came back after heldMs. */
+  released(leaf: object, budget: string, tenant: string, cls: string, heldMs: number): void;
+  /** A transaction was refused or taken out of the queue; leaf is null when it never got into one. */
+  rejected(leaf: object | null, budget: string, tenant: string, cls: string, reason: RejectReason): void;
+  /** An idle server connection of `pool` was closed to make room for another pool of the same budget. */
+  evicted(pool: string): void;
+}
+
 /** The interface the pool drives; FairQueue, FifoQueue and ShadowQueue all implement it. */
 export interface SlotQueue<T> {
   setPolicy(policy: SchedulerPolicy): void;

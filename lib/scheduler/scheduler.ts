@@ -6,7 +6,7 @@ import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import { createSlotQueue, isRejection, type SchedulerMode } from './index.js';
 import type { Grant, Ticket } from './scheduler-nodes.js';
-import type { Rejection, SlotQueue } from './scheduler-types.js';
+import type { Rejection, SchedulerObserver, SlotQueue } from './scheduler-types.js';
 import type { SchedulerPolicy } from './policy.js';
 import { AdaptiveLimit } from './adaptive-limit.js';
 
@@ -31,6 +31,8 @@ export interface SchedulerSettings {
   loginRetryMs: number;
   /** The policy of the budget a pool draws from (its `budget` key). */
   policyFor(pool: Pool): BudgetPolicy;
+  /** Told of every grant, release, rejection and eviction (metrics); absent: nobody listens. */
+  observer?: SchedulerObserver;
 }
 
 const ACCRUAL_MS = 250;
@@ -115,7 +117,10 @@ export class Scheduler {
   acquire(w: Waiter, tenant: string, cls: string): void {
     const b = this.budget(w.pool);
     const r = b.queue.enqueue(w, tenant, cls);
-    if (isRejection(r)) return w.rejected(rejectionError(r, w.pool));
+    if (isRejection(r)) {
+      this.settings.observer?.rejected(null, b.database, r.tenant, r.cls, r.reason);
+      return w.rejected(rejectionError(r, w.pool));
+    }
     w.ticket = r;
     this.dispatch(b);
   }
@@ -124,9 +129,11 @@ export class Scheduler {
   cancel(w: Waiter): boolean {
     const b = this.budgets.get(w.pool.budget);
     if (!b) return false;
-    if (w.ticket) {
-      const removed = b.queue.remove(w.ticket);
+    const t = w.ticket;
+    if (t) {
+      const removed = b.queue.remove(t);
       w.ticket = null;
+      if (removed) this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
       return removed;
     }
     if (w.list) {
@@ -144,6 +151,8 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
+    const heldMs = this.clock.now() - g.dispatchedAt;
+    this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
     this.dispatch(b);
   }
 
@@ -180,10 +189,12 @@ export class Scheduler {
       return this.armDeadline(b);
     }
     if (b.wanted) this.switchModeIfEmpty(b);
+    const obs = this.settings.observer;
     for (let g = b.queue.next(); g; g = b.queue.next()) {
       const w = g.item;
       w.ticket = null;
       w.grant = g;
+      obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);
       else this.pend(b, w, g);
@@ -214,6 +225,7 @@ export class Scheduler {
     move(w, null);
     this.release(w);
     const t = g.ticket;
+    this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'timeout');
     w.rejected(rejectionError({ reason: 'timeout', tenant: t.tenant, cls: t.cls, waitedMs: this.clock.now() - t.enqueuedAt }, w.pool));
   }
 
@@ -224,13 +236,16 @@ export class Scheduler {
     if (want <= 0) return;
     let conns = b.tally.conns;
     for (let i = 0; i < want && conns >= b.slots; i++) {
-      if (!this.evictIdle(b, pool)) break;
+      const evicted = this.evictIdle(b, pool);
+      if (!evicted) break;
+      this.settings.observer?.evicted(evicted);
       conns--;
     }
     pool.launch(want);
   }
 
-  private evictIdle(b: Budget, except: Pool): boolean {
+  /** Closes one idle connection of another pool; the name of that pool, or null when none had one. */
+  private evictIdle(b: Budget, except: Pool): string | null {
     for (const p of b.idlePools) {
       if (p === except) continue;
       const conn = p.idle.first();
@@ -239,9 +254,9 @@ export class Scheduler {
         continue;
       }
       conn.close('evicted for another pool of the same database');
-      return true;
+      return p.name;
     }
-    return false;
+    return null;
   }
 
   /** Login failed: a refusal fails the pool's granted waiters now; a transient failure retries. */
@@ -278,7 +293,9 @@ export class Scheduler {
   private expire(b: Budget): void {
     b.deadline = null;
     b.deadlineAt = Infinity;
-    for (const { item, rejection } of b.queue.expire()) {
+    const obs = this.settings.observer;
+    for (const { item, rejection, ticket } of b.queue.expire()) {
+      obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
       item.ticket = null;
       item.rejected(rejectionError(rejection, item.pool));
     }

@@ -37,6 +37,10 @@ export interface StartupContext {
   cancel(pid: number, secret: number): void;
   /** Authentication passed: build the session (or fail it with an error). */
   loggedIn(req: LoginRequest): void;
+  /** A TLS handshake with a client finished or failed (metrics). */
+  tlsHandshake?(ok: boolean): void;
+  /** A client failed authentication; method is the exchange it was asked for (metrics). */
+  authFailed?(method: string): void;
 }
 
 export class ClientStartup implements FrameSink {
@@ -95,7 +99,15 @@ export class ClientStartup implements FrameSink {
     this.socket.write(encode.SSLAccept);
     this.socket.removeListener('data', this.onData);
     const secure = new tls.TLSSocket(this.socket, { isServer: true, secureContext: ctx });
-    secure.on('error', () => undefined);
+    // A handshake ends once: secure, or an error or close before that.
+    let ended = false;
+    const handshake = (ok: boolean): void => {
+      if (!ended) this.ctx.tlsHandshake?.(ok);
+      ended = true;
+    };
+    secure.once('secure', () => handshake(true));
+    secure.on('error', () => handshake(false));
+    secure.once('close', () => handshake(false));
     secure.on('data', this.onData);
     this.socket = secure;
     this.tls = true;
@@ -168,6 +180,7 @@ export class ClientStartup implements FrameSink {
   private step(s: AuthStep): void {
     if (s.kind === 'send') return void this.socket.write(s.data);
     if (s.kind === 'fail') {
+      if (this.auth) this.ctx.authFailed?.(this.auth.method);
       this.ctx.log.info({ user: this.startup?.params.get('user'), code: s.error.code }, s.error.message);
       return this.refuse(s.error);
     }

@@ -1,7 +1,7 @@
 // Keeps lib/errors.ts and docs/errors.md in step: every code documented with its SQLSTATE and severity.
 import t from 'tap';
 import fs from 'node:fs';
-import { ERRORS, poolerError, PoolerError, type ErrorCode } from '../../lib/errors.js';
+import { ERRORS, HTTP_ERRORS, httpError, HttpError, poolerError, PoolerError, type ErrorCode } from '../../lib/errors.js';
 
 const doc = fs.readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const rows = new Map<string, { sqlstate: string; severity: string }>();
@@ -38,4 +38,24 @@ t.test('poolerError builds a typed error with the registered fields', async (t) 
   t.equal(w.fatal, false);
   t.equal(w.detail, 'detail');
   t.match(w.message, /waited 1234 ms .* app\/alice/);
+});
+
+t.test('every HTTP admin API error is documented with its status, and every documented one exists', async (t) => {
+  const http = new Map<string, number>();
+  for (const m of doc.matchAll(/^\| `(SLUICE_HTTP_[A-Z_]+)` \| (\d{3}) \|/gm)) http.set(m[1]!, Number(m[2]));
+  t.ok(http.size > 0, 'the HTTP table parses');
+  for (const [code, def] of Object.entries(HTTP_ERRORS)) {
+    t.equal(http.get(code), def.status, `${code}: HTTP ${def.status} in docs/errors.md`);
+    t.ok(def.status >= 400 && def.status < 600, `${code}: an error status`);
+  }
+  for (const code of http.keys()) t.ok(code in HTTP_ERRORS, `${code} is in lib/errors.ts`);
+});
+
+t.test('httpError builds the registered status and message, with problems when given', async (t) => {
+  const e = httpError('SLUICE_HTTP_INVALID_TENANT', { tenant: 'acme' }, ['weight: expected a weight > 0, got 0']);
+  t.type(e, HttpError);
+  t.equal(e.status, 422);
+  t.match(e.message, /"acme"/);
+  t.same(e.problems, ['weight: expected a weight > 0, got 0']);
+  t.equal(httpError('SLUICE_HTTP_UNAUTHORIZED').problems, undefined);
 });

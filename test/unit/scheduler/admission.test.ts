@@ -7,6 +7,7 @@ import type { Pool } from '../../../lib/pool/pool.js';
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import { Scheduler, type BudgetPolicy, type Waiter } from '../../../lib/scheduler/scheduler.js';
 import type { Grant, Ticket } from '../../../lib/scheduler/scheduler-nodes.js';
+import type { SchedulerObserver } from '../../../lib/scheduler/scheduler-types.js';
 import { policy, type PolicyInput } from './fixtures.js';
 
 /** A server connection as the scheduler sees it: it sits in a pool's idle list and can be closed (evicted). */
@@ -82,10 +83,10 @@ class FakeWaiter implements Waiter {
   }
 }
 
-function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair') {
+function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair', observer?: SchedulerObserver) {
   const clock = new FakeClock(1000);
   let bp: BudgetPolicy = { mode, policy: policy({ slots: 2, ...p }), adaptive: null };
-  const sched = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => bp });
+  const sched = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => bp, observer });
   // Two pools (server users) of database app sharing one budget, as with max_server_connections.
   const alice = new FakePool('app/alice');
   const carol = new FakePool('app/carol');
@@ -359,4 +360,49 @@ t.test('pools with budgets of their own (no max_server_connections) do not share
   t.equal(b.conn, null, 'PAUSE app holds a pool budget of database app too');
   sched.resume('app');
   t.ok(b.conn);
+});
+
+t.test('the observer hears every grant (with its wait), release (with its hold), rejection by reason and eviction', async (t) => {
+  const events: string[] = [];
+  const leaves = new Map<string, Set<object>>();
+  const seen = (key: string, leaf: object | null): void => {
+    if (!leaf) return;
+    if (!leaves.has(key)) leaves.set(key, new Set());
+    leaves.get(key)!.add(leaf);
+  };
+  const observer: SchedulerObserver = {
+    granted: (leaf, b, tenant, cls, ms) => (seen(`${tenant}/${cls}`, leaf), events.push(`granted ${b} ${tenant} ${cls} waited ${ms}`)),
+    released: (leaf, b, tenant, cls, ms) => (seen(`${tenant}/${cls}`, leaf), events.push(`released ${b} ${tenant} ${cls} held ${ms}`)),
+    rejected: (leaf, b, tenant, cls, reason) => events.push(`rejected ${b} ${tenant} ${cls} ${reason}${leaf ? '' : ' (never queued)'}`),
+    evicted: (pool) => events.push(`evicted ${pool}`),
+  };
+  const { clock, sched, alice, carol, start, finish } = setup({ slots: 1, tenants: { alice: { queueTimeoutMs: 100 }, zed: { limit: 0 } } }, 'fair', observer);
+  alice.warm(1);
+  const holder = start('holder', alice, 'alice');
+  const next = start('next', alice, 'alice');
+  clock.advance(40);
+  finish(holder);
+  t.ok(next.conn);
+  const late = start('late', alice, 'alice');
+  clock.advance(100);
+  t.equal(late.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
+  start('zed', alice, 'zed');
+  const gone = start('gone', carol, 'carol');
+  sched.cancel(gone);
+  finish(next);
+  // alice's idle connection fills the one-slot budget, so carol's grant evicts it.
+  const c = start('c', carol, 'carol');
+  t.equal(c.conn, null);
+  t.same(events, [
+    'granted app alice default waited 0',
+    'released app alice default held 40',
+    'granted app alice default waited 40',
+    'rejected app alice default timeout',
+    'rejected app zed default limit (never queued)',
+    'rejected app carol default cancel',
+    'released app alice default held 100',
+    'granted app carol default waited 0',
+    'evicted app/alice',
+  ]);
+  t.equal(leaves.get('alice/default')?.size, 1, 'one leaf object for every event of (app, alice, default)');
 });

@@ -1,0 +1,48 @@
+// Per listener metrics: clients by state at scrape time, TLS handshakes and authentication failures as events.
+import type { Registry } from 'prom-client';
+import { ValueFamily, type ValueSeries } from './series.js';
+
+export const CLIENT_STATES = ['login', 'idle', 'waiting', 'active'] as const;
+export type SessionState = 'idle' | 'waiting' | 'active';
+
+export class ClientMetrics {
+  private readonly clients: ValueFamily;
+  private readonly tlsOk: ValueSeries;
+  private readonly tlsFailed: ValueSeries;
+  private readonly authFailures: ValueFamily;
+  private readonly authByMethod = new Map<string, ValueSeries>();
+
+  constructor(register: Registry, private readonly listener: string) {
+    this.clients = new ValueFamily('sluice_clients',
+      'Client connections by state: login (not yet logged in), idle (between transactions), waiting (for a slot or server connection), active (linked to a server).',
+      ['listener', 'state'], 'gauge').register(register);
+    const tls = new ValueFamily('sluice_client_tls_handshakes_total', 'TLS handshakes with clients, by result (ok, error).', ['listener', 'result'], 'counter')
+      .register(register);
+    this.authFailures = new ValueFamily('sluice_client_auth_failures_total', 'Failed client logins by authentication method (scram, md5, plain, trust).',
+      ['listener', 'method'], 'counter').register(register);
+    this.tlsOk = tls.child({ listener, result: 'ok' });
+    this.tlsFailed = tls.child({ listener, result: 'error' });
+  }
+
+  tlsHandshake(ok: boolean): void {
+    (ok ? this.tlsOk : this.tlsFailed).inc();
+  }
+
+  authFailed(method: string): void {
+    let c = this.authByMethod.get(method);
+    if (!c) this.authByMethod.set(method, (c = this.authFailures.child({ listener: this.listener, method })));
+    c.inc();
+  }
+
+  /** Scrape time: `open` client sockets in all, of which the sessions are logged in. */
+  refresh(open: number, sessions: Iterable<{ readonly state: SessionState }>): void {
+    const n = { login: 0, idle: 0, waiting: 0, active: 0 };
+    let loggedIn = 0;
+    for (const s of sessions) {
+      n[s.state]++;
+      loggedIn++;
+    }
+    n.login = Math.max(0, open - loggedIn);
+    for (const state of CLIENT_STATES) this.clients.child({ listener: this.listener, state }).value = n[state];
+  }
+}
