@@ -64,6 +64,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** When the server last reported an open transaction with nothing in flight (for idle_transaction_timeout). */
   idleInTxSince = 0;
   readonly connectedAt: number;
+  /** Why the session ended, for the disconnect log line; set by whoever ends it. */
+  closeReason = 'client closed the connection';
 
   private readonly scanner: FrameScanner;
   /** Frames that arrived before a server was linked. */
@@ -78,6 +80,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly params: Map<string, string>;
   private syncing = false;
   private ended = false;
+  /** Shutdown asked this client to leave once its running transaction ends. */
+  private leaving: PoolerError | null = null;
+  /** For SHOW STATS: when the current transaction and the current run of outstanding requests began. */
+  private xactStart = 0;
+  private busySince = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -103,6 +110,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     return this.server ? 'active' : this.ticket || this.list ? 'waiting' : 'idle';
   }
 
+  /** When the transaction now waiting for a server was queued, or null. */
+  get waitingSince(): number | null {
+    if (this.server) return null;
+    return this.ticket?.enqueuedAt ?? (this.list ? this.grant?.ticket.enqueuedAt ?? null : null);
+  }
+
+  get applicationName(): string {
+    return this.params.get('application_name') ?? '';
+  }
+
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
   welcomeParams(): Map<string, string> {
     const out = new Map(this.pool.params ?? []);
@@ -120,6 +137,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   private onData(chunk: Buffer): void {
     this.lastActivity = this.ctx.clock.now();
+    this.pool.stats.bytesReceived += chunk.length;
     // One write per chunk however many messages it holds: cork the server socket while scanning.
     const out = this.server?.socket;
     out?.cork();
@@ -149,10 +167,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
-        this.awaitingReady++;
+        this.request();
         return true;
       case Frontend.Sync:
-        this.awaitingReady++;
+        this.request();
         this.extendedOpen = false;
         return true;
       case Frontend.Parse:
@@ -173,6 +191,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.fail(poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) }));
         return false;
     }
+  }
+
+  /** A request that owes a ReadyForQuery; on a linked server it may start a transaction or a busy spell (SHOW STATS). */
+  private request(): void {
+    if (this.awaitingReady++ > 0 || !this.server) return;
+    this.busySince = this.lastActivity;
+    if (this.xactStart === 0) this.xactStart = this.lastActivity;
   }
 
   forward(buf: Buffer, start: number, end: number): void {
@@ -196,6 +221,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
     conn.attach(this);
+    const now = this.ctx.clock.now();
+    this.pool.stats.assigned(now - (this.grant?.ticket.enqueuedAt ?? now));
+    this.xactStart = now;
+    if (this.awaitingReady > 0) this.busySince = now;
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = paramSyncQuery(this.params, conn);
     if (!sync) return this.flushPending();
@@ -245,6 +274,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   serverData(buf: Buffer, start: number, end: number): void {
+    this.pool.stats.bytesSent += end - start;
     this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
@@ -252,8 +282,23 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.awaitingReady -= count;
     if (this.awaitingReady < 0) this.awaitingReady = 0;
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
-    this.idleInTxSince = quiet && status !== TxStatus.Idle ? this.ctx.clock.now() : 0;
+    const now = this.ctx.clock.now();
+    this.countReady(count, quiet, status, now);
+    this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
+    // Shutdown: the running transaction is over, so the client leaves now.
+    if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
+  }
+
+  private countReady(count: number, quiet: boolean, status: number, now: number): void {
+    const stats = this.pool.stats;
+    const busy = this.awaitingReady === 0 && this.busySince > 0 ? now - this.busySince : 0;
+    stats.queriesDone(count, busy);
+    if (this.awaitingReady === 0) this.busySince = 0;
+    if (quiet && status === TxStatus.Idle && this.xactStart > 0) {
+      stats.xactDone(now - this.xactStart);
+      this.xactStart = 0;
+    }
   }
 
   serverParameter(name: string, value: string): void {
@@ -266,7 +311,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
-    else this.close();
+    else this.close(`server connection lost: ${reason}`);
   }
 
   private releaseServer(): void {
@@ -312,24 +357,38 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   sendError(err: PoolerError): void {
     if (this.ended) return;
     this.socket.write(encode.errorResponse(fieldsOf(err)));
-    if (err.fatal) this.close();
+    if (err.fatal) this.close(`${err.code}: ${err.message}`);
   }
 
   /** Protocol violation: tell the client and drop it. */
   fail(err: PoolerError): void {
     this.scanner.fail();
-    this.ctx.log.info({ client: this.ident.id, user: this.ident.user, db: this.ident.database, code: err.code }, err.message);
     this.sendError(err);
-    this.close();
+    this.close(`${err.code}: ${err.message}`);
+  }
+
+  /** Shutdown: leave at once between transactions; a running one may finish first (see serverReady). */
+  drain(err: PoolerError): void {
+    if (this.ended) return;
+    const conn = this.server;
+    if (conn && (this.awaitingReady > 0 || this.extendedOpen || this.syncing || conn.status !== TxStatus.Idle)) {
+      this.leaving = err;
+      return;
+    }
+    // Queued work has not started: it is dropped, as PgBouncer's SHUTDOWN WAIT_FOR_SERVERS drops waiting clients.
+    this.ctx.scheduler.cancel(this);
+    this.pending = [];
+    this.sendError(err);
   }
 
   private terminate(): void {
     this.scanner.fail();
-    this.close();
+    this.close('client sent Terminate');
   }
 
   /** Ends the session; the socket's close event finishes the cleanup. */
-  close(): void {
+  close(reason?: string): void {
+    if (reason && !this.ended) this.closeReason = reason;
     if (!this.socket.destroyed) this.socket.end();
     this.cleanup();
   }
@@ -341,6 +400,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private cleanup(): void {
     if (this.ended) return;
     this.ended = true;
+    const { id, tenant, database, user } = this.ident;
+    this.ctx.log.info(
+      { client: id, tenant, db: database, user, reason: this.closeReason, connectedMs: Math.round(this.ctx.clock.now() - this.connectedAt) },
+      'client disconnected',
+    );
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();
