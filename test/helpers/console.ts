@@ -58,6 +58,7 @@ export interface PsqlTable {
   code: number | null;
   columns: string[];
   rows: string[][];
+  out: string;
   err: string;
 }
 
@@ -68,7 +69,7 @@ export async function psqlConsole(sluice: TestSluice, command: string, user: Rol
   });
   const lines = r.out === '' ? [] : r.out.split('\n');
   const [head, ...rest] = lines;
-  return { code: r.code, columns: head ? head.split('\t') : [], rows: rest.map((l) => l.split('\t')), err: r.err };
+  return { code: r.code, columns: head ? head.split('\t') : [], rows: rest.map((l) => l.split('\t')), out: r.out, err: r.err };
 }
 
 /** Polls until check() is true, for effects that land a little after the command that caused them. */

@@ -26,7 +26,12 @@ export function testUsers(): Record<string, { password?: string }> {
 }
 
 export function buildConfig(pg: TestPostgres, overrides: Record<string, unknown> = {}): SluiceConfig {
-  const raw: Record<string, unknown> = {
+  return parseConfig(rawConfig(pg, overrides), { baseDir: process.cwd() });
+}
+
+/** The YAML-level settings startSluice uses (JSON is YAML, so this can be written to a config file). */
+export function rawConfig(pg: TestPostgres, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
     listen_addr: '127.0.0.1',
     listen_port: 0,
     auth_type: 'md5',
@@ -38,7 +43,6 @@ export function buildConfig(pg: TestPostgres, overrides: Record<string, unknown>
     users: testUsers(),
     ...overrides,
   };
-  return parseConfig(raw, { baseDir: process.cwd() });
 }
 
 export interface SluiceOptions {
