@@ -10,12 +10,11 @@ import * as encode from './protocol/encode.js';
 import type { DatabaseConfig, SluiceConfig } from './config/types.js';
 import { CONSOLE_DATABASES } from './config/schema.js';
 import { Listener } from './listener.js';
-import { ClientStartup, type LoginRequest, type StartupContext } from './session/client-startup.js';
+import { ClientStartup, sluiceOptions, type LoginRequest, type StartupContext } from './session/client-startup.js';
 import { ClientSession, type SessionContext } from './session/client-session.js';
 import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
 import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
 import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
-import { sluiceOptions } from './session/client-startup.js';
 import { Pool } from './pool/pool.js';
 import { poolSettings, sameTarget, type ScramKeys } from './pool/pool-settings.js';
 import { PoolStats } from './pool/pool-stats.js';
@@ -70,7 +69,6 @@ export class Pooler {
   private draining = false;
   private closing = false;
   private resolveClosed: () => void = () => undefined;
-  private port = 0;
 
   constructor(config: SluiceConfig, opts: PoolerOptions = {}) {
     this.config = config;
@@ -89,7 +87,6 @@ export class Pooler {
 
   async listen(): Promise<net.AddressInfo> {
     const addr = await this.listener.listen(this.config.listen_addr, this.config.listen_port);
-    this.port = addr.port;
     this.armJanitor();
     this.log.info({ addr: addr.address, port: addr.port }, 'listening');
     return addr;
@@ -322,15 +319,16 @@ export class Pooler {
     const timeoutMs = this.config.shutdown_timeout;
     this.log.info({ clients: this.sessions.size, timeoutMs, waitForClients }, 'shutting down: no new clients, running transactions may finish');
     void this.listener.stopAccepting();
-    if (!waitForClients) {
-      const err = poolerError('SLUICE_SHUTTING_DOWN');
-      for (const s of [...this.sessions.values()]) s.drain(err);
-    }
     if (timeoutMs > 0) {
       this.drainTimer = this.clock.setTimer(() => {
         this.log.warn({ clients: this.sessions.size, timeoutMs }, 'shutdown_timeout reached; closing the remaining clients');
         void this.close();
       }, timeoutMs);
+    }
+    // Each idle client leaves now; the last one to leave (here or later, in sessionClosed) closes the pooler.
+    if (!waitForClients) {
+      const err = poolerError('SLUICE_SHUTTING_DOWN');
+      for (const s of [...this.sessions.values()]) s.drain(err);
     }
     if (this.sessions.size === 0) void this.close();
     return this.closed;
@@ -368,7 +366,6 @@ export class Pooler {
       scheduler: this.scheduler,
       config: () => this.config,
       wallNow: wallClock,
-      listenPort: () => this.port,
       pools: () => this.allPools(),
       clients: () => this.sessions.values(),
       consoles: () => this.consoles.values(),

@@ -29,8 +29,6 @@ export interface AdminHost {
   config(): SluiceConfig;
   /** Wall-clock milliseconds, for timestamps shown to people. */
   wallNow(): number;
-  /** The port clients connect to. */
-  listenPort(): number;
   /** Every pool with server connections, including pools a reload replaced that are still draining. */
   pools(): Iterable<Pool>;
   clients(): Iterable<ClientSession>;

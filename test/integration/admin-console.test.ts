@@ -1,5 +1,6 @@
 // Proves the admin console answers every SHOW command with PgBouncer's columns through psql and pg, with live values, and refuses what it must.
 import pg from 'pg';
+import postgres from 'postgres';
 import t from 'tap';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
@@ -146,6 +147,15 @@ t.test('SHOW DATABASES, USERS, LISTS, CONFIG and VERSION carry the configuration
   t.equal(config.get('stats_period').value, '1');
   t.equal(config.get('shutdown_timeout').default, '20');
   t.match((await admin.query('SHOW VERSION')).rows[0].version, /^Sluice \d+\.\d+\.\d+/);
+});
+
+t.test('postgres.js reads the console over the simple protocol', async (t) => {
+  const o = sluice.options('alice', 'pgbouncer');
+  const sql = postgres({ ...o, username: o.user, fetch_types: false, max: 1 });
+  t.teardown(() => sql.end());
+  const pools = await sql.unsafe('SHOW POOLS').simple();
+  t.ok(startsWith(pools.columns.map((c) => c.name), PGBOUNCER_COLUMNS.pools), 'PgBouncer\'s SHOW POOLS columns');
+  t.match((await sql.unsafe('SHOW VERSION').simple())[0]?.version, /^Sluice/);
 });
 
 t.test('SHOW HELP is a NOTICE listing the commands', async (t) => {

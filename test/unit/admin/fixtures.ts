@@ -22,7 +22,6 @@ export function fakeHost(config: SluiceConfig = testConfig(), over: Partial<Admi
     scheduler,
     config: () => config,
     wallNow: () => Date.UTC(2024, 4, 1, 12, 0, 0),
-    listenPort: () => 6432,
     pools: () => [],
     clients: () => [],
     consoles: () => [],
