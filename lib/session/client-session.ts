@@ -14,6 +14,7 @@ import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import type { IsolationConfig } from '../config/types.js';
 import { classOfMessage } from './classify.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
+import { TransactionTiming } from './transaction-timing.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -65,7 +66,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   idleInTxSince = 0;
   readonly connectedAt: number;
   /** Why the session ended, for the disconnect log line; set by whoever ends it. */
-  closeReason = 'client closed the connection';
+  private closeReason = 'client closed the connection';
 
   private readonly scanner: FrameScanner;
   /** Frames that arrived before a server was linked. */
@@ -80,11 +81,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly params: Map<string, string>;
   private syncing = false;
   private ended = false;
-  /** Shutdown asked this client to leave once its running transaction ends. */
+  /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
   private leaving: PoolerError | null = null;
-  /** For SHOW STATS: when the current transaction and the current run of outstanding requests began. */
-  private xactStart = 0;
-  private busySince = 0;
+  private readonly timing = new TransactionTiming();
 
   constructor(
     readonly socket: net.Socket,
@@ -112,8 +111,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   /** When the transaction now waiting for a server was queued, or null. */
   get waitingSince(): number | null {
-    if (this.server) return null;
-    return this.ticket?.enqueuedAt ?? (this.list ? this.grant?.ticket.enqueuedAt ?? null : null);
+    return this.server ? null : this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null);
   }
 
   get applicationName(): string {
@@ -193,11 +191,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
   }
 
-  /** A request that owes a ReadyForQuery; on a linked server it may start a transaction or a busy spell (SHOW STATS). */
+  /** A request that owes a ReadyForQuery. */
   private request(): void {
-    if (this.awaitingReady++ > 0 || !this.server) return;
-    this.busySince = this.lastActivity;
-    if (this.xactStart === 0) this.xactStart = this.lastActivity;
+    if (this.awaitingReady++ === 0 && this.server) this.timing.busy(this.lastActivity);
   }
 
   forward(buf: Buffer, start: number, end: number): void {
@@ -222,9 +218,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.server = conn;
     conn.attach(this);
     const now = this.ctx.clock.now();
-    this.pool.stats.assigned(now - (this.grant?.ticket.enqueuedAt ?? now));
-    this.xactStart = now;
-    if (this.awaitingReady > 0) this.busySince = now;
+    this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.awaitingReady > 0);
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = paramSyncQuery(this.params, conn);
     if (!sync) return this.flushPending();
@@ -283,22 +277,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.awaitingReady < 0) this.awaitingReady = 0;
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
     const now = this.ctx.clock.now();
-    this.countReady(count, quiet, status, now);
+    this.timing.ready(this.pool.stats, count, now, this.awaitingReady === 0, quiet && status === TxStatus.Idle);
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
-    // Shutdown: the running transaction is over, so the client leaves now.
     if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
-  }
-
-  private countReady(count: number, quiet: boolean, status: number, now: number): void {
-    const stats = this.pool.stats;
-    const busy = this.awaitingReady === 0 && this.busySince > 0 ? now - this.busySince : 0;
-    stats.queriesDone(count, busy);
-    if (this.awaitingReady === 0) this.busySince = 0;
-    if (quiet && status === TxStatus.Idle && this.xactStart > 0) {
-      stats.xactDone(now - this.xactStart);
-      this.xactStart = 0;
-    }
   }
 
   serverParameter(name: string, value: string): void {
@@ -364,7 +346,6 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   fail(err: PoolerError): void {
     this.scanner.fail();
     this.sendError(err);
-    this.close(`${err.code}: ${err.message}`);
   }
 
   /** Shutdown: leave at once between transactions; a running one may finish first (see serverReady). */
@@ -377,7 +358,6 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
     // Queued work has not started: it is dropped, as PgBouncer's SHUTDOWN WAIT_FOR_SERVERS drops waiting clients.
     this.ctx.scheduler.cancel(this);
-    this.pending = [];
     this.sendError(err);
   }
 
@@ -400,11 +380,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private cleanup(): void {
     if (this.ended) return;
     this.ended = true;
-    const { id, tenant, database, user } = this.ident;
-    this.ctx.log.info(
-      { client: id, tenant, db: database, user, reason: this.closeReason, connectedMs: Math.round(this.ctx.clock.now() - this.connectedAt) },
-      'client disconnected',
-    );
+    const { id, tenant, database: db, user } = this.ident;
+    const connectedMs = Math.round(this.ctx.clock.now() - this.connectedAt);
+    this.ctx.log.info({ client: id, tenant, db, user, reason: this.closeReason, connectedMs }, 'client disconnected');
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();
