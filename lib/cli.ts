@@ -36,19 +36,20 @@ async function runWithConfig(path: string, log: Logger): Promise<number> {
     console.error(err instanceof ConfigError ? `sluice: invalid config ${path}:\n${err.message}` : String(err));
     return 1;
   }
-  const pooler = new Pooler(config, { log });
+  // SIGHUP, a changed file and the console's RELOAD all reload through this one source.
+  const pooler = new Pooler(config, { log, configSource: () => loadConfigFile(path) });
   await pooler.listen();
   const reload = (why: string): void => {
     try {
-      pooler.reload(loadConfigFile(path));
-      log.info({ why }, 'reload done');
-    } catch (err) {
-      log.error({ why, err: err instanceof Error ? err.message : String(err) }, 'reload refused; the old configuration stays');
+      pooler.reloadFromSource(why);
+    } catch {
+      // Logged by the pooler; the old configuration stays.
     }
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   watchFile(path, () => reload('file changed'));
-  await untilSignal(pooler);
+  onStopSignals(pooler, log);
+  await pooler.closed;
   return 0;
 }
 
@@ -66,7 +67,8 @@ async function runQuickstart(port: number, log: Logger): Promise<number> {
   console.log(`\nSluice is ready (transaction pooling, Postgres ${qs.postgres.version}). Connect with:\n`);
   console.log(`  psql "postgresql://${qs.user}:${qs.password}@127.0.0.1:${port}/${qs.database}"\n`);
   console.log('Press Ctrl-C to stop; the embedded Postgres and its data are removed.');
-  await untilSignal(pooler);
+  onStopSignals(pooler, log);
+  await pooler.closed;
   await qs.postgres.stop();
   return 0;
 }
@@ -81,13 +83,21 @@ function watchFile(path: string, onChange: () => void): void {
   }).unref();
 }
 
-function untilSignal(pooler: Pooler): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      pooler.close().then(resolve, resolve);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+/**
+ * SIGTERM: graceful (no new clients, running transactions finish within shutdown_timeout); a second
+ * SIGTERM, or SIGINT, stops at once. The console's SHUTDOWN ends the process the same way: main()
+ * returns once pooler.closed resolves.
+ */
+function onStopSignals(pooler: Pooler, log: Logger): void {
+  let terms = 0;
+  process.on('SIGTERM', () => {
+    terms++;
+    log.info({ signal: 'SIGTERM', immediate: terms > 1 }, 'stop requested');
+    void (terms > 1 ? pooler.close() : pooler.drain());
+  });
+  process.on('SIGINT', () => {
+    log.info({ signal: 'SIGINT', immediate: true }, 'stop requested');
+    void pooler.close();
   });
 }
 

@@ -117,6 +117,34 @@ export const ERRORS = {
   ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
+  SLUICE_ADMIN_LOGIN_REFUSED: def<{ user: string }>(
+    '42501',
+    'FATAL',
+    (p) => `user "${p.user}" may not use the admin console: it is in neither admin_users nor stats_users`,
+  ),
+  SLUICE_ADMIN_ONLY: def<{ command: string; user: string }>(
+    '42501',
+    'ERROR',
+    (p) => `${p.command} needs a user in admin_users; "${p.user}" is a stats user and may only run SHOW commands`,
+  ),
+  SLUICE_ADMIN_UNKNOWN_COMMAND: def<{ text: string }>(
+    '42601',
+    'ERROR',
+    (p) => `invalid admin console command "${p.text}", use SHOW HELP;`,
+  ),
+  SLUICE_ADMIN_EXTENDED_PROTOCOL: def(
+    '0A000',
+    'ERROR',
+    () => 'the admin console supports only the simple query protocol (PgBouncer does the same); send the command as a plain query',
+  ),
+  SLUICE_ADMIN_NO_SUCH_DATABASE: def<{ database: string }>('3D000', 'ERROR', (p) => `no such database: ${p.database}`),
+  SLUICE_ADMIN_NO_SUCH_CLIENT: def<{ id: string }>('42704', 'ERROR', (p) => `no client with id ${p.id} (see SHOW CLIENTS)`),
+  SLUICE_ADMIN_WRONG_STATE: def<{ reason: string }>('55000', 'ERROR', (p) => p.reason),
+  SLUICE_ADMIN_RELOAD_FAILED: def<{ reason: string }>(
+    'F0000',
+    'ERROR',
+    (p) => `reload refused, the running configuration stays: ${p.reason}`,
+  ),
   SLUICE_INTERNAL: def<{ reason: string }>('XX000', 'FATAL', (p) => `internal pooler error: ${p.reason}`),
 } as const;
 

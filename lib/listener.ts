@@ -14,6 +14,7 @@ export class Listener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private accepting = true;
+  private stopped: Promise<void> | null = null;
 
   constructor(private readonly hooks: ListenerHooks) {
     this.server = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
@@ -47,10 +48,11 @@ export class Listener {
     this.hooks.accept(socket);
   }
 
-  /** Stop accepting; existing sockets stay. */
+  /** Stop accepting; existing sockets stay. Resolves once the last of them has closed too. */
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.stopped ??= new Promise((resolve) => this.server.close(() => resolve()));
+    return this.stopped;
   }
 
   destroyAll(): void {

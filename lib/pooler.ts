@@ -1,4 +1,4 @@
-// The composition root: builds pools, scheduler and listener from a config snapshot; reload and shutdown.
+// The composition root: builds pools, scheduler, listener and admin console from a config snapshot; reload and shutdown.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type net from 'node:net';
@@ -8,24 +8,36 @@ import { silentLogger, type Logger } from './log.js';
 import { poolerError, type PoolerError } from './errors.js';
 import * as encode from './protocol/encode.js';
 import type { DatabaseConfig, SluiceConfig, TenantConfig } from './config/types.js';
+import { CONSOLE_DATABASES } from './config/schema.js';
 import { RuntimeTenants } from './config/tenant-overrides.js';
 import { SluiceMetrics } from './metrics/sluice-metrics.js';
 import { AdminHttpServer, type AdminContext } from './admin/http-server.js';
 import { checkReadiness } from './admin/readiness.js';
 import { Listener } from './listener.js';
-import { ClientStartup, type LoginRequest, type StartupContext } from './session/client-startup.js';
+import { ClientStartup, sluiceOptions, type LoginRequest, type StartupContext } from './session/client-startup.js';
 import { ClientSession, type SessionContext } from './session/client-session.js';
 import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
 import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
 import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
-import { sluiceOptions } from './session/client-startup.js';
-import { Pool, type PoolSettings } from './pool/pool.js';
+import { Pool } from './pool/pool.js';
+import { poolSettings, sameTarget, type ScramKeys } from './pool/pool-settings.js';
+import { PoolStats } from './pool/pool-stats.js';
+import { PoolWatch } from './pool/pool-watch.js';
 import { sendCancel } from './pool/server-connection.js';
 import { LaneLearner } from './session/lane-learner.js';
+import type { AdminHost, ShutdownMode } from './admin/admin-host.js';
+import { ConsoleSession, type ConsoleContext } from './admin/console-session.js';
 
 export interface PoolerOptions {
   clock?: Clock;
   log?: Logger;
+  /**
+   * Reads the configuration file again; throws (a ConfigError) when it cannot. SIGHUP, a changed file and
+   * the console's RELOAD all go through it. Without it, RELOAD is refused.
+   */
+  configSource?: () => SluiceConfig;
+  /** Wall-clock milliseconds, only for timestamps the console shows. */
+  wallClock?: () => number;
 }
 
 const JANITOR_MS = 1000;
@@ -43,24 +55,39 @@ export class Pooler {
   readonly metrics: SluiceMetrics;
   /** The file's snapshot and the tenant settings changed through the admin API; `config` is both combined. */
   readonly tenants: RuntimeTenants;
+  readonly consoles = new Set<ConsoleSession>();
+  /** Resolves once close() has finished: the CLI exits then. */
+  readonly closed: Promise<void>;
+  readonly admin: AdminHost;
   /** Connected clients per tenant, for max_clients. */
   private readonly tenantClients = new Map<string, number>();
+  /** Pools a reload replaced, until their last connection is gone (SHOW SERVERS close_needed, WAIT_CLOSE). */
+  private readonly retired = new Set<Pool>();
+  /** SHOW STATS counters per database, shared by the database's pools. */
+  private readonly stats = new Map<string, PoolStats>();
+  /** Console commands waiting for server connections to come back (PAUSE, WAIT_CLOSE). */
+  private readonly watch = new PoolWatch();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
   /** The learned long lane (scheduler.long_threshold), shared by all sessions. */
   readonly lanes = new LaneLearner();
+  private readonly configSource: (() => SluiceConfig) | undefined;
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
+  private drainTimer: TimerHandle | null = null;
   private adminHttp: AdminHttpServer | null = null;
   private listening = false;
   private nextClientId = 1;
   private nextServerId = 1;
+  private draining = false;
   private closing = false;
+  private resolveClosed: () => void = () => undefined;
 
   constructor(config: SluiceConfig, opts: PoolerOptions = {}) {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger();
+    this.configSource = opts.configSource;
     this.tlsContext = makeTlsContext(config);
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
@@ -74,8 +101,10 @@ export class Pooler {
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
-      accept: (socket) => new ClientStartup(socket, this.startupContext()),
+      accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
     });
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.admin = this.adminHost(opts.wallClock ?? Date.now);
   }
 
   async listen(): Promise<net.AddressInfo> {
@@ -137,7 +166,7 @@ export class Pooler {
       log: this.log,
       tlsContext: this.tlsContext,
       mockKey: this.mockKey,
-      knowsDatabase: (name) => this.config.databases.has(name),
+      knowsDatabase: (name) => this.config.databases.has(name) || CONSOLE_DATABASES.includes(name),
       cancel: (pid, secret) => this.cancel(pid, secret),
       loggedIn: (req) => this.loggedIn(req),
       tlsHandshake: (ok) => this.metrics.tlsHandshake(ok),
@@ -146,15 +175,35 @@ export class Pooler {
   }
 
   private loggedIn(req: LoginRequest): void {
+    if (this.closing || this.draining) return this.refuse(req, poolerError('SLUICE_SHUTTING_DOWN'));
+    if (CONSOLE_DATABASES.includes(req.database)) return this.openConsole(req);
     const db = this.config.databases.get(req.database);
-    if (this.closing) return refuse(req.socket, poolerError('SLUICE_SHUTTING_DOWN'));
-    if (!db) return refuse(req.socket, poolerError('SLUICE_UNKNOWN_DATABASE', { database: req.database }));
+    if (!db) return this.refuse(req, poolerError('SLUICE_UNKNOWN_DATABASE', { database: req.database }));
     const pool = this.poolFor(db, req.user, req.scramKeys);
     pool.whenParamsKnown((err) => {
       if (req.socket.destroyed) return;
-      if (err) return refuse(req.socket, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
+      if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
       this.startSession(req, pool);
     });
+  }
+
+  /** The admin console: admin_users may run everything, stats_users only SHOW. */
+  private openConsole(req: LoginRequest): void {
+    const admin = this.config.admin_users.includes(req.user);
+    if (!admin && !this.config.stats_users.includes(req.user)) {
+      return this.refuse(req, poolerError('SLUICE_ADMIN_LOGIN_REFUSED', { user: req.user }));
+    }
+    const ctx: ConsoleContext = { host: this.admin, clock: this.clock, log: this.log, closed: (c) => this.consoles.delete(c) };
+    const c = new ConsoleSession(req.socket, { id: req.id, user: req.user, database: req.database, admin }, ctx);
+    this.consoles.add(c);
+    c.welcome(req.rest);
+  }
+
+  /** A FATAL refusal after authentication; logged like every other disconnect. */
+  private refuse(req: LoginRequest, err: PoolerError): void {
+    this.log.info({ client: req.id, user: req.user, db: req.database, reason: `${err.code}: ${err.message}` }, 'client disconnected during login');
+    if (req.socket.destroyed) return;
+    req.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message }));
   }
 
   private startSession(req: LoginRequest, pool: Pool): void {
@@ -168,10 +217,11 @@ export class Pooler {
     const tenant = tenantOf(iso, facts);
     const max = (iso.tenants.get(tenant) ?? iso.default_tenant).max_clients;
     const count = this.tenantClients.get(tenant) ?? 0;
-    if (count >= max) return refuse(req.socket, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
+    if (count >= max) return this.refuse(req, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
     this.tenantClients.set(tenant, count + 1);
+    pool.stats.clientLogins++;
     const ident = {
-      id: this.nextClientId++, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.newCancelKey(),
+      id: req.id, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.newCancelKey(),
     };
     const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.params, this.config.max_packet_size);
     this.sessions.set(cancelKey(ident.pid, ident.secret), session);
@@ -198,6 +248,7 @@ export class Pooler {
     const n = (this.tenantClients.get(s.ident.tenant) ?? 1) - 1;
     if (n > 0) this.tenantClients.set(s.ident.tenant, n);
     else this.tenantClients.delete(s.ident.tenant);
+    if (this.draining && this.sessions.size === 0) void this.close();
   }
 
   private newCancelKey(): { pid: number; secret: number } {
@@ -219,16 +270,19 @@ export class Pooler {
   }
 
   /** The pool for (database, server user), created on first use. */
-  poolFor(db: DatabaseConfig, clientUser: string, scramKeys?: { clientKey: Buffer; serverKey: Buffer }): Pool {
+  poolFor(db: DatabaseConfig, clientUser: string, scramKeys?: ScramKeys): Pool {
     const serverUser = db.user ?? clientUser;
     const key = `${db.name}\0${serverUser}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(`${db.name}/${serverUser}`, this.poolSettings(db, serverUser, clientUser, scramKeys), this.clock, {
-        idle: (p) => this.scheduler.poolIdle(p),
+      pool = new Pool(`${db.name}/${serverUser}`, poolSettings(this.config, db, serverUser, clientUser, scramKeys), this.clock, {
+        idle: (p) => {
+          this.scheduler.poolIdle(p);
+          if (this.watch.active) this.watch.poke();
+        },
         loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
         launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
-      }, () => this.nextServerId++);
+      }, () => this.nextServerId++, this.statsFor(db.name));
       this.pools.set(key, pool);
     } else if (scramKeys && !pool.settings.target.scramKeys && !pool.settings.target.password) {
       pool.settings = { ...pool.settings, target: { ...pool.settings.target, scramKeys } };
@@ -236,31 +290,10 @@ export class Pooler {
     return pool;
   }
 
-  private poolSettings(db: DatabaseConfig, serverUser: string, clientUser: string, scramKeys?: { clientKey: Buffer; serverKey: Buffer }): PoolSettings {
-    const c = this.config;
-    const u = c.users.get(clientUser);
-    const size = u?.pool_size ?? db.pool_size ?? c.default_pool_size;
-    return {
-      database: db.name,
-      budget: budgetOf(c, db.name, `${db.name}/${serverUser}`, size).key,
-      target: {
-        host: db.host,
-        port: db.port,
-        dbname: db.dbname,
-        user: serverUser,
-        password: db.user ? db.password ?? secretPassword(c, db.user) : secretPassword(c, serverUser),
-        scramKeys: db.user && db.password ? undefined : scramKeys,
-        sslmode: c.server_tls.sslmode,
-        caFile: c.server_tls.ca_file,
-        connectTimeoutMs: c.server_connect_timeout,
-      },
-      mode: u?.pool_mode ?? db.pool_mode ?? c.pool_mode,
-      size,
-      minSize: db.min_pool_size ?? c.min_pool_size,
-      idleTimeoutMs: c.server_idle_timeout,
-      lifetimeMs: c.server_lifetime,
-      resetQuery: c.server_reset_query,
-    };
+  private statsFor(database: string): PoolStats {
+    let st = this.stats.get(database);
+    if (!st) this.stats.set(database, (st = new PoolStats(this.clock.now())));
+    return st;
   }
 
   /**
@@ -280,19 +313,15 @@ export class Pooler {
       const db = next.databases.get(key.split('\0')[0]);
       const user = key.split('\0')[1];
       if (!db) {
-        pool.retired = true;
-        pool.closeIdle('database removed by reload');
-        this.pools.delete(key);
+        this.retire(pool, key, 'database removed by reload');
         this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
         continue;
       }
-      const fresh = this.poolSettings(db, user, user, pool.settings.target.scramKeys);
+      const fresh = poolSettings(next, db, user, user, pool.settings.target.scramKeys);
       // A pool moving to another slot budget is replaced too: its queued and running transactions finish in the old one.
       if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) pool.settings = fresh;
       else {
-        pool.retired = true;
-        pool.closeIdle('server settings changed by reload');
-        this.pools.delete(key);
+        this.retire(pool, key, 'server settings changed by reload');
         moved.push([pool, db, user]);
       }
     }
@@ -310,6 +339,28 @@ export class Pooler {
     this.log.warn('admin_http listen_addr, port or presence changed: that takes a restart; the token change (if any) applies now');
   }
 
+  private retire(pool: Pool, key: string, reason: string): void {
+    pool.retired = true;
+    pool.closeIdle(reason);
+    this.pools.delete(key);
+    if (pool.total > 0) this.retired.add(pool);
+  }
+
+  /** Re-reads the configuration (SIGHUP, a changed file, the console's RELOAD); a bad file changes nothing. */
+  reloadFromSource(why: string): void {
+    if (!this.configSource) throw poolerError('SLUICE_ADMIN_RELOAD_FAILED', { reason: 'Sluice was started without a configuration file' });
+    let next: SluiceConfig;
+    try {
+      next = this.configSource();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.error({ why, err: reason }, 'reload refused; the old configuration stays');
+      throw poolerError('SLUICE_ADMIN_RELOAD_FAILED', { reason });
+    }
+    this.reload(next);
+    this.log.info({ why }, 'reload done');
+  }
+
   private armJanitor(): void {
     this.janitor = this.clock.setTimer(() => {
       this.sweep();
@@ -317,12 +368,15 @@ export class Pooler {
     }, JANITOR_MS);
   }
 
-  /** Periodic upkeep (PgBouncer's janitor): pool expiry and client timeouts. */
+  /** Periodic upkeep (PgBouncer's janitor): pool expiry, client timeouts, stats periods. */
   sweep(): void {
-    for (const pool of this.pools.values()) pool.sweep();
+    // A paused database keeps no connections: min_pool_size would reopen what PAUSE closed.
+    for (const pool of this.pools.values()) if (!this.scheduler.isPaused(pool.database)) pool.sweep();
+    for (const pool of this.retired) if (pool.total === 0) this.retired.delete(pool);
     const c = this.config;
-    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;
     const now = this.clock.now();
+    for (const st of this.stats.values()) st.roll(now, c.stats_period);
+    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;
     for (const s of this.sessions.values()) {
       if (c.idle_transaction_timeout > 0 && s.idleInTxSince > 0 && now - s.idleInTxSince >= c.idle_transaction_timeout) {
         s.sendError(poolerError('SLUICE_IDLE_TRANSACTION_TIMEOUT'));
@@ -332,31 +386,81 @@ export class Pooler {
     }
   }
 
+  /**
+   * Graceful stop (SIGTERM, SHUTDOWN WAIT_FOR_*): no new clients; running transactions finish, each client
+   * leaving as its transaction ends, within shutdown_timeout; then close(). waitForClients keeps idle
+   * clients connected until they leave on their own (PgBouncer's WAIT_FOR_CLIENTS).
+   */
+  drain(waitForClients = false): Promise<void> {
+    if (this.closing || this.draining) return this.closed;
+    this.draining = true;
+    const timeoutMs = this.config.shutdown_timeout;
+    this.log.info({ clients: this.sessions.size, timeoutMs, waitForClients }, 'shutting down: no new clients, running transactions may finish');
+    void this.listener.stopAccepting();
+    if (timeoutMs > 0) {
+      this.drainTimer = this.clock.setTimer(() => {
+        this.log.warn({ clients: this.sessions.size, timeoutMs }, 'shutdown_timeout reached; closing the remaining clients');
+        void this.close();
+      }, timeoutMs);
+    }
+    // Each idle client leaves now; the last one to leave (here or later, in sessionClosed) closes the pooler.
+    if (!waitForClients) {
+      const err = poolerError('SLUICE_SHUTTING_DOWN');
+      for (const s of [...this.sessions.values()]) s.drain(err);
+    }
+    if (this.sessions.size === 0) void this.close();
+    return this.closed;
+  }
+
+  /** Immediate stop (SIGINT, SHUTDOWN): every client gets a FATAL, every server connection closes. */
   async close(): Promise<void> {
-    if (this.closing) return;
+    if (this.closing) return this.closed;
     this.closing = true;
+    this.drainTimer?.cancel();
     this.janitor?.cancel();
     this.scheduler.close();
     const stopped = this.listener.stopAccepting();
-    for (const s of [...this.sessions.values()]) s.sendError(poolerError('SLUICE_SHUTTING_DOWN'));
+    const err = poolerError('SLUICE_SHUTTING_DOWN');
+    for (const s of [...this.sessions.values()]) s.sendError(err);
+    for (const c of [...this.consoles]) c.kill(err);
+    this.watch.clear();
     this.listener.destroyAll();
-    for (const pool of this.pools.values()) pool.closeAll('pooler shutting down');
+    for (const pool of this.allPools()) pool.closeAll('pooler shutting down');
     await Promise.all([stopped, this.adminHttp?.close()]);
+    this.log.info('stopped');
+    this.resolveClosed();
+  }
+
+  private *allPools(): Iterable<Pool> {
+    yield* this.pools.values();
+    yield* this.retired;
+  }
+
+  /** The console's view: live objects and the control operations, without widening the Pooler's own API. */
+  private adminHost(wallClock: () => number): AdminHost {
+    const self = this;
+    return {
+      clock: this.clock,
+      scheduler: this.scheduler,
+      config: () => this.config,
+      wallNow: wallClock,
+      pools: () => this.allPools(),
+      clients: () => this.sessions.values(),
+      consoles: () => this.consoles.values(),
+      loginCount: () => Math.max(0, this.listener.clientCount - this.sessions.size - this.consoles.size),
+      statsOf: (db) => this.stats.get(db),
+      when: (test, done) => this.watch.when(test, done),
+      reload: () => this.reloadFromSource('RELOAD command'),
+      shutdown: (mode: ShutdownMode) => void (mode === 'immediate' ? this.close() : this.drain(mode === 'wait_for_clients')),
+      get shuttingDown() {
+        return self.draining || self.closing;
+      },
+    };
   }
 }
 
 function cancelKey(pid: number, secret: number): string {
   return `${pid}:${secret}`;
-}
-
-function secretPassword(c: SluiceConfig, user: string): string | undefined {
-  const s = c.secrets.get(user);
-  if (!s) return undefined;
-  return s.kind === 'plain' ? s.password : s.kind === 'md5' ? s.hash : undefined;
-}
-
-function sameTarget(a: PoolSettings['target'], b: PoolSettings['target']): boolean {
-  return a.host === b.host && a.port === b.port && a.dbname === b.dbname && a.user === b.user && a.password === b.password && a.sslmode === b.sslmode;
 }
 
 function makeTlsContext(c: SluiceConfig): tls.SecureContext | null {
@@ -367,9 +471,4 @@ function makeTlsContext(c: SluiceConfig): tls.SecureContext | null {
     key: fs.readFileSync(t.key_file),
     ca: t.ca_file ? fs.readFileSync(t.ca_file) : undefined,
   });
-}
-
-function refuse(socket: net.Socket, err: PoolerError): void {
-  if (socket.destroyed) return;
-  socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message }));
 }

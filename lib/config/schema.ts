@@ -45,7 +45,13 @@ export const DEFAULTS = Object.freeze({
   server_reset_query: 'DISCARD ALL',
   max_packet_size: 1_073_741_823,
   server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
+  // Below Kubernetes' default 30 s termination grace period, so Sluice closes cleanly before it is killed.
+  shutdown_timeout: 20_000,
+  stats_period: 60_000,
 }) satisfies Partial<SluiceConfig>;
+
+/** The pseudo-databases clients connect to for the admin console; no real database may use these names. */
+export const CONSOLE_DATABASES: readonly string[] = Object.freeze(['pgbouncer', 'sluice']);
 
 const POSTGRES_PORT = 5432;
 const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
@@ -111,7 +117,8 @@ const configSchema = z.strictObject({
   admin: reservedSection,
   session_state: reservedSection,
   max_prepared_statements: reservedSection,
-  shutdown_timeout: reservedSection,
+  shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
+  stats_period: seconds(DEFAULTS.stats_period),
 }, { error: expecting('a mapping of settings') });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -162,6 +169,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
   const secrets = collectSecrets(cfg, authFile, opts.readFile ?? readUtf8, problems);
   const secretsComplete = problems.length === 0;
   checkPoolSizes(cfg, problems);
+  checkOperations(cfg, problems);
   checkAuth(cfg, secrets, secretsComplete, problems);
   const clientTls = cfg.client_tls && resolveFiles(cfg.client_tls, ['cert_file', 'key_file', 'ca_file'], 'client_tls', opts, problems);
   const serverTls = resolveFiles(cfg.server_tls, ['ca_file'], 'server_tls', opts, problems);
@@ -191,6 +199,8 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     idle_transaction_timeout: cfg.idle_transaction_timeout,
     server_reset_query: cfg.server_reset_query,
     max_packet_size: cfg.max_packet_size,
+    shutdown_timeout: cfg.shutdown_timeout,
+    stats_period: cfg.stats_period,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,
     databases: new FrozenMap(Object.entries(cfg.databases).map(([name, db]) => [name, buildDatabase(name, db)])),
@@ -278,6 +288,13 @@ function checkPoolSizes(cfg: RawConfig, problems: string[]): void {
     problems.push(db.min_pool_size !== undefined
       ? `${formatPath(['databases', name, 'min_pool_size'])}: ${min} exceeds ${db.pool_size !== undefined ? 'pool_size' : 'default_pool_size'} ${size}`
       : `${formatPath(['databases', name, 'pool_size'])}: ${size} is below the top-level min_pool_size ${min}`);
+  }
+}
+
+function checkOperations(cfg: RawConfig, problems: string[]): void {
+  if (cfg.stats_period < 1000) problems.push(`stats_period: expected seconds >= 1, got ${cfg.stats_period / 1000}`);
+  for (const name of Object.keys(cfg.databases)) {
+    if (CONSOLE_DATABASES.includes(name)) problems.push(`${formatPath(['databases', name])}: the name is reserved for the admin console`);
   }
 }
 

@@ -69,6 +69,10 @@ export interface SluiceConfig {
   readonly idle_transaction_timeout: number;
   readonly server_reset_query: string;
   readonly max_packet_size: number;
+  /** SIGTERM: how long running transactions may take to finish before remaining clients are closed; 0 = no limit. */
+  readonly shutdown_timeout: number;
+  /** How often SHOW STATS averages are recomputed. */
+  readonly stats_period: number;
   readonly client_tls?: ClientTlsConfig;
   readonly server_tls: ServerTlsConfig;
   readonly databases: ReadonlyMap<string, DatabaseConfig>;

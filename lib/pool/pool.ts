@@ -3,6 +3,7 @@ import { List, move } from '../list.js';
 import type { Clock } from '../clock.js';
 import type { PoolMode } from '../config/types.js';
 import { ServerConnection } from './server-connection.js';
+import { PoolStats } from './pool-stats.js';
 import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
 
 const CANNOT_CONNECT_NOW = '57P03';
@@ -56,6 +57,8 @@ export class Pool {
     private readonly events: PoolEvents,
     /** Hands out server connection ids, unique across the pooler. */
     private readonly nextId: () => number,
+    /** SHOW STATS counters, shared by every pool of the same database. */
+    readonly stats: PoolStats = new PoolStats(clock.now()),
   ) {}
 
   get database(): string {

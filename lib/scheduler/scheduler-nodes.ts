@@ -3,6 +3,7 @@ import { IndexedHeap } from './heap.js';
 import type { ClassPolicy, TenantPolicy } from './policy.js';
 import type { RejectionCounts } from './scheduler-types.js';
 import type { TokenBucket } from './token-bucket.js';
+import { WaitHistogram } from './wait-histogram.js';
 
 /** Regular leaves compete always; elastic leaves only while the elastic budget has room. */
 export const REGULAR = 0;
@@ -114,6 +115,9 @@ export class LeafNode<T> {
   pos = -1;
   cat: Category;
   slotMs = 0;
+  readonly recent = new DecayedSum();
+  readonly waits = new WaitHistogram();
+  readonly rejections = zeroCounts();
 
   constructor(
     readonly tenant: TenantNode<T>,
@@ -184,6 +188,7 @@ export class TenantNode<T> {
   eligibleAt = 0;
   slotMs = 0;
   readonly recent = new DecayedSum();
+  readonly waits = new WaitHistogram();
   readonly rejections = zeroCounts();
 
   constructor(

@@ -54,6 +54,9 @@ export type RejectionCounts = Record<RejectReason, number>;
 
 export interface ClassSnapshot {
   cls: string;
+  weight: number;
+  /** Per-tenant concurrency cap of the class; Infinity = none. */
+  limit: number;
   lane: 'short' | 'long';
   elastic: boolean;
   queued: number;
@@ -64,6 +67,13 @@ export interface ClassSnapshot {
   estimateMs: number;
   /** The class limit, or the class's total limit across tenants, keeps this leaf's queued work from a slot. */
   atLimit: boolean;
+  /** The tenant's entitled share split among its classes by weight, limit and demand, 0..1 of the budget. */
+  entitledShare: number;
+  /** Share of the budget's recent slot-time this class received, 0..1. */
+  receivedShare: number;
+  /** 99th percentile of queue waits dispatched in the last one to two minutes, ms; null without any. */
+  waitP99Ms: number | null;
+  rejections: RejectionCounts;
 }
 
 export interface TenantSnapshot {
@@ -78,6 +88,8 @@ export interface TenantSnapshot {
   entitledShare: number;
   /** Share of recent slot-time (exponentially decayed over shareWindowMs), 0..1. */
   receivedShare: number;
+  /** 99th percentile of queue waits dispatched in the last one to two minutes, ms; null without any. */
+  waitP99Ms: number | null;
   /** Why its queued work cannot take a slot now, if a tenant-level cap is the reason. */
   blocked: 'limit' | 'rate' | null;
   rejections: RejectionCounts;

@@ -117,7 +117,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
 
   remove(ticket: Ticket<T>): boolean {
     if (!this.withdraw(ticket)) return false;
-    this.stats.countRejection('cancel', ticket.leaf.tenant);
+    this.stats.countRejection('cancel', ticket.leaf.tenant, ticket.leaf);
     return true;
   }
 
@@ -243,7 +243,8 @@ export class SlotScheduler<T> implements SlotQueue<T> {
   }
 
   private reject(reason: RejectReason, t: TenantNode<T>, cls: string, waitedMs: number): Rejection {
-    this.stats.countRejection(reason, t);
+    // Class names are already resolved, so the leaves this creates stay bounded by the configured classes.
+    this.stats.countRejection(reason, t, this.registry.leaf(t, cls));
     return { reason, tenant: t.name, cls, waitedMs };
   }
 
@@ -266,6 +267,8 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     this.deadlines.remove(ticket);
     this.addQueued(t, -1);
     const grant = new Grant(ticket, now, t.vtime, leaf.vtime, leaf.estimateMs);
+    t.waits.record(grant.waitedMs, now);
+    leaf.waits.record(grant.waitedMs, now);
     grant.elastic = leaf.policy.elastic;
     if (t.vtime > this.ready.vclock) this.ready.vclock = t.vtime;
     if (leaf.vtime > t.localClock) t.localClock = leaf.vtime;
@@ -333,6 +336,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     leaf.slotMs += add;
     leaf.tenant.slotMs += add;
     leaf.tenant.recent.add(add, now, this.shareWindowMs);
+    leaf.recent.add(add, now, this.shareWindowMs);
   }
 
   private addQueued(t: TenantNode<T>, delta: number): void {

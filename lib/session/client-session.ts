@@ -16,6 +16,7 @@ import { classOfMessage, sqlTextOf } from './classify.js';
 import { LaneLearner } from './lane-learner.js';
 import { LONG_CLASS } from '../config/isolation-schema.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
+import { TransactionTiming } from './transaction-timing.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -71,6 +72,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** When the server last reported an open transaction with nothing in flight (for idle_transaction_timeout). */
   idleInTxSince = 0;
   readonly connectedAt: number;
+  /** Why the session ended, for the disconnect log line; set by whoever ends it. */
+  private closeReason = 'client closed the connection';
 
   private readonly scanner: FrameScanner;
   /** Frames that arrived before a server was linked. */
@@ -89,6 +92,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly params: Map<string, string>;
   private syncing = false;
   private ended = false;
+  /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
+  private leaving: PoolerError | null = null;
+  private readonly timing = new TransactionTiming();
 
   constructor(
     readonly socket: net.Socket,
@@ -114,6 +120,15 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     return this.server ? 'active' : this.ticket || this.list ? 'waiting' : 'idle';
   }
 
+  /** When the transaction now waiting for a server was queued, or null. */
+  get waitingSince(): number | null {
+    return this.server ? null : this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null);
+  }
+
+  get applicationName(): string {
+    return this.params.get('application_name') ?? '';
+  }
+
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
   welcomeParams(): Map<string, string> {
     const out = new Map(this.pool.params ?? []);
@@ -131,6 +146,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   private onData(chunk: Buffer): void {
     this.lastActivity = this.ctx.clock.now();
+    this.pool.stats.bytesReceived += chunk.length;
     // One write per chunk however many messages it holds: cork the server socket while scanning.
     const out = this.server?.socket;
     out?.cork();
@@ -199,9 +215,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.ctx.lanes.isLong(key, iso.long_threshold)) this.txClass = LONG_CLASS;
   }
 
+  /** A request that owes a ReadyForQuery: starts the query clock (SHOW STATS) and the latency sample. */
   private requestSent(): void {
-    // Only a request going straight to a linked server starts the clock; queued ones start it at flushPending.
-    if (this.awaitingReady++ === 0 && this.measureLatency && this.server) this.requestSentAt = this.ctx.clock.now();
+    if (this.awaitingReady++ !== 0 || !this.server) return;
+    this.timing.busy(this.lastActivity);
+    // Queued requests start the latency clock at flushPending instead.
+    if (this.measureLatency) this.requestSentAt = this.lastActivity;
   }
 
   forward(buf: Buffer, start: number, end: number): void {
@@ -225,6 +244,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
     conn.attach(this);
+    const now = this.ctx.clock.now();
+    this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.awaitingReady > 0);
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = paramSyncQuery(this.params, conn);
     if (!sync) return this.flushPending();
@@ -275,21 +296,25 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   serverData(buf: Buffer, start: number, end: number): void {
+    this.pool.stats.bytesSent += end - start;
     this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
   serverReady(count: number, status: number): void {
+    const now = this.ctx.clock.now();
     this.awaitingReady -= count;
     if (this.awaitingReady <= 0) {
       this.awaitingReady = 0;
       if (this.requestSentAt > 0) {
-        this.ctx.scheduler.serverLatency(this, this.ctx.clock.now() - this.requestSentAt);
+        this.ctx.scheduler.serverLatency(this, now - this.requestSentAt);
         this.requestSentAt = 0;
       }
     }
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
-    this.idleInTxSince = quiet && status !== TxStatus.Idle ? this.ctx.clock.now() : 0;
+    this.timing.ready(this.pool.stats, count, now, this.awaitingReady === 0, quiet && status === TxStatus.Idle);
+    this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
+    if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
   }
 
   serverParameter(name: string, value: string): void {
@@ -302,7 +327,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
-    else this.close();
+    else this.close(`server connection lost: ${reason}`);
   }
 
   private releaseServer(): void {
@@ -352,24 +377,36 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   sendError(err: PoolerError): void {
     if (this.ended) return;
     this.socket.write(encode.errorResponse(fieldsOf(err)));
-    if (err.fatal) this.close();
+    if (err.fatal) this.close(`${err.code}: ${err.message}`);
   }
 
   /** Protocol violation: tell the client and drop it. */
   fail(err: PoolerError): void {
     this.scanner.fail();
-    this.ctx.log.info({ client: this.ident.id, user: this.ident.user, db: this.ident.database, code: err.code }, err.message);
     this.sendError(err);
-    this.close();
+  }
+
+  /** Shutdown: leave at once between transactions; a running one may finish first (see serverReady). */
+  drain(err: PoolerError): void {
+    if (this.ended) return;
+    const conn = this.server;
+    if (conn && (this.awaitingReady > 0 || this.extendedOpen || this.syncing || conn.status !== TxStatus.Idle)) {
+      this.leaving = err;
+      return;
+    }
+    // Queued work has not started: it is dropped, as PgBouncer's SHUTDOWN WAIT_FOR_SERVERS drops waiting clients.
+    this.ctx.scheduler.cancel(this);
+    this.sendError(err);
   }
 
   private terminate(): void {
     this.scanner.fail();
-    this.close();
+    this.close('client sent Terminate');
   }
 
   /** Ends the session; the socket's close event finishes the cleanup. */
-  close(): void {
+  close(reason?: string): void {
+    if (reason && !this.ended) this.closeReason = reason;
     if (!this.socket.destroyed) this.socket.end();
     this.cleanup();
   }
@@ -381,6 +418,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private cleanup(): void {
     if (this.ended) return;
     this.ended = true;
+    const { id, tenant, database: db, user } = this.ident;
+    const connectedMs = Math.round(this.ctx.clock.now() - this.connectedAt);
+    this.ctx.log.info({ client: id, tenant, db, user, reason: this.closeReason, connectedMs }, 'client disconnected');
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();

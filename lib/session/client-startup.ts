@@ -16,6 +16,8 @@ const MAX_STARTUP_PACKET = 10000;
 const ALL_TYPES = Array.from({ length: 256 }, (_, i) => i);
 
 export interface LoginRequest {
+  /** The client id, given at accept: log lines and SHOW CLIENTS use it. */
+  id: number;
   socket: net.Socket;
   tls: boolean;
   user: string;
@@ -58,10 +60,14 @@ export class ClientStartup implements FrameSink {
   constructor(
     socket: net.Socket,
     private readonly ctx: StartupContext,
+    private readonly id: number,
   ) {
     this.socket = socket;
     socket.on('data', this.onData);
     socket.on('error', () => undefined);
+    socket.once('close', () => {
+      if (!this.done) this.logEnd('client closed the connection during login');
+    });
     const t = ctx.config.client_login_timeout;
     this.timer = t > 0 ? ctx.clock.setTimer(() => this.refuse(poolerError('SLUICE_CLIENT_LOGIN_TIMEOUT')), t) : null;
   }
@@ -115,6 +121,7 @@ export class ClientStartup implements FrameSink {
 
   private CancelRequest(p: Buffer): void {
     const req = decodeCancelRequest(p);
+    this.ctx.log.debug({ client: this.id }, 'cancel request received');
     this.finish();
     this.socket.destroy();
     if (req) this.ctx.cancel(req.pid, req.secret);
@@ -181,7 +188,6 @@ export class ClientStartup implements FrameSink {
     if (s.kind === 'send') return void this.socket.write(s.data);
     if (s.kind === 'fail') {
       if (this.auth) this.ctx.authFailed?.(this.auth.method);
-      this.ctx.log.info({ user: this.startup?.params.get('user'), code: s.error.code }, s.error.message);
       return this.refuse(s.error);
     }
     if (s.final) this.socket.write(s.final);
@@ -192,6 +198,7 @@ export class ClientStartup implements FrameSink {
     queueMicrotask(() => {
       this.socket.removeListener('data', this.onData);
       this.ctx.loggedIn({
+        id: this.id,
         socket: this.socket,
         tls: this.tls,
         user: params.get('user') as string,
@@ -203,6 +210,12 @@ export class ClientStartup implements FrameSink {
     });
   }
 
+  /** Logins that never become sessions log their end here; the user may be unknown yet. */
+  private logEnd(reason: string): void {
+    const p = this.startup?.params;
+    this.ctx.log.info({ client: this.id, user: p?.get('user'), db: p?.get('database'), reason }, 'client disconnected during login');
+  }
+
   private finish(): void {
     this.done = true;
     this.timer?.cancel();
@@ -210,6 +223,7 @@ export class ClientStartup implements FrameSink {
 
   /** A FATAL error during login: send it and close. */
   private refuse(err: PoolerError): void {
+    if (!this.done) this.logEnd(`${err.code}: ${err.message}`);
     this.finish();
     this.scanner?.fail();
     this.socket.removeListener('data', this.onData);

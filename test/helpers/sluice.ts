@@ -1,7 +1,7 @@
 // Starts an in-process Sluice in front of a test Postgres, listening on port 0, stopped at teardown.
 import { parseConfig } from '../../lib/config/schema.js';
 import { Pooler } from '../../lib/pooler.js';
-import { createLogger, silentLogger } from '../../lib/log.js';
+import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
 import type { SluiceConfig } from '../../lib/config/types.js';
 import { ROLES, APP_DB, type TeardownHost, type TestPostgres } from './postgres.js';
 
@@ -26,7 +26,12 @@ export function testUsers(): Record<string, { password?: string }> {
 }
 
 export function buildConfig(pg: TestPostgres, overrides: Record<string, unknown> = {}): SluiceConfig {
-  const raw: Record<string, unknown> = {
+  return parseConfig(rawConfig(pg, overrides), { baseDir: process.cwd() });
+}
+
+/** The YAML-level settings startSluice uses (JSON is YAML, so this can be written to a config file). */
+export function rawConfig(pg: TestPostgres, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
     listen_addr: '127.0.0.1',
     listen_port: 0,
     auth_type: 'md5',
@@ -38,17 +43,24 @@ export function buildConfig(pg: TestPostgres, overrides: Record<string, unknown>
     users: testUsers(),
     ...overrides,
   };
-  return parseConfig(raw, { baseDir: process.cwd() });
+}
+
+export interface SluiceOptions {
+  /** Where the pooler logs (default: nowhere, or stderr with SLUICE_TEST_LOG set). */
+  log?: Logger;
+  /** What RELOAD reads, as the CLI's config file would be. */
+  configSource?: () => SluiceConfig;
 }
 
 export async function startSluice(
   t: TeardownHost,
   pg: TestPostgres,
   overrides: Record<string, unknown> = {},
+  opts: SluiceOptions = {},
 ): Promise<TestSluice> {
   const config = buildConfig(pg, overrides);
-  const log = process.env.SLUICE_TEST_LOG ? createLogger({ level: 'debug', destination: process.stderr }) : silentLogger();
-  const pooler = new Pooler(config, { log });
+  const log = opts.log ?? (process.env.SLUICE_TEST_LOG ? createLogger({ level: 'debug', destination: process.stderr }) : silentLogger());
+  const pooler = new Pooler(config, { log, configSource: opts.configSource });
   const addr = await pooler.listen();
   t.teardown(() => pooler.close());
   const options = (user: keyof typeof ROLES = 'alice', db = APP_DB) => ({

@@ -141,11 +141,30 @@ t.test('all problems are reported at once, one line each', async (t) => {
 t.test('sections reserved for later modules are accepted and ignored', async (t) => {
   const config = parse({
     ...TRUST_APP,
-    admin: { enabled: true }, session_state: 'track', max_prepared_statements: 100, shutdown_timeout: 30,
+    admin: { enabled: true }, session_state: 'track', max_prepared_statements: 100,
   });
-  for (const key of ['admin', 'session_state', 'max_prepared_statements', 'shutdown_timeout']) {
+  for (const key of ['admin', 'session_state', 'max_prepared_statements']) {
     t.notOk(key in config, `${key} is not in the snapshot`);
   }
+});
+
+t.test('shutdown_timeout and stats_period are seconds in YAML, milliseconds in the snapshot', async (t) => {
+  const defaults = parse(TRUST_APP);
+  t.equal(defaults.shutdown_timeout, 20_000);
+  t.equal(defaults.stats_period, 60_000);
+  const set = parse({ ...TRUST_APP, shutdown_timeout: 0, stats_period: 2 });
+  t.equal(set.shutdown_timeout, 0, '0 waits without a limit');
+  t.equal(set.stats_period, 2000);
+  t.same(problemsOf({ ...TRUST_APP, stats_period: 0.5 }), ['stats_period: expected seconds >= 1, got 0.5']);
+  t.same(problemsOf({ ...TRUST_APP, shutdown_timeout: -1 }), ['shutdown_timeout: expected seconds 0-2147483, got -1']);
+});
+
+t.test('the admin console names cannot be used as databases', async (t) => {
+  const db = { host: 'h' };
+  t.same(problemsOf({ ...TRUST_APP, databases: { app: db, pgbouncer: db, sluice: db } }), [
+    'databases.pgbouncer: the name is reserved for the admin console',
+    'databases.sluice: the name is reserved for the admin console',
+  ]);
 });
 
 t.test('isolation: tenants, classes and rules become the scheduler snapshot', async (t) => {
@@ -324,7 +343,7 @@ t.test('docs/configuration.md documents every setting with its default', async (
       t.match(docs, `| \`${key === 'server_tls' ? 'sslmode' : key}\` |`, key);
       continue;
     }
-    const shown = key.endsWith('_timeout') || key === 'server_lifetime' ? (value as number) / 1000 : value;
+    const shown = key.endsWith('_timeout') || key === 'server_lifetime' || key === 'stats_period' ? (value as number) / 1000 : value;
     t.match(docs, `| \`${key}\` | \`${String(shown)}\` |`, `${key} and its default`);
   }
   for (const key of ['auth_file', 'client_tls', 'host', 'dbname', 'tenants', 'shutdown_timeout']) t.match(docs, `\`${key}\``, key);
