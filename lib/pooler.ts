@@ -17,6 +17,9 @@ import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js'
 import { sluiceOptions } from './session/client-startup.js';
 import { Pool, type PoolSettings } from './pool/pool.js';
 import { sendCancel } from './pool/server-connection.js';
+import { NotifyHub } from './pool/notify-hub.js';
+import { StateParser, sessionStatePolicy } from './session/session-state.js';
+import type { GuardContext } from './session/state-guard.js';
 
 export interface PoolerOptions {
   clock?: Clock;
@@ -34,6 +37,10 @@ export class Pooler {
   readonly pools = new Map<string, Pool>();
   /** Live sessions by cancel key, so CancelRequests find their client in O(1). */
   readonly sessions = new Map<string, ClientSession>();
+  /** LISTEN/NOTIFY fan-out: one listener connection per (database, server user) with subscribers. */
+  readonly notifyHub: NotifyHub;
+  /** Set by listen(), once the SQL parser is loaded; every session shares it. */
+  private guardContext: GuardContext | null = null;
   /** Connected clients per tenant, for max_clients. */
   private readonly tenantClients = new Map<string, number>();
   private readonly listener: Listener;
@@ -50,6 +57,7 @@ export class Pooler {
     this.log = opts.log ?? silentLogger();
     this.tlsContext = makeTlsContext(config);
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
+    this.notifyHub = new NotifyHub(this.clock, this.log);
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
       accept: (socket) => new ClientStartup(socket, this.startupContext()),
@@ -57,6 +65,12 @@ export class Pooler {
   }
 
   async listen(): Promise<net.AddressInfo> {
+    this.guardContext ??= {
+      log: this.log,
+      hub: this.notifyHub,
+      parser: await StateParser.load(),
+      policy: (database, user) => sessionStatePolicy(this.config, database, user),
+    };
     const addr = await this.listener.listen(this.config.listen_addr, this.config.listen_port);
     this.armJanitor();
     this.log.info({ addr: addr.address, port: addr.port }, 'listening');
@@ -127,7 +141,13 @@ export class Pooler {
       scheduler: this.scheduler,
       isolation: () => this.config.scheduler,
       closed: (s) => this.sessionClosed(s),
+      guard: this.requireGuardContext(),
     };
+  }
+
+  private requireGuardContext(): GuardContext {
+    if (!this.guardContext) throw new Error('sessions start only after listen()');
+    return this.guardContext;
   }
 
   private sessionClosed(s: ClientSession): void {
@@ -259,6 +279,7 @@ export class Pooler {
     this.closing = true;
     this.janitor?.cancel();
     this.scheduler.close();
+    this.notifyHub.close();
     const stopped = this.listener.stopAccepting();
     for (const s of [...this.sessions.values()]) s.sendError(poolerError('SLUICE_SHUTTING_DOWN'));
     this.listener.destroyAll();

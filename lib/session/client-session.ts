@@ -14,6 +14,7 @@ import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import type { IsolationConfig } from '../config/types.js';
 import { classOfMessage } from './classify.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
+import { CONSUMED, PASS, StateGuard, type GuardContext, type GuardHost, type Verdict } from './state-guard.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -35,6 +36,8 @@ export interface SessionContext {
   isolation(): IsolationConfig;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
+  /** Session state and LISTEN/NOTIFY in transaction mode. */
+  guard: GuardContext;
 }
 
 export interface SessionIdentity {
@@ -78,6 +81,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly params: Map<string, string>;
   private syncing = false;
   private ended = false;
+  /** The transaction status the client was last told. */
+  private clientStatus: number = TxStatus.Idle;
+  private readonly guard: StateGuard;
+  /** Input waits while the guard talks to the server or the hub; what arrives meanwhile is kept in order. */
+  private held = false;
+  private deferred: Array<{ buf: Buffer; message: boolean }> = [];
 
   constructor(
     readonly socket: net.Socket,
@@ -94,6 +103,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     for (const [k, v] of pool.params ?? []) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
+    this.guard = new StateGuard(this.guardHost(), ctx.guard);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -125,6 +135,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     out?.cork();
     this.scanner.feed(chunk);
     out?.uncork();
+    this.acquireIfPending();
+  }
+
+  private acquireIfPending(): void {
     if (!this.server && !this.ticket && !this.list && this.pending.length > 0 && !this.ended) {
       this.pool = this.currentPool();
       this.ctx.scheduler.acquire(this, this.ident.tenant, this.txClass);
@@ -138,6 +152,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.held) {
+      this.deferred.push({ buf: buf.subarray(start, end), message: true });
+      return false;
+    }
     // The first message of a transaction decides its class; later ones never queue.
     if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
       this.txClass = classOfMessage(this.ctx.isolation(), this.ident.ruleClass, type, buf, start, end);
@@ -148,6 +166,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
     switch (type) {
       case Frontend.Query:
+        return this.guarded(this.guard.inspect(type, buf, start, end), () => this.awaitingReady++);
       case Frontend.FunctionCall:
         this.awaitingReady++;
         return true;
@@ -156,10 +175,17 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.extendedOpen = false;
         return true;
       case Frontend.Parse:
+        return this.guarded(this.guard.inspect(type, buf, start, end), () => (this.extendedOpen = true));
       case Frontend.Bind:
+        this.guard.onBind(buf, start);
+        this.extendedOpen = true;
+        return true;
+      case Frontend.Close:
+        this.guard.onClose(buf, start);
+        this.extendedOpen = true;
+        return true;
       case Frontend.Describe:
       case Frontend.Execute:
-      case Frontend.Close:
         this.extendedOpen = true;
         return true;
       case Frontend.Terminate:
@@ -175,9 +201,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
   }
 
+  /** Acts on the guard's verdict for a Query or Parse: pass it, drop it (answered), or send its replacement. */
+  private guarded(v: Verdict, count: () => void): boolean {
+    if (v === CONSUMED) return false;
+    count();
+    if (v === PASS) return true;
+    this.forward(v, 0, v.length);
+    return false;
+  }
+
   forward(buf: Buffer, start: number, end: number): void {
     if (this.discardUntilSync || this.ended) return;
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    if (this.held) {
+      this.deferred.push({ buf: part, message: false });
+      return;
+    }
     if (this.server && !this.syncing) this.server.write(part);
     else this.pending.push(part);
   }
@@ -215,17 +254,74 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (err.fatal) return;
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
     for (let i = 1; i < this.awaitingReady; i++) this.socket.write(encode.errorResponse(fieldsOf(err)));
-    for (let i = 0; i < this.awaitingReady; i++) this.socket.write(encode.ReadyForQueryIdle);
+    const n = this.awaitingReady;
     this.awaitingReady = 0;
     if (this.extendedOpen) {
       this.extendedOpen = false;
       this.discardUntilSync = true;
     }
+    for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
   }
 
   private endDiscard(): void {
     this.discardUntilSync = false;
-    this.socket.write(encode.ReadyForQueryIdle);
+    this.ready(this.server?.status ?? TxStatus.Idle);
+  }
+
+  /** ReadyForQuery that Sluice itself answers; notifications queued for an idle client follow it. */
+  private ready(status: number): void {
+    this.clientStatus = status;
+    this.socket.write(encode.readyForQuery(status));
+    this.guard.flush();
+  }
+
+  private hold(): void {
+    this.held = true;
+  }
+
+  /** Handles, in arrival order, what came in while input was held; stops if something holds it again. */
+  private resume(): void {
+    this.held = false;
+    const items = this.deferred;
+    this.deferred = [];
+    for (let i = 0; i < items.length; i++) {
+      if (this.held) {
+        this.deferred = items.slice(i).concat(this.deferred);
+        return;
+      }
+      const { buf, message } = items[i];
+      if (!message || this.onMessage(buf[0], buf, 0, buf.length)) this.forward(buf, 0, buf.length);
+    }
+    this.acquireIfPending();
+    this.guard.flush();
+  }
+
+  /** The session as the state guard sees it. */
+  private guardHost(): GuardHost {
+    const s = this;
+    return {
+      get ident() {
+        return s.ident;
+      },
+      get pool() {
+        return s.pool;
+      },
+      get server() {
+        return s.server;
+      },
+      get quiet() {
+        return s.awaitingReady === 0 && !s.extendedOpen && !s.held && !s.syncing && !s.discardUntilSync && s.pending.length === 0;
+      },
+      get clientStatus() {
+        return s.clientStatus;
+      },
+      toClient: (frame) => void (s.ended || s.socket.write(frame)),
+      ready: (status) => s.ready(status),
+      hold: () => s.hold(),
+      resume: () => s.resume(),
+      skipToSync: () => void (s.discardUntilSync = true),
+      releaseServer: () => s.releaseServer(),
+    };
   }
 
   private flushPending(): void {
@@ -251,9 +347,14 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   serverReady(count: number, status: number): void {
     this.awaitingReady -= count;
     if (this.awaitingReady < 0) this.awaitingReady = 0;
+    this.clientStatus = status;
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? this.ctx.clock.now() : 0;
-    if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
+    if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
+      // The guard keeps a pinned connection, or first asks the server whether state remains.
+      if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer();
+    }
+    if (quiet) this.guard.flush();
   }
 
   serverParameter(name: string, value: string): void {
@@ -263,6 +364,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverClosed(reason: string, fatalSent: boolean): void {
     this.server = null;
+    this.guard.serverLost();
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
@@ -284,8 +386,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (!conn) return this.ctx.scheduler.release(this);
     this.server = null;
     conn.detach();
-    if (this.syncing || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
-    else this.returnClean(conn);
+    if (this.syncing || this.guard.isBusy || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
+    else if (!this.guard.leave(conn)) this.returnClean(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
   }
@@ -344,7 +446,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();
+    this.guard.dispose();
     this.pending = [];
+    this.deferred = [];
     this.ctx.closed(this);
   }
 }

@@ -1,7 +1,7 @@
 // Starts an in-process Sluice in front of a test Postgres, listening on port 0, stopped at teardown.
 import { parseConfig } from '../../lib/config/schema.js';
 import { Pooler } from '../../lib/pooler.js';
-import { createLogger, silentLogger } from '../../lib/log.js';
+import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
 import type { SluiceConfig } from '../../lib/config/types.js';
 import { ROLES, APP_DB, type TeardownHost, type TestPostgres } from './postgres.js';
 
@@ -45,9 +45,10 @@ export async function startSluice(
   t: TeardownHost,
   pg: TestPostgres,
   overrides: Record<string, unknown> = {},
+  opts: { log?: Logger } = {},
 ): Promise<TestSluice> {
   const config = buildConfig(pg, overrides);
-  const log = process.env.SLUICE_TEST_LOG ? createLogger({ level: 'debug', destination: process.stderr }) : silentLogger();
+  const log = opts.log ?? (process.env.SLUICE_TEST_LOG ? createLogger({ level: 'debug', destination: process.stderr }) : silentLogger());
   const pooler = new Pooler(config, { log });
   const addr = await pooler.listen();
   t.teardown(() => pooler.close());

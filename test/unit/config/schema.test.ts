@@ -141,9 +141,9 @@ t.test('all problems are reported at once, one line each', async (t) => {
 t.test('sections reserved for later modules are accepted and ignored', async (t) => {
   const config = parse({
     ...TRUST_APP,
-    metrics: { port: 9187 }, admin: { enabled: true }, session_state: 'track', max_prepared_statements: 100, shutdown_timeout: 30,
+    metrics: { port: 9187 }, admin: { enabled: true }, max_prepared_statements: 100, shutdown_timeout: 30,
   });
-  for (const key of ['metrics', 'admin', 'session_state', 'max_prepared_statements', 'shutdown_timeout']) {
+  for (const key of ['metrics', 'admin', 'max_prepared_statements', 'shutdown_timeout']) {
     t.notOk(key in config, `${key} is not in the snapshot`);
   }
 });
