@@ -68,6 +68,10 @@ export class ChannelListener implements FrameSink {
     return this.channels.size;
   }
 
+  get listeningCount(): number {
+    return this.confirmed.size;
+  }
+
   subscribe(channel: string, sub: NotifySubscriber, done: SubscribeDone): void {
     let subs = this.channels.get(channel);
     if (!subs) this.channels.set(channel, (subs = new Set()));

@@ -16,7 +16,9 @@ export interface ListenerStats {
   pool: string;
   connected: boolean;
   pid: number;
+  /** Channels with subscribers, and how many of them the server has confirmed. */
   channels: number;
+  listening: number;
   /** Times the connection was lost and notifications may have been missed. */
   gaps: number;
 }
@@ -64,6 +66,7 @@ export class NotifyHub {
       connected: l.connected,
       pid: l.pid,
       channels: l.channelCount,
+      listening: l.listeningCount,
       gaps: l.gaps,
     }));
   }
