@@ -95,8 +95,10 @@ export class ChannelListener implements FrameSink {
     const subs = this.channels.get(channel);
     if (!subs?.delete(sub) || subs.size > 0) return;
     this.channels.delete(channel);
-    if (this.confirmed.delete(channel) && this.state === 'ready') this.send([channel], false);
-    this.closeIfEmpty();
+    const confirmed = this.confirmed.delete(channel);
+    // With no channel left the connection goes, and its LISTENs with it.
+    if (this.channels.size === 0) return this.closeIfEmpty();
+    if (confirmed && this.state === 'ready') this.send([channel], false);
   }
 
   close(): void {
@@ -157,7 +159,6 @@ export class ChannelListener implements FrameSink {
     if (this.state !== 'ready') return;
     this.dropSocket();
     this.confirmed.clear();
-    this.inFlight.length = 0;
     this.gaps++;
     this.lostAt = this.opts.clock.now();
     this.opts.log.warn({ pool: this.name, reason, channels: this.channels.size }, 'notify listener connection lost; reconnecting');
@@ -248,7 +249,7 @@ export class ChannelListener implements FrameSink {
 
   /** Nobody listens any more: the connection goes, and the owner forgets this listener. */
   private closeIfEmpty(): void {
-    if (this.channels.size > 0 || this.inFlight.length > 0 || this.waiting.size > 0) return;
+    if (this.channels.size > 0 || this.waiting.size > 0) return;
     if (this.state === 'ready' || this.state === 'backoff') {
       this.timer?.cancel();
       this.timer = null;
@@ -260,6 +261,7 @@ export class ChannelListener implements FrameSink {
   }
 
   private dropSocket(): void {
+    this.inFlight.length = 0;
     this.scanner?.fail();
     this.scanner = null;
     const s = this.socket;

@@ -15,6 +15,7 @@ import type { IsolationConfig } from '../config/types.js';
 import { classOfMessage } from './classify.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
 import { CONSUMED, PASS, StateGuard, type GuardContext, type GuardHost, type Verdict } from './state-guard.js';
+import { HeldInput } from './held-input.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -84,9 +85,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** The transaction status the client was last told. */
   private clientStatus: number = TxStatus.Idle;
   private readonly guard: StateGuard;
-  /** Input waits while the guard talks to the server or the hub; what arrives meanwhile is kept in order. */
-  private held = false;
-  private deferred: Array<{ buf: Buffer; message: boolean }> = [];
+  /** Input waits while the guard talks to the server or the hub. */
+  private readonly input = new HeldInput();
 
   constructor(
     readonly socket: net.Socket,
@@ -152,8 +152,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
-    if (this.held) {
-      this.deferred.push({ buf: buf.subarray(start, end), message: true });
+    if (this.input.held) {
+      this.input.keep(buf.subarray(start, end), true);
       return false;
     }
     // The first message of a transaction decides its class; later ones never queue.
@@ -213,8 +213,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   forward(buf: Buffer, start: number, end: number): void {
     if (this.discardUntilSync || this.ended) return;
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    if (this.held) {
-      this.deferred.push({ buf: part, message: false });
+    if (this.input.held) {
+      this.input.keep(part, false);
       return;
     }
     if (this.server && !this.syncing) this.server.write(part);
@@ -275,23 +275,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.guard.flush();
   }
 
-  private hold(): void {
-    this.held = true;
-  }
-
-  /** Handles, in arrival order, what came in while input was held; stops if something holds it again. */
+  /** Handles what came in while input was held, in arrival order, until something holds it again. */
   private resume(): void {
-    this.held = false;
-    const items = this.deferred;
-    this.deferred = [];
-    for (let i = 0; i < items.length; i++) {
-      if (this.held) {
-        this.deferred = items.slice(i).concat(this.deferred);
-        return;
-      }
-      const { buf, message } = items[i];
+    this.input.release((buf, message) => {
       if (!message || this.onMessage(buf[0], buf, 0, buf.length)) this.forward(buf, 0, buf.length);
-    }
+    });
+    if (this.input.held) return;
     this.acquireIfPending();
     this.guard.flush();
   }
@@ -300,24 +289,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private guardHost(): GuardHost {
     const s = this;
     return {
-      get ident() {
-        return s.ident;
-      },
-      get pool() {
-        return s.pool;
-      },
-      get server() {
-        return s.server;
-      },
+      get ident() { return s.ident; },
+      get pool() { return s.pool; },
+      get server() { return s.server; },
+      get clientStatus() { return s.clientStatus; },
       get quiet() {
-        return s.awaitingReady === 0 && !s.extendedOpen && !s.held && !s.syncing && !s.discardUntilSync && s.pending.length === 0;
-      },
-      get clientStatus() {
-        return s.clientStatus;
+        return s.awaitingReady === 0 && !s.extendedOpen && !s.input.held && !s.syncing && !s.discardUntilSync && s.pending.length === 0;
       },
       toClient: (frame) => void (s.ended || s.socket.write(frame)),
       ready: (status) => s.ready(status),
-      hold: () => s.hold(),
+      hold: () => void (s.input.held = true),
       resume: () => s.resume(),
       skipToSync: () => void (s.discardUntilSync = true),
       releaseServer: () => s.releaseServer(),
@@ -448,7 +429,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.handBack();
     this.guard.dispose();
     this.pending = [];
-    this.deferred = [];
+    this.input.clear();
     this.ctx.closed(this);
   }
 }
