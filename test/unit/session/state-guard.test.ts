@@ -21,7 +21,7 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     ident: { id: 1, user: 'alice', database: 'app' },
     pool: { name: 'app/alice', settings: { mode: opts.mode ?? 'transaction', resetQuery: 'DISCARD ALL', target: { user: 'alice' } } } as unknown as Pool,
     server: (opts.server ?? null) as ServerConnection | null,
-    quiet: true,
+    quiet: true as boolean,
     clientStatus: TxStatus.Idle as number,
     toClient: (f: Buffer) => void out.push(f[0] === 0x43 ? `C:${f.toString('utf8', 5, f.length - 1)}` : f[0] === 0x45 ? `E:${f.toString('utf8').match(/C(\w{5})/)?.[1]}` : String.fromCharCode(f[0])),
     ready: (s: number) => void out.push(`Z:${String.fromCharCode(s)}`),
