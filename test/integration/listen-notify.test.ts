@@ -1,6 +1,7 @@
 // Proves LISTEN/NOTIFY in transaction mode without pinning: one shared listener connection fans notifications out to idle clients, UNLISTEN stops them, transactions defer them, and a killed listener backend recovers.
 import t, { type Test } from 'tap';
 import pgLib from 'pg';
+import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -184,4 +185,25 @@ t.test('killing the listener backend: Sluice reconnects, re-subscribes, logs the
   const [a, b] = await within(Promise.all([one.next(), two.next()]), 'notifications after the reconnect');
   t.match(a, { channel: 'ln_kill', payload: 'after' });
   t.match(b, { channel: 'ln_kill', payload: 'after' });
+});
+
+t.test('postgres.js sql.listen (extended protocol) works with session_state: pin, and unlisten unpins', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin' });
+  const sql = postgres({ ...sluice.options('alice'), username: 'alice', max: 2, onnotice: () => undefined });
+  t.teardown(() => sql.end({ timeout: 1 }));
+  const got: string[] = [];
+  let wake: (() => void) | null = null;
+  const sub = await sql.listen('ln_pgjs', (payload) => {
+    got.push(payload);
+    wake?.();
+  });
+  const pool = sluice.pooler.pools.get(`${APP_DB}\0alice`)!;
+  await until(() => pool.pinned.size === 1, 'the listen connection to be pinned');
+  t.equal(sluice.pooler.notifyHub.stats().length, 0, 'the extended-protocol LISTEN went to the server, not the hub');
+  await sql.notify('ln_pgjs', 'from postgres.js');
+  while (got.length === 0) await within(new Promise<void>((r) => (wake = r)), 'the notification');
+  t.same(got, ['from postgres.js']);
+  await sub.unlisten();
+  await until(() => pool.pinned.size === 0, 'the unpin after UNLISTEN');
+  t.equal(pool.pinned.size + pool.used.size, 0, 'the connection went back to the pool');
 });
