@@ -10,6 +10,8 @@ export type { NotifySubscriber, SubscribeDone } from './channel-listener.js';
 export interface ListenTarget {
   readonly name: string;
   readonly settings: { readonly target: ServerTarget };
+  /** Set when a reload replaced this pool: the listener logs in to the newest one. */
+  readonly successor?: ListenTarget | null;
 }
 
 export interface ListenerStats {
@@ -43,7 +45,7 @@ export class NotifyHub {
       l = new ChannelListener(name, {
         clock: this.clock,
         log: this.log,
-        target: () => (this.targets.get(name) ?? pool).settings.target,
+        target: () => newest(this.targets.get(name) ?? pool).settings.target,
         empty: (gone) => {
           if (this.listeners.get(name) !== gone) return;
           this.listeners.delete(name);
@@ -77,4 +79,10 @@ export class NotifyHub {
     this.listeners.clear();
     this.targets.clear();
   }
+}
+
+function newest(pool: ListenTarget): ListenTarget {
+  let p = pool;
+  while (p.successor) p = p.successor;
+  return p;
 }

@@ -166,7 +166,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
     switch (type) {
       case Frontend.Query:
-        return this.guarded(this.guard.inspect(type, buf, start, end), () => this.awaitingReady++);
+        return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.FunctionCall:
         this.awaitingReady++;
         return true;
@@ -175,7 +175,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.extendedOpen = false;
         return true;
       case Frontend.Parse:
-        return this.guarded(this.guard.inspect(type, buf, start, end), () => (this.extendedOpen = true));
+        return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.Bind:
         this.guard.onBind(buf, start);
         this.extendedOpen = true;
@@ -202,9 +202,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   /** Acts on the guard's verdict for a Query or Parse: pass it, drop it (answered), or send its replacement. */
-  private guarded(v: Verdict, count: () => void): boolean {
+  private guarded(type: number, v: Verdict): boolean {
     if (v === CONSUMED) return false;
-    count();
+    if (type === Frontend.Query) this.awaitingReady++;
+    else this.extendedOpen = true;
     if (v === PASS) return true;
     this.forward(v, 0, v.length);
     return false;

@@ -49,6 +49,8 @@ export interface GuardContext {
 
 /** Notifications kept for a client that does not idle; beyond this the oldest are dropped (and logged). */
 const MAX_INBOX = 10_000;
+/** Distinct statements warned about per client under allow; later ones are not logged. */
+const MAX_WARNED = 100;
 
 export class StateGuard implements NotifySubscriber {
   /** Ask the server after this transaction whether state remains (to pin, or to unpin). */
@@ -128,8 +130,9 @@ export class StateGuard implements NotifySubscriber {
       return PASS;
     }
     if (policy === 'reject') return this.reject(type, buf, start, effects[0].statement);
+    // Remembered per client, so a statement that repeats is named once; a client that makes up names gets a bounded set.
     const fresh = effects.filter((e) => !this.warned.has(e.statement));
-    if (fresh.length > 0) {
+    if (fresh.length > 0 && this.warned.size < MAX_WARNED) {
       for (const e of fresh) this.warned.add(e.statement);
       this.ctx.log.warn({ client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, statements: fresh.map((e) => e.statement) },
         'session state in transaction pooling stays on the server connection, where later clients may see it (session_state: allow)');
