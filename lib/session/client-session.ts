@@ -177,11 +177,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       case Frontend.Parse:
         return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.Bind:
-        this.guard.onBind(buf, start);
-        this.extendedOpen = true;
-        return true;
       case Frontend.Close:
-        this.guard.onClose(buf, start);
+        this.guard.statementUse(type, buf, start);
         this.extendedOpen = true;
         return true;
       case Frontend.Describe:

@@ -105,17 +105,16 @@ export class StateGuard implements NotifySubscriber {
     return this.apply(type, buf, start, end, found.effects);
   }
 
-  /** Bind of a statement remembered as stateful runs it again. */
-  onBind(buf: Buffer, start: number): void {
+  /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
+  statementUse(type: number, buf: Buffer, start: number): void {
     if (this.stateful.size === 0) return;
+    if (type === Frontend.Close) {
+      if (buf[start + 5] === 0x53 /* S */) this.stateful.delete(buf.toString('utf8', start + 6, buf.indexOf(0, start + 6)));
+      return;
+    }
     const portalEnd = buf.indexOf(0, start + 5);
     const effects = this.stateful.get(buf.toString('utf8', portalEnd + 1, buf.indexOf(0, portalEnd + 1)));
     if (effects && this.policy() === 'pin') this.probeAfter = true;
-  }
-
-  /** Close of a statement forgets it. */
-  onClose(buf: Buffer, start: number): void {
-    if (this.stateful.size > 0 && buf[start + 5] === 0x53 /* S */) this.stateful.delete(buf.toString('utf8', start + 6, buf.indexOf(0, start + 6)));
   }
 
   private policy(): SessionStatePolicy {

@@ -179,3 +179,19 @@ t.test('pin and allow: tracked parameters, SET LOCAL and transaction-scoped lock
   await until(() => pool(sluice).idle.size === 1, 'the connection back in the pool');
   t.equal(pinned(sluice), 0);
 });
+
+t.test('pin: a named statement that leaves state pins again each time it runs, even without a new Parse', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'pin' });
+  const a = await client(t, sluice);
+  const named = { name: 'ss_set', text: `select set_config('work_mem', '7MB', false)` };
+  await a.query(named);
+  await until(() => pinned(sluice) === 1, 'the pin');
+  await a.query('reset work_mem');
+  await until(() => pinned(sluice) === 0, 'the unpin');
+  await a.query(named);
+  await until(() => pinned(sluice) === 1, 'the pin on Bind alone');
+  t.equal((await state(a)).work_mem, '7MB');
+  await a.query('reset work_mem');
+  await until(() => pinned(sluice) === 0, 'the unpin');
+  t.pass('pinned and unpinned twice');
+});
