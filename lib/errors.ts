@@ -115,6 +115,16 @@ export const ERRORS = {
     'ERROR',
     (p) => `canceling statement due to user request: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
   ),
+  SLUICE_SESSION_STATE_REJECTED: def<{ statement: string }>(
+    '0A000',
+    'ERROR',
+    (p) => `${p.statement} is not allowed here: session_state is "reject", and in transaction pooling its effect would outlive the transaction on a shared server connection`,
+  ),
+  SLUICE_LISTEN_FAILED: def<{ channel: string; reason: string }>(
+    '08006',
+    'ERROR',
+    (p) => `could not listen on channel "${p.channel}": ${p.reason}`,
+  ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
   SLUICE_ADMIN_LOGIN_REFUSED: def<{ user: string }>(

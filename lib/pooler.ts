@@ -27,6 +27,9 @@ import { sendCancel } from './pool/server-connection.js';
 import { LaneLearner } from './session/lane-learner.js';
 import type { AdminHost, ShutdownMode } from './admin/admin-host.js';
 import { ConsoleSession, type ConsoleContext } from './admin/console-session.js';
+import { NotifyHub } from './pool/notify-hub.js';
+import { StateParser, sessionStatePolicy } from './session/session-state.js';
+import type { GuardContext } from './session/state-guard.js';
 
 export interface PoolerOptions {
   clock?: Clock;
@@ -59,6 +62,10 @@ export class Pooler {
   /** Resolves once close() has finished: the CLI exits then. */
   readonly closed: Promise<void>;
   readonly admin: AdminHost;
+  /** LISTEN/NOTIFY fan-out: one listener connection per (database, server user) with subscribers. */
+  readonly notifyHub: NotifyHub;
+  /** Set by listen(), once the SQL parser is loaded; every session shares it. */
+  private guardContext: GuardContext | null = null;
   /** Connected clients per tenant, for max_clients. */
   private readonly tenantClients = new Map<string, number>();
   /** Pools a reload replaced, until their last connection is gone (SHOW SERVERS close_needed, WAIT_CLOSE). */
@@ -99,6 +106,7 @@ export class Pooler {
       sessions: () => this.sessions.values(),
     });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
+    this.notifyHub = new NotifyHub(this.clock, this.log);
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
       accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
@@ -108,6 +116,12 @@ export class Pooler {
   }
 
   async listen(): Promise<net.AddressInfo> {
+    this.guardContext ??= {
+      log: this.log,
+      hub: this.notifyHub,
+      parser: await StateParser.load(),
+      policy: (database, user) => sessionStatePolicy(this.config, database, user),
+    };
     const addr = await this.listener.listen(this.config.listen_addr, this.config.listen_port);
     this.listening = true;
     this.metrics.listening(`${addr.address}:${addr.port}`);
@@ -240,7 +254,13 @@ export class Pooler {
       isolation: () => this.config.scheduler,
       lanes: this.lanes,
       closed: (s) => this.sessionClosed(s),
+      guard: this.requireGuardContext(),
     };
+  }
+
+  private requireGuardContext(): GuardContext {
+    if (!this.guardContext) throw new Error('sessions start only after listen()');
+    return this.guardContext;
   }
 
   private sessionClosed(s: ClientSession): void {
@@ -419,6 +439,7 @@ export class Pooler {
     this.drainTimer?.cancel();
     this.janitor?.cancel();
     this.scheduler.close();
+    this.notifyHub.close();
     const stopped = this.listener.stopAccepting();
     const err = poolerError('SLUICE_SHUTTING_DOWN');
     for (const s of [...this.sessions.values()]) s.sendError(err);

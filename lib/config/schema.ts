@@ -3,7 +3,8 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type {
-  AuthType, ClientTlsConfig, DatabaseConfig, PoolMode, ServerTlsConfig, SluiceConfig, SslMode, UserConfig, UserSecret,
+  AuthType, ClientTlsConfig, DatabaseConfig, PoolMode, ServerTlsConfig, SessionStatePolicy, SluiceConfig, SslMode, UserConfig,
+  UserSecret,
 } from './types.js';
 import { parseSecret, parseUserlist, UserlistError } from './userlist.js';
 import {
@@ -43,6 +44,8 @@ export const DEFAULTS = Object.freeze({
   client_login_timeout: 60_000,
   idle_transaction_timeout: 0,
   server_reset_query: 'DISCARD ALL',
+  // PgBouncer passes such statements through; Sluice does too by default, and logs a warning for each.
+  session_state: 'allow' as SessionStatePolicy,
   max_packet_size: 1_073_741_823,
   server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
   // Below Kubernetes' default 30 s termination grace period, so Sluice closes cleanly before it is killed.
@@ -57,6 +60,7 @@ const POSTGRES_PORT = 5432;
 const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
 const POOL_MODES = ['session', 'transaction'] as const satisfies readonly PoolMode[];
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const satisfies readonly SslMode[];
+const SESSION_STATE_POLICIES = ['pin', 'reject', 'allow'] as const satisfies readonly SessionStatePolicy[];
 // Postgres refuses messages of 1 GiB or more; below 1 KiB not even a startup packet fits.
 const MIN_PACKET_SIZE = 1024;
 const MAX_PACKET_SIZE = 1_073_741_823;
@@ -73,12 +77,14 @@ const databaseSchema = section({
   pool_size: integer(1).optional(),
   min_pool_size: integer(0).optional(),
   max_server_connections: integer(1).optional(),
+  session_state: oneOf(SESSION_STATE_POLICIES).optional(),
 });
 
 const userSchema = section({
   password: secretText().optional(),
   pool_mode: oneOf(POOL_MODES).optional(),
   pool_size: integer(1).optional(),
+  session_state: oneOf(SESSION_STATE_POLICIES).optional(),
 });
 
 /** Accepted and ignored until the module that owns the section replaces this with its own schema. */
@@ -105,6 +111,7 @@ const configSchema = z.strictObject({
   client_login_timeout: seconds(DEFAULTS.client_login_timeout),
   idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
   server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
+  session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
   max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
   client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
   server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
@@ -115,7 +122,6 @@ const configSchema = z.strictObject({
   ...isolationShape,
   ...observabilityShape,
   admin: reservedSection,
-  session_state: reservedSection,
   max_prepared_statements: reservedSection,
   shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
   stats_period: seconds(DEFAULTS.stats_period),
@@ -198,6 +204,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     client_login_timeout: cfg.client_login_timeout,
     idle_transaction_timeout: cfg.idle_transaction_timeout,
     server_reset_query: cfg.server_reset_query,
+    session_state: cfg.session_state,
     max_packet_size: cfg.max_packet_size,
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
@@ -341,7 +348,7 @@ function resolveFiles<T extends Record<string, unknown>>(
 
 function buildDatabase(name: string, db: RawConfig['databases'][string]): DatabaseConfig {
   const built: Record<string, unknown> = { name, host: db.host, port: db.port, dbname: db.dbname ?? name };
-  for (const key of ['user', 'pool_mode', 'pool_size', 'min_pool_size', 'max_server_connections'] as const) {
+  for (const key of ['user', 'pool_mode', 'pool_size', 'min_pool_size', 'max_server_connections', 'session_state'] as const) {
     if (db[key] !== undefined) built[key] = db[key];
   }
   // Non-enumerable: a snapshot that ends up in a log line or an error must not carry the password.
@@ -355,6 +362,7 @@ function buildUser(name: string, user: RawConfig['users'][string]): UserConfig {
   const built: Record<string, unknown> = { name };
   if (user.pool_mode !== undefined) built.pool_mode = user.pool_mode;
   if (user.pool_size !== undefined) built.pool_size = user.pool_size;
+  if (user.session_state !== undefined) built.session_state = user.session_state;
   return Object.freeze(built) as unknown as UserConfig;
 }
 

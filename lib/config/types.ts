@@ -1,6 +1,8 @@
 // The validated, frozen configuration snapshot that every other module reads.
 
 export type PoolMode = 'session' | 'transaction';
+/** What transaction pooling does with a statement that leaves state on the server connection. */
+export type SessionStatePolicy = 'pin' | 'reject' | 'allow';
 export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust';
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -25,12 +27,14 @@ export interface DatabaseConfig {
   readonly min_pool_size?: number;
   /** Slots: server connections all pools of this database may hold together. */
   readonly max_server_connections?: number;
+  readonly session_state?: SessionStatePolicy;
 }
 
 export interface UserConfig {
   readonly name: string;
   readonly pool_mode?: PoolMode;
   readonly pool_size?: number;
+  readonly session_state?: SessionStatePolicy;
 }
 
 export interface ClientTlsConfig {
@@ -68,6 +72,8 @@ export interface SluiceConfig {
   readonly client_login_timeout: number;
   readonly idle_transaction_timeout: number;
   readonly server_reset_query: string;
+  /** Transaction mode only: a user's setting wins over its database's, which wins over this one. */
+  readonly session_state: SessionStatePolicy;
   readonly max_packet_size: number;
   /** SIGTERM: how long running transactions may take to finish before remaining clients are closed; 0 = no limit. */
   readonly shutdown_timeout: number;

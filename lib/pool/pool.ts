@@ -1,4 +1,4 @@
-// The server connections of one (database, server user) target: idle (LIFO), linked, and how many are logging in.
+// The server connections of one (database, server user) target: idle (LIFO), linked, pinned to a client, and how many are logging in.
 import { List, move } from '../list.js';
 import type { Clock } from '../clock.js';
 import type { PoolMode } from '../config/types.js';
@@ -35,6 +35,8 @@ export interface PoolEvents {
 export class Pool {
   readonly idle = new List<ServerConnection>('idle');
   readonly used = new List<ServerConnection>('used');
+  /** Linked to a client between its transactions, because of session state (session_state: pin); its size is the pinned count. */
+  readonly pinned = new List<ServerConnection>('pinned');
   connecting = 0;
   /** ParameterStatus set of the first login: what new clients are told. */
   params: Map<string, string> | null = null;
@@ -70,7 +72,7 @@ export class Pool {
   }
 
   get total(): number {
-    return this.idle.size + this.used.size + this.connecting;
+    return this.idle.size + this.used.size + this.pinned.size + this.connecting;
   }
 
   /** Takes the warmest idle connection, or null. */
@@ -79,6 +81,15 @@ export class Pool {
     if (!conn) return null;
     move(conn, this.used);
     return conn;
+  }
+
+  /** The linked client keeps this connection between transactions. */
+  pin(conn: ServerConnection): void {
+    if (conn.list === this.used) move(conn, this.pinned);
+  }
+
+  unpin(conn: ServerConnection): void {
+    if (conn.list === this.pinned) move(conn, this.used);
   }
 
   /** Hands a clean connection back. Expired ones are closed instead. */
@@ -157,7 +168,7 @@ export class Pool {
   }
 
   private onServerClosed(conn: ServerConnection): void {
-    const wasUsed = conn.list === this.used;
+    const wasUsed = conn.list === this.used || conn.list === this.pinned;
     move(conn, null);
     this.tally.conns--;
     // Its slot is free: clients queued behind it need a new connection launched, or they wait out query_wait_timeout.
@@ -183,5 +194,6 @@ export class Pool {
   closeAll(reason: string): void {
     for (const conn of this.idle) conn.close(reason);
     for (const conn of this.used) conn.close(reason);
+    for (const conn of this.pinned) conn.close(reason);
   }
 }

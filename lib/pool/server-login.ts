@@ -19,6 +19,8 @@ export interface ServerTarget {
   sslmode: SslMode;
   caFile?: string;
   connectTimeoutMs: number;
+  /** Shown in pg_stat_activity; only Sluice's own connections (the notify listener) set one. */
+  applicationName?: string;
 }
 
 export interface LoginResult {
@@ -155,7 +157,9 @@ function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResu
     const onClose = (): void => reject(new Error('server closed the connection during login'));
     socket.on('data', onData);
     socket.once('close', onClose);
-    socket.write(serialize.startup({ user: target.user, database: target.dbname }));
+    const startup: Record<string, string> = { user: target.user, database: target.dbname };
+    if (target.applicationName) startup.application_name = target.applicationName;
+    socket.write(serialize.startup(startup));
   });
 }
 

@@ -17,6 +17,8 @@ import { LaneLearner } from './lane-learner.js';
 import { LONG_CLASS } from '../config/isolation-schema.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
 import { TransactionTiming } from './transaction-timing.js';
+import { CONSUMED, PASS, StateGuard, type GuardContext, type GuardHost, type Verdict } from './state-guard.js';
+import { HeldInput } from './held-input.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -40,6 +42,8 @@ export interface SessionContext {
   lanes: LaneLearner;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
+  /** Session state and LISTEN/NOTIFY in transaction mode. */
+  guard: GuardContext;
 }
 
 export interface SessionIdentity {
@@ -95,6 +99,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
   private leaving: PoolerError | null = null;
   private readonly timing = new TransactionTiming();
+  /** The transaction status the client was last told. */
+  private clientStatus: number = TxStatus.Idle;
+  private readonly guard: StateGuard;
+  /** Input waits while the guard talks to the server or the hub. */
+  private readonly input = new HeldInput();
 
   constructor(
     readonly socket: net.Socket,
@@ -111,6 +120,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     for (const [k, v] of pool.params ?? []) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
+    this.guard = new StateGuard(this.guardHost(), ctx.guard);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -152,6 +162,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     out?.cork();
     this.scanner.feed(chunk);
     out?.uncork();
+    this.acquireIfPending();
+  }
+
+  private acquireIfPending(): void {
     if (!this.server && !this.ticket && !this.list && this.pending.length > 0 && !this.ended) {
       this.pool = this.currentPool();
       this.ctx.scheduler.acquire(this, this.ident.tenant, this.txClass);
@@ -165,6 +179,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.input.held) {
+      this.input.keep(buf.subarray(start, end), true);
+      return false;
+    }
     // The first message of a transaction decides its class; later ones never queue.
     if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) this.classify(type, buf, start, end);
     if (this.discardUntilSync) {
@@ -173,6 +191,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     }
     switch (type) {
       case Frontend.Query:
+        return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.FunctionCall:
         this.requestSent();
         return true;
@@ -181,10 +200,14 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.extendedOpen = false;
         return true;
       case Frontend.Parse:
+        return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.Bind:
+      case Frontend.Close:
+        this.guard.statementUse(type, buf, start);
+        this.extendedOpen = true;
+        return true;
       case Frontend.Describe:
       case Frontend.Execute:
-      case Frontend.Close:
         this.extendedOpen = true;
         return true;
       case Frontend.Terminate:
@@ -223,9 +246,23 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.measureLatency) this.requestSentAt = this.lastActivity;
   }
 
+  /** Acts on the guard's verdict for a Query or Parse: pass it, drop it (answered), or send its replacement. */
+  private guarded(type: number, v: Verdict): boolean {
+    if (v === CONSUMED) return false;
+    if (type === Frontend.Query) this.requestSent();
+    else this.extendedOpen = true;
+    if (v === PASS) return true;
+    this.forward(v, 0, v.length);
+    return false;
+  }
+
   forward(buf: Buffer, start: number, end: number): void {
     if (this.discardUntilSync || this.ended) return;
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    if (this.input.held) {
+      this.input.keep(part, false);
+      return;
+    }
     if (this.server && !this.syncing) this.server.write(part);
     else this.pending.push(part);
   }
@@ -265,17 +302,55 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (err.fatal) return;
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
     for (let i = 1; i < this.awaitingReady; i++) this.socket.write(encode.errorResponse(fieldsOf(err)));
-    for (let i = 0; i < this.awaitingReady; i++) this.socket.write(encode.ReadyForQueryIdle);
+    const n = this.awaitingReady;
     this.awaitingReady = 0;
     if (this.extendedOpen) {
       this.extendedOpen = false;
       this.discardUntilSync = true;
     }
+    for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
   }
 
   private endDiscard(): void {
     this.discardUntilSync = false;
-    this.socket.write(encode.ReadyForQueryIdle);
+    this.ready(this.server?.status ?? TxStatus.Idle);
+  }
+
+  /** ReadyForQuery that Sluice itself answers; notifications queued for an idle client follow it. */
+  private ready(status: number): void {
+    this.clientStatus = status;
+    this.socket.write(encode.readyForQuery(status));
+    this.guard.flush();
+  }
+
+  /** Handles what came in while input was held, in arrival order, until something holds it again. */
+  private resume(): void {
+    this.input.release((buf, message) => {
+      if (!message || this.onMessage(buf[0], buf, 0, buf.length)) this.forward(buf, 0, buf.length);
+    });
+    if (this.input.held) return;
+    this.acquireIfPending();
+    this.guard.flush();
+  }
+
+  /** The session as the state guard sees it. */
+  private guardHost(): GuardHost {
+    const s = this;
+    return {
+      get ident() { return s.ident; },
+      get pool() { return s.pool; },
+      get server() { return s.server; },
+      get clientStatus() { return s.clientStatus; },
+      get quiet() {
+        return s.awaitingReady === 0 && !s.extendedOpen && !s.input.held && !s.syncing && !s.discardUntilSync && s.pending.length === 0;
+      },
+      toClient: (frame) => void (s.ended || s.socket.write(frame)),
+      ready: (status) => s.ready(status),
+      hold: () => void (s.input.held = true),
+      resume: () => s.resume(),
+      skipToSync: () => void (s.discardUntilSync = true),
+      releaseServer: () => s.releaseServer(),
+    };
   }
 
   private flushPending(): void {
@@ -310,10 +385,15 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.requestSentAt = 0;
       }
     }
+    this.clientStatus = status;
     const quiet = this.awaitingReady === 0 && !this.extendedOpen;
     this.timing.ready(this.pool.stats, count, now, this.awaitingReady === 0, quiet && status === TxStatus.Idle);
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
-    if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') this.releaseServer();
+    if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
+      // The guard keeps a pinned connection, or first asks the server whether state remains.
+      if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer();
+    }
+    if (quiet) this.guard.flush();
     if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
   }
 
@@ -324,6 +404,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverClosed(reason: string, fatalSent: boolean): void {
     this.server = null;
+    this.guard.serverLost();
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
@@ -349,8 +430,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (!conn) return this.ctx.scheduler.release(this);
     this.server = null;
     conn.detach();
-    if (this.syncing || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
-    else this.returnClean(conn);
+    if (this.syncing || this.guard.isBusy || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
+    else if (!this.guard.leave(conn)) this.returnClean(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
   }
@@ -424,7 +505,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();
+    this.guard.dispose();
     this.pending = [];
+    this.input.clear();
     this.ctx.closed(this);
   }
 }

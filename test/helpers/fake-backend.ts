@@ -38,6 +38,8 @@ export interface FakeBackend {
   readonly open: number;
   /** Close every open connection at once, as a crashed server would. */
   dropAll(): void;
+  /** Send a NotificationResponse on every logged-in connection, as Postgres does to its listeners. */
+  notify(channel: string, payload: string, pid?: number): void;
   close(): Promise<void>;
 }
 
@@ -137,6 +139,15 @@ class FakeConnection implements FrameSink {
   }
 }
 
+function notificationResponse(pid: number, channel: string, payload: string): Buffer {
+  const body = Buffer.concat([Buffer.alloc(4), Buffer.from(`${channel}\0${payload}\0`)]);
+  body.writeInt32BE(pid, 0);
+  const head = Buffer.alloc(5);
+  head[0] = 0x41; // A
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
 function housekeepingReply(sql: string): Buffer {
   const tag = /^\s*ROLLBACK/i.test(sql) ? 'ROLLBACK' : /^\s*SELECT/i.test(sql) ? 'SELECT 1' : 'RESET';
   return Buffer.concat([encode.commandComplete(tag), encode.readyForQuery(TxStatus.Idle)]);
@@ -145,6 +156,7 @@ function housekeepingReply(sql: string): Buffer {
 /** Starts a fake backend on 127.0.0.1, port 0; it is closed at t's teardown. */
 export async function startFakeBackend(t: TeardownHost, behaviour: FakeBehaviour): Promise<FakeBackend> {
   const sockets = new Set<net.Socket>();
+  const loggedIn = new Set<net.Socket>();
   let logins = 0;
   let nextPid = 1000;
   const queries: string[] = [];
@@ -155,8 +167,15 @@ export async function startFakeBackend(t: TeardownHost, behaviour: FakeBehaviour
   };
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    new FakeConnection(socket, nextPid++, state);
+    socket.once('close', () => (sockets.delete(socket), loggedIn.delete(socket)));
+    const owner = {
+      get behaviour() {
+        return state.behaviour;
+      },
+      loggedIn: () => (loggedIn.add(socket), state.loggedIn()),
+      queried: state.queried,
+    };
+    new FakeConnection(socket, nextPid++, owner);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -185,6 +204,9 @@ export async function startFakeBackend(t: TeardownHost, behaviour: FakeBehaviour
       return sockets.size;
     },
     dropAll,
+    notify: (channel, payload, pid = 4242) => {
+      for (const s of loggedIn) s.write(notificationResponse(pid, channel, payload));
+    },
     close,
   };
 }

@@ -1,0 +1,163 @@
+// What SQL leaves behind on a server connection after its transaction, read with PostgreSQL's own grammar (libpg-query), and the policy for it.
+import { loadModule, parseSync } from 'libpg-query';
+import type { SessionStatePolicy, SluiceConfig } from '../config/types.js';
+import { TRACKED_PARAMS } from './params.js';
+
+export type StateKind = 'listen' | 'set' | 'advisory_lock' | 'temp' | 'cursor' | 'prepare';
+
+/** One statement whose effect outlives its transaction. */
+export interface StateEffect {
+  kind: StateKind;
+  /** How a message or log line names it, e.g. `SET statement_timeout`. */
+  statement: string;
+  /** For kind set: the parameter, when the statement names it literally. */
+  setting?: string;
+}
+
+/** LISTEN channel, UNLISTEN channel, or UNLISTEN * (channel null). */
+export interface ListenOp {
+  listen: boolean;
+  channel: string | null;
+}
+
+export interface Classified {
+  effects: StateEffect[];
+  /** Every statement is LISTEN or UNLISTEN: what Sluice can do itself, without the server. */
+  listenOps: ListenOp[] | null;
+}
+
+const NONE: Classified = Object.freeze({ effects: [], listenOps: null }) as Classified;
+/** DeclareCursorStmt option bit for WITH HOLD (CURSOR_OPT_HOLD in parsenodes.h). */
+const CURSOR_OPT_HOLD = 0x20;
+const LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
+
+/** The policy for a client: its user's setting, else its database's, else the top-level one. */
+export function sessionStatePolicy(config: SluiceConfig, database: string, user: string): SessionStatePolicy {
+  return config.users.get(user)?.session_state ?? config.databases.get(database)?.session_state ?? config.session_state;
+}
+
+/** The parser, once its WebAssembly is loaded: holding one proves classify() can run. */
+export class StateParser {
+  private constructor() {}
+
+  static async load(): Promise<StateParser> {
+    await loadModule();
+    return new StateParser();
+  }
+
+  /**
+   * Reads SQL text (one Query string, possibly several statements, or one Parse). Text that does not
+   * parse has no effects: the server will refuse it too.
+   */
+  classify(sql: string): Classified {
+    let stmts: Array<{ stmt?: Record<string, any> }>;
+    try {
+      stmts = parseSync(sql).stmts ?? [];
+    } catch {
+      return NONE;
+    }
+    const effects: StateEffect[] = [];
+    let ops: ListenOp[] | null = stmts.length > 0 ? [] : null;
+    for (const { stmt } of stmts) {
+      if (!stmt) continue;
+      const op = listenOp(stmt);
+      if (op) ops?.push(op);
+      else ops = null;
+      if (stmt.ListenStmt) effects.push({ kind: 'listen', statement: `LISTEN ${stmt.ListenStmt.conditionname}` });
+      else statementEffect(stmt, effects);
+    }
+    return effects.length === 0 && !ops ? NONE : { effects, listenOps: ops };
+  }
+}
+
+function listenOp(stmt: Record<string, any>): ListenOp | null {
+  if (stmt.ListenStmt) return { listen: true, channel: stmt.ListenStmt.conditionname as string };
+  if (stmt.UnlistenStmt) return { listen: false, channel: (stmt.UnlistenStmt.conditionname as string | undefined) ?? null };
+  return null;
+}
+
+function statementEffect(stmt: Record<string, any>, out: StateEffect[]): void {
+  const [type] = Object.keys(stmt);
+  const node = stmt[type];
+  switch (type) {
+    case 'VariableSetStmt':
+      return setEffect(node, out);
+    case 'CreateStmt':
+      return tempEffect(node.relation, node.oncommit, 'TABLE', out);
+    case 'CreateTableAsStmt':
+      return tempEffect(node.into?.rel, node.into?.onCommit, node.objtype === 'OBJECT_MATVIEW' ? 'MATERIALIZED VIEW' : 'TABLE', out);
+    case 'ViewStmt':
+      return tempEffect(node.view, undefined, 'VIEW', out);
+    case 'CreateSeqStmt':
+      return tempEffect(node.sequence, undefined, 'SEQUENCE', out);
+    case 'CreateFunctionStmt':
+      if (nameParts(node.funcname)[0] === 'pg_temp') out.push({ kind: 'temp', statement: `CREATE FUNCTION ${nameParts(node.funcname).join('.')}` });
+      return;
+    case 'DeclareCursorStmt':
+      if ((node.options ?? 0) & CURSOR_OPT_HOLD) out.push({ kind: 'cursor', statement: `DECLARE ${node.portalname} CURSOR WITH HOLD` });
+      return;
+    case 'PrepareStmt':
+      out.push({ kind: 'prepare', statement: `PREPARE ${node.name}` });
+      return;
+    case 'SelectStmt':
+      tempEffect(node.intoClause?.rel, node.intoClause?.onCommit, 'TABLE', out);
+      return functionEffects(node, out);
+    default:
+      return functionEffects(node, out);
+  }
+}
+
+function setEffect(node: Record<string, any>, out: StateEffect[]): void {
+  if (node.is_local) return;
+  const name = String(node.name ?? '');
+  if (node.kind === 'VAR_SET_MULTI') {
+    // SET TRANSACTION ends with the transaction; SET SESSION CHARACTERISTICS does not.
+    if (name === 'SESSION CHARACTERISTICS') out.push({ kind: 'set', statement: 'SET SESSION CHARACTERISTICS' });
+    return;
+  }
+  if (node.kind !== 'VAR_SET_VALUE' && node.kind !== 'VAR_SET_CURRENT') return;
+  if (TRACKED_PARAMS.has(name.toLowerCase())) return;
+  out.push({ kind: 'set', statement: `SET ${name}`, setting: name });
+}
+
+function tempEffect(rel: Record<string, any> | undefined, onCommit: string | undefined, what: string, out: StateEffect[]): void {
+  if (!rel || (rel.relpersistence !== 't' && rel.schemaname !== 'pg_temp')) return;
+  // ON COMMIT DROP: gone when its transaction ends.
+  if (onCommit === 'ONCOMMIT_DROP') return;
+  out.push({ kind: 'temp', statement: `CREATE TEMP ${what} ${rel.relname}` });
+}
+
+/** Session advisory locks and session-level set_config calls anywhere in the statement. */
+function functionEffects(node: unknown, out: StateEffect[]): void {
+  if (Array.isArray(node)) {
+    for (const x of node) functionEffects(x, out);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const call = (node as Record<string, any>).FuncCall;
+  if (call) callEffect(call, out);
+  for (const v of Object.values(node)) if (v !== null && typeof v === 'object') functionEffects(v, out);
+}
+
+function callEffect(call: Record<string, any>, out: StateEffect[]): void {
+  const parts = nameParts(call.funcname);
+  const fn = parts[parts.length - 1];
+  if (parts.length > 2 || (parts.length === 2 && parts[0] !== 'pg_catalog')) return;
+  if (LOCK_FUNCTIONS.has(fn)) {
+    out.push({ kind: 'advisory_lock', statement: `${fn}()` });
+    return;
+  }
+  if (fn !== 'set_config' || call.args?.length !== 3) return;
+  const [name, , local] = call.args as Array<Record<string, any>>;
+  const isLocal = local.A_Const?.boolval;
+  // Only a literal false is certainly session-level; a literal true ends with the transaction.
+  if (!isLocal || isLocal.boolval === true) return;
+  const param = name.A_Const?.sval?.sval as string | undefined;
+  if (param !== undefined && TRACKED_PARAMS.has(param.toLowerCase())) return;
+  out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param });
+}
+
+function nameParts(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((n: { String?: { sval?: string } }) => n.String?.sval ?? '');
+}

@@ -1,0 +1,71 @@
+// Tests for session-state classification with the real PostgreSQL grammar, and for how the session_state policy is resolved.
+import t from 'tap';
+import { StateParser, sessionStatePolicy } from '../../../lib/session/session-state.js';
+import { parseConfig } from '../../../lib/config/schema.js';
+
+const parser = await StateParser.load();
+const kinds = (sql: string) => parser.classify(sql).effects.map((e) => e.kind);
+const names = (sql: string) => parser.classify(sql).effects.map((e) => e.statement);
+
+t.test('each kind of session state is recognised and named', async (t) => {
+  t.same(names('LISTEN Jobs'), ['LISTEN jobs'], 'unquoted channel names fold to lower case');
+  t.same(names('set statement_timeout = 5'), ['SET statement_timeout']);
+  t.same(names('SET ROLE bob'), ['SET role']);
+  t.same(names('set session authorization bob'), ['SET session_authorization']);
+  t.same(names('set session characteristics as transaction read only'), ['SET SESSION CHARACTERISTICS']);
+  t.same(names('select pg_advisory_lock(1), pg_catalog.pg_try_advisory_lock_shared(2)'), ['pg_advisory_lock()', 'pg_try_advisory_lock_shared()']);
+  t.same(names('select * from jobs where pg_try_advisory_lock(id) limit 1'), ['pg_try_advisory_lock()'], 'inside a WHERE clause');
+  t.same(names('create temp table t (x int)'), ['CREATE TEMP TABLE t']);
+  t.same(names('create table pg_temp.t (x int)'), ['CREATE TEMP TABLE t']);
+  t.same(names('create temporary table t as select 1'), ['CREATE TEMP TABLE t']);
+  t.same(names('select 1 into temp t'), ['CREATE TEMP TABLE t']);
+  t.same(names('create temp view v as select 1'), ['CREATE TEMP VIEW v']);
+  t.same(names('create temp sequence s'), ['CREATE TEMP SEQUENCE s']);
+  t.same(names("create function pg_temp.f() returns int language sql as 'select 1'"), ['CREATE FUNCTION pg_temp.f']);
+  t.same(names('declare c cursor with hold for select 1'), ['DECLARE c CURSOR WITH HOLD']);
+  t.same(names('prepare p as select 1'), ['PREPARE p']);
+  t.same(names("select set_config('app.user', '7', false)"), ["set_config('app.user', …, false)"]);
+});
+
+t.test('what ends with its transaction, or is carried by Sluice, is not session state', async (t) => {
+  for (const sql of [
+    'set local statement_timeout = 5', 'set transaction isolation level serializable', 'select pg_advisory_xact_lock(1)',
+    'create temp table t (x int) on commit drop', 'declare c cursor for select 1', "prepare transaction 'gid'",
+    'set search_path = a, b', 'set time zone utc', "set names 'latin1'", 'SET application_name = x', 'set datestyle = iso',
+    "select set_config('app.user', '7', true)", "select set_config('search_path', 'a', false)", 'select 1',
+    "select 'pg_advisory_lock(1)'", 'create table t (x int)', 'set statement_timeout to default', 'reset all',
+  ]) {
+    t.same(kinds(sql), [], sql);
+  }
+});
+
+t.test('multi-statement strings report every statement; LISTEN-only strings become operations', async (t) => {
+  t.same(kinds('select 1; set work_mem = 64; create temp table t (x int)'), ['set', 'temp']);
+  t.same(parser.classify('LISTEN a; listen "B"; UNLISTEN a; UNLISTEN *').listenOps, [
+    { listen: true, channel: 'a' }, { listen: true, channel: 'B' }, { listen: false, channel: 'a' }, { listen: false, channel: null },
+  ]);
+  t.equal(parser.classify('LISTEN a; select 1').listenOps, null, 'a mix is not LISTEN-only');
+  t.same(kinds('LISTEN a; select 1'), ['listen'], 'but the LISTEN is still state');
+});
+
+t.test('text that does not parse has no effects (Postgres refuses it too)', async (t) => {
+  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: null });
+  t.same(parser.classify(''), { effects: [], listenOps: null });
+});
+
+t.test('session_state: a user setting wins over its database, which wins over the top level', async (t) => {
+  const config = parseConfig({
+    auth_type: 'trust',
+    session_state: 'reject',
+    databases: { app: { host: 'h', session_state: 'pin' }, other: { host: 'h' } },
+    users: { alice: { session_state: 'allow' }, bob: {} },
+  }, { baseDir: '.' });
+  t.equal(sessionStatePolicy(config, 'app', 'alice'), 'allow');
+  t.equal(sessionStatePolicy(config, 'app', 'bob'), 'pin');
+  t.equal(sessionStatePolicy(config, 'other', 'bob'), 'reject');
+  t.equal(sessionStatePolicy(config, 'other', 'carol'), 'reject');
+  const plain = parseConfig({ auth_type: 'trust', databases: { app: { host: 'h' } } }, { baseDir: '.' });
+  t.equal(plain.session_state, 'allow', 'the default passes statements through, as PgBouncer does');
+  t.throws(() => parseConfig({ auth_type: 'trust', session_state: 'track', databases: { app: { host: 'h' } } }, { baseDir: '.' }),
+    { message: /session_state: expected one of pin, reject, allow, got "track"/ });
+});

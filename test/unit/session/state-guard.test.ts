@@ -1,0 +1,133 @@
+// Tests for the per-session state guard with a fake session and hub: verdicts per policy, local answers, LISTEN through the hub, notification queueing.
+import t from 'tap';
+import { CONSUMED, PASS, StateGuard, type GuardHost } from '../../../lib/session/state-guard.js';
+import { StateParser } from '../../../lib/session/session-state.js';
+import type { NotifyHub } from '../../../lib/pool/notify-hub.js';
+import type { Pool } from '../../../lib/pool/pool.js';
+import type { ServerConnection } from '../../../lib/pool/server-connection.js';
+import type { SessionStatePolicy } from '../../../lib/config/types.js';
+import { TxStatus } from '../../../lib/protocol/codes.js';
+import { cstr, message } from '../../helpers/bytes.js';
+import { captureLog } from '../../helpers/log-capture.js';
+
+const parser = await StateParser.load();
+
+function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transaction'; server?: { status: number } } = {}) {
+  const out: string[] = [];
+  const calls: string[] = [];
+  const subs = new Map<string, unknown>();
+  const captured = captureLog('info');
+  const host = {
+    ident: { id: 1, user: 'alice', database: 'app' },
+    pool: { name: 'app/alice', settings: { mode: opts.mode ?? 'transaction', resetQuery: 'DISCARD ALL', target: { user: 'alice' } } } as unknown as Pool,
+    server: (opts.server ?? null) as ServerConnection | null,
+    quiet: true as boolean,
+    clientStatus: TxStatus.Idle as number,
+    toClient: (f: Buffer) => void out.push(f[0] === 0x43 ? `C:${f.toString('utf8', 5, f.length - 1)}` : f[0] === 0x45 ? `E:${f.toString('utf8').match(/C(\w{5})/)?.[1]}` : String.fromCharCode(f[0])),
+    ready: (s: number) => void out.push(`Z:${String.fromCharCode(s)}`),
+    hold: () => void calls.push('hold'),
+    resume: () => void calls.push('resume'),
+    skipToSync: () => void calls.push('skipToSync'),
+    releaseServer: () => void calls.push('release'),
+  } satisfies GuardHost;
+  const hub = {
+    subscribe: (_p: unknown, ch: string, sub: unknown, done: (e: string | null) => void) => (subs.set(ch, sub), done(null)),
+    unsubscribe: (_p: string, ch: string) => void subs.delete(ch),
+  } as unknown as NotifyHub;
+  const guard = new StateGuard(host, { log: captured.log, hub, parser, policy: () => policy });
+  const query = (sql: string) => {
+    const m = message('Q', cstr(sql));
+    return guard.inspect(0x51, m, 0, m.length);
+  };
+  const parse = (sql: string, name = '') => {
+    const m = message('P', Buffer.concat([cstr(name), cstr(sql), Buffer.alloc(2)]));
+    return guard.inspect(0x50, m, 0, m.length);
+  };
+  return { guard, host, out, calls, subs, query, parse, captured };
+}
+
+t.test('session mode and ordinary statements pass untouched', async (t) => {
+  t.equal(setup('reject', { mode: 'session' }).query('set work_mem = 1'), PASS);
+  const s = setup('reject');
+  t.equal(s.query('select * from t where x = 1'), PASS);
+  t.equal(s.query('set local work_mem = 1'), PASS);
+  t.same(s.out, []);
+});
+
+t.test('reject, client waiting for nothing: answered here with 0A000 and ReadyForQuery', async (t) => {
+  const s = setup('reject');
+  t.equal(s.query('create temp table x (y int)'), CONSUMED);
+  t.same(s.out, ['E:0A000', 'Z:I']);
+  t.equal(s.parse('select pg_advisory_lock($1)'), CONSUMED);
+  t.same(s.calls, ['skipToSync'], 'a refused Parse skips the rest of its batch');
+});
+
+t.test('reject behind requests in flight: a replacement the server fails in order', async (t) => {
+  const s = setup('reject');
+  s.host.quiet = false;
+  const q = s.query('set work_mem = 1');
+  t.ok(Buffer.isBuffer(q) && q[0] === 0x51 && /RAISE EXCEPTION/.test(q.toString()), 'a Query raising the error');
+  const p = s.parse('prepare p as select 1', 'stmt');
+  t.ok(Buffer.isBuffer(p) && p[0] === 0x50 && p.includes('stmt\0'), 'a Parse under the same name');
+  t.same(s.out, []);
+});
+
+t.test('reject inside a failed transaction lets Postgres refuse it (25P02)', async (t) => {
+  t.equal(setup('reject', { server: { status: TxStatus.Failed } }).query('set work_mem = 1'), PASS);
+});
+
+t.test('allow passes through and warns once per statement', async (t) => {
+  const s = setup('allow');
+  t.equal(s.query('set work_mem = 1'), PASS);
+  t.equal(s.query('set work_mem = 2'), PASS);
+  t.equal(s.query('prepare p as select 1'), PASS);
+  const warnings = s.captured.lines().filter((l) => l.level === 40).map((l) => l.statements);
+  t.same(warnings, [['SET work_mem'], ['PREPARE p']]);
+});
+
+t.test('LISTEN and UNLISTEN in a simple Query are answered through the hub, under every policy', async (t) => {
+  for (const policy of ['pin', 'reject', 'allow'] as const) {
+    const s = setup(policy);
+    t.equal(s.query('LISTEN a; listen b; UNLISTEN a'), CONSUMED, policy);
+    t.same(s.out, ['C:LISTEN', 'C:LISTEN', 'C:UNLISTEN', 'Z:I']);
+    t.same([...s.subs.keys()], ['b']);
+    t.same(s.calls, ['hold', 'resume'], 'input waits while the hub subscribes');
+  }
+  const inTx = setup('pin', { server: { status: TxStatus.InTransaction } });
+  inTx.query('LISTEN c');
+  t.same(inTx.out, ['C:LISTEN', 'Z:T'], 'inside a transaction block the status stays T');
+});
+
+t.test('LISTEN in a Parse, or pipelined, falls under the policy', async (t) => {
+  const s = setup('reject');
+  t.equal(s.parse('LISTEN a'), CONSUMED);
+  t.same(s.out, ['E:0A000']);
+  const busy = setup('pin');
+  busy.host.quiet = false;
+  t.equal(busy.query('LISTEN a'), PASS);
+  t.same([...busy.subs.keys()], []);
+});
+
+t.test('notifications go out while the client idles, and wait for its ReadyForQuery otherwise', async (t) => {
+  const s = setup('pin');
+  const note = (p: string) => message('A', Buffer.concat([Buffer.alloc(4), cstr('ch'), cstr(p)]));
+  s.guard.notification(note('1'));
+  t.same(s.out, ['A'], 'idle: delivered at once');
+  s.host.quiet = false;
+  s.guard.notification(note('2'));
+  s.host.quiet = true;
+  s.host.clientStatus = TxStatus.InTransaction;
+  s.guard.notification(note('3'));
+  s.guard.flush();
+  t.same(s.out, ['A'], 'queued while busy or inside a transaction');
+  s.host.clientStatus = TxStatus.Idle;
+  s.guard.flush();
+  t.same(s.out, ['A', 'A', 'A'], 'delivered in order once idle');
+});
+
+t.test('dispose unsubscribes every channel', async (t) => {
+  const s = setup('pin');
+  s.query('LISTEN a; LISTEN b');
+  s.guard.dispose();
+  t.same([...s.subs.keys()], []);
+});
