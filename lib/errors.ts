@@ -110,6 +110,16 @@ export const ERRORS = {
     'ERROR',
     (p) => `canceling statement due to user request: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
   ),
+  SLUICE_UNKNOWN_PREPARED_STATEMENT: def<{ name: string }>(
+    '26000',
+    'ERROR',
+    (p) => `prepared statement "${p.name}" does not exist`,
+  ),
+  SLUICE_DUPLICATE_PREPARED_STATEMENT: def<{ name: string }>(
+    '42P05',
+    'ERROR',
+    (p) => `prepared statement "${p.name}" already exists`,
+  ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
   SLUICE_INTERNAL: def<{ reason: string }>('XX000', 'FATAL', (p) => `internal pooler error: ${p.reason}`),

@@ -16,6 +16,7 @@ import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
 import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
 import { sluiceOptions } from './session/client-startup.js';
 import { Pool, type PoolSettings } from './pool/pool.js';
+import { StatementRegistry } from './session/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
 
 export interface PoolerOptions {
@@ -38,6 +39,8 @@ export class Pooler {
   private readonly tenantClients = new Map<string, number>();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
+  /** Named prepared statements of all clients, shared by content. */
+  readonly statements = new StatementRegistry();
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
   private nextClientId = 1;
@@ -126,6 +129,7 @@ export class Pooler {
       log: this.log,
       scheduler: this.scheduler,
       isolation: () => this.config.scheduler,
+      statements: this.statements,
       closed: (s) => this.sessionClosed(s),
     };
   }
@@ -196,6 +200,7 @@ export class Pooler {
       idleTimeoutMs: c.server_idle_timeout,
       lifetimeMs: c.server_lifetime,
       resetQuery: c.server_reset_query,
+      maxPreparedStatements: c.max_prepared_statements,
     };
   }
 

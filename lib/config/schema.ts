@@ -43,6 +43,7 @@ export const DEFAULTS = Object.freeze({
   idle_transaction_timeout: 0,
   server_reset_query: 'DISCARD ALL',
   max_packet_size: 1_073_741_823,
+  max_prepared_statements: 200,
   server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
 }) satisfies Partial<SluiceConfig>;
 
@@ -99,6 +100,7 @@ const configSchema = z.strictObject({
   idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
   server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
   max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
+  max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
   client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
   server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
     .default({ sslmode: DEFAULTS.server_tls.sslmode }),
@@ -109,7 +111,6 @@ const configSchema = z.strictObject({
   metrics: reservedSection,
   admin: reservedSection,
   session_state: reservedSection,
-  max_prepared_statements: reservedSection,
   shutdown_timeout: reservedSection,
 }, { error: expecting('a mapping of settings') });
 
@@ -186,6 +187,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     idle_transaction_timeout: cfg.idle_transaction_timeout,
     server_reset_query: cfg.server_reset_query,
     max_packet_size: cfg.max_packet_size,
+    max_prepared_statements: cfg.max_prepared_statements,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,
     databases: new FrozenMap(Object.entries(cfg.databases).map(([name, db]) => [name, buildDatabase(name, db)])),

@@ -69,6 +69,8 @@ export interface SluiceConfig {
   readonly idle_transaction_timeout: number;
   readonly server_reset_query: string;
   readonly max_packet_size: number;
+  /** Named prepared statements kept per server connection in transaction mode; 0 turns the feature off. */
+  readonly max_prepared_statements: number;
   readonly client_tls?: ClientTlsConfig;
   readonly server_tls: ServerTlsConfig;
   readonly databases: ReadonlyMap<string, DatabaseConfig>;

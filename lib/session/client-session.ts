@@ -14,6 +14,8 @@ import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import type { IsolationConfig } from '../config/types.js';
 import { classOfMessage } from './classify.js';
 import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
+import { PreparedStatements } from './prepared-statements.js';
+import type { StatementRegistry } from './statement-registry.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -33,6 +35,8 @@ export interface SessionContext {
   scheduler: Scheduler;
   /** The isolation settings in force (they change on reload). */
   isolation(): IsolationConfig;
+  /** Named prepared statements of all clients, shared by content. */
+  statements: StatementRegistry;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
 }
@@ -66,6 +70,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   readonly connectedAt: number;
 
   private readonly scanner: FrameScanner;
+  /** Renames the client's named prepared statements; null where server connections never change hands. */
+  private readonly prepared: PreparedStatements | null;
   /** Frames that arrived before a server was linked. */
   private pending: Buffer[] = [];
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back. */
@@ -94,6 +100,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     for (const [k, v] of pool.params ?? []) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
+    const s = pool.settings;
+    this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -138,6 +146,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (!this.admit(type, buf, start, end)) return false;
+    // Renamed on its way to a linked server; messages still waiting are renamed when flushPending sends them.
+    return this.prepared && this.server && !this.syncing ? this.prepared.send(type, buf, start, end) : true;
+  }
+
+  private admit(type: number, buf: Buffer, start: number, end: number): boolean {
     // The first message of a transaction decides its class; later ones never queue.
     if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
       this.txClass = classOfMessage(this.ctx.isolation(), this.ident.ruleClass, type, buf, start, end);
@@ -195,7 +209,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   granted(conn: ServerConnection): void {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
-    conn.attach(this);
+    conn.attach(this, this.prepared?.replies);
+    this.prepared?.attach(conn, this.pool);
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = paramSyncQuery(this.params, conn);
     if (!sync) return this.flushPending();
@@ -233,7 +248,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (!conn) return;
     const parts = this.pending;
     this.pending = [];
-    if (parts.length === 1) conn.write(parts[0]);
+    if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
+    else if (parts.length === 1) conn.write(parts[0]);
     else if (parts.length > 1) conn.write(Buffer.concat(parts));
   }
 
@@ -263,6 +279,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverClosed(reason: string, fatalSent: boolean): void {
     this.server = null;
+    this.prepared?.detach();
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
@@ -273,6 +290,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
+    this.prepared?.detach();
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
     this.ctx.scheduler.release(this);
@@ -283,6 +301,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return this.ctx.scheduler.release(this);
     this.server = null;
+    this.prepared?.detach();
     conn.detach();
     if (this.syncing || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
     else this.returnClean(conn);
@@ -344,6 +363,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.scanner.fail();
     this.ctx.scheduler.cancel(this);
     this.handBack();
+    this.prepared?.close();
     this.pending = [];
     this.ctx.closed(this);
   }

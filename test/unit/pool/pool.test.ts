@@ -45,6 +45,7 @@ const SETTINGS: PoolSettings = {
   idleTimeoutMs: 600_000,
   lifetimeMs: 3_600_000,
   resetQuery: 'DISCARD ALL',
+  maxPreparedStatements: 200,
 };
 
 function setup(overrides: Partial<PoolSettings> = {}) {
