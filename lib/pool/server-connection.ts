@@ -42,6 +42,8 @@ export const enum Verdict {
  */
 export interface ReplyWatcher {
   completion(buf: Buffer, start: number, end: number): Verdict;
+  /** A ParameterDescription, while the watcher asked to see them (watchParameterDescriptions). */
+  parameters(buf: Buffer, start: number, end: number): Verdict;
   error(sqlstate: string, buf: Buffer, start: number, end: number): Verdict;
   ready(buf: Buffer, start: number, end: number): Verdict;
 }
@@ -109,6 +111,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     if (!this.watcher) return;
     this.watcher = null;
     this.scanner.setCounting(COMPLETIONS, false);
+    this.scanner.setInterest(Backend.ParameterDescription, false);
   }
 
   /** While watched: how many extended-query requests were answered (see protocol/statement-frames COMPLETIONS). */
@@ -119,6 +122,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   /** Shows the watcher the completion that brings `completions` to n (0: none). */
   stopAtCompletion(n: number): void {
     this.scanner.stopAtCount(n);
+  }
+
+  watchParameterDescriptions(on: boolean): void {
+    this.scanner.setInterest(Backend.ParameterDescription, on);
   }
 
   write(data: Buffer): void {
@@ -160,6 +167,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
         return this.ParameterStatus(buf, start, end);
       case Backend.ErrorResponse:
         return this.ErrorResponse(buf, start, end);
+      case Backend.ParameterDescription:
+        return this.watcher ? this.watcher.parameters(buf, start, end) === Verdict.Forward : this.link !== null;
       default:
         // The completion a watcher stopped at.
         return this.watcher ? this.watcher.completion(buf, start, end) === Verdict.Forward : this.link !== null;

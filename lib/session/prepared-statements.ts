@@ -8,7 +8,7 @@ import { poolerError, type PoolerError } from '../errors.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
 import type { Pool } from '../pool/pool.js';
 import { Reply } from './reply-queue.js';
-import { StatementReplies, type RepliesOwner } from './statement-replies.js';
+import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
 import type { SharedStatement, StatementRegistry } from './statement-registry.js';
 
 /** A client name bound to a statement: what a failed or skipped Parse or Close must put back. */
@@ -45,6 +45,8 @@ export class PreparedStatements implements RepliesOwner {
   private readonly kept: Buffer[] = [];
   private keeping = false;
   private replaying = false;
+  /** The Describe being sent again already gave the client its ParameterDescription. */
+  private describedBefore = false;
 
   constructor(
     private readonly registry: StatementRegistry,
@@ -186,7 +188,9 @@ export class PreparedStatements implements RepliesOwner {
     this.ensurePrepared(stmt);
     const conn = this.conn as ServerConnection;
     conn.write(withName(buf, start, end, from, to, stmt.nameBytes));
-    this.replies.expect(Reply.Statement, stmt, this.keepForRetry(buf, start, end));
+    const again = this.describedBefore && buf[start] === Frontend.Describe;
+    this.describedBefore = false;
+    this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.keepForRetry(buf, start, end));
     if (buf[start] === Frontend.Bind) {
       this.ran = true;
       if (stmt.dropsAll) this.dropAll();
@@ -349,6 +353,7 @@ export class PreparedStatements implements RepliesOwner {
     this.kept.length = 0;
     this.keeping = false;
     this.replaying = true;
+    this.describedBefore = again[0][0] === Frontend.Describe;
     for (const m of again) if (this.send(m[0], m, 0, m.length)) conn.write(m);
     this.replaying = false;
   }

@@ -68,6 +68,10 @@ export class ReplyQueue {
     return this.refs[this.index(n)] as T;
   }
 
+  setAux(n: number, aux: number): void {
+    this.auxes[this.index(n)] = aux;
+  }
+
   /** Takes k requests off the head entry; removes it when none are left. */
   take(k = 1): void {
     const i = this.head;

@@ -22,6 +22,12 @@ export interface RepliesOwner {
   retry(aux: number): void;
 }
 
+/**
+ * The aux of a Statement entry for a Describe sent again after it failed as stale: the client already got
+ * its ParameterDescription from the failed try (the server sends it before it checks the plan).
+ */
+export const DESCRIBED_BEFORE = -2;
+
 /** Entries whose ReadyForQuery ends them. */
 function endsAtReady(kind: Reply): boolean {
   return kind === Reply.Sync || kind === Reply.Query || kind === Reply.Resync;
@@ -57,6 +63,22 @@ export class StatementReplies implements ReplyWatcher {
     if (this.queue.size === 0) this.base = conn.completions;
     this.queue.push(kind, ref, aux);
     if (kind === Reply.Synth || kind === Reply.Prepare || kind === Reply.Close) this.arm();
+    else if (aux === DESCRIBED_BEFORE) conn.watchParameterDescriptions(true);
+  }
+
+  parameters(_buf: Buffer, _start: number, _end: number): Verdict {
+    // The entry this answers: past the requests already answered since the head.
+    const q = this.queue;
+    let done = (this.conn as ServerConnection).completions - this.base;
+    let n = 0;
+    while (n < q.size && (!answered(q.kind(n)) || done >= q.count(n))) {
+      if (answered(q.kind(n))) done -= q.count(n);
+      n++;
+    }
+    if (n >= q.size || q.kind(n) !== Reply.Statement || q.aux(n) !== DESCRIBED_BEFORE) return Verdict.Forward;
+    q.setAux(n, -1);
+    (this.conn as ServerConnection).watchParameterDescriptions(false);
+    return Verdict.Swallow;
   }
 
   /**
