@@ -86,12 +86,6 @@ export class ReplyQueue {
     this.size--;
   }
 
-  /** Removes the last entry. */
-  pop(): void {
-    this.refs[this.index(this.size - 1)] = null;
-    this.size--;
-  }
-
   clear(): void {
     while (this.size > 0) this.shift();
     this.head = 0;
