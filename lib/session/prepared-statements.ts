@@ -64,7 +64,7 @@ export class PreparedStatements implements RepliesOwner {
   detach(): void {
     this.replies.detach();
     this.conn = null;
-    this.skipping = this.keeping = this.ran = false;
+    this.skipping = this.keeping = this.ran = this.unnamedDropsAll = this.describedBefore = false;
     this.kept.length = 0;
   }
 
@@ -344,7 +344,10 @@ export class PreparedStatements implements RepliesOwner {
     // The server's copy is stale or gone: the next use closes and prepares it again.
     conn.statements.doubt((ref as SharedStatement).name);
     // Retried only outside a transaction block, where nothing ran before it that the failure rolled back.
-    return clean && aux >= 0 && aux < this.kept.length && this.kept.length <= MAX_KEPT && conn.status === TxStatus.Idle;
+    if (!clean || aux < 0 || aux >= this.kept.length || this.kept.length > MAX_KEPT || conn.status !== TxStatus.Idle) return false;
+    // A Describe found stale had already sent its ParameterDescription; a missing statement fails before that.
+    this.describedBefore = sqlstate === STALE_PLAN && this.kept[aux][0] === Frontend.Describe;
+    return true;
   }
 
   retry(aux: number): void {
@@ -353,7 +356,6 @@ export class PreparedStatements implements RepliesOwner {
     this.kept.length = 0;
     this.keeping = false;
     this.replaying = true;
-    this.describedBefore = again[0][0] === Frontend.Describe;
     for (const m of again) if (this.send(m[0], m, 0, m.length)) conn.write(m);
     this.replaying = false;
   }
