@@ -186,23 +186,25 @@ t.test('a portal bound from a named statement is fetched in parts', async (t) =>
 
 t.test('DISCARD ALL drops the client\'s statements, and the server connection is not trusted blindly after it', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
-  const frames = [
-    parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg(),
-    queryMsg('discard all'),
-    bind([], { statement: 'd' }), execute(), syncMsg(),
-    parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg(),
+  const steps = [
+    [parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg()],
+    [queryMsg('discard all'), bind([], { statement: 'd' }), execute(), syncMsg()],
+    [parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg()],
   ];
-  const want = await expected(t, frames, 4);
+  const want = await expected(t, steps.flat(), 4);
   t.same(want, ['1', '2', 'D["10"]', 'C SELECT 1', 'ZI', 'C DISCARD ALL', 'ZI',
     'E 26000 prepared statement "d" does not exist', 'ZI', '1', '2', 'D["10"]', 'C SELECT 1', 'ZI']);
   const a = await wire(t, sluice.options('bob'));
-  t.same(await exchange(a, frames.slice(0, 4)), want.slice(0, 5));
-  // Another client prepares the same text while it is on the server: Sluice knows it is there.
   const b = await wire(t, sluice.options('bob'));
+  t.same(await exchange(a, steps[0]), want.slice(0, 5));
+  // Another client prepares the same text while it is on the server: Sluice knows it is there.
   t.same(await exchange(b, [parse('select 10 as ten', 'mine'), syncMsg()]), ['1', 'ZI']);
-  t.same(await exchange(a, frames.slice(4), 3), want.slice(5));
-  t.same(await exchange(b, [bind([], { statement: 'mine' }), execute(), syncMsg()]), ['2', 'D["10"]', 'C SELECT 1', 'ZI'],
+  t.same(await exchange(a, steps[1], 2), want.slice(5, 9));
+  // Inside a transaction block, where a failure is not retried: Sluice must know the DISCARD dropped it.
+  t.same(await exchange(b, [queryMsg('begin'), bind([], { statement: 'mine' }), execute(), syncMsg(), queryMsg('commit')], 3),
+    ['C BEGIN', 'ZT', '2', 'D["10"]', 'C SELECT 1', 'ZT', 'C COMMIT', 'ZI'],
     'the other client\'s statement is prepared again after the DISCARD ALL dropped it');
+  t.same(await exchange(a, steps[2]), want.slice(9), 'and the name is free to prepare again');
 });
 
 t.test('beyond max_prepared_statements the least recently used are closed, out of the client\'s sight', async (t) => {
