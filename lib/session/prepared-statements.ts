@@ -47,6 +47,10 @@ export class PreparedStatements implements RepliesOwner {
   private replaying = false;
   /** The Describe being sent again already gave the client its ParameterDescription. */
   private describedBefore = false;
+  /** During sendAll: the run of messages going out as they are, buf[runFrom, runTo), written in one piece. */
+  private runBuf: Buffer | null = null;
+  private runFrom = 0;
+  private runTo = 0;
 
   constructor(
     private readonly registry: StatementRegistry,
@@ -75,19 +79,46 @@ export class PreparedStatements implements RepliesOwner {
     this.names.clear();
   }
 
-  /** Messages that waited for a server connection, framed and sent in order. */
+  /** Messages that waited for a server connection, framed and sent in order; untouched runs leave in one write. */
   sendAll(parts: Buffer[]): void {
-    const conn = this.conn as ServerConnection;
     const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const socket = (this.conn as ServerConnection).socket;
+    socket.cork();
+    this.runBuf = all;
+    this.runFrom = this.runTo = 0;
     let at = 0;
     while (at + 5 <= all.length) {
       const end = at + 1 + all.readInt32BE(at + 1);
       if (end > all.length) break;
-      if (this.send(all[at], all, at, end)) conn.write(all.subarray(at, end));
+      if (this.send(all[at], all, at, end)) this.extendRun(at, end);
       at = end;
     }
     // Only CopyData is ever relayed before it is whole.
-    if (at < all.length) conn.write(all.subarray(at));
+    if (at < all.length) this.extendRun(at, all.length);
+    this.flushRun();
+    this.runBuf = null;
+    socket.uncork();
+  }
+
+  private extendRun(from: number, to: number): void {
+    if (this.runTo !== from) {
+      this.flushRun();
+      this.runFrom = from;
+    }
+    this.runTo = to;
+  }
+
+  private flushRun(): void {
+    const buf = this.runBuf;
+    const { runFrom: from, runTo: to } = this;
+    if (buf && to > from) (this.conn as ServerConnection).write(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
+    this.runFrom = to;
+  }
+
+  /** Everything Sluice itself sends goes after the client's messages before it. */
+  private write(frame: Buffer): void {
+    this.flushRun();
+    (this.conn as ServerConnection).write(frame);
   }
 
   /**
@@ -186,8 +217,7 @@ export class PreparedStatements implements RepliesOwner {
     const stmt = this.names.get(name);
     if (!stmt) return this.fail(poolerError('SLUICE_UNKNOWN_PREPARED_STATEMENT', { name }));
     this.ensurePrepared(stmt);
-    const conn = this.conn as ServerConnection;
-    conn.write(withName(buf, start, end, from, to, stmt.nameBytes));
+    this.write(withName(buf, start, end, from, to, stmt.nameBytes));
     const again = this.describedBefore && buf[start] === Frontend.Describe;
     this.describedBefore = false;
     this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.keepForRetry(buf, start, end));
@@ -219,7 +249,7 @@ export class PreparedStatements implements RepliesOwner {
 
   /** Sluice must answer with an error: a request that fails takes its place, so the server skips to Sync with the client. */
   private fail(err: PoolerError): boolean {
-    (this.conn as ServerConnection).write(FailingDescribe);
+    this.write(FailingDescribe);
     this.replies.expect(Reply.Probe, err);
     this.skipping = true;
     return false;
@@ -246,17 +276,17 @@ export class PreparedStatements implements RepliesOwner {
     const max = Math.max(1, pool.settings.maxPreparedStatements);
     for (let victim = lru.victim(max); victim !== null; victim = lru.victim(max)) {
       lru.remove(victim);
-      conn.write(closeStatement(victim));
+      this.write(closeStatement(victim));
       this.replies.expect(Reply.Close, victim, EVICTED);
       pool.preparedStats.evictions++;
     }
     if (lru.isDoubtful(stmt.name)) {
       lru.settle(stmt.name);
-      conn.write(closeStatement(stmt.name));
+      this.write(closeStatement(stmt.name));
       this.replies.expect(Reply.Close, stmt.name, DOUBTED);
     }
     lru.add(stmt.name);
-    conn.write(stmt.parse);
+    this.write(stmt.parse);
   }
 
   /** Where a retryable request sits in `kept`, or -1: only the first Bind, or a Describe before any Bind, of a pipeline. */
@@ -351,12 +381,11 @@ export class PreparedStatements implements RepliesOwner {
   }
 
   retry(aux: number): void {
-    const conn = this.conn as ServerConnection;
     const again = this.kept.slice(aux);
     this.kept.length = 0;
     this.keeping = false;
     this.replaying = true;
-    for (const m of again) if (this.send(m[0], m, 0, m.length)) conn.write(m);
+    for (const m of again) if (this.send(m[0], m, 0, m.length)) this.write(m);
     this.replaying = false;
   }
 }
