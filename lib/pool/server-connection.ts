@@ -1,4 +1,4 @@
-// One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus.
+// One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus, shows a watcher the replies it asks for.
 import net from 'node:net';
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend, TxStatus } from '../protocol/codes.js';

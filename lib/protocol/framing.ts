@@ -23,7 +23,8 @@ const COUNT = 2;
 /**
  * Walks chunks message by message. Uninteresting messages are never buffered: their bytes are
  * forwarded as they arrive, even when a message spans chunks. Interesting messages are gathered
- * whole (copied only when split across chunks) and handed to the sink.
+ * whole (copied only when split across chunks) and handed to the sink. Counted messages are
+ * forwarded like uninteresting ones, only counted, unless one is the message the owner stops at.
  */
 export class FrameScanner {
   private readonly interest: Uint8Array;
@@ -195,7 +196,8 @@ export class FrameScanner {
     if (this.partialLen < this.partialTotal) return -1;
     this.partial = null;
     const handOver = this.interest[msg[0]] !== COUNT || ++this.counted === this.stopAt;
-    if ((!handOver || this.sink.onMessage(msg[0], msg, 0, msg.length)) && !this.failed) this.sink.forward(msg, 0, msg.length);
+    const relay = !handOver || this.sink.onMessage(msg[0], msg, 0, msg.length);
+    if (relay && !this.failed) this.sink.forward(msg, 0, msg.length);
     return this.failed ? -1 : from + n;
   }
 
