@@ -125,6 +125,16 @@ export const ERRORS = {
     'ERROR',
     (p) => `could not listen on channel "${p.channel}": ${p.reason}`,
   ),
+  SLUICE_UNKNOWN_PREPARED_STATEMENT: def<{ name: string }>(
+    '26000',
+    'ERROR',
+    (p) => `prepared statement "${p.name}" does not exist`,
+  ),
+  SLUICE_DUPLICATE_PREPARED_STATEMENT: def<{ name: string }>(
+    '42P05',
+    'ERROR',
+    (p) => `prepared statement "${p.name}" already exists`,
+  ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
   SLUICE_ADMIN_LOGIN_REFUSED: def<{ user: string }>(

@@ -23,6 +23,7 @@ import { Pool } from './pool/pool.js';
 import { poolSettings, sameTarget, type ScramKeys } from './pool/pool-settings.js';
 import { PoolStats } from './pool/pool-stats.js';
 import { PoolWatch } from './pool/pool-watch.js';
+import { StatementRegistry } from './session/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
 import { LaneLearner } from './session/lane-learner.js';
 import type { AdminHost, ShutdownMode } from './admin/admin-host.js';
@@ -79,6 +80,8 @@ export class Pooler {
   /** The learned long lane (scheduler.long_threshold), shared by all sessions. */
   readonly lanes = new LaneLearner();
   private readonly configSource: (() => SluiceConfig) | undefined;
+  /** Named prepared statements of all clients, shared by content. */
+  readonly statements = new StatementRegistry();
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
   private drainTimer: TimerHandle | null = null;
@@ -253,6 +256,7 @@ export class Pooler {
       scheduler: this.scheduler,
       isolation: () => this.config.scheduler,
       lanes: this.lanes,
+      statements: this.statements,
       closed: (s) => this.sessionClosed(s),
       guard: this.requireGuardContext(),
     };
@@ -472,6 +476,9 @@ export class Pooler {
       statsOf: (db) => this.stats.get(db),
       when: (test, done) => this.watch.when(test, done),
       reload: () => this.reloadFromSource('RELOAD command'),
+      preparedOnServer: (conn) => conn.statements.size,
+      preparedByClient: (client) => client.preparedCount,
+      pinned: (conn) => conn.list?.name === 'pinned',
       shutdown: (mode: ShutdownMode) => void (mode === 'immediate' ? this.close() : this.drain(mode === 'wait_for_clients')),
       get shuttingDown() {
         return self.draining || self.closing;

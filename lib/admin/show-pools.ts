@@ -62,6 +62,11 @@ function poolRow(host: AdminHost, pool: Pool, c: ClientCounts | undefined, now: 
     else tested++;
     if (host.pinned?.(conn)) pinned++;
   }
+  // Pinned connections wait between their client's transactions in a list of their own.
+  for (const conn of pool.pinned) {
+    active++;
+    if (host.pinned?.(conn)) pinned++;
+  }
   const waitMs = c && c.waiting > 0 ? Math.max(0, now - c.oldestWait) : 0;
   const waitUs = Math.round(waitMs * 1000);
   return [

@@ -47,6 +47,7 @@ export const DEFAULTS = Object.freeze({
   // PgBouncer passes such statements through; Sluice does too by default, and logs a warning for each.
   session_state: 'allow' as SessionStatePolicy,
   max_packet_size: 1_073_741_823,
+  max_prepared_statements: 200,
   server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
   // Below Kubernetes' default 30 s termination grace period, so Sluice closes cleanly before it is killed.
   shutdown_timeout: 20_000,
@@ -113,6 +114,7 @@ const configSchema = z.strictObject({
   server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
   session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
   max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
+  max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
   client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
   server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
     .default({ sslmode: DEFAULTS.server_tls.sslmode }),
@@ -122,7 +124,6 @@ const configSchema = z.strictObject({
   ...isolationShape,
   ...observabilityShape,
   admin: reservedSection,
-  max_prepared_statements: reservedSection,
   shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
   stats_period: seconds(DEFAULTS.stats_period),
 }, { error: expecting('a mapping of settings') });
@@ -208,6 +209,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     max_packet_size: cfg.max_packet_size,
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
+    max_prepared_statements: cfg.max_prepared_statements,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,
     databases: new FrozenMap(Object.entries(cfg.databases).map(([name, db]) => [name, buildDatabase(name, db)])),

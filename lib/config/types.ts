@@ -79,6 +79,8 @@ export interface SluiceConfig {
   readonly shutdown_timeout: number;
   /** How often SHOW STATS averages are recomputed. */
   readonly stats_period: number;
+  /** Named prepared statements kept per server connection in transaction mode; 0 turns the feature off. */
+  readonly max_prepared_statements: number;
   readonly client_tls?: ClientTlsConfig;
   readonly server_tls: ServerTlsConfig;
   readonly databases: ReadonlyMap<string, DatabaseConfig>;

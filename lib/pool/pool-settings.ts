@@ -29,6 +29,7 @@ export function poolSettings(c: SluiceConfig, db: DatabaseConfig, serverUser: st
     idleTimeoutMs: c.server_idle_timeout,
     lifetimeMs: c.server_lifetime,
     resetQuery: c.server_reset_query,
+    maxPreparedStatements: c.max_prepared_statements,
   };
 }
 

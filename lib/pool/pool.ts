@@ -20,6 +20,18 @@ export interface PoolSettings {
   idleTimeoutMs: number;
   lifetimeMs: number;
   resetQuery: string;
+  /** Bound of each server connection's prepared-statement LRU in transaction mode; 0 turns the feature off. */
+  maxPreparedStatements: number;
+}
+
+/** Plain counters of the prepared-statement LRUs of one pool, for metrics to export. */
+export interface PreparedStats {
+  /** A client's statement was already prepared on its server connection. */
+  hits: number;
+  /** It had to be prepared there first. */
+  misses: number;
+  /** A statement was closed on a server connection to make room. */
+  evictions: number;
 }
 
 /** Signals a pool sends upstream (to the scheduler); set by the composition root. */
@@ -50,6 +62,7 @@ export class Pool {
    * tally among them so a full budget is known without adding up its pools.
    */
   tally = { conns: 0 };
+  readonly preparedStats: PreparedStats = { hits: 0, misses: 0, evictions: 0 };
   private paramWaiters: Array<(err: string | null) => void> = [];
 
   constructor(
@@ -69,6 +82,16 @@ export class Pool {
 
   get budget(): string {
     return this.settings.budget;
+  }
+
+  /** For metrics: connections pinned to a client by session state. */
+  get pinnedCount(): number {
+    return this.pinned.size;
+  }
+
+  /** For metrics: the named prepared statement cache counts. */
+  get preparedStatements(): PreparedStats {
+    return this.preparedStats;
   }
 
   get total(): number {
@@ -116,6 +139,7 @@ export class Pool {
       if (err) return conn.close(`server_reset_query failed: ${err}`);
       // The reset (DISCARD ALL) also undid tracked settings the server never reports, such as extra_float_digits.
       conn.applied.clear();
+      conn.statements.doubtAll();
       this.release(conn);
     });
   }

@@ -1,11 +1,13 @@
-// One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus.
+// One logged-in backend socket: relays frames to the linked client, watches ReadyForQuery and ParameterStatus, shows a watcher the replies it asks for.
 import net from 'node:net';
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend, TxStatus } from '../protocol/codes.js';
 import { FrameScanner, type FrameSink } from '../protocol/framing.js';
 import { decodeErrorFields, decodeParameterStatus } from '../protocol/decode.js';
+import { COMPLETIONS } from '../protocol/statement-frames.js';
 import type { List, Listed } from '../list.js';
 import type { LoginResult } from './server-login.js';
+import { ServerStatements } from './server-statements.js';
 
 /** What a linked client session receives from its server. */
 export interface ServerLink {
@@ -22,6 +24,28 @@ export interface ServerLink {
    * the server already sent it a FATAL, or died mid-message so the client's stream ends inside a frame.
    */
   serverClosed(reason: string, fatalSent: boolean): void;
+}
+
+/** What becomes of a reply a watcher looked at. */
+export const enum Verdict {
+  /** Kept from the client. */
+  Swallow,
+  /** Forwarded as is. */
+  Forward,
+  /** The watcher wrote it to the client itself (to put its own answers after it). */
+  Delivered,
+}
+
+/**
+ * Follows a linked client's requests while Sluice rewrites them (named prepared statements): sees every
+ * ReadyForQuery and ErrorResponse, and the request completion it asked for with stopAtCompletion.
+ */
+export interface ReplyWatcher {
+  completion(buf: Buffer, start: number, end: number): Verdict;
+  /** A ParameterDescription, while the watcher asked to see them (watchParameterDescriptions). */
+  parameters(buf: Buffer, start: number, end: number): Verdict;
+  error(sqlstate: string, buf: Buffer, start: number, end: number): Verdict;
+  ready(buf: Buffer, start: number, end: number): Verdict;
 }
 
 type InternalDone = (error: string | null) => void;
@@ -45,6 +69,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   /** Last ReadyForQuery status byte. */
   status: number = TxStatus.Idle;
   link: ServerLink | null = null;
+  /** What Sluice has prepared here under its own names; forgotten with the connection. */
+  readonly statements = new ServerStatements();
   closed = false;
   lastUsedAt: number;
 
@@ -53,6 +79,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private fatalSeen = false;
   private internal: InternalDone | null = null;
   private internalError: string | null = null;
+  private watcher: ReplyWatcher | null = null;
 
   constructor(
     readonly id: number,
@@ -73,12 +100,32 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.socket.on('close', () => this.handleClose('server closed the connection'));
   }
 
-  attach(link: ServerLink): void {
+  attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
     this.link = link;
+    this.watcher = watcher;
+    if (watcher) this.scanner.setCounting(COMPLETIONS, true);
   }
 
   detach(): void {
     this.link = null;
+    if (!this.watcher) return;
+    this.watcher = null;
+    this.scanner.setCounting(COMPLETIONS, false);
+    this.scanner.setInterest(Backend.ParameterDescription, false);
+  }
+
+  /** While watched: how many extended-query requests were answered (see protocol/statement-frames COMPLETIONS). */
+  get completions(): number {
+    return this.scanner.counted;
+  }
+
+  /** Shows the watcher the completion that brings `completions` to n (0: none). */
+  stopAtCompletion(n: number): void {
+    this.scanner.stopAtCount(n);
+  }
+
+  watchParameterDescriptions(on: boolean): void {
+    this.scanner.setInterest(Backend.ParameterDescription, on);
   }
 
   write(data: Buffer): void {
@@ -115,21 +162,31 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
     switch (type) {
       case Backend.ReadyForQuery:
-        return this.ReadyForQuery(buf[start + 5]);
+        return this.ReadyForQuery(buf, start, end);
       case Backend.ParameterStatus:
         return this.ParameterStatus(buf, start, end);
-      default:
+      case Backend.ErrorResponse:
         return this.ErrorResponse(buf, start, end);
+      case Backend.ParameterDescription:
+        return this.watcher ? this.watcher.parameters(buf, start, end) === Verdict.Forward : this.link !== null;
+      default:
+        // The completion a watcher stopped at.
+        return this.watcher ? this.watcher.completion(buf, start, end) === Verdict.Forward : this.link !== null;
     }
   }
 
-  private ReadyForQuery(status: number): boolean {
-    this.status = status;
+  private ReadyForQuery(buf: Buffer, start: number, end: number): boolean {
+    this.status = buf[start + 5];
     const done = this.internal;
     if (done) {
       this.internal = null;
       done(this.internalError);
       return false;
+    }
+    if (this.watcher) {
+      const verdict = this.watcher.ready(buf, start, end);
+      if (verdict !== Verdict.Swallow) this.readyCount++;
+      return verdict === Verdict.Forward;
     }
     this.readyCount++;
     return this.link !== null;
@@ -147,11 +204,13 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   private ErrorResponse(buf: Buffer, start: number, end: number): boolean {
     const f = decodeErrorFields(buf, start, end);
-    if (f.severity === 'FATAL' || f.severity === 'PANIC') this.fatalSeen = true;
+    const fatal = f.severity === 'FATAL' || f.severity === 'PANIC';
+    if (fatal) this.fatalSeen = true;
     if (this.internal) {
       this.internalError ??= `${f.code}: ${f.message}`;
       return false;
     }
+    if (this.watcher && !fatal) return this.watcher.error(f.code, buf, start, end) === Verdict.Forward;
     return this.link !== null;
   }
 
@@ -173,6 +232,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     internal?.(reason);
     const link = this.link;
     this.link = null;
+    this.watcher = null;
     // After a cut-off frame, an ErrorResponse would be read as the rest of that frame (a corrupt DataRow, say).
     link?.serverClosed(reason, this.fatalSeen || !this.scanner.atBoundary);
     this.onClosed(this, reason);

@@ -18,6 +18,9 @@ export const AuthenticationOk = int32Frame(Backend.Authentication, AuthCode.Ok);
 export const AuthenticationCleartextPassword = int32Frame(Backend.Authentication, AuthCode.CleartextPassword);
 export const ReadyForQueryIdle = frame(Backend.ReadyForQuery, 1, (b, at) => void (b[at] = TxStatus.Idle));
 export const EmptyQueryResponse = frame(Backend.EmptyQueryResponse, 0, () => undefined);
+/** Answers to a Parse or Close that Sluice handled without the server (prepared statements). */
+export const ParseComplete = frame(Backend.ParseComplete, 0, () => undefined);
+export const CloseComplete = frame(Backend.CloseComplete, 0, () => undefined);
 /** The single-byte answers to SSLRequest and GSSENCRequest. */
 export const SSLAccept = Buffer.from('S');
 export const SSLRefuse = Buffer.from('N');

@@ -14,11 +14,17 @@ export interface FrameSink {
 }
 
 const HEADER = 5;
+/** What the scanner does with each message type. */
+const FORWARD = 0;
+const INSPECT = 1;
+/** Forwarded and counted; the one that brings the count to stopAt is handed to the sink instead. */
+const COUNT = 2;
 
 /**
  * Walks chunks message by message. Uninteresting messages are never buffered: their bytes are
  * forwarded as they arrive, even when a message spans chunks. Interesting messages are gathered
- * whole (copied only when split across chunks) and handed to the sink.
+ * whole (copied only when split across chunks) and handed to the sink. Counted messages are
+ * forwarded like uninteresting ones, only counted, unless one is the message the owner stops at.
  */
 export class FrameScanner {
   private readonly interest: Uint8Array;
@@ -34,6 +40,13 @@ export class FrameScanner {
    *  header that merely claims a huge length costs no memory. */
   private partialTotal = 0;
   private failed = false;
+  /**
+   * Whole messages of counted types forwarded or handed over so far. A counted message split across chunks
+   * is gathered whole (they are small replies), so the count never includes a half-forwarded message.
+   */
+  counted = 0;
+  /** The counted message that brings `counted` to this is handed to the sink (0: none). */
+  private stopAt = 0;
 
   constructor(
     private readonly sink: FrameSink,
@@ -45,7 +58,21 @@ export class FrameScanner {
   }
 
   setInterest(type: number, on: boolean): void {
-    this.interest[type] = on ? 1 : 0;
+    this.interest[type] = on ? INSPECT : FORWARD;
+  }
+
+  /**
+   * Counts messages of these types as they pass, without splitting the forwarded stream, so the owner can
+   * tell how many requests were answered; stopAtCount asks to see one of them at an exact boundary.
+   */
+  setCounting(types: Iterable<number>, on: boolean): void {
+    for (const t of types) if (this.interest[t] !== INSPECT) this.interest[t] = on ? COUNT : FORWARD;
+    if (!on) this.stopAt = 0;
+  }
+
+  /** Hands the counted message that brings `counted` to n to the sink, like an interesting one (0: none). */
+  stopAtCount(n: number): void {
+    this.stopAt = n;
   }
 
   setMaxLength(max: number): void {
@@ -78,7 +105,8 @@ export class FrameScanner {
         return this.frameError(total - 1);
       }
       const end = pos + total;
-      if (this.interest[type] === 0) {
+      const kind = this.interest[type];
+      if (kind === FORWARD) {
         if (end > len) {
           this.skip = end - len;
           break;
@@ -90,6 +118,10 @@ export class FrameScanner {
         this.flush(chunk, fwd, pos);
         this.startPartial(chunk, pos, total);
         return;
+      }
+      if (kind === COUNT && ++this.counted !== this.stopAt) {
+        pos = end;
+        continue;
       }
       // Earlier bytes go out before the sink hears of this message: its verdict may change where they belong.
       this.flush(chunk, fwd, pos);
@@ -128,7 +160,7 @@ export class FrameScanner {
       this.frameError(total - 1);
       return -1;
     }
-    if (this.interest[type] === 0) {
+    if (this.interest[type] === FORWARD) {
       // The header bytes were held back; forward them now, then the body as it comes.
       this.sink.forward(Buffer.from(this.head), 0, HEADER);
       this.skip = total - HEADER;
@@ -163,7 +195,9 @@ export class FrameScanner {
     this.partialLen += n;
     if (this.partialLen < this.partialTotal) return -1;
     this.partial = null;
-    if (this.sink.onMessage(msg[0], msg, 0, msg.length) && !this.failed) this.sink.forward(msg, 0, msg.length);
+    const handOver = this.interest[msg[0]] !== COUNT || ++this.counted === this.stopAt;
+    const relay = !handOver || this.sink.onMessage(msg[0], msg, 0, msg.length);
+    if (relay && !this.failed) this.sink.forward(msg, 0, msg.length);
     return this.failed ? -1 : from + n;
   }
 

@@ -19,6 +19,8 @@ import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
 import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardContext, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
+import { PreparedStatements } from './prepared-statements.js';
+import type { StatementRegistry } from './statement-registry.js';
 
 /** Every message type a client may send after login; CopyData is the only one relayed without a look. */
 const CLIENT_TYPES = [
@@ -40,6 +42,8 @@ export interface SessionContext {
   isolation(): IsolationConfig;
   /** Learns which statements hold a slot long (scheduler.long_threshold). */
   lanes: LaneLearner;
+  /** Named prepared statements of all clients, shared by content. */
+  statements: StatementRegistry;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
   /** Session state and LISTEN/NOTIFY in transaction mode. */
@@ -80,6 +84,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private closeReason = 'client closed the connection';
 
   private readonly scanner: FrameScanner;
+  /** Renames the client's named prepared statements; null where server connections never change hands. */
+  private readonly prepared: PreparedStatements | null;
   /** Frames that arrived before a server was linked. */
   private pending: Buffer[] = [];
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back. */
@@ -121,9 +127,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
     this.guard = new StateGuard(this.guardHost(), ctx.guard);
+    const s = pool.settings;
+    this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
+  }
+
+  /** Named prepared statements the client holds (0 where they are not tracked). */
+  get preparedCount(): number {
+    return this.prepared?.count ?? 0;
   }
 
   get state(): 'idle' | 'waiting' | 'active' {
@@ -183,6 +196,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       this.input.keep(buf.subarray(start, end), true);
       return false;
     }
+    if (!this.admit(type, buf, start, end)) return false;
+    // Renamed on its way to a linked server; messages still waiting are renamed when flushPending sends them.
+    return this.prepared && this.server && !this.syncing ? this.prepared.send(type, buf, start, end) : true;
+  }
+
+  private admit(type: number, buf: Buffer, start: number, end: number): boolean {
     // The first message of a transaction decides its class; later ones never queue.
     if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) this.classify(type, buf, start, end);
     if (this.discardUntilSync) {
@@ -280,7 +299,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   granted(conn: ServerConnection): void {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
-    conn.attach(this);
+    conn.attach(this, this.prepared?.replies);
+    this.prepared?.attach(conn, this.pool);
     const now = this.ctx.clock.now();
     this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.awaitingReady > 0);
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
@@ -359,7 +379,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const parts = this.pending;
     this.pending = [];
     if (this.measureLatency && this.awaitingReady > 0) this.requestSentAt = this.ctx.clock.now();
-    if (parts.length === 1) conn.write(parts[0]);
+    if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
+    else if (parts.length === 1) conn.write(parts[0]);
     else if (parts.length > 1) conn.write(Buffer.concat(parts));
   }
 
@@ -405,6 +426,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   serverClosed(reason: string, fatalSent: boolean): void {
     this.server = null;
     this.guard.serverLost();
+    this.prepared?.detach();
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
@@ -419,6 +441,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       this.ctx.lanes.observe(this.txShape, this.txSql, this.ctx.clock.now() - this.grant.dispatchedAt);
       this.txShape = null;
     }
+    this.prepared?.detach();
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
     this.ctx.scheduler.release(this);
@@ -429,6 +452,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return this.ctx.scheduler.release(this);
     this.server = null;
+    this.prepared?.detach();
     conn.detach();
     if (this.syncing || this.guard.isBusy || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
     else if (!this.guard.leave(conn)) this.returnClean(conn);
@@ -506,6 +530,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.ctx.scheduler.cancel(this);
     this.handBack();
     this.guard.dispose();
+    this.prepared?.close();
     this.pending = [];
     this.input.clear();
     this.ctx.closed(this);

@@ -226,6 +226,9 @@ export function bind(values: (string | Buffer | null)[] = [], opts: { portal?: s
 }
 
 export const describePortal = (portal = ''): Buffer => message('D', Buffer.concat([Buffer.from('P'), cstr(portal)]));
+export const describeStatement = (name = ''): Buffer => message('D', Buffer.concat([Buffer.from('S'), cstr(name)]));
+export const closeStatement = (name = ''): Buffer => message('C', Buffer.concat([Buffer.from('S'), cstr(name)]));
+export const closePortal = (portal = ''): Buffer => message('C', Buffer.concat([Buffer.from('P'), cstr(portal)]));
 export const execute = (portal = '', maxRows = 0): Buffer => message('E', Buffer.concat([cstr(portal), int32(maxRows)]));
 export const syncMsg = (): Buffer => message('S');
 export const flush = (): Buffer => message('H');

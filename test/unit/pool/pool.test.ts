@@ -45,6 +45,7 @@ const SETTINGS: PoolSettings = {
   idleTimeoutMs: 600_000,
   lifetimeMs: 3_600_000,
   resetQuery: 'DISCARD ALL',
+  maxPreparedStatements: 200,
 };
 
 function setup(overrides: Partial<PoolSettings> = {}) {
@@ -172,12 +173,15 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
   const { pool, add } = setup({ mode: 'session' });
   const ok = add();
   pool.takeIdle();
+  ok.conn.statements.add('sluice_0123');
   pool.releaseWithReset(ok.conn);
   t.equal(ok.socket.types, 'Q', 'the reset query was sent');
   t.ok(ok.socket.written[0].includes(Buffer.from('DISCARD ALL\0')));
   t.equal(ok.conn.list, pool.used, 'not reusable until the server answers');
   ok.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
   t.equal(ok.conn.list, pool.idle, 'reusable after ReadyForQuery');
+  t.notOk(ok.conn.statements.has('sluice_0123'), 'prepared statements are not trusted after the reset');
+  t.ok(ok.conn.statements.isDoubtful('sluice_0123'), 'and are closed before being prepared again');
 
   const bad = add();
   pool.takeIdle();

@@ -374,3 +374,64 @@ t.test('StartupReader rejects impossible lengths', async (t) => {
   t.throws(() => reader.push(Buffer.from([0, 2])), RangeError, 'then the verdict');
   t.equal(new StartupReader(100).push(startupPacket(1, Buffer.alloc(92)))?.length, 100, 'exactly the maximum is fine');
 });
+
+/** Counting: 'C' and 'T' counted, 'Z' and 'S' interesting; the counted message numbered stopAt is handed over. */
+function checkCounting(specs: MsgSpec[], stopAt: number, cuts: number[]): void {
+  const m = model(specs);
+  const C = 0x43;
+  const T = 0x54;
+  const sink = new Recorder(() => true);
+  const scanner = new FrameScanner(sink, [Z, S]);
+  scanner.setCounting([C, T], true);
+  scanner.stopAtCount(stopAt);
+  // Where each counted message ends in the stream, in order.
+  const countedEnds: number[] = [];
+  let at = 0;
+  for (const f of m.frames) {
+    at += f.length;
+    if (f[0] === C || f[0] === T) countedEnds.push(at);
+  }
+  let wholeWhenCounted = true;
+  for (const chunk of splitAt(m.stream, cuts)) {
+    scanner.feed(chunk);
+    // Every message counted so far was forwarded in full already (the sink keeps handed-over ones too).
+    const need = scanner.counted === 0 ? 0 : countedEnds[scanner.counted - 1];
+    if (sink.forwardedBytes < need) wholeWhenCounted = false;
+  }
+  const stopped = sink.seen.filter((s) => s.type === C || s.type === T);
+  const nth = stopAt >= 1 && stopAt <= countedEnds.length ? m.frames.filter((f) => f[0] === C || f[0] === T)[stopAt - 1] : null;
+  expectAll({
+    'the count is every counted message': scanner.counted === countedEnds.length,
+    'exactly the stopAt-th counted message is handed over': nth === null ? stopped.length === 0 : stopped.length === 1 && stopped[0].bytes.equals(nth),
+    'the stream is relayed unchanged': sink.output.equals(m.stream),
+    'a counted message is whole when counted': wholeWhenCounted,
+  });
+}
+
+t.test('counted types are counted without splitting the stream, and the stopAt-th is handed over', async (t) => {
+  const specs = fc.array(msgSpec.map((s) => ({ ...s, keep: true })), { minLength: 1, maxLength: 25 });
+  fc.assert(
+    fc.property(specs.chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: 0, max: 12 }), cutsFor(s.map((m, i) => bulk(m.type, m.size, i))))),
+      ([s, stopAt, cuts]) => checkCounting(s, stopAt, cuts)),
+    { numRuns: 300 },
+  );
+  t.pass('property held');
+});
+
+t.test('a counted message split across chunks is gathered, so it is never counted half forwarded', async (t) => {
+  const frames = [bulk('D', 10), message('C', 'SELECT 1\0'), readyForQuery()];
+  const stream = Buffer.concat(frames);
+  const sink = new Recorder();
+  const scanner = new FrameScanner(sink, [Z]);
+  scanner.setCounting([0x43], true);
+  const cut = frames[0].length + 3;
+  scanner.feed(stream.subarray(0, cut));
+  t.equal(scanner.counted, 0, 'not counted while its bytes are still arriving');
+  t.equal(sink.forwardedBytes, frames[0].length, 'and none of it forwarded yet');
+  scanner.feed(stream.subarray(cut));
+  t.equal(scanner.counted, 1);
+  t.ok(sink.output.equals(stream), 'then relayed whole, in order');
+  scanner.setCounting([0x43], false);
+  scanner.feed(message('C', 'SELECT 2\0'));
+  t.equal(scanner.counted, 1, 'counting off: not counted');
+});

@@ -1,0 +1,78 @@
+// What one server connection has prepared under Sluice's names: an LRU bounded by max_prepared_statements.
+
+export class ServerStatements {
+  /** Name → the transaction (epoch) that last used it; Map order is least recently used first. */
+  private readonly lru = new Map<string, number>();
+  /**
+   * Names the server may or may not still have: after a client's DISCARD ALL or DEALLOCATE ALL, or a
+   * statement that failed as stale. Sluice closes such a name before preparing it again, so it never
+   * trips over "already exists" nor trusts a statement that is gone.
+   */
+  private readonly doubtful = new Set<string>();
+  /** Bumped for each transaction the connection serves; statements it used are never evicted during it. */
+  private epoch = 0;
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** A new transaction (a new client) starts on this connection. */
+  beginTransaction(): void {
+    this.epoch++;
+  }
+
+  has(name: string): boolean {
+    return this.lru.has(name);
+  }
+
+  /** A prepared name is used now: it becomes the most recently used. */
+  touch(name: string): void {
+    this.lru.delete(name);
+    this.lru.set(name, this.epoch);
+  }
+
+  /** The name is being prepared now. */
+  add(name: string): void {
+    this.doubtful.delete(name);
+    this.lru.delete(name);
+    this.lru.set(name, this.epoch);
+  }
+
+  /** The name is gone from the server (closed, or its Parse failed or was skipped). */
+  remove(name: string): void {
+    this.lru.delete(name);
+  }
+
+  /** The server may still hold the name, but it must not be used as is. */
+  doubt(name: string): void {
+    this.lru.delete(name);
+    this.doubtful.add(name);
+  }
+
+  /** Every statement may have been dropped (DISCARD ALL, DEALLOCATE ALL, a reset query). */
+  doubtAll(): void {
+    for (const name of this.lru.keys()) this.doubtful.add(name);
+    this.lru.clear();
+  }
+
+  isDoubtful(name: string): boolean {
+    return this.doubtful.has(name);
+  }
+
+  /** A Close for the name was sent: whatever the server had under it is gone. */
+  settle(name: string): void {
+    this.doubtful.delete(name);
+  }
+
+  /** The least recently used name to close so that one more fits within max, or null (room, or all in use now). */
+  victim(max: number): string | null {
+    if (this.lru.size < max) return null;
+    for (const [name, epoch] of this.lru) return epoch === this.epoch ? null : name;
+    return null;
+  }
+
+  /** Names, least recently used first (for tests and the admin console). */
+  names(): string[] {
+    return [...this.lru.keys()];
+  }
+}

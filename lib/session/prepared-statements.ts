@@ -1,0 +1,396 @@
+// One client's named prepared statements in transaction mode: its names, the renaming of its requests, what it is owed.
+import { Frontend, TxStatus } from '../protocol/codes.js';
+import * as encode from '../protocol/encode.js';
+import {
+  bindStatementStart, closeStatement, dropsAllStatements, FailingDescribe, nulAt, STATEMENT_TARGET, withName,
+} from '../protocol/statement-frames.js';
+import { poolerError, type PoolerError } from '../errors.js';
+import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
+import type { Pool } from '../pool/pool.js';
+import { Reply } from './reply-queue.js';
+import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
+import type { SharedStatement, StatementRegistry } from './statement-registry.js';
+
+/** A client name bound to a statement: what a failed or skipped Parse or Close must put back. */
+interface Binding {
+  readonly name: string;
+  readonly stmt: SharedStatement;
+}
+
+// Synth answers.
+const PARSE_COMPLETE = 0;
+const CLOSE_COMPLETE = 1;
+// Why Sluice closed a statement.
+const EVICTED = 0;
+const DOUBTED = 1;
+
+const STALE_PLAN = '0A000'; // cached plan must not change result type
+const NO_SUCH_STATEMENT = '26000';
+const ALREADY_EXISTS = '42P05';
+/** A retry re-sends at most this many of the client's messages; longer pipelines are not retried. */
+const MAX_KEPT = 64;
+
+export class PreparedStatements implements RepliesOwner {
+  readonly replies = new StatementReplies(this);
+  private readonly names = new Map<string, SharedStatement>();
+  private conn: ServerConnection | null = null;
+  private pool: Pool | null = null;
+  /** After Sluice's own error the client's requests are dropped up to its Sync, as Postgres would skip them. */
+  private skipping = false;
+  /** The unnamed statement is DISCARD ALL or DEALLOCATE ALL. */
+  private unnamedDropsAll = false;
+  /** A Bind or Execute was sent since the last Sync: a failure after it cannot be retried. */
+  private ran = false;
+  /** The client's messages from the first retryable request of the current pipeline on, as they arrived. */
+  private readonly kept: Buffer[] = [];
+  private keeping = false;
+  private replaying = false;
+  /** The Describe being sent again already gave the client its ParameterDescription. */
+  private describedBefore = false;
+  /** During sendAll: the run of messages going out as they are, buf[runFrom, runTo), written in one piece. */
+  private runBuf: Buffer | null = null;
+  private runFrom = 0;
+  private runTo = 0;
+
+  constructor(
+    private readonly registry: StatementRegistry,
+    private readonly out: Pick<ServerLink, 'serverData'>,
+  ) {}
+
+  /** The client starts a transaction on conn. */
+  attach(conn: ServerConnection, pool: Pool): void {
+    this.conn = conn;
+    this.pool = pool;
+    conn.statements.beginTransaction();
+    this.replies.attach(conn);
+  }
+
+  detach(): void {
+    this.replies.detach();
+    this.conn = null;
+    this.skipping = this.keeping = this.ran = this.unnamedDropsAll = this.describedBefore = false;
+    this.kept.length = 0;
+  }
+
+  /** Statements this client has prepared and not closed. */
+  get count(): number {
+    return this.names.size;
+  }
+
+  /** The client left: its names let go of their statements. */
+  close(): void {
+    this.detach();
+    for (const stmt of this.names.values()) this.registry.release(stmt);
+    this.names.clear();
+  }
+
+  /** Messages that waited for a server connection, framed and sent in order; untouched runs leave in one write. */
+  sendAll(parts: Buffer[]): void {
+    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const socket = (this.conn as ServerConnection).socket;
+    socket.cork();
+    this.runBuf = all;
+    this.runFrom = this.runTo = 0;
+    let at = 0;
+    while (at + 5 <= all.length) {
+      const end = at + 1 + all.readInt32BE(at + 1);
+      if (end > all.length) break;
+      if (this.send(all[at], all, at, end)) this.extendRun(at, end);
+      at = end;
+    }
+    // Only CopyData is ever relayed before it is whole.
+    if (at < all.length) this.extendRun(at, all.length);
+    this.flushRun();
+    this.runBuf = null;
+    socket.uncork();
+  }
+
+  private extendRun(from: number, to: number): void {
+    if (this.runTo !== from) {
+      this.flushRun();
+      this.runFrom = from;
+    }
+    this.runTo = to;
+  }
+
+  private flushRun(): void {
+    const buf = this.runBuf;
+    const { runFrom: from, runTo: to } = this;
+    if (buf && to > from) (this.conn as ServerConnection).write(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
+    this.runFrom = to;
+  }
+
+  /** Everything Sluice itself sends goes after the client's messages before it. */
+  private write(frame: Buffer): void {
+    this.flushRun();
+    (this.conn as ServerConnection).write(frame);
+  }
+
+  /**
+   * One client message on its way to the linked server. Returns true when it goes as is; false when
+   * Sluice sent something in its place (or nothing).
+   */
+  send(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.skipping) {
+      if (type !== Frontend.Sync) return false;
+      this.skipping = false;
+    }
+    if (this.keeping && !this.replaying && this.kept.length <= MAX_KEPT) this.kept.push(buf.subarray(start, end));
+    switch (type) {
+      case Frontend.Parse:
+        return this.Parse(buf, start, end);
+      case Frontend.Bind:
+        return this.Bind(buf, start, end);
+      case Frontend.Describe:
+        return this.Describe(buf, start, end);
+      case Frontend.Close:
+        return this.Close(buf, start, end);
+      case Frontend.Execute:
+        this.ran = true;
+        this.replies.expect(Reply.Pass);
+        return true;
+      case Frontend.Sync:
+        this.ran = this.keeping = false;
+        this.replies.expect(Reply.Sync);
+        return true;
+      case Frontend.Query:
+        if (dropsAllStatements(buf, start + 5, end)) this.dropAll();
+        this.replies.expect(Reply.Query);
+        return true;
+      case Frontend.FunctionCall:
+        this.replies.expect(Reply.Query);
+        return true;
+      default:
+        // Flush and COPY data: no reply of their own.
+        return true;
+    }
+  }
+
+  private Parse(buf: Buffer, start: number, end: number): boolean {
+    const nameEnd = nulAt(buf, start + 5, end);
+    if (nameEnd <= start + 5) {
+      // The unnamed statement (or a malformed Parse, which Postgres will refuse) passes through.
+      if (nameEnd > 0) this.unnamedDropsAll = dropsAllStatements(buf, nameEnd + 1, end);
+      this.replies.expect(Reply.Pass);
+      return true;
+    }
+    const name = buf.toString('utf8', start + 5, nameEnd);
+    if (this.names.has(name)) return this.fail(poolerError('SLUICE_DUPLICATE_PREPARED_STATEMENT', { name }));
+    const stmt = this.registry.acquire(buf, start, end, nameEnd);
+    this.names.set(name, stmt);
+    const binding: Binding = { name, stmt };
+    const conn = this.conn as ServerConnection;
+    const stats = (this.pool as Pool).preparedStats;
+    if (conn.statements.has(stmt.name)) {
+      // Another client prepared the same text here already: answer ParseComplete in its turn.
+      conn.statements.touch(stmt.name);
+      stats.hits++;
+      this.replies.expect(Reply.Synth, binding, PARSE_COMPLETE);
+      return false;
+    }
+    stats.misses++;
+    this.place(stmt);
+    this.replies.expect(Reply.ClientParse, binding);
+    return false;
+  }
+
+  private Bind(buf: Buffer, start: number, end: number): boolean {
+    const from = bindStatementStart(buf, start, end);
+    const to = from < 0 ? -1 : nulAt(buf, from, end);
+    if (to <= from) {
+      if (to === from && this.unnamedDropsAll) this.dropAll();
+      this.ran = true;
+      this.replies.expect(Reply.Pass);
+      return true;
+    }
+    return this.rename(buf, start, end, from, to);
+  }
+
+  private Describe(buf: Buffer, start: number, end: number): boolean {
+    const to = buf[start + 5] === STATEMENT_TARGET ? nulAt(buf, start + 6, end) : -1;
+    if (to <= start + 6) {
+      // A portal, or the unnamed statement.
+      this.replies.expect(Reply.Pass);
+      return true;
+    }
+    return this.rename(buf, start, end, start + 6, to);
+  }
+
+  /** Bind or Describe of a named statement: prepared on this server first if need be, then sent under Sluice's name. */
+  private rename(buf: Buffer, start: number, end: number, from: number, to: number): boolean {
+    const name = buf.toString('utf8', from, to);
+    const stmt = this.names.get(name);
+    if (!stmt) return this.fail(poolerError('SLUICE_UNKNOWN_PREPARED_STATEMENT', { name }));
+    this.ensurePrepared(stmt);
+    this.write(withName(buf, start, end, from, to, stmt.nameBytes));
+    const again = this.describedBefore && buf[start] === Frontend.Describe;
+    this.describedBefore = false;
+    this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.keepForRetry(buf, start, end));
+    if (buf[start] === Frontend.Bind) {
+      this.ran = true;
+      if (stmt.dropsAll) this.dropAll();
+    }
+    return false;
+  }
+
+  private Close(buf: Buffer, start: number, end: number): boolean {
+    const to = buf[start + 5] === STATEMENT_TARGET ? nulAt(buf, start + 6, end) : -1;
+    if (to <= start + 6) {
+      this.replies.expect(Reply.Pass);
+      return true;
+    }
+    // The server's statement stays for others: the client only lets go of its name.
+    const name = buf.toString('utf8', start + 6, to);
+    const stmt = this.names.get(name);
+    let binding: Binding | null = null;
+    if (stmt) {
+      this.names.delete(name);
+      this.registry.release(stmt);
+      binding = { name, stmt };
+    }
+    this.replies.expect(Reply.Synth, binding, CLOSE_COMPLETE);
+    return false;
+  }
+
+  /** Sluice must answer with an error: a request that fails takes its place, so the server skips to Sync with the client. */
+  private fail(err: PoolerError): boolean {
+    this.write(FailingDescribe);
+    this.replies.expect(Reply.Probe, err);
+    this.skipping = true;
+    return false;
+  }
+
+  private ensurePrepared(stmt: SharedStatement): void {
+    const lru = (this.conn as ServerConnection).statements;
+    const stats = (this.pool as Pool).preparedStats;
+    if (lru.has(stmt.name)) {
+      lru.touch(stmt.name);
+      stats.hits++;
+      return;
+    }
+    stats.misses++;
+    this.place(stmt);
+    this.replies.expect(Reply.Prepare, stmt.name);
+  }
+
+  /** Writes the Parse that prepares stmt here, after closing what must go first (LRU victims, a doubtful old copy). */
+  private place(stmt: SharedStatement): void {
+    const conn = this.conn as ServerConnection;
+    const pool = this.pool as Pool;
+    const lru = conn.statements;
+    const max = Math.max(1, pool.settings.maxPreparedStatements);
+    for (let victim = lru.victim(max); victim !== null; victim = lru.victim(max)) {
+      lru.remove(victim);
+      this.write(closeStatement(victim));
+      this.replies.expect(Reply.Close, victim, EVICTED);
+      pool.preparedStats.evictions++;
+    }
+    if (lru.isDoubtful(stmt.name)) {
+      lru.settle(stmt.name);
+      this.write(closeStatement(stmt.name));
+      this.replies.expect(Reply.Close, stmt.name, DOUBTED);
+    }
+    lru.add(stmt.name);
+    this.write(stmt.parse);
+  }
+
+  /** Where a retryable request sits in `kept`, or -1: only the first Bind, or a Describe before any Bind, of a pipeline. */
+  private keepForRetry(buf: Buffer, start: number, end: number): number {
+    if (this.ran || this.replaying) return -1;
+    if (!this.keeping) {
+      this.kept.length = 0;
+      this.keeping = true;
+      this.kept.push(buf.subarray(start, end));
+    }
+    return this.kept.length > MAX_KEPT ? -1 : this.kept.length - 1;
+  }
+
+  /** DISCARD ALL or DEALLOCATE ALL: every statement of this session is gone, on the server too. */
+  private dropAll(): void {
+    for (const stmt of this.names.values()) this.registry.release(stmt);
+    this.names.clear();
+    this.conn?.statements.doubtAll();
+  }
+
+  // RepliesOwner
+
+  toClient(buf: Buffer, start: number, end: number): void {
+    this.out.serverData(buf, start, end);
+  }
+
+  answer(_ref: unknown, aux: number): void {
+    const frame = aux === PARSE_COMPLETE ? encode.ParseComplete : encode.CloseComplete;
+    this.out.serverData(frame, 0, frame.length);
+  }
+
+  refuse(ref: unknown): void {
+    const err = ref as PoolerError;
+    const frame = encode.errorResponse({ severity: err.severity, sqlstate: err.sqlstate, message: err.message });
+    this.out.serverData(frame, 0, frame.length);
+  }
+
+  undo(kind: Reply, ref: unknown, aux: number, sqlstate: string | null): void {
+    const lru = (this.conn as ServerConnection).statements;
+    switch (kind) {
+      case Reply.ClientParse:
+        this.unbind(ref as Binding);
+        this.forgetOnServer(lru, (ref as Binding).stmt.name, sqlstate);
+        return;
+      case Reply.Prepare:
+        this.forgetOnServer(lru, ref as string, sqlstate);
+        return;
+      case Reply.Close:
+        // A skipped Close closed nothing.
+        if (aux === EVICTED) lru.add(ref as string);
+        else lru.doubt(ref as string);
+        return;
+      case Reply.Synth:
+        if (ref === null) return;
+        if (aux === PARSE_COMPLETE) this.unbind(ref as Binding);
+        else this.rebind(ref as Binding);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private forgetOnServer(lru: ServerConnection['statements'], name: string, sqlstate: string | null): void {
+    if (sqlstate === ALREADY_EXISTS) lru.doubt(name);
+    else lru.remove(name);
+  }
+
+  /** A Parse that did not happen: the name is free again. */
+  private unbind(b: Binding): void {
+    if (this.names.get(b.name) !== b.stmt) return;
+    this.names.delete(b.name);
+    this.registry.release(b.stmt);
+  }
+
+  /** A Close that did not happen: the name still holds its statement. */
+  private rebind(b: Binding): void {
+    if (this.names.has(b.name)) return;
+    this.registry.retain(b.stmt);
+    this.names.set(b.name, b.stmt);
+  }
+
+  statementFailed(sqlstate: string, ref: unknown, aux: number, clean: boolean): boolean {
+    if (sqlstate !== STALE_PLAN && sqlstate !== NO_SUCH_STATEMENT) return false;
+    const conn = this.conn as ServerConnection;
+    // The server's copy is stale or gone: the next use closes and prepares it again.
+    conn.statements.doubt((ref as SharedStatement).name);
+    // Retried only outside a transaction block, where nothing ran before it that the failure rolled back.
+    if (!clean || aux < 0 || aux >= this.kept.length || this.kept.length > MAX_KEPT || conn.status !== TxStatus.Idle) return false;
+    // A Describe found stale had already sent its ParameterDescription; a missing statement fails before that.
+    this.describedBefore = sqlstate === STALE_PLAN && this.kept[aux][0] === Frontend.Describe;
+    return true;
+  }
+
+  retry(aux: number): void {
+    const again = this.kept.slice(aux);
+    this.kept.length = 0;
+    this.keeping = false;
+    this.replaying = true;
+    for (const m of again) if (this.send(m[0], m, 0, m.length)) this.write(m);
+    this.replaying = false;
+  }
+}

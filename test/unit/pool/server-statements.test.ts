@@ -1,0 +1,47 @@
+// Tests for the per-server-connection LRU of prepared statement names: order, the bound, the current transaction, doubt.
+import t from 'tap';
+import { ServerStatements } from '../../../lib/pool/server-statements.js';
+
+t.test('least recently used first; touch and add move a name to the end', async (t) => {
+  const s = new ServerStatements();
+  s.beginTransaction();
+  for (const n of ['a', 'b', 'c']) s.add(n);
+  s.touch('a');
+  t.same(s.names(), ['b', 'c', 'a']);
+  t.ok(s.has('b'));
+  s.remove('b');
+  t.notOk(s.has('b'));
+  t.equal(s.size, 2);
+});
+
+t.test('victim: the oldest, only when full, never one the current transaction used', async (t) => {
+  const s = new ServerStatements();
+  s.beginTransaction();
+  s.add('a');
+  s.add('b');
+  t.equal(s.victim(3), null, 'room left');
+  t.equal(s.victim(2), null, 'full, but both were used by this transaction: it may hold portals on them');
+  s.beginTransaction();
+  t.equal(s.victim(2), 'a', 'in the next transaction the oldest goes');
+  s.touch('a');
+  t.equal(s.victim(2), 'b');
+  s.remove('b');
+  t.equal(s.victim(2), null);
+});
+
+t.test('doubt: forgotten, remembered as maybe still on the server, until settled or prepared again', async (t) => {
+  const s = new ServerStatements();
+  s.add('a');
+  s.add('b');
+  s.doubt('a');
+  t.notOk(s.has('a'));
+  t.ok(s.isDoubtful('a'));
+  s.settle('a');
+  t.notOk(s.isDoubtful('a'));
+  s.doubtAll();
+  t.equal(s.size, 0);
+  t.ok(s.isDoubtful('b'));
+  s.add('b');
+  t.notOk(s.isDoubtful('b'), 'preparing it again settles the doubt');
+  t.ok(s.has('b'));
+});

@@ -1,0 +1,185 @@
+// Tests for a client's named statements in transaction mode, against a simulated server: renaming, injected and swallowed messages, Sluice's own answers in reply order, errors, undo, retry.
+import t from 'tap';
+import { bind, closeStatement, describeStatement, execute, parse, queryMsg, syncMsg } from '../../helpers/wire.js';
+import { FakeLink } from '../../helpers/fake-link.js';
+import { PreparedStatements } from '../../../lib/session/prepared-statements.js';
+import { StatementRegistry } from '../../../lib/session/statement-registry.js';
+import type { Pool } from '../../../lib/pool/pool.js';
+
+interface Setup {
+  max?: number;
+  registry?: StatementRegistry;
+  /** Another client's server connection, to share its prepared statements. */
+  server?: FakeLink;
+}
+
+function setup({ max = 200, registry = new StatementRegistry(), server }: Setup = {}) {
+  let link: FakeLink | null = null;
+  const ps = new PreparedStatements(registry, { serverData: (b, s, e) => (link as FakeLink).toClient(b, s, e) });
+  link = new FakeLink(() => ps.replies, server?.statements);
+  const pool = { preparedStats: { hits: 0, misses: 0, evictions: 0 }, settings: { maxPreparedStatements: max } } as unknown as Pool;
+  ps.attach(link.conn, pool);
+  /** Sends client frames as the session would: those send() lets through go out as they are. */
+  const sendOn = (to: FakeLink, ...frames: Buffer[]) => {
+    for (const f of frames) if (ps.send(f[0], f, 0, f.length)) to.write(f);
+  };
+  const send = (...frames: Buffer[]) => sendOn(link as FakeLink, ...frames);
+  return { ps, link, pool, send, sendOn, registry };
+}
+
+const nameOf = (link: FakeLink, i: number) => link.sentSummary()[i].split(' ')[1];
+
+t.test('a named Parse goes out under Sluice\'s name; its Bind is renamed; the replies pass', async (t) => {
+  const { link, send, pool } = setup();
+  send(parse('select $1::int', 'mine'), bind(['1'], { statement: 'mine' }), execute(), syncMsg());
+  const [p, b, e, s] = link.sentSummary();
+  t.match(p, /^P sluice_[0-9a-f]{32}$/);
+  t.equal(b, `B ${nameOf(link, 0)}`);
+  t.same([e, s], ['E', 'S']);
+  link.replies('12DCZ');
+  t.same(link.client, ['1', '2', 'D', 'C', 'Z']);
+  t.same(pool.preparedStats, { hits: 1, misses: 1, evictions: 0 });
+});
+
+t.test('a statement the server already has: ParseComplete is answered by Sluice, in its turn', async (t) => {
+  const registry = new StatementRegistry();
+  const first = setup({ registry });
+  first.send(parse('select 1', 'a'), syncMsg());
+  first.link.replies('1Z');
+  const { link, send } = setup({ registry, server: first.link });
+  send(parse('select 2'), bind(), execute(), parse('select 1', 'b'), bind([], { statement: 'b' }), execute(), syncMsg());
+  t.same(link.sentSummary().map((s) => s[0]), ['P', 'B', 'E', 'B', 'E', 'S'], 'the known statement\'s Parse is not sent');
+  t.same(link.client, [], 'nothing answered before the server\'s replies to the earlier requests');
+  link.replies('12DC');
+  t.same(link.client, ['1', '2', 'D', 'C', '1'], 'ParseComplete right after the unnamed statement\'s results');
+  link.replies('2DCZ');
+  t.same(link.client, ['1', '2', 'D', 'C', '1', '2', 'D', 'C', 'Z']);
+});
+
+t.test('Bind of a statement missing on this server: Parse injected, its ParseComplete swallowed', async (t) => {
+  const { link, send, sendOn, ps, pool } = setup();
+  send(parse('select 1', 'a'), syncMsg());
+  link.replies('1Z');
+  ps.detach();
+  // The next transaction lands on another server connection, which has none of it.
+  const other = new FakeLink(() => ps.replies);
+  ps.attach(other.conn, pool);
+  sendOn(other, bind([], { statement: 'a' }), execute(), syncMsg());
+  t.same(other.sentSummary().map((s) => s[0]), ['P', 'B', 'E', 'S']);
+  other.replies('12DCZ');
+  t.same(other.client, ['2', 'D', 'C', 'Z']);
+});
+
+t.test('beyond the bound the least recently used is closed, and its CloseComplete swallowed', async (t) => {
+  const { link, send, ps, pool } = setup({ max: 1 });
+  send(parse('select 1', 'a'), syncMsg());
+  link.replies('1Z');
+  ps.detach();
+  ps.attach(link.conn, pool);
+  send(parse('select 2', 'b'), bind([], { statement: 'b' }), execute(), syncMsg());
+  t.same(link.sentSummary().slice(2).map((s) => s[0]), ['C', 'P', 'B', 'E', 'S'], 'Close of the old one first');
+  link.replies('312DCZ');
+  t.same(link.client.slice(2), ['1', '2', 'D', 'C', 'Z']);
+  t.equal(pool.preparedStats.evictions, 1);
+});
+
+t.test('an unknown name: a failing request in its place, the pooler\'s 26000, the rest dropped until Sync', async (t) => {
+  const { link, send } = setup();
+  send(bind([], { statement: 'nope' }), execute(), parse('select 1', 'x'), syncMsg());
+  t.same(link.sentSummary(), ['D sluice_', 'S']);
+  link.replies('EZ');
+  t.same(link.client, ['E26000', 'Z']);
+  send(parse('select 1', 'x'), syncMsg());
+  t.match(link.sentSummary()[2], /^P sluice_/, 'the dropped Parse never took the name');
+});
+
+t.test('a duplicate name: 42P05', async (t) => {
+  const { link, send } = setup();
+  send(parse('select 1', 'd'), parse('select 2', 'd'), syncMsg());
+  link.replies('1EZ');
+  t.same(link.client, ['1', 'E42P05', 'Z']);
+});
+
+t.test('a server error skips to Sync and takes back what the skipped requests did', async (t) => {
+  const { link, send } = setup();
+  send(parse('select 1', 'keep'), syncMsg());
+  link.replies('1Z');
+  send(parse('bad sql', 'a'), closeStatement('keep'), parse('select 3', 'b'), syncMsg());
+  link.reply('E', '42601');
+  link.reply('Z');
+  t.same(link.client.slice(2), ['E42601', 'Z'], 'Sluice\'s CloseComplete for the skipped Close is not sent');
+  const before = link.sent.length;
+  send(bind([], { statement: 'keep' }), execute(), syncMsg());
+  t.same(link.sentSummary().slice(before).map((s) => s[0]), ['B', 'E', 'S'], 'the skipped Close did not drop "keep"');
+  send(parse('select 3', 'b'), parse('ok', 'a'), syncMsg());
+  t.notOk(link.sentSummary().slice(before + 3).some((s) => s === 'D sluice_'), 'neither a nor b was left registered');
+});
+
+t.test('Close of the client\'s name: answered by Sluice; the server keeps the statement for others', async (t) => {
+  const { link, send, registry } = setup();
+  send(parse('select 1', 'c'), syncMsg(), closeStatement('c'), syncMsg());
+  link.replies('1Z');
+  t.same(link.client, ['1', 'Z', '3'], 'CloseComplete follows the first ReadyForQuery');
+  link.reply('Z');
+  t.equal(registry.size, 0, 'the registry forgot it');
+  t.ok(link.statements.size === 1, 'still prepared on the server');
+});
+
+t.test('a stale statement outside a transaction: the failed try is swallowed and the request sent again', async (t) => {
+  const { link, send } = setup();
+  send(parse('select * from t', 's'), syncMsg());
+  link.replies('1Z');
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  link.reply('E', '0A000');
+  t.same(link.client.slice(2), [], 'the error is not shown');
+  t.same(link.sentSummary().slice(2 + 3).map((s) => s[0]), ['C', 'P', 'B', 'E', 'S'], 'closed, prepared again, sent again');
+  link.reply('Z');
+  t.same(link.client.slice(2), [], 'the failed try\'s ReadyForQuery is swallowed too');
+  link.replies('312DCZ');
+  t.same(link.client.slice(2), ['2', 'D', 'C', 'Z']);
+});
+
+t.test('a stale Describe without Sync: Sluice sends the Sync, and the repeated ParameterDescription is dropped', async (t) => {
+  const { link, send } = setup();
+  send(parse('select * from t where a = $1', 's'), syncMsg());
+  link.replies('1Z');
+  send(describeStatement('s'));
+  link.reply('t');
+  link.reply('E', '0A000');
+  t.same(link.sentSummary().slice(3), ['S', `C ${nameOf(link, 0)}`, `P ${nameOf(link, 0)}`, `D ${nameOf(link, 0)}`]);
+  link.replies('Z31tT');
+  t.same(link.client.slice(2), ['t', 'T'], 'one ParameterDescription, then the fresh RowDescription');
+});
+
+t.test('a stale statement inside a transaction block: the error reaches the client, no retry', async (t) => {
+  const { link, send } = setup();
+  send(parse('select * from t', 's'), syncMsg());
+  link.replies('1Z');
+  link.status = 0x54; // T
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  link.reply('E', '0A000');
+  link.reply('Z');
+  t.same(link.client.slice(2), ['E0A000', 'Z']);
+  t.notOk(link.statements.has(nameOf(link, 0)), 'next time it is prepared again');
+});
+
+t.test('DISCARD ALL forgets the client\'s names and makes the server\'s copies doubtful', async (t) => {
+  const { link, send } = setup();
+  send(parse('select 1', 'a'), syncMsg(), queryMsg('discard all'));
+  link.replies('1ZCZ');
+  send(bind([], { statement: 'a' }), syncMsg());
+  t.equal(link.sentSummary().at(-2), 'D sluice_', 'a is gone for the client');
+  link.replies('EZ');
+  send(parse('select 1', 'a'), syncMsg());
+  const tail = link.sentSummary().slice(-3);
+  t.same(tail, [`C ${nameOf(link, 0)}`, `P ${nameOf(link, 0)}`, 'S'], 'closed before being prepared again');
+});
+
+t.test('close() lets go of every name', async (t) => {
+  const { send, link, ps, registry } = setup();
+  send(parse('select 1', 'a'), parse('select 2', 'b'), syncMsg());
+  link.replies('11Z');
+  t.equal(registry.size, 2);
+  ps.close();
+  t.equal(registry.size, 0);
+});

@@ -1,0 +1,144 @@
+// Tests for matching server replies to requests: counted passthrough, Sluice's answers in turn, swallowed replies, error skips and their undo order.
+import t from 'tap';
+import { FakeLink } from '../../helpers/fake-link.js';
+import { Reply } from '../../../lib/session/reply-queue.js';
+import { StatementReplies, type RepliesOwner } from '../../../lib/session/statement-replies.js';
+
+const NAMES = ['Pass', 'Statement', 'ClientParse', 'Probe', 'Prepare', 'Close', 'Synth', 'Sync', 'Query', 'Resync'];
+
+/** Records what the matcher asks of its owner; writes answers to the link's client. */
+class Owner implements RepliesOwner {
+  link!: FakeLink;
+  readonly calls: string[] = [];
+  retryOk = false;
+
+  toClient(buf: Buffer, start: number, end: number): void {
+    this.link.toClient(buf, start, end);
+  }
+
+  answer(ref: unknown): void {
+    this.link.client.push(`answer:${String(ref)}`);
+  }
+
+  refuse(ref: unknown): void {
+    this.link.client.push(`refuse:${String(ref)}`);
+  }
+
+  undo(kind: Reply, ref: unknown, _aux: number, sqlstate: string | null): void {
+    this.calls.push(`undo ${NAMES[kind]} ${String(ref)} ${sqlstate ?? 'skipped'}`);
+  }
+
+  statementFailed(sqlstate: string, ref: unknown, _aux: number, clean: boolean): boolean {
+    this.calls.push(`failed ${String(ref)} ${sqlstate} clean=${clean}`);
+    return this.retryOk;
+  }
+
+  retry(aux: number): void {
+    this.calls.push(`retry ${aux}`);
+  }
+}
+
+function setup() {
+  const owner = new Owner();
+  const replies = new StatementReplies(owner);
+  const link = new FakeLink(() => replies);
+  owner.link = link;
+  replies.attach(link.conn);
+  return { owner, replies, link };
+}
+
+t.test('plain replies pass untouched; a Synth is answered right after the reply before it', async (t) => {
+  const { replies, link } = setup();
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Synth, 'x');
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Sync);
+  link.replies('1');
+  t.same(link.client, ['1']);
+  link.replies('2');
+  t.same(link.client, ['1', '2', 'answer:x']);
+  link.replies('CZ');
+  t.same(link.client, ['1', '2', 'answer:x', 'C', 'Z']);
+});
+
+t.test('a Synth with nothing before it is answered at once; one after a Sync right after its ReadyForQuery', async (t) => {
+  const { replies, link } = setup();
+  replies.expect(Reply.Synth, 'now');
+  t.same(link.client, ['answer:now']);
+  replies.expect(Reply.Sync);
+  replies.expect(Reply.Synth, 'later');
+  t.same(link.client, ['answer:now']);
+  link.reply('Z');
+  t.same(link.client, ['answer:now', 'Z', 'answer:later']);
+});
+
+t.test('the replies to Sluice\'s own Parse and Close are swallowed', async (t) => {
+  const { replies, link } = setup();
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Close, 'old');
+  replies.expect(Reply.Prepare, 'new');
+  replies.expect(Reply.Statement, 'new');
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Sync);
+  link.replies('1312CZ');
+  t.same(link.client, ['1', '2', 'C', 'Z']);
+});
+
+t.test('an error: the failed request is found by counting, the rest up to Sync is undone newest first', async (t) => {
+  const { replies, link, owner } = setup();
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.ClientParse, 'a');
+  replies.expect(Reply.Synth, 'b');
+  replies.expect(Reply.Prepare, 'c');
+  replies.expect(Reply.Statement, 'c');
+  replies.expect(Reply.Sync);
+  replies.expect(Reply.Pass);
+  link.reply('1');
+  link.reply('E', '42601');
+  t.same(owner.calls, ['undo Statement c skipped', 'undo Prepare c skipped', 'undo Synth b skipped', 'undo ClientParse a 42601']);
+  t.same(link.client, ['1', 'E42601'], 'the Synth after the failed Parse is never answered');
+  link.replies('Z1');
+  t.same(link.client, ['1', 'E42601', 'Z', '1'], 'after the Sync, the next pipeline is counted afresh');
+});
+
+t.test('an error of a Query or a Sync itself skips nothing', async (t) => {
+  const { replies, link, owner } = setup();
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Sync);
+  replies.expect(Reply.ClientParse, 'later');
+  link.reply('1');
+  link.reply('E', '40001');
+  t.same(owner.calls, []);
+  link.replies('Z1');
+  t.same(link.client, ['1', 'E40001', 'Z', '1']);
+});
+
+t.test('a probe\'s error is replaced by the pooler\'s', async (t) => {
+  const { replies, link } = setup();
+  replies.expect(Reply.Probe, 'mine');
+  replies.expect(Reply.Sync);
+  link.reply('E', '26000');
+  link.reply('Z');
+  t.same(link.client, ['refuse:mine', 'Z']);
+});
+
+t.test('a failed statement: retried only when the owner says so; the failed try\'s ReadyForQuery is swallowed', async (t) => {
+  const { replies, link, owner } = setup();
+  replies.expect(Reply.Statement, 's', 0);
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Sync);
+  owner.retryOk = true;
+  link.reply('E', '0A000');
+  t.same(owner.calls, ['undo Pass null skipped', 'failed s 0A000 clean=true', 'retry 0']);
+  t.same(link.sent.length, 0, 'the client\'s Sync was sent already: no Sync of Sluice\'s');
+  link.reply('Z');
+  t.same(link.client, []);
+  const b = setup();
+  b.replies.expect(Reply.Statement, 's', 0);
+  b.replies.expect(Reply.Sync);
+  b.replies.expect(Reply.Pass);
+  b.link.reply('E', '0A000');
+  t.same(b.owner.calls, ['failed s 0A000 clean=false'], 'something was sent after the Sync: not clean');
+  t.same(b.link.client, ['E0A000']);
+});
