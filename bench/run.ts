@@ -83,6 +83,7 @@ async function bench(args: BenchArgs, root: string, cleanup: Cleanup): Promise<v
     const startedAt = new Date().toISOString();
     const machine = await describeMachine({ postgres: `PostgreSQL ${postgres.version}`, pgbouncer: pgbouncerVersion, pgbench });
     const outcome = await SCENARIOS[name].run(ctx);
+    if (cleanup.interrupted) return; // Children died with the signal: this outcome is not a measurement.
     const record = { title: SCENARIOS[name].title, startedAt, finishedAt: new Date().toISOString(), seconds: args.seconds, quick: args.quick, machine, outcome };
     const md = await saveScenario(dir, name, record, RENDERERS, SCENARIO_NAMES);
     console.log(`\n${SCENARIOS[name].render(outcome)}\n`);

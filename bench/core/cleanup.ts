@@ -8,6 +8,8 @@ export class Cleanup {
   private readonly pids = new Set<number>();
   private nextId = 0;
   private running: Promise<void> | undefined;
+  /** Set by Ctrl-C / SIGTERM: what is measured from then on is not to be believed or saved. */
+  interrupted = false;
 
   /** Registers a step; the returned function unregisters it (call it once the thing is stopped). */
   add(step: Step): () => void {
@@ -22,25 +24,32 @@ export class Cleanup {
     return () => this.pids.delete(pid);
   }
 
-  /** Runs every step once, newest first; a failing step does not stop the others. */
+  /**
+   * Runs every step once, newest first; a failing step does not stop the others. Steps added while
+   * it runs (the interrupted scenario may still be starting something) are run too.
+   */
   runAll(): Promise<void> {
-    this.running ??= (async () => {
-      const steps = [...this.steps.values()].reverse();
-      this.steps.clear();
-      for (const step of steps) {
-        try {
-          await step();
-        } catch (err) {
-          process.stderr.write(`bench: cleanup step failed: ${(err as Error).message}\n`);
-        }
-      }
-    })();
+    this.running ??= this.drain().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.steps.size) {
+      const newest = Math.max(...this.steps.keys());
+      const step = this.steps.get(newest)!;
+      this.steps.delete(newest);
+      try {
+        await step();
+      } catch (err) {
+        process.stderr.write(`bench: cleanup step failed: ${(err as Error).message}\n`);
+      }
+    }
   }
 
   /** Ctrl-C / SIGTERM: clean up, then exit with the conventional 128 + signal code. */
   installSignalHandlers(): void {
     const onSignal = (signal: NodeJS.Signals, code: number) => {
+      this.interrupted = true;
       process.stderr.write(`\nbench: ${signal}, stopping everything it started...\n`);
       void this.runAll().finally(() => process.exit(code));
     };

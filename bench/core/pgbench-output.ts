@@ -9,6 +9,8 @@ export interface PgbenchSummary {
   initialConnectMs: number;
   /** Clients that stopped on an error; their transactions after the error never ran. */
   abortedClients: number;
+  /** Clients that could not log in at all. */
+  connectFailures: number;
   /** The first distinct error messages pgbench printed (the server's text), at most 3. */
   errors: string[];
 }
@@ -38,6 +40,7 @@ export function parsePgbenchSummary(stdout: string, stderr: string): PgbenchSumm
     latencyAvgMs: numberAfter(stdout, /^latency average = ([\d.]+) ms/m),
     initialConnectMs: numberAfter(stdout, /^initial connection time = ([\d.]+) ms/m),
     abortedClients: aborted.length,
+    connectFailures: (stderr.match(/^pgbench: error: connection to server .*failed/gm) ?? []).length,
     errors: messages.slice(0, 3),
   };
 }

@@ -9,7 +9,7 @@ function label(variant: string): string {
 }
 
 function victimTable(rows: readonly Row[], foot: Footnotes): string {
-  const headers = ['variant', 'target', 'victim p50 ms', 'p99 ms', 'p99.9 ms', 'I99', 'goodput', 'victim errors', 'noisy tps', 'busy backends', 'utilisation', 'pooler CPU'];
+  const headers = ['variant', 'target', 'victim p50 ms', 'p99 ms', 'p99.9 ms', 'I99', 'goodput', 'victim errors', 'noisy tps', 'busy backends', 'utilisation', 'pooler CPU', 'server logins/s'];
   const body = rows.filter((r) => r.variant !== 'shares').map((r) => {
     const hasVictim = r.variant !== 'victim-idle';
     // A victim that completed nothing has no latency to show; its goodput column says 0%.
@@ -23,6 +23,7 @@ function victimTable(rows: readonly Row[], foot: Footnotes): string {
       foot.cell(r, (x) => num(x.busyMean, 1)),
       foot.cell(r, (x) => pct(x.utilisation)),
       foot.cell(r, (x) => (typeof x.poolerCpuPct === 'number' ? `${num(x.poolerCpuPct)}%` : MISSING)),
+      foot.cell(r, (x) => (x.variant === 'alone' ? MISSING : num(x.serverLoginsPerS, 1))),
     ];
   });
   return table(headers, body);

@@ -45,7 +45,7 @@ const SHARE_SQL = 'SELECT pg_sleep(0.01);';
 const BASE_SLUICE = { scheduler: { mode: 'fair', headroom_min: 2, headroom_max: 4 }, tenant_key: 'user' };
 
 function setup(sluice: Record<string, unknown> = BASE_SLUICE): PoolSetup {
-  return { ...DEFAULT_POOL, queryWaitTimeoutS: 30, sluice };
+  return { ...DEFAULT_POOL, queryWaitTimeoutS: 10, sluice };
 }
 
 /** The victim's baseline runs alone under the base setup. */

@@ -5,7 +5,8 @@ import { steadyState } from '../core/pgbench-output.js';
 import { cpuMicros, readProcStat, rssMegabytes, watchPeakRss } from '../core/proc-stat.js';
 import { percentile, ratio, shareReport, summarize, windowShareErrors } from '../core/stats.js';
 import type { OverloadReport } from '../load/overload.js';
-import type { Role } from '../targets/bench-postgres.js';
+import type pg from 'pg';
+import { DATABASE, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target } from '../targets/target.js';
 import { renderNoisy } from './noisy-report.js';
 import { ALONE_SETUP, NOISY_PLANS, VICTIM, type NoisyPlan } from './noisy-workloads.js';
@@ -22,7 +23,7 @@ function warmupSeconds(ctx: BenchContext): number {
 function victimStats(result: PgbenchResult, seconds: number, aloneP99?: number): Row {
   const ok = result.transactions.filter((t) => t.status === 'ok').map((t) => t.latencyUs / 1000);
   const s = summarize(ok);
-  const errors = result.summary.failed + result.summary.abortedClients;
+  const errors = result.summary.failed + result.summary.abortedClients + result.summary.connectFailures;
   return {
     variant: '', target: 'direct',
     victimTxns: s.count, victimP50: s.p50, victimP99: s.p99, victimP999: s.p999,
@@ -72,6 +73,12 @@ function overloadStats(report: OverloadReport): Row {
   };
 }
 
+/** Logins Postgres has seen in database app (pg_stat_database.sessions, PG 14+); churn shows as a rate. */
+async function sessions(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query<{ n: string }>(`SELECT sessions AS n FROM pg_stat_database WHERE datname = $1`, [DATABASE]);
+  return Number(rows[0]?.n ?? NaN);
+}
+
 /** Starts the noisy tenants and resolves once every one of them is logged in and sending. */
 async function startNoise(ctx: BenchContext, endpoint: Endpoint, plan: NoisyPlan) {
   const closed = plan.loads.map((l) => startPgbench(ctx.cleanup, connection(endpoint, ctx, l.role),
@@ -106,22 +113,24 @@ async function measure(ctx: BenchContext, target: Target, plan: NoisyPlan, alone
     await sleep(warmupSeconds(ctx) * 1000);
     const t0 = performance.now();
     const sampler = startActivitySampler(admin, rolesOf(plan));
+    const sessionsBefore = await sessions(admin);
     const cpuBefore = pid ? await readProcStat(pid) : undefined;
     const victim = plan.victim ? await victimRun(ctx, endpoint) : await sleep(seconds * 1000);
     const cpuAfter = pid ? await readProcStat(pid) : undefined;
     const windowS = (performance.now() - t0) / 1000;
+    const serverLoginsPerS = ((await sessions(admin)) - sessionsBefore) / windowS;
     const samples = await sampler.stop();
     const { noisyTps, noisyError, report } = await noise.stop();
     return {
       ...(victim ? victimStats(victim, seconds, aloneP99) : {}),
       ...slotStats(plan, samples, plan.setup.budget, !pid),
       ...(report ? overloadStats(report) : {}),
-      variant: plan.variant, target: target.name, noisyTps, noisyError,
+      variant: plan.variant, target: target.name, noisyTps, noisyError, serverLoginsPerS,
       poolerCpuPct: cpuBefore && cpuAfter ? cpuMicros(cpuBefore, cpuAfter, ctx.units) / (windowS * 1e4) : null,
       rssBeforeMb, rssPeakMb: rss ? await rss.stop() : null,
     };
   } finally {
-    await admin.end();
+    await admin.end().catch(() => undefined);
   }
 }
 
@@ -154,7 +163,7 @@ function notes(ctx: BenchContext): string[] {
     `Each run: the noisy tenants log in and start; ${warmupSeconds(ctx)} s after the last login the victim runs for ${ctx.options.seconds} s: pgbench select-only, ${VICTIM.clients} clients, open loop at ${VICTIM.rate} tps (-R), latency from each transaction's scheduled start (-l).`,
     `Poolers: pool size ${base.poolSize} per (database, role), shared budget ${base.budget} (PgBouncer max_db_connections, Sluice max_server_connections), query_wait_timeout ${base.queryWaitTimeoutS} s. Each tenant logs in as its own role.`,
     'Sluice: scheduler fair, tenant = login role, headroom 2-4; CPU hog: the noisy role\'s class is elastic with adaptive_limit on; shares: weights 1:2:4; overload: the noisy tenant\'s max_queue is 40.',
-    'I99 = victim p99 / victim p99 alone through the same target. Goodput: victim transactions completed / scheduled. Busy, utilisation and shares come from pg_stat_activity sampled every 50 ms during the victim\'s window (backends in a transaction); utilisation = busy / budget. Pooler CPU: its user+system time over the same window (100% = one core).',
+    'I99 = victim p99 / victim p99 alone through the same target. Goodput: victim transactions completed / scheduled. Busy, utilisation and shares come from pg_stat_activity sampled every 50 ms during the victim\'s window (backends in a transaction); utilisation = busy / budget. Pooler CPU: its user+system time over the same window (100% = one core). Server logins/s: new Postgres sessions in the window (pg_stat_database.sessions), i.e. connection churn.',
     'Share error: |achieved share / entitled share − 1|, worst tenant, over the whole window and per 1 s window (median, p95); Jain\'s index over achieved / entitled.',
     'Direct Postgres has no budget: every client is a backend, so its utilisation is not comparable.',
   ];

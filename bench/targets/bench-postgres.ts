@@ -31,9 +31,16 @@ const SETTINGS = {
   log_min_messages: 'warning',
 };
 
-async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** A superuser client whose connection loss (Postgres stopping on Ctrl-C) fails its query, not the process. */
+async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
   const client = new pg.Client(config);
+  client.on('error', () => undefined);
   await client.connect();
+  return client;
+}
+
+async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(config);
   try {
     return await fn(client);
   } finally {
@@ -74,10 +81,6 @@ export async function startBenchPostgres(cleanup: Cleanup, scale: number): Promi
     password,
     scramSecrets: new Map(rows.map((r) => [r.rolname, r.rolpassword])),
     query,
-    connect: async () => {
-      const client = new pg.Client(socketConfig(DATABASE));
-      await client.connect();
-      return client;
-    },
+    connect: () => connectClient(socketConfig(DATABASE)),
   };
 }

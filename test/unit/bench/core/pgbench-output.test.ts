@@ -28,7 +28,7 @@ tps = 197.117657 (without initial connection time)
 
 t.test('the summary of a clean run', async (t) => {
   t.same(parsePgbenchSummary(SUMMARY, ''), {
-    processed: 392, failed: 0, tps: 197.117657, latencyAvgMs: 2.143, initialConnectMs: 9.812, abortedClients: 0, errors: [],
+    processed: 392, failed: 0, tps: 197.117657, latencyAvgMs: 2.143, initialConnectMs: 9.812, abortedClients: 0, connectFailures: 0, errors: [],
   });
 });
 
@@ -47,6 +47,14 @@ t.test('aborted clients are counted and their error comes first', async (t) => {
 t.test('error lines lose their pgbench prefixes, however many', async (t) => {
   t.equal(pgbenchErrorMessage('pgbench: error: pgbench: error: ERROR:  boom'), 'ERROR: boom');
   t.equal(pgbenchErrorMessage('pgbench: error: client 3 script 0 aborted in command 0 query 0: FATAL:  no'), 'FATAL: no');
+});
+
+t.test('clients that cannot log in are counted', async (t) => {
+  const stderr = 'pgbench: error: connection to server at "127.0.0.1", port 46185 failed: FATAL:  query_wait_timeout\n'
+    + 'pgbench: error: could not create connection for client 3';
+  const s = parsePgbenchSummary('', stderr);
+  t.equal(s.connectFailures, 1);
+  t.equal(s.errors[0], 'connection to server at "127.0.0.1", port 46185 failed: FATAL: query_wait_timeout');
 });
 
 t.test('missing figures are NaN', async (t) => {
