@@ -17,7 +17,7 @@ export const USAGE = `usage: npm run bench -- [scenario ...] [--quick] [--second
        npm run bench -- --table [bench/results/<dir>]
 
 scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)
-  --quick        smoke run: 2 s per measurement (about 2 minutes for all scenarios)
+  --quick        smoke run: 2 s per measurement, fewer client counts (a few minutes for all scenarios)
   --seconds N    measured seconds per run (default 10; env BENCH_SECONDS)
   --targets L    comma-separated subset of direct, pgbouncer, sluice
   --table [DIR]  print the markdown tables of DIR (default: the newest results) and exit`;

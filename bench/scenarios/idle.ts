@@ -5,7 +5,7 @@ import { summarize } from '../core/stats.js';
 import type { IdleReport } from '../load/idle.js';
 import { Footnotes, ms, NOT_RUN, num, section, table } from '../report/markdown.js';
 import { DEFAULT_POOL, TARGET_LABELS, type Endpoint, type Target } from '../targets/target.js';
-import { attempt, connection, sleep, startLoad, type BenchContext, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
+import { attempt, connection, sleep, startReadyLoad, type BenchContext, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
 
 const LOGIN_CONCURRENCY = 100;
 
@@ -17,26 +17,16 @@ async function activeClient(ctx: BenchContext, endpoint: Endpoint): Promise<{ p5
   return { p50: s.p50, p99: s.p99, tps: result.summary.tps };
 }
 
-/** Starts the idle crowd and resolves with its report once every client has tried to log in. */
-async function idleCrowd(ctx: BenchContext, endpoint: Endpoint) {
-  let onReport: (r: IdleReport) => void = () => undefined;
-  const reported = new Promise<IdleReport>((resolve) => (onReport = resolve));
-  const spec = { ...connection(endpoint, ctx, 'noisy'), clients: ctx.options.idleClients, concurrency: LOGIN_CONCURRENCY };
-  const child = startLoad(ctx, 'idle', spec, (line) => line.startsWith('{') && onReport(JSON.parse(line) as IdleReport));
-  const report = await Promise.race([reported, child.done.then((r) => {
-    throw new Error(`idle generator exited early (${r.code}): ${r.stderr.trim().slice(-300)}`);
-  })]);
-  return { child, report };
-}
-
 async function measure(ctx: BenchContext, target: Target): Promise<Row> {
   const endpoint = await target.start(DEFAULT_POOL);
   const pid = endpoint.pid!;
   const rss = async () => rssMegabytes(await readProcStat(pid), ctx.units);
   const alone = await activeClient(ctx, endpoint);
   const rssBeforeMb = await rss();
-  const { child, report } = await idleCrowd(ctx, endpoint);
+  const spec = { ...connection(endpoint, ctx, 'noisy'), clients: ctx.options.idleClients, concurrency: LOGIN_CONCURRENCY };
+  const crowd = startReadyLoad<IdleReport, IdleReport>(ctx, 'idle', spec);
   try {
+    const report = await crowd.ready; // Printed once every client has tried to log in.
     await sleep(1000); // Let the pooler settle after the logins before reading its memory.
     const rssIdleMb = await rss();
     const beside = await activeClient(ctx, endpoint);
@@ -50,7 +40,7 @@ async function measure(ctx: BenchContext, target: Target): Promise<Row> {
       aloneTps: alone.tps, besideTps: beside.tps, errors: errors || null,
     };
   } finally {
-    await child.stop('SIGTERM');
+    await crowd.stop().catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 // Scenario 2: noisy neighbours. A fixed-rate victim beside slot hogs, CPU hogs, weighted tenants and overload.
-import { busyPerWindow, meanBusy, startActivitySampler } from '../core/activity-sampler.js';
+import { busyPerWindow, meanBusy, startActivitySampler, type ActivitySample } from '../core/activity-sampler.js';
 import { runPgbench, startPgbench, type PgbenchResult } from '../core/pgbench.js';
 import { steadyState } from '../core/pgbench-output.js';
 import { cpuMicros, readProcStat, rssMegabytes, watchPeakRss } from '../core/proc-stat.js';
@@ -10,7 +10,7 @@ import { DATABASE, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target } from '../targets/target.js';
 import { renderNoisy } from './noisy-report.js';
 import { ALONE_SETUP, NOISY_PLANS, VICTIM, type NoisyPlan } from './noisy-workloads.js';
-import { attempt, connection, sleep, startReadyLoad, type BenchContext, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
+import { attempt, connection, sleep, startReadyLoad, type BenchContext, type Metrics, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
 
 const SHARE_WINDOW_MS = 1000;
 
@@ -20,12 +20,11 @@ function warmupSeconds(ctx: BenchContext): number {
 }
 
 /** The victim's latencies (ms, from the scheduled start), goodput and errors. */
-function victimStats(result: PgbenchResult, seconds: number, aloneP99?: number): Row {
+function victimStats(result: PgbenchResult, seconds: number, aloneP99?: number): Metrics {
   const ok = result.transactions.filter((t) => t.status === 'ok').map((t) => t.latencyUs / 1000);
   const s = summarize(ok);
   const errors = result.summary.failed + result.summary.abortedClients + result.summary.connectFailures;
   return {
-    variant: '', target: 'direct',
     victimTxns: s.count, victimP50: s.p50, victimP99: s.p99, victimP999: s.p999,
     victimI99: ratio(s.p99, aloneP99), victimGoodput: s.count / (VICTIM.rate * seconds), victimErrors: errors,
     victimError: result.summary.errors[0] ?? null,
@@ -42,9 +41,9 @@ function rolesOf(plan: NoisyPlan): Role[] {
 }
 
 /** Utilisation, and with `plan.shares` the share errors, from the samples taken while the victim's window ran. */
-function slotStats(plan: NoisyPlan, samples: Parameters<typeof meanBusy>[0], budget: number, direct: boolean): Row {
+function slotStats(plan: NoisyPlan, samples: readonly ActivitySample[], budget: number, direct: boolean): Metrics {
   const busy = meanBusy(samples, rolesOf(plan));
-  const row: Row = { variant: '', target: 'direct', busyMean: busy, utilisation: direct ? null : busy / budget };
+  const row: Metrics = { busyMean: busy, utilisation: direct ? null : busy / budget };
   if (!plan.shares) return row;
   const roles = plan.loads.map((l) => l.role);
   const weights = plan.loads.map((l) => l.weight ?? 1);
@@ -61,11 +60,10 @@ function slotStats(plan: NoisyPlan, samples: Parameters<typeof meanBusy>[0], bud
   };
 }
 
-function overloadStats(report: OverloadReport): Row {
+function overloadStats(report: OverloadReport): Metrics {
   const { seconds } = report;
   const rejected = Object.values(report.rejected).reduce((a, b) => a + b, 0);
   return {
-    variant: '', target: 'direct',
     offeredPerS: report.offered / seconds, servedPerS: report.ok / seconds, rejected,
     rejectCodes: Object.entries(report.rejected).map(([code, n]) => `${code}×${n}`).join(' '),
     rejectP50: report.rejectMs.p50, rejectP99: report.rejectMs.p99, unsent: report.unsent,

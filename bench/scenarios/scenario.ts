@@ -33,13 +33,14 @@ export interface BenchContext {
   progress(line: string): void;
 }
 
+export type Metrics = Record<string, string | number | boolean | null | undefined>;
+
 /** One table row: which variant, through which target, and its measurements (null when not measured). */
-export interface Row {
+export interface Row extends Metrics {
   variant: string;
   target: TargetName;
   /** Set when this run failed or was not possible; the other fields may be missing. */
   error?: string;
-  [metric: string]: string | number | boolean | null | undefined;
 }
 
 export interface ScenarioOutcome {

@@ -72,7 +72,7 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     rows,
     notes: [
       `pgbench -j 2 -P 1 as one role, SCRAM; poolers: transaction mode, pool size ${DEFAULT_POOL.poolSize}, shared budget ${DEFAULT_POOL.budget}.`,
-      `Measured over ${ctx.options.seconds} s of steady state: from pgbench's first progress report (its clients are all logged in by then) to the ${ctx.options.seconds}th after it; then pgbench is stopped. tps and latency come from those progress reports (latency: transaction-weighted mean).`,
+      `Measured over ${ctx.options.seconds} s of steady state: the ${ctx.options.seconds} per-second progress reports after pgbench's first one (its clients are all logged in by then); then pgbench is stopped. tps and latency come from those reports (latency: transaction-weighted mean).`,
       'CPU µs/txn: the pooler process\'s user+system time from /proc/<pid>/stat over the same window, divided by the transactions completed in it.',
       'Direct Postgres has no pooler: every client is a backend, and its CPU column is empty.',
     ],
