@@ -1,0 +1,97 @@
+// Child process: open-loop arrivals at a fixed rate over a set of connections, recording answers and rejections.
+import { summarize, type LatencySummary } from '../core/stats.js';
+import { ScramKeyCache, WireClient, type WireConfig } from './wire-client.js';
+
+/**
+ * argv[2] as JSON. Prints {"ready":true} once connected, sends until SIGTERM, then prints the
+ * report as one JSON line on stdout.
+ */
+export interface OverloadSpec extends WireConfig {
+  /** Arrivals per second. */
+  rate: number;
+  /** Connections the arrivals are spread over; an arrival that finds none free is counted as unsent. */
+  connections: number;
+  sql: string;
+}
+
+export interface OverloadReport {
+  /** From the ready line to SIGTERM. */
+  seconds: number;
+  offered: number;
+  sent: number;
+  ok: number;
+  /** SQLSTATE → count, for errors the pooler or server answered with. */
+  rejected: Record<string, number>;
+  /** Arrivals that found every connection busy (the pooler held them all). */
+  unsent: number;
+  /** Sent but unanswered when the run ended. */
+  unanswered: number;
+  /** Connections the other side closed (PgBouncer's query_wait_timeout is FATAL). */
+  closedByServer: number;
+  okMs: LatencySummary;
+  rejectMs: LatencySummary;
+}
+
+const TICK_MS = 2;
+
+async function main(spec: OverloadSpec): Promise<OverloadReport> {
+  const cache = new ScramKeyCache();
+  const idle: WireClient[] = [];
+  const report = { offered: 0, sent: 0, ok: 0, rejected: {} as Record<string, number>, unsent: 0, unanswered: 0, closedByServer: 0 };
+  const okMs: number[] = [];
+  const rejectMs: number[] = [];
+  let stopping = false;
+  const open = async (): Promise<void> => {
+    const client = await WireClient.connect(spec, cache);
+    client.onClose = () => {
+      if (stopping) return;
+      report.closedByServer++;
+      void open().catch(() => undefined); // Keep the offered load's connection count up.
+    };
+    idle.push(client);
+  };
+  await open(); // One login first, so the key cache is warm for the rest.
+  await Promise.all(Array.from({ length: spec.connections - 1 }, () => open().catch(() => undefined)));
+  const send = (client: WireClient): void => {
+    report.sent++;
+    const t0 = performance.now();
+    void client.query(spec.sql).then((outcome) => {
+      const ms = performance.now() - t0;
+      if (outcome.ok) {
+        report.ok++;
+        okMs.push(ms);
+      } else if (outcome.code !== 'closed') {
+        report.rejected[outcome.code] = (report.rejected[outcome.code] ?? 0) + 1;
+        rejectMs.push(ms);
+      }
+      if (!client.isClosed && !stopping) idle.push(client);
+    });
+  };
+  const started = performance.now();
+  process.stdout.write('{"ready":true}\n');
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - started) / 1000) * spec.rate);
+    while (report.offered < due) {
+      report.offered++;
+      const client = idle.pop();
+      if (client) send(client);
+      else report.unsent++;
+    }
+  }, TICK_MS);
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  clearInterval(timer);
+  stopping = true;
+  const unanswered = report.sent - report.ok - rejectMs.length;
+  return { ...report, seconds: (performance.now() - started) / 1000, unanswered, okMs: summarize(okMs), rejectMs: summarize(rejectMs) };
+}
+
+main(JSON.parse(process.argv[2]!) as OverloadSpec).then(
+  (report) => {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  },
+  (err) => {
+    process.stderr.write(`overload: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);
