@@ -42,16 +42,12 @@ export function withTenantOverrides(base: SluiceConfig, overrides: ReadonlyMap<s
 
 /**
  * The file's snapshot plus the tenants changed at runtime. Overrides outlive file reloads (the file
- * stays as the operator wrote it) and end with the process, or with `remove`.
+ * stays as the operator wrote it) and end with the process, or when set to null.
  */
 export class RuntimeTenants {
   private readonly overrides = new Map<string, TenantConfig>();
 
   constructor(private base: SluiceConfig) {}
-
-  get file(): SluiceConfig {
-    return this.base;
-  }
 
   override(name: string): TenantConfig | undefined {
     return this.overrides.get(name);

@@ -109,6 +109,15 @@ t.test('bad requests get a clear 4xx and change nothing', async (t) => {
   }
   t.equal(sluice.pooler.config, before, 'the configuration in force is the same object');
   t.equal((await admin.get('/tenants/alice')).status, 404, 'no tenant was created by the refused PUTs');
+
+  // carol's file reservation of 1 makes room for alice's 3 only while carol's API override sets it to 0.
+  t.equal((await admin.put('/tenants/carol', { reservation: 0 })).status, 200);
+  t.equal((await admin.put('/tenants/alice', { reservation: 3 })).status, 200);
+  const revert = await admin.del('/tenants/carol');
+  t.same([revert.status, revert.json.error.code, revert.json.error.problems],
+    [422, 'SLUICE_HTTP_INVALID_TENANT', ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"]],
+    'a DELETE that would no longer fit is refused too');
+  t.equal((await admin.get('/tenants/carol')).json.source, 'api', 'and carol keeps her runtime settings');
 });
 
 /** `n` clients of `user` running short sleeps back to back until stopped; counts completed transactions. */

@@ -159,12 +159,14 @@ t.test('past metrics.max_tenants, the tenants after the first ones by name are s
   t.same(['alpha', 'bravo', 'other'].map((tenant) => total(m, 'sluice_tenant_transactions_total', { tenant })), [1, 1, 2]);
 
   // A tenant that sorts first arrives: bravo loses its label, and its series go (the label count stays bounded).
+  metrics.scheduler.rejected(null, 'app', 'bravo', 'default', 'queue_full');
   round(['aardvark']);
   finish(['aardvark']);
   m = await scrape();
   t.notOk(labelsOf('sluice_tenant_transactions_total').includes('bravo'), 'bravo\'s series are removed');
   t.equal(total(m, 'sluice_tenant_transactions_total'), 5, 'and its count moved into other: the sum over tenants goes on');
   t.equal(total(m, 'sluice_tenant_transaction_hold_seconds_count'), 5, 'histograms too');
+  t.equal(total(m, 'sluice_tenant_rejections_total', { tenant: 'other', reason: 'queue_full' }), 1, 'and rejections');
   round(['aardvark', 'bravo']);
   finish(['aardvark', 'bravo']);
   m = await scrape();
