@@ -6,7 +6,6 @@ import { loadConfigFile } from './config/load.js';
 import { ConfigError } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { Pooler } from './pooler.js';
-import { startQuickstart } from './quickstart.js';
 
 const USAGE = `usage: sluice [--config] [sluice.yaml] [--port N]
   --config FILE   run against the servers in FILE (YAML); a bare FILE argument works too
@@ -55,6 +54,8 @@ async function runWithConfig(path: string, log: Logger): Promise<number> {
 
 async function runQuickstart(port: number, log: Logger): Promise<number> {
   console.log('Starting an embedded Postgres for the quickstart (no --config given)...');
+  // Loaded only here: a --config start should not pay for the embedded Postgres modules.
+  const { startQuickstart } = await import('./quickstart.js');
   const qs = await startQuickstart(port, () => undefined);
   const pooler = new Pooler(qs.config, { log });
   try {

@@ -119,7 +119,12 @@ export class ConsoleSession implements FrameSink, ConsoleClient {
 
   private async runQueue(): Promise<void> {
     this.running = true;
-    for (let work = this.queue.shift(); work && !this.ended; work = this.queue.shift()) await work();
+    try {
+      for (let work = this.queue.shift(); work && !this.ended; work = this.queue.shift()) await work();
+    } catch (err) {
+      // A bug must cost this connection, never the process (an unhandled rejection would end it).
+      this.internalError(err);
+    }
     this.running = false;
   }
 
@@ -129,15 +134,15 @@ export class ConsoleSession implements FrameSink, ConsoleClient {
     if (statements.length === 0) this.write(encode.EmptyQueryResponse);
     const after: Array<() => void> = [];
     for (const text of statements) {
-      let reply: Reply;
       try {
-        reply = await execute(text, this.cmd);
+        const reply = await execute(text, this.cmd);
+        this.writeReply(reply);
+        if (reply.after) after.push(reply.after);
       } catch (err) {
-        this.commandFailed(err);
+        if (!(err instanceof PoolerError)) throw err;
+        this.writeError(err);
         break;
       }
-      this.writeReply(reply);
-      if (reply.after) after.push(reply.after);
     }
     this.write(encode.ReadyForQueryIdle);
     for (const fn of after) fn();
@@ -162,10 +167,9 @@ export class ConsoleSession implements FrameSink, ConsoleClient {
     else this.write(encode.commandComplete(r.tag));
   }
 
-  private commandFailed(err: unknown): void {
-    if (err instanceof PoolerError) return this.writeError(err);
+  private internalError(err: unknown): void {
     this.ctx.log.error({ client: this.ident.id, err: err instanceof Error ? err.stack : String(err) }, 'admin command failed');
-    this.writeError(poolerError('SLUICE_ADMIN_WRONG_STATE', { reason: `internal error: ${err instanceof Error ? err.message : String(err)}` }));
+    this.kill(poolerError('SLUICE_INTERNAL', { reason: err instanceof Error ? err.message : String(err) }));
   }
 
   private writeError(err: PoolerError): void {

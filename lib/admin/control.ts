@@ -131,6 +131,7 @@ export function shutdown(ctx: CommandContext, args: string[]): Reply {
 export function waitClose(ctx: CommandContext, args: string[]): Reply | Promise<Reply> {
   const { host } = ctx;
   const db = database(host, args[0]);
+  ctx.log.info({ client: ctx.clientId, user: ctx.user, db }, 'WAIT_CLOSE command issued');
   const closed = (): boolean => poolsOf(host, db).every((p) => !p.retired || p.total === 0);
   return waitFor(ctx, closed, () => ({ tag: 'WAIT_CLOSE' }));
 }

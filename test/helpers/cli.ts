@@ -77,6 +77,7 @@ export async function startCli(t: TeardownHost, configPath: string, env: NodeJS.
       void exited.then((code) => reject(new Error(`sluice exited (${code}) before logging ${String(msg)}; stderr: ${err}`)));
     });
   };
-  const listening = await waitForLog('listening');
+  // Generous: the child compiles lib/ on start, which is slow on a loaded machine.
+  const listening = await waitForLog('listening', 90_000);
   return { child, lines, stdout: () => out, stderr: () => err, waitForLog, exited, port: Number(listening.port) };
 }

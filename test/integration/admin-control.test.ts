@@ -8,6 +8,7 @@ import { loadConfigFile } from '../../lib/config/load.js';
 import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { rawConfig, startSluice, type TestSluice } from '../helpers/sluice.js';
 import { consoleClient, eventually, psqlConsole } from '../helpers/console.js';
+import { run } from '../helpers/run.js';
 
 const pg1 = await startTestPostgres(t);
 const ADMIN = { admin_users: ['alice'], stats_users: ['carol'] };
@@ -181,4 +182,24 @@ t.test('SHUTDOWN answers, then stops Sluice: clients get 57P01 and new connectio
   const late = new pg.Client(sluice.options('bob'));
   late.on('error', () => undefined);
   await t.rejects(late.connect(), /ECONNREFUSED/);
+});
+
+t.test('every control command answers through psql with its command tag', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sluice-console-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'sluice.yaml');
+  await writeFile(file, JSON.stringify(rawConfig(pg1, ADMIN)));
+  const sluice = await startSluice(t, pg1, ADMIN, { configSource: () => loadConfigFile(file) });
+  const victim = await app(t, sluice, 'psql-victim');
+  const admin = await consoleClient(t, sluice);
+  const id = (await admin.query('SHOW CLIENTS')).rows.find((r) => r.application_name === 'psql-victim').id;
+  const commands = [`KILL_CLIENT ${id}`, 'PAUSE app', 'RESUME app', 'KILL app', 'RESUME', 'RELOAD', 'WAIT_CLOSE', 'SHUTDOWN WAIT_FOR_CLIENTS'];
+  const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', ...commands.flatMap((c) => ['-c', c]), 'pgbouncer'], {
+    env: { ...sluice.env('alice'), PG_COLOR: 'never' },
+  });
+  t.equal(r.code, 0, r.err);
+  t.same(r.out.split('\n'), ['KILL_CLIENT', 'PAUSE', 'RESUME', 'KILL', 'RESUME', 'RELOAD', 'WAIT_CLOSE', 'SHUTDOWN']);
+  await t.rejects(victim.query('select 1'), 'KILL_CLIENT ended the victim');
+  await sluice.pooler.closed;
+  t.pass('SHUTDOWN WAIT_FOR_CLIENTS finished: no client was left after KILL');
 });

@@ -79,15 +79,6 @@ t.test('SIGINT stops at once: the open transaction is cut and rolled back, exit 
   t.pass('nothing of the cut transaction was committed');
 });
 
-t.test('the console SHUTDOWN ends the CLI process with exit code 0', async (t) => {
-  const sluice = await startCli(t, await configFile(t, { admin_users: ['alice'] }));
-  const admin = new pg.Client({ host: '127.0.0.1', port: sluice.port, user: 'alice', password: 'alice-secret', database: 'pgbouncer' });
-  admin.on('error', () => undefined);
-  await admin.connect();
-  t.equal((await admin.query('SHUTDOWN')).command, 'SHUTDOWN');
-  t.equal(await sluice.exited, 0);
-});
-
 t.test('shutdown_timeout: a transaction that does not finish in time is cut off', async (t) => {
   const sluice = await startSluice(t, pg1, { shutdown_timeout: 0.5 });
   const { client, errors } = await connect(t, sluice.port);
