@@ -159,13 +159,14 @@ export class ChannelListener implements FrameSink {
     if (this.state !== 'ready') return;
     this.dropSocket();
     this.confirmed.clear();
+    if (this.channels.size === 0) {
+      this.state = 'idle';
+      this.failWaiters(reason);
+      return this.opts.empty(this);
+    }
     this.gaps++;
     this.lostAt = this.opts.clock.now();
     this.opts.log.warn({ pool: this.name, reason, channels: this.channels.size }, 'notify listener connection lost; reconnecting');
-    if (this.channels.size === 0) {
-      this.state = 'idle';
-      return;
-    }
     this.retryLater();
   }
 

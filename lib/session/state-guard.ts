@@ -66,15 +66,12 @@ export class StateGuard implements NotifySubscriber {
   /** Custom settings (`app.user`) the client set: the probe must ask for them by name. */
   private readonly custom = new Set<string>();
   private busy = false;
+  private disposed = false;
 
   constructor(
     private readonly host: GuardHost,
     private readonly ctx: GuardContext,
   ) {}
-
-  get isPinned(): boolean {
-    return this.pinned !== null;
-  }
 
   /** A probe or hub round trip is running: the server connection must not be handed back as is. */
   get isBusy(): boolean {
@@ -102,7 +99,7 @@ export class StateGuard implements NotifySubscriber {
     }
     if (found.effects.length === 0) return PASS;
     if (type === Frontend.Parse) this.stateful.set(statementName(buf, start), found.effects);
-    return this.apply(type, buf, start, end, found.effects);
+    return this.apply(type, buf, start, found.effects);
   }
 
   /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
@@ -121,7 +118,7 @@ export class StateGuard implements NotifySubscriber {
     return this.ctx.policy(this.host.ident.database, this.host.ident.user);
   }
 
-  private apply(type: number, buf: Buffer, start: number, end: number, effects: StateEffect[]): Verdict {
+  private apply(type: number, buf: Buffer, start: number, effects: StateEffect[]): Verdict {
     const policy = this.policy();
     if (policy === 'pin') {
       this.probeAfter = true;
@@ -181,6 +178,7 @@ export class StateGuard implements NotifySubscriber {
     const added: string[] = [];
     this.hold();
     const step = (i: number): void => {
+      if (this.disposed) return;
       if (i === ops.length) return this.listenDone(status);
       const op = ops[i];
       if (!op.listen) {
@@ -195,6 +193,8 @@ export class StateGuard implements NotifySubscriber {
       }
       this.channels.add(channel);
       this.ctx.hub.subscribe(this.host.pool, channel, this, (error) => {
+        // The client left while its LISTEN was on its way.
+        if (this.disposed) return void (error === null && this.ctx.hub.unsubscribe(this.host.pool.name, channel, this));
         if (error === null) {
           added.push(channel);
           this.host.toClient(LISTEN_COMPLETE);
@@ -205,7 +205,10 @@ export class StateGuard implements NotifySubscriber {
         for (const c of added) this.unlisten(c);
         const err = poolerError('SLUICE_LISTEN_FAILED', { channel, reason: error });
         this.host.toClient(encode.errorResponse({ severity: 'ERROR', sqlstate: err.sqlstate, message: err.message }));
-        this.listenDone(status === TxStatus.InTransaction ? TxStatus.InTransaction : TxStatus.Idle);
+        // Inside a transaction block a failed statement fails the transaction, on the server too.
+        const server = this.host.server;
+        if (server && status === TxStatus.InTransaction) server.runInternal(ABORT_SQL, () => this.listenDone(server.status));
+        else this.listenDone(status);
       });
     };
     step(0);
@@ -329,6 +332,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client is gone: its hub subscriptions and queued notifications go too. */
   dispose(): void {
+    this.disposed = true;
     this.unlisten(null);
     this.inbox.length = 0;
   }

@@ -35,13 +35,12 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
   // 0: the next word starts a statement; 1: the word after SET; 2: inside a statement.
   let position = 0;
   while (at < end) {
-    const c = buf[at];
-    if (c === 0x3b /* ; */) {
-      position = 0;
+    const kind = BYTE[buf[at]];
+    if (kind === OTHER) {
       at++;
-    } else if (isIdentStart(c)) {
+    } else if (kind === WORD) {
       const s = at;
-      while (at < end && isIdentChar(buf[at])) at++;
+      while (at < end && IDENT[buf[at]] === 1) at++;
       if (position === 0) {
         flags |= firstKeyword(buf, s, at);
         position = flags & SET_PENDING ? 1 : 2;
@@ -53,24 +52,51 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
         }
         position = 2;
       } else flags |= wordHint(buf, s, at);
-    } else if (c === 0x27 /* ' */) {
+    } else if (kind === SEMICOLON) {
+      position = 0;
+      at++;
+    } else if (kind === QUOTE) {
       at = skipString(buf, at, end, isEscapeString(buf, from, at));
-      position = position === 0 ? 2 : position;
-    } else if (c === 0x22 /* " */) {
+      if (position === 0) position = 2;
+    } else if (kind === DOUBLE_QUOTE) {
       if (startsWithWord(buf, at + 1, end, 'pg_temp')) flags |= StateHint.Parse;
       at = skipQuotedIdentifier(buf, at, end);
-      position = position === 0 ? 2 : position;
-    } else if (c === 0x24 /* $ */) {
+      if (position === 0) position = 2;
+    } else if (kind === DOLLAR) {
       at = skipDollar(buf, at, end);
-    } else if (c === 0x2d /* - */ && buf[at + 1] === 0x2d) {
+    } else if (kind === DASH && buf[at + 1] === 0x2d) {
       const nl = buf.indexOf(0x0a, at);
       at = nl < 0 || nl >= end ? end : nl + 1;
-    } else if (c === 0x2f /* / */ && buf[at + 1] === 0x2a) {
+    } else if (kind === SLASH && buf[at + 1] === 0x2a) {
       at = skipBlockComment(buf, at, end);
     } else at++;
   }
   return flags;
 }
+
+// Byte classes, so bytes that matter to nobody (digits, operators, spaces) cost one table lookup.
+const OTHER = 0;
+const WORD = 1;
+const SEMICOLON = 2;
+const QUOTE = 3;
+const DOUBLE_QUOTE = 4;
+const DOLLAR = 5;
+const DASH = 6;
+const SLASH = 7;
+const BYTE = new Uint8Array(256);
+/** 1 for bytes that may continue an identifier. */
+const IDENT = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c >= 0x80;
+  BYTE[c] = letter ? WORD : OTHER;
+  IDENT[c] = letter || (c >= 0x30 && c <= 0x39) || c === 0x24 ? 1 : 0;
+}
+BYTE[0x3b] = SEMICOLON;
+BYTE[0x27] = QUOTE;
+BYTE[0x22] = DOUBLE_QUOTE;
+BYTE[0x24] = DOLLAR;
+BYTE[0x2d] = DASH;
+BYTE[0x2f] = SLASH;
 
 /** Internal marker: the statement is a SET whose second word decides. */
 const SET_PENDING = 0x100;
@@ -110,14 +136,6 @@ function wordHint(buf: Buffer, s: number, e: number): number {
   return contains(buf, s, e, 'xact') ? StateHint.None : StateHint.Parse;
 }
 
-function isIdentStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c >= 0x80;
-}
-
-function isIdentChar(c: number): boolean {
-  return isIdentStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x24;
-}
-
 /** Case-insensitive comparison of buf[s, e) with a lower-case ASCII word. */
 function isWord(buf: Buffer, s: number, e: number, word: string): boolean {
   return e - s === word.length && startsWithWord(buf, s, e, word);
@@ -141,13 +159,14 @@ function contains(buf: Buffer, s: number, e: number, word: string): boolean {
 function isEscapeString(buf: Buffer, from: number, quote: number): boolean {
   const p = quote - 1;
   if (p < from || (buf[p] | 0x20) !== 0x65) return false;
-  return p === from || !isIdentChar(buf[p - 1]);
+  return p === from || IDENT[buf[p - 1]] === 0;
 }
 
 function skipString(buf: Buffer, at: number, end: number, escapes: boolean): number {
+  if (!escapes) return skipDoubled(buf, at, end, 0x27);
   for (let i = at + 1; i < end; i++) {
     const c = buf[i];
-    if (escapes && c === 0x5c /* \ */) i++;
+    if (c === 0x5c /* \ */) i++;
     else if (c === 0x27) {
       if (buf[i + 1] === 0x27 && i + 1 < end) i++;
       else return i + 1;
@@ -157,20 +176,26 @@ function skipString(buf: Buffer, at: number, end: number, escapes: boolean): num
 }
 
 function skipQuotedIdentifier(buf: Buffer, at: number, end: number): number {
-  for (let i = at + 1; i < end; i++) {
-    if (buf[i] !== 0x22) continue;
-    if (buf[i + 1] === 0x22 && i + 1 < end) i++;
-    else return i + 1;
+  return skipDoubled(buf, at, end, 0x22);
+}
+
+/** Past the closing quote of a literal whose quote is escaped by doubling it; native search, no byte loop. */
+function skipDoubled(buf: Buffer, at: number, end: number, quote: number): number {
+  let i = at + 1;
+  for (;;) {
+    const q = buf.indexOf(quote, i);
+    if (q < 0 || q >= end) return end;
+    if (q + 1 < end && buf[q + 1] === quote) i = q + 2;
+    else return q + 1;
   }
-  return end;
 }
 
 /** $tag$ ... $tag$; a `$` that opens no dollar quote (a parameter such as $1) is skipped alone. */
 function skipDollar(buf: Buffer, at: number, end: number): number {
   let i = at + 1;
   if (i < end && buf[i] !== 0x24) {
-    if (!isIdentStart(buf[i]) || buf[i] >= 0x80) return at + 1;
-    while (i < end && isIdentChar(buf[i]) && buf[i] !== 0x24) i++;
+    if (BYTE[buf[i]] !== WORD || buf[i] >= 0x80) return at + 1;
+    while (i < end && IDENT[buf[i]] === 1 && buf[i] !== 0x24) i++;
     if (buf[i] !== 0x24) return i;
   }
   const tagLen = i + 1 - at;

@@ -12,7 +12,7 @@ import { captureLog } from '../../helpers/log-capture.js';
 
 const parser = await StateParser.load();
 
-function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transaction'; server?: { status: number } } = {}) {
+function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transaction'; server?: { status: number }; hub?: Partial<NotifyHub> } = {}) {
   const out: string[] = [];
   const calls: string[] = [];
   const subs = new Map<string, unknown>();
@@ -30,10 +30,10 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     skipToSync: () => void calls.push('skipToSync'),
     releaseServer: () => void calls.push('release'),
   } satisfies GuardHost;
-  const hub = {
+  const hub = (opts.hub ?? {
     subscribe: (_p: unknown, ch: string, sub: unknown, done: (e: string | null) => void) => (subs.set(ch, sub), done(null)),
     unsubscribe: (_p: string, ch: string) => void subs.delete(ch),
-  } as unknown as NotifyHub;
+  }) as unknown as NotifyHub;
   const guard = new StateGuard(host, { log: captured.log, hub, parser, policy: () => policy });
   const query = (sql: string) => {
     const m = message('Q', cstr(sql));
@@ -130,4 +130,34 @@ t.test('dispose unsubscribes every channel', async (t) => {
   s.query('LISTEN a; LISTEN b');
   s.guard.dispose();
   t.same([...s.subs.keys()], []);
+});
+
+t.test('a LISTEN that fails inside a transaction block fails the transaction on the server too', async (t) => {
+  const server = { status: TxStatus.InTransaction as number, runInternal: (sql: string, done: (e: string | null) => void) => {
+    t.match(sql, /::pg_catalog\.int4/);
+    server.status = TxStatus.Failed;
+    done('22P02: invalid input syntax');
+  } };
+  const s = setup('pin', { server, hub: {
+    subscribe: (_p, _ch, _sub, done) => done('could not connect'),
+    unsubscribe: () => undefined,
+  } });
+  t.equal(s.query('LISTEN a'), CONSUMED);
+  t.same(s.out, ['E:08006', 'Z:E']);
+});
+
+t.test('a client that leaves while its LISTEN is on its way is unsubscribed when it completes', async (t) => {
+  const pending: Array<(e: string | null) => void> = [];
+  const unsubscribed: string[] = [];
+  const s = setup('pin', { hub: {
+    subscribe: (_p, _ch, _sub, done) => void pending.push(done),
+    unsubscribe: (_p, ch) => void unsubscribed.push(ch),
+  } });
+  s.query('LISTEN a; LISTEN b');
+  s.guard.dispose();
+  t.same(unsubscribed, ['a'], 'what was asked for is given up at once');
+  pending[0](null);
+  t.same(unsubscribed, ['a', 'a'], 'and again once the hub confirms it');
+  t.equal(pending.length, 1, 'the rest of the Query is not run');
+  t.same(s.out, [], 'nothing is written to a client that is gone');
 });
