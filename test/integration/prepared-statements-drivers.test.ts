@@ -97,6 +97,10 @@ t.test('node-postgres named queries across 20 clients and 2 server connections',
   }));
   t.equal(wrong, 0, 'every result correct');
   t.ok(pool(sluice, 'bob').total <= 2);
+  const bad = { name: 'typo', text: 'selec 1' };
+  for (const attempt of [1, 2]) {
+    await t.rejects(clients[1].query(bad), { code: '42601' }, `a failed Parse leaves no name behind (attempt ${attempt})`);
+  }
   const inTx = clients[0];
   await inTx.query('begin');
   t.same((await inTx.query({ ...queries[1], values: [21] })).rows, [{ v: 42 }], 'inside an explicit transaction too');
