@@ -10,6 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import { Reply } from './reply-queue.js';
 import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
 import type { SharedStatement, StatementRegistry } from './statement-registry.js';
+import { RetryWindow } from './retry-window.js';
 
 /** A client name bound to a statement: what a failed or skipped Parse or Close must put back. */
 interface Binding {
@@ -27,9 +28,6 @@ const DOUBTED = 1;
 const STALE_PLAN = '0A000'; // cached plan must not change result type
 const NO_SUCH_STATEMENT = '26000';
 const ALREADY_EXISTS = '42P05';
-/** A retry re-sends at most this many of the client's messages; longer pipelines are not retried. */
-const MAX_KEPT = 64;
-
 export class PreparedStatements implements RepliesOwner {
   readonly replies = new StatementReplies(this);
   private readonly names = new Map<string, SharedStatement>();
@@ -39,12 +37,8 @@ export class PreparedStatements implements RepliesOwner {
   private skipping = false;
   /** The unnamed statement is DISCARD ALL or DEALLOCATE ALL. */
   private unnamedDropsAll = false;
-  /** A Bind or Execute was sent since the last Sync: a failure after it cannot be retried. */
-  private ran = false;
-  /** The client's messages from the first retryable request of the current pipeline on, as they arrived. */
-  private readonly kept: Buffer[] = [];
-  private keeping = false;
-  private replaying = false;
+  /** The current pipeline's messages, for a retry after a statement failed as stale. */
+  private readonly window = new RetryWindow();
   /** The Describe being sent again already gave the client its ParameterDescription. */
   private describedBefore = false;
   /** During sendAll: the run of messages going out as they are, buf[runFrom, runTo), written in one piece. */
@@ -68,8 +62,8 @@ export class PreparedStatements implements RepliesOwner {
   detach(): void {
     this.replies.detach();
     this.conn = null;
-    this.skipping = this.keeping = this.ran = this.unnamedDropsAll = this.describedBefore = false;
-    this.kept.length = 0;
+    this.skipping = this.unnamedDropsAll = this.describedBefore = false;
+    this.window.reset();
   }
 
   /** Statements this client has prepared and not closed. */
@@ -135,7 +129,7 @@ export class PreparedStatements implements RepliesOwner {
       if (type !== Frontend.Sync) return false;
       this.skipping = false;
     }
-    if (this.keeping && !this.replaying && this.kept.length <= MAX_KEPT) this.kept.push(buf.subarray(start, end));
+    this.window.message(buf, start, end);
     switch (type) {
       case Frontend.Parse:
         return this.Parse(buf, start, end);
@@ -146,11 +140,11 @@ export class PreparedStatements implements RepliesOwner {
       case Frontend.Close:
         return this.Close(buf, start, end);
       case Frontend.Execute:
-        this.ran = true;
+        this.window.ranRequest();
         this.replies.expect(Reply.Pass);
         return true;
       case Frontend.Sync:
-        this.ran = this.keeping = false;
+        this.window.synced();
         this.replies.expect(Reply.Sync);
         return true;
       case Frontend.Query:
@@ -199,7 +193,7 @@ export class PreparedStatements implements RepliesOwner {
     const to = from < 0 ? -1 : nulAt(buf, from, end);
     if (to <= from) {
       if (to === from && this.unnamedDropsAll) this.dropAll();
-      this.ran = true;
+      this.window.ranRequest();
       this.replies.expect(Reply.Pass);
       return true;
     }
@@ -225,9 +219,9 @@ export class PreparedStatements implements RepliesOwner {
     this.write(withName(buf, start, end, from, to, stmt.nameBytes));
     const again = this.describedBefore && buf[start] === Frontend.Describe;
     this.describedBefore = false;
-    this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.keepForRetry(buf, start, end));
+    this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.window.candidate(buf, start, end));
     if (buf[start] === Frontend.Bind) {
-      this.ran = true;
+      this.window.ranRequest();
       if (stmt.dropsAll) this.dropAll();
     }
     return false;
@@ -292,17 +286,6 @@ export class PreparedStatements implements RepliesOwner {
     }
     lru.add(stmt.name);
     this.write(stmt.parse);
-  }
-
-  /** Where a retryable request sits in `kept`, or -1: only the first Bind, or a Describe before any Bind, of a pipeline. */
-  private keepForRetry(buf: Buffer, start: number, end: number): number {
-    if (this.ran || this.replaying) return -1;
-    if (!this.keeping) {
-      this.kept.length = 0;
-      this.keeping = true;
-      this.kept.push(buf.subarray(start, end));
-    }
-    return this.kept.length > MAX_KEPT ? -1 : this.kept.length - 1;
   }
 
   /** DISCARD ALL or DEALLOCATE ALL: every statement of this session is gone, on the server too. */
@@ -379,18 +362,16 @@ export class PreparedStatements implements RepliesOwner {
     // The server's copy is stale or gone: the next use closes and prepares it again.
     conn.statements.doubt((ref as SharedStatement).name);
     // Retried only outside a transaction block, where nothing ran before it that the failure rolled back.
-    if (!clean || aux < 0 || aux >= this.kept.length || this.kept.length > MAX_KEPT || conn.status !== TxStatus.Idle) return false;
+    if (!clean || !this.window.holds(aux) || conn.status !== TxStatus.Idle) return false;
     // A Describe found stale had already sent its ParameterDescription; a missing statement fails before that.
-    this.describedBefore = sqlstate === STALE_PLAN && this.kept[aux][0] === Frontend.Describe;
+    this.describedBefore = sqlstate === STALE_PLAN && this.window.typeAt(aux) === Frontend.Describe;
     return true;
   }
 
   retry(aux: number): void {
-    const again = this.kept.slice(aux);
-    this.kept.length = 0;
-    this.keeping = false;
-    this.replaying = true;
+    const again = this.window.take(aux);
+    this.window.replaying = true;
     for (const m of again) if (this.send(m[0], m, 0, m.length)) this.write(m);
-    this.replaying = false;
+    this.window.replaying = false;
   }
 }

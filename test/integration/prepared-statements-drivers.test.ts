@@ -28,7 +28,7 @@ async function pgbench(t: Test, sluice: TestSluice, args: string[]) {
   return r;
 }
 
-// pgbench before 16 prepares each statement with a blocking call that stalls every client of its thread; with
+// pgbench (15, at least) prepares each statement with a blocking call that stalls every client of its thread; with
 // BEGIN ... END scripts and more clients than server connections, clients holding a connection inside a
 // transaction then wait on the stalled thread (with any transaction pooler). Autocommit scripts avoid that.
 const WRITE_SCRIPT = [
@@ -82,7 +82,7 @@ t.test('node-postgres named queries across 20 clients and 2 server connections',
   }));
   t.teardown(() => Promise.all(clients.map((c) => c.end())));
   const queries = [
-    { name: 'balance', text: 'select abalance from pgbench_accounts where aid = $1' },
+    { name: 'account', text: 'select aid, bid from pgbench_accounts where aid = $1' },
     { name: 'double', text: 'select $1::int * 2 as v' },
     { name: 'branches', text: 'select count(*)::int as n from pgbench_branches' },
   ];
@@ -92,11 +92,15 @@ t.test('node-postgres named queries across 20 clients and 2 server connections',
       const a = await c.query({ ...queries[0], values: [i + 1] });
       const b = await c.query({ ...queries[1], values: [i * round] });
       const n = await c.query(queries[2]);
-      if (a.rows[0].abalance !== 0 || b.rows[0].v !== 2 * i * round || n.rows[0].n !== 1) wrong++;
+      if (a.rows[0].aid !== i + 1 || a.rows[0].bid !== 1 || b.rows[0].v !== 2 * i * round || n.rows[0].n !== 1) wrong++;
     }
   }));
   t.equal(wrong, 0, 'every result correct');
   t.ok(pool(sluice, 'bob').total <= 2);
+  const bad = { name: 'typo', text: 'selec 1' };
+  for (const attempt of [1, 2]) {
+    await t.rejects(clients[1].query(bad), { code: '42601' }, `a failed Parse leaves no name behind (attempt ${attempt})`);
+  }
   const inTx = clients[0];
   await inTx.query('begin');
   t.same((await inTx.query({ ...queries[1], values: [21] })).rows, [{ v: 42 }], 'inside an explicit transaction too');

@@ -1,6 +1,6 @@
 // Tests for a client's named statements in transaction mode, against a simulated server: renaming, injected and swallowed messages, Sluice's own answers in reply order, errors, undo, retry.
 import t from 'tap';
-import { bind, closeStatement, describeStatement, execute, parse, queryMsg, syncMsg } from '../../helpers/wire.js';
+import { bind, closePortal, closeStatement, describeStatement, execute, parse, queryMsg, syncMsg } from '../../helpers/wire.js';
 import { FakeLink } from '../../helpers/fake-link.js';
 import { PreparedStatements } from '../../../lib/session/prepared-statements.js';
 import { StatementRegistry } from '../../../lib/session/statement-registry.js';
@@ -182,4 +182,37 @@ t.test('close() lets go of every name', async (t) => {
   t.equal(registry.size, 2);
   ps.close();
   t.equal(registry.size, 0);
+});
+
+t.test('a skipped eviction leaves the old statement known; a skipped prepare leaves the new one unknown', async (t) => {
+  const { link, send, ps, pool } = setup({ max: 1 });
+  const nextTransaction = () => {
+    ps.detach();
+    ps.attach(link.conn, pool);
+  };
+  send(parse('select 1', 'a'), syncMsg());
+  link.replies('1Z');
+  const a = nameOf(link, 0);
+  nextTransaction();
+  send(parse('select 2', 'b'), syncMsg());
+  link.replies('31Z');
+  const b = nameOf(link, 3);
+  t.same(link.statements.names(), [b], 'a was closed to make room for b');
+  nextTransaction();
+  // An unnamed statement fails first: the Close of b and the Parse of a that follow are skipped.
+  const before = link.sent.length;
+  send(parse('bad'), bind([], { statement: 'a' }), execute(), syncMsg());
+  t.same(link.sentSummary().slice(before), ['P ', `C ${b}`, `P ${a}`, `B ${a}`, 'E', 'S']);
+  link.reply('E', '42601');
+  link.reply('Z');
+  t.same(link.statements.names(), [b], 'b is still known, a is not');
+  t.same(link.client.slice(-2), ['E42601', 'Z']);
+});
+
+t.test('Close of a portal and of the unnamed statement pass through as they are', async (t) => {
+  const { link, send } = setup();
+  send(closePortal('p'), closeStatement(''), syncMsg());
+  t.same(link.sentSummary(), ['C p', 'C ', 'S'], 'the portal p and the unnamed statement, untouched');
+  link.replies('33Z');
+  t.same(link.client, ['3', '3', 'Z']);
 });
