@@ -155,9 +155,8 @@ export class WireClient {
     return this.closed;
   }
 
+  /** Terminate, then the server closes the connection. */
   close(): void {
-    if (this.closed) return;
-    this.socket.end(serialize.end());
-    this.socket.destroy();
+    if (!this.closed) this.socket.end(serialize.end());
   }
 }
