@@ -81,7 +81,7 @@ export class ChannelListener implements FrameSink {
     }
     subs.add(sub);
     // While reconnecting after a loss the channel joins the others: it is LISTENed as soon as the connection is back.
-    if (this.state === 'backoff' && this.lostAt !== null) return done(null);
+    if (this.lostAt !== null) return done(null);
     let w = this.waiting.get(channel);
     if (!w) {
       this.waiting.set(channel, (w = []));
