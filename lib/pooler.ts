@@ -157,7 +157,7 @@ export class Pooler {
         const connected = new Set<string>();
         for (const p of this.pools.values()) if (p.idle.size + p.used.size > 0) connected.add(p.database);
         const timeoutMs = Math.min(READINESS_PROBE_MS, this.config.server_connect_timeout || READINESS_PROBE_MS);
-        return checkReadiness({ listening: this.listening && !this.closing, databases: this.config.databases.values(), connected, timeoutMs });
+        return checkReadiness({ listening: this.listening && !this.closing && !this.draining, databases: this.config.databases.values(), connected, timeoutMs });
       },
     };
   }
