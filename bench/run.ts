@@ -12,7 +12,7 @@ import { noisy } from './scenarios/noisy.js';
 import { SCENARIO_NAMES, type BenchContext, type Scenario, type ScenarioName } from './scenarios/scenario.js';
 import { storm } from './scenarios/storm.js';
 import { throughput } from './scenarios/throughput.js';
-import { startBenchPostgres } from './targets/bench-postgres.js';
+import { startBenchPostgres, type BenchPostgres } from './targets/bench-postgres.js';
 import { DirectTarget } from './targets/direct-target.js';
 import { findPgbouncer, PgbouncerTarget, PGBOUNCER_INSTALL_HINT } from './targets/pgbouncer-target.js';
 import { SluiceTarget } from './targets/sluice-target.js';
@@ -53,11 +53,9 @@ async function printTable(root: string, which: string | boolean): Promise<number
   return 0;
 }
 
-async function targetsFor(args: BenchArgs, cleanup: Cleanup, ctx: { root: string; fdLimit: number }, postgres: Awaited<ReturnType<typeof startBenchPostgres>>) {
-  const pgbouncer = await findPgbouncer();
-  if (!pgbouncer && args.targets.includes('pgbouncer')) {
-    progress(`PgBouncer is not installed, so this run goes without it. To include it: ${PGBOUNCER_INSTALL_HINT}`);
-  }
+type Pgbouncer = Awaited<ReturnType<typeof findPgbouncer>>;
+
+function targetsFor(args: BenchArgs, cleanup: Cleanup, ctx: { root: string; fdLimit: number }, postgres: BenchPostgres, pgbouncer: Pgbouncer) {
   const all: Target[] = [new DirectTarget(postgres)];
   if (pgbouncer) all.push(new PgbouncerTarget(cleanup, postgres, pgbouncer, ctx.fdLimit));
   all.push(new SluiceTarget(cleanup, postgres, path.join(ctx.root, 'dist', 'cli.js'), ctx.fdLimit));
@@ -67,13 +65,17 @@ async function targetsFor(args: BenchArgs, cleanup: Cleanup, ctx: { root: string
 async function bench(args: BenchArgs, root: string, cleanup: Cleanup): Promise<void> {
   const pgbench = await pgbenchVersion();
   if (!pgbench) throw new Error('pgbench is not installed; install it with: apt-get install -y postgresql-client');
+  const pgbouncer = await findPgbouncer();
+  if (!pgbouncer && args.targets.includes('pgbouncer')) {
+    progress(`PgBouncer is not installed, so this run goes without it. To include it: ${PGBOUNCER_INSTALL_HINT}`);
+  }
   if (!existsSync(path.join(root, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing; `npm run bench` builds it (npm run build)');
   const hard = await hardFdLimit();
   const fdLimit = Math.min(hard, IDLE_CLIENTS + FD_SPARE * 2);
   const idleClients = Math.max(0, Math.min(args.quick ? QUICK_IDLE_CLIENTS : IDLE_CLIENTS, fdLimit - FD_SPARE));
   progress(`starting Postgres and loading pgbench data (scale ${PGBENCH_SCALE})`);
   const postgres = await startBenchPostgres(cleanup, PGBENCH_SCALE);
-  const { targets, pgbouncerVersion } = await targetsFor(args, cleanup, { root, fdLimit }, postgres);
+  const { targets, pgbouncerVersion } = targetsFor(args, cleanup, { root, fdLimit }, postgres, pgbouncer);
   const ctx: BenchContext = {
     options: { seconds: args.seconds, quick: args.quick, fdLimit, idleClients },
     rootDir: root, cleanup, postgres, targets, units: await procUnits(), progress,

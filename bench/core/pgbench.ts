@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Cleanup } from './cleanup.js';
-import { startChild } from './child.js';
+import { startChild, type Child } from './child.js';
 import {
   parsePgbenchLog,
   parsePgbenchProgress,
@@ -103,58 +103,75 @@ export interface PgbenchRun {
   stop(): Promise<PgbenchResult>;
 }
 
+/** Follows pgbench's stderr: progress reports, the first of which means every client is logged in, and aborts. */
+class ProgressWatch {
+  readonly reports: PgbenchProgress[] = [];
+  readonly loggedIn: Promise<void>;
+  markLoggedIn: () => void = () => undefined;
+  private abortGrace: NodeJS.Timeout | undefined;
+
+  constructor(private readonly spec: PgbenchSpec) {
+    this.loggedIn = new Promise<void>((resolve) => (this.markLoggedIn = resolve));
+  }
+
+  onLine(line: string, stop: () => void): void {
+    // Progress comes from pgbench's first thread; once its clients abort, reports stop and a steady
+    // run would wait out its whole login allowance. An aborted client already fails the run.
+    if (this.spec.steady && ABORTED.test(line)) this.abortGrace ??= setTimeout(stop, ABORT_GRACE_MS);
+    const p = parsePgbenchProgress(line);
+    if (!p) return;
+    this.reports.push(p);
+    this.markLoggedIn();
+    this.spec.onProgress?.(p);
+    if (this.spec.steady && this.reports.length === this.spec.seconds + 1) stop();
+  }
+
+  ended(): void {
+    this.markLoggedIn();
+    clearTimeout(this.abortGrace);
+  }
+}
+
+async function spawnPgbench(cleanup: Cleanup, conn: Connection, spec: PgbenchSpec & { open?: boolean }, fdLimit: number, watch: ProgressWatch) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-pgbench-'));
+  const forget = cleanup.add(() => rm(dir, { recursive: true, force: true }));
+  if (spec.script !== undefined) await writeFile(path.join(dir, 'script.sql'), `${spec.script}\n`);
+  // An open run needs progress reports and a long -T too; only its stop differs.
+  const args = pgbenchArgs(spec.open ? { ...spec, steady: true } : spec, dir);
+  const child: Child = startChild(cleanup, 'pgbench', args, {
+    env: pgbenchEnv(conn),
+    cwd: dir,
+    fdLimit,
+    onLine: (line, stream) => stream === 'stderr' && watch.onLine(line, () => void child.stop('SIGINT')),
+  });
+  return { dir, forget, child };
+}
+
 /**
  * Starts pgbench. With `steady` it stops itself after `seconds` of progress reports; with `open`
  * it runs (with progress reports) until stop() is called.
  */
 export function startPgbench(cleanup: Cleanup, conn: Connection, spec: PgbenchSpec & { open?: boolean }, fdLimit: number): PgbenchRun {
-  const progress: PgbenchProgress[] = [];
-  let abortGrace: NodeJS.Timeout | undefined;
-  let onLoggedIn: () => void = () => undefined;
-  const loggedIn = new Promise<void>((resolve) => (onLoggedIn = resolve));
-  const steady = spec.steady || spec.open ? { ...spec, steady: true } : spec;
-  const dirReady = mkdtemp(path.join(tmpdir(), 'bench-pgbench-'));
-  const started = (async () => {
-    const dir = await dirReady;
-    const forget = cleanup.add(() => rm(dir, { recursive: true, force: true }));
-    if (spec.script !== undefined) await writeFile(path.join(dir, 'script.sql'), `${spec.script}\n`);
-    const child = startChild(cleanup, 'pgbench', pgbenchArgs(steady, dir), {
-      env: pgbenchEnv(conn),
-      cwd: dir,
-      fdLimit,
-      onLine: (line, stream) => {
-        if (stream !== 'stderr') return;
-        // Progress comes from pgbench's first thread; once its clients abort, reports stop and a steady
-        // run would wait out its whole login allowance. An aborted client already fails the run.
-        if (spec.steady && ABORTED.test(line)) abortGrace ??= setTimeout(() => void child.stop('SIGINT'), ABORT_GRACE_MS);
-        const p = parsePgbenchProgress(line);
-        if (!p) return;
-        progress.push(p);
-        onLoggedIn();
-        spec.onProgress?.(p);
-        if (spec.steady && progress.length === spec.seconds + 1) void child.stop('SIGINT');
-      },
-    });
-    return { dir, forget, child };
-  })();
+  const watch = new ProgressWatch(spec);
+  const started = spawnPgbench(cleanup, conn, spec, fdLimit, watch);
   const done = (async (): Promise<PgbenchResult> => {
     const { dir, forget, child } = await started;
     // A stuck pooler must not hang the bench.
     const timer = spec.open ? undefined : setTimeout(() => void child.stop('SIGKILL'), (spec.seconds + LOGIN_ALLOWANCE_S + 60) * 1000);
     const result = await child.done;
-    onLoggedIn();
     clearTimeout(timer);
-    clearTimeout(abortGrace);
+    watch.ended();
     try {
       const transactions = spec.log ? await readLogs(dir) : [];
-      return { summary: parsePgbenchSummary(result.stdout, result.stderr), exitCode: result.code, transactions, progress };
+      return { summary: parsePgbenchSummary(result.stdout, result.stderr), exitCode: result.code, transactions, progress: watch.reports };
     } finally {
       await rm(dir, { recursive: true, force: true });
       forget();
     }
   })();
+  done.catch(() => watch.ended()); // Whoever waits for the logins must not wait for a pgbench that never started.
   return {
-    loggedIn,
+    loggedIn: watch.loggedIn,
     done,
     async stop() {
       await (await started).child.stop('SIGINT');

@@ -84,7 +84,7 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     rows,
     notes: [
       `App: \`${APP}\` (node:http + pg.Pool of ${APP_POOL_MAX} per tenant), each tenant logging in as its own role.`,
-      `Victim: GET /tenants/victim/balance (a primary-key read), autocannon, ${VICTIM_CONNECTIONS} connections at ${VICTIM_RATE} req/s, latency corrected for coordinated omission. Noisy: GET /tenants/noisy/report (a 100,000-row aggregate), ${NOISY_CONNECTIONS} connections, closed loop.`,
+      `Victim: GET /tenants/victim/balance (a primary-key read), autocannon, ${VICTIM_CONNECTIONS} connections at ${VICTIM_RATE} req/s, latency corrected for coordinated omission, measured after an unmeasured warm-up (the app's pools log in on first use). Noisy: GET /tenants/noisy/report (a 100,000-row aggregate), ${NOISY_CONNECTIONS} connections, closed loop, started before the victim's warm-up.`,
       `Poolers: pool size ${HTTP_SETUP.poolSize}, budget ${HTTP_SETUP.budget}. Sluice: fair scheduling by role; the report query's \`/* sluice:class=report */\` tag puts it in class \`report\`, lane long (headroom 2-4).`,
     ],
   };
