@@ -5,6 +5,7 @@ import { columns, round, type Cell, type ResultSet } from './result-set.js';
 
 const REJECTIONS = {
   rejected_queue_full: 'int8',
+  rejected_early: 'int8',
   rejected_timeout: 'int8',
   rejected_rate: 'int8',
   rejected_limit: 'int8',
@@ -48,7 +49,7 @@ export const CLASSES_COLUMNS = columns({
 });
 
 function rejections(r: RejectionCounts): Cell[] {
-  return [r.queue_full, r.timeout, r.rate, r.limit, r.cancel];
+  return [r.queue_full, r.early, r.timeout, r.rate, r.limit, r.cancel];
 }
 
 /** Sorted by budget, then tenant, so the output is stable between calls. */

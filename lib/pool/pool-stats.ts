@@ -23,20 +23,7 @@ export interface StatsTotals {
 }
 
 /** Averages over the last complete stats period: rates per second, times per event in microseconds. */
-export interface StatsAverages {
-  serverAssignments: number;
-  xactCount: number;
-  queryCount: number;
-  bytesReceived: number;
-  bytesSent: number;
-  xactUs: number;
-  queryUs: number;
-  waitUs: number;
-  clientParseCount: number;
-  serverParseCount: number;
-  bindCount: number;
-  clientLogins: number;
-}
+export type StatsAverages = StatsTotals;
 
 const KEYS = [
   'serverAssignments', 'xactCount', 'queryCount', 'bytesReceived', 'bytesSent', 'xactUs', 'queryUs', 'waitUs',

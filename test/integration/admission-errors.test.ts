@@ -4,6 +4,7 @@ import t from 'tap';
 import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { sendCancelRequest } from '../helpers/raw-client.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { showTenants } from '../../lib/admin/show-isolation.js';
 import { errorFields, execute, extendedQuery, flush, parse, bind, syncMsg, typesOf, WireClient } from '../helpers/wire.js';
 
 type Failure = { code?: string; severity?: string; message: string };
@@ -91,6 +92,9 @@ t.test('early reject: 53300 at once when the queue ahead outlasts the timeout; t
   const snap = sluice.pooler.scheduler.snapshots().get('app/alice')!;
   t.equal(snap.queued, 3, 'refused before anyone ahead of it timed out');
   t.equal(snap.rejections.early, 1, 'counted as an early rejection');
+  const tenants = showTenants(sluice.pooler.admin);
+  const early = tenants.columns.findIndex((c) => c.name === 'rejected_early');
+  t.equal(tenants.rows.find((r) => r.includes('alice'))?.[early], 1, 'and shown by SHOW TENANTS');
   await holder.query('commit');
   await Promise.all(queued);
   t.same((await refused.query('select 3 as n')).rows, [{ n: 3 }], 'the refused connection runs its next query');
