@@ -13,6 +13,14 @@ import type { Endpoint, PoolSetup, Target } from './target.js';
 
 const HOST = '127.0.0.1';
 
+/**
+ * Extra node options for the Sluice process, from BENCH_SLUICE_NODE_ARGS (split on spaces), e.g.
+ * `--cpu-prof --cpu-prof-dir=bench/results/profiles` to profile it (see docs/performance.md).
+ */
+export function sluiceNodeArgs(env: NodeJS.ProcessEnv): string[] {
+  return (env.BENCH_SLUICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** The YAML Sluice runs with: the same pool numbers PgBouncer gets, plus the scenario's isolation settings. */
 export function sluiceConfig(setup: PoolSetup, pgPort: number, port: number): Record<string, unknown> {
   return {
@@ -44,6 +52,7 @@ export class SluiceTarget implements Target {
   private child: Child | undefined;
   private dir: string | undefined;
   private forgetDir: () => void = () => undefined;
+  private nodeArgs: string[] = [];
 
   constructor(
     private readonly cleanup: Cleanup,
@@ -65,7 +74,8 @@ export class SluiceTarget implements Target {
     const config = sluiceConfig(setup, this.postgres.server.port, port);
     const file = await writeSluiceFiles(dir, config, this.postgres.scramSecrets);
     const env = { ...process.env, SLUICE_LOG_LEVEL: 'warn' };
-    this.child = startChild(this.cleanup, process.execPath, [this.cliPath, '--config', file], {
+    this.nodeArgs = sluiceNodeArgs(process.env);
+    this.child = startChild(this.cleanup, process.execPath, [...this.nodeArgs, this.cliPath, '--config', file], {
       env,
       fdLimit: this.fdLimit,
       maxOutput: 64 * 1024,
@@ -86,7 +96,8 @@ export class SluiceTarget implements Target {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child) await child.stop('SIGINT', 5000);
+    // A profiler writes its file at exit: give it time before SIGKILL.
+    if (child) await child.stop('SIGINT', this.nodeArgs.length > 0 ? 60_000 : 5000);
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.forgetDir();
     this.dir = undefined;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfigFile } from '../../../../lib/config/load.js';
 import { scramSecretFromPassword } from '../../../../lib/auth/scram.js';
-import { sluiceConfig, writeSluiceFiles } from '../../../../bench/targets/sluice-target.js';
+import { sluiceConfig, sluiceNodeArgs, writeSluiceFiles } from '../../../../bench/targets/sluice-target.js';
 import { ROLES } from '../../../../bench/targets/bench-postgres.js';
 import { DEFAULT_POOL, type PoolSetup } from '../../../../bench/targets/target.js';
 import { ALONE_SETUP, NOISY_PLANS } from '../../../../bench/scenarios/noisy-workloads.js';
@@ -60,4 +60,9 @@ t.test('each noisy-neighbour variant loads, with the isolation it claims', async
 t.test('the HTTP scenario puts tagged reports in a long-lane class', async (t) => {
   const c = await load(HTTP_SETUP);
   t.equal(c.scheduler.classes.get('report')?.lane, 'long');
+});
+
+t.test('BENCH_SLUICE_NODE_ARGS adds node options (a profiler) to the Sluice process; unset adds none', async (t) => {
+  t.same(sluiceNodeArgs({}), []);
+  t.same(sluiceNodeArgs({ BENCH_SLUICE_NODE_ARGS: ' --cpu-prof  --cpu-prof-dir=/tmp/p ' }), ['--cpu-prof', '--cpu-prof-dir=/tmp/p']);
 });
