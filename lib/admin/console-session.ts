@@ -1,7 +1,7 @@
 // One admin console connection (database `pgbouncer` or `sluice`): the simple query protocol, commands run in order.
 import type net from 'node:net';
 import { Frontend } from '../protocol/codes.js';
-import { FrameScanner, type FrameSink } from '../protocol/framing.js';
+import { FrameScanner, interestTable, type FrameSink } from '../protocol/framing.js';
 import * as encode from '../protocol/encode.js';
 import { poolerError, PoolerError } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -13,7 +13,7 @@ import { encodeResult } from './result-set.js';
 
 /** Console commands are short; a larger message is a mistake or an attack, not a command. */
 const MAX_MESSAGE = 64 * 1024;
-const ALL_TYPES = Array.from({ length: 256 }, (_, t) => t);
+const ALL_TYPES = interestTable(Array.from({ length: 256 }, (_, t) => t));
 /** Extended-protocol messages: refused once per batch, then skipped up to Sync. */
 const EXTENDED = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close, Frontend.Flush]);
 

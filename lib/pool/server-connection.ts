@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend, TxStatus } from '../protocol/codes.js';
-import { FrameScanner, type FrameSink } from '../protocol/framing.js';
+import { FrameScanner, interestTable, type FrameSink } from '../protocol/framing.js';
 import { decodeErrorFields, decodeParameterStatus } from '../protocol/decode.js';
 import { COMPLETIONS } from '../protocol/statement-frames.js';
 import type { List, Listed } from '../list.js';
@@ -51,6 +51,7 @@ export interface ReplyWatcher {
 type InternalDone = (error: string | null) => void;
 
 const TERMINATE = serialize.end();
+const WATCHED = interestTable([Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse]);
 
 export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   prev: ServerConnection | null = null;
@@ -94,7 +95,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.tls = login.tls;
     this.lastUsedAt = createdAt;
     for (const [k, v] of login.params) this.values.set(k.toLowerCase(), v);
-    this.scanner = new FrameScanner(this, [Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse]);
+    this.scanner = new FrameScanner(this, WATCHED);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
     this.socket.on('close', () => this.handleClose('server closed the connection'));
@@ -103,14 +104,16 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
     this.link = link;
     this.watcher = watcher;
+    // Counting stays on between watched links (a watcher reads completions relative to attach time).
     if (watcher) this.scanner.setCounting(COMPLETIONS, true);
+    else this.scanner.setCounting(COMPLETIONS, false);
   }
 
   detach(): void {
     this.link = null;
     if (!this.watcher) return;
     this.watcher = null;
-    this.scanner.setCounting(COMPLETIONS, false);
+    this.scanner.stopAtCount(0);
     this.scanner.setInterest(Backend.ParameterDescription, false);
   }
 

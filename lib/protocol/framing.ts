@@ -20,6 +20,16 @@ const INSPECT = 1;
 /** Forwarded and counted; the one that brings the count to stopAt is handed to the sink instead. */
 const COUNT = 2;
 
+/** Which message types a scanner hands to its sink, built once and shared by every scanner that starts from it. */
+export type InterestTable = Readonly<Uint8Array> & { readonly __interestTable: true };
+
+/** A table marking these types as interesting; scanners copy it only if they change their interest. */
+export function interestTable(types: Iterable<number>): InterestTable {
+  const table = new Uint8Array(256);
+  for (const t of types) table[t] = INSPECT;
+  return table as unknown as InterestTable;
+}
+
 /**
  * Walks chunks message by message. Uninteresting messages are never buffered: their bytes are
  * forwarded as they arrive, even when a message spans chunks. Interesting messages are gathered
@@ -27,11 +37,13 @@ const COUNT = 2;
  * forwarded like uninteresting ones, only counted, unless one is the message the owner stops at.
  */
 export class FrameScanner {
-  private readonly interest: Uint8Array;
+  /** Shared with other scanners (a table from interestTable) until this one changes it. */
+  private interest: Uint8Array;
+  private ownInterest: boolean;
   /** Bytes still to forward of an uninteresting message that spans chunks. */
   private skip = 0;
-  /** A header split across chunks. */
-  private readonly head = Buffer.allocUnsafe(HEADER);
+  /** A header split across chunks; allocated the first time one is. */
+  private head: Buffer | null = null;
   private headLen = 0;
   /** An interesting message split across chunks, being filled. */
   private partial: Buffer | null = null;
@@ -50,15 +62,25 @@ export class FrameScanner {
 
   constructor(
     private readonly sink: FrameSink,
-    interestingTypes: Iterable<number>,
+    interestingTypes: InterestTable | Iterable<number>,
     private maxLength = 0x3fffffff,
   ) {
-    this.interest = new Uint8Array(256);
-    for (const t of interestingTypes) this.interest[t] = 1;
+    this.ownInterest = !(interestingTypes instanceof Uint8Array);
+    this.interest = interestingTypes instanceof Uint8Array ? interestingTypes : interestTable(interestingTypes);
+  }
+
+  /** The interest table this scanner may change. */
+  private writableInterest(): Uint8Array {
+    if (!this.ownInterest) {
+      this.interest = Uint8Array.from(this.interest);
+      this.ownInterest = true;
+    }
+    return this.interest;
   }
 
   setInterest(type: number, on: boolean): void {
-    this.interest[type] = on ? INSPECT : FORWARD;
+    const kind = on ? INSPECT : FORWARD;
+    if (this.interest[type] !== kind) this.writableInterest()[type] = kind;
   }
 
   /**
@@ -66,7 +88,8 @@ export class FrameScanner {
    * tell how many requests were answered; stopAtCount asks to see one of them at an exact boundary.
    */
   setCounting(types: Iterable<number>, on: boolean): void {
-    for (const t of types) if (this.interest[t] !== INSPECT) this.interest[t] = on ? COUNT : FORWARD;
+    const kind = on ? COUNT : FORWARD;
+    for (const t of types) if (this.interest[t] !== INSPECT && this.interest[t] !== kind) this.writableInterest()[t] = kind;
     if (!on) this.stopAt = 0;
   }
 
@@ -93,7 +116,7 @@ export class FrameScanner {
     while (pos < len) {
       if (len - pos < HEADER) {
         this.flush(chunk, fwd, pos);
-        chunk.copy(this.head, 0, pos, len);
+        chunk.copy((this.head ??= Buffer.allocUnsafe(HEADER)), 0, pos, len);
         this.headLen = len - pos;
         return;
       }
@@ -146,23 +169,24 @@ export class FrameScanner {
   }
 
   private resumeHeader(chunk: Buffer): number {
+    const head = this.head as Buffer;
     const need = HEADER - this.headLen;
     if (chunk.length < need) {
-      chunk.copy(this.head, this.headLen);
+      chunk.copy(head, this.headLen);
       this.headLen += chunk.length;
       return -1;
     }
-    chunk.copy(this.head, this.headLen, 0, need);
+    chunk.copy(head, this.headLen, 0, need);
     this.headLen = 0;
-    const type = this.head[0];
-    const total = this.head.readInt32BE(1) + 1;
+    const type = head[0];
+    const total = head.readInt32BE(1) + 1;
     if (!this.lengthOk(total - 1)) {
       this.frameError(total - 1);
       return -1;
     }
     if (this.interest[type] === FORWARD) {
       // The header bytes were held back; forward them now, then the body as it comes.
-      this.sink.forward(Buffer.from(this.head), 0, HEADER);
+      this.sink.forward(Buffer.from(head), 0, HEADER);
       this.skip = total - HEADER;
       const n = Math.min(this.skip, chunk.length - need);
       this.skip -= n;
@@ -171,7 +195,7 @@ export class FrameScanner {
     }
     this.partial = Buffer.allocUnsafe(initialCapacity(total, chunk.length));
     this.partialTotal = total;
-    this.head.copy(this.partial, 0, 0, HEADER);
+    head.copy(this.partial, 0, 0, HEADER);
     this.partialLen = HEADER;
     return this.fillPartial(chunk, need);
   }

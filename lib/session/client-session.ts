@@ -1,7 +1,7 @@
 // One authenticated client from its first query to Terminate: buffers a transaction's first frames, waits for a server, relays.
 import type net from 'node:net';
 import { Frontend, TxStatus } from '../protocol/codes.js';
-import { FrameScanner, type FrameSink } from '../protocol/framing.js';
+import { FrameScanner, interestTable, type FrameSink } from '../protocol/framing.js';
 import * as encode from '../protocol/encode.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { List } from '../list.js';
@@ -32,7 +32,7 @@ const KNOWN = new Uint8Array(256);
 for (const t of CLIENT_TYPES) KNOWN[t] = 1;
 KNOWN[Frontend.CopyData] = 1;
 /** Types the scanner shows to onMessage: all but CopyData, so an unknown type is refused here instead of relayed to Postgres. */
-const INSPECTED = Array.from({ length: 256 }, (_, t) => t).filter((t) => t !== Frontend.CopyData);
+const INSPECTED = interestTable(Array.from({ length: 256 }, (_, t) => t).filter((t) => t !== Frontend.CopyData));
 
 export interface SessionContext {
   clock: Clock;

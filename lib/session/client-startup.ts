@@ -2,7 +2,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { StartupCode, Frontend } from '../protocol/codes.js';
-import { FrameScanner, StartupReader, type FrameSink } from '../protocol/framing.js';
+import { FrameScanner, interestTable, StartupReader, type FrameSink } from '../protocol/framing.js';
 import { decodeCancelRequest, decodeStartup, type StartupPacket } from '../protocol/decode.js';
 import * as encode from '../protocol/encode.js';
 import { poolerError, type PoolerError } from '../errors.js';
@@ -13,7 +13,7 @@ import { ClientAuthenticator, type AuthStep } from '../auth/authenticate.js';
 
 /** The largest startup packet accepted, as PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
 const MAX_STARTUP_PACKET = 10000;
-const ALL_TYPES = Array.from({ length: 256 }, (_, i) => i);
+const ALL_TYPES = interestTable(Array.from({ length: 256 }, (_, i) => i));
 
 export interface LoginRequest {
   /** The client id, given at accept: log lines and SHOW CLIENTS use it. */
@@ -190,23 +190,35 @@ export class ClientStartup implements FrameSink {
       if (this.auth) this.ctx.authFailed?.(this.auth.method);
       return this.refuse(s.error);
     }
-    if (s.final) this.socket.write(s.final);
-    this.socket.write(encode.AuthenticationOk);
+    // Corked until the hand-off: when the pool can welcome the client at once, SASLFinal, AuthenticationOk,
+    // the ParameterStatus list and ReadyForQuery leave in one write instead of three.
+    const socket = this.socket;
+    socket.cork();
+    if (s.final) socket.write(s.final);
+    socket.write(encode.AuthenticationOk);
     this.finish();
     const params = (this.startup as StartupPacket).params;
     // Hand over on the next tick so any frames behind the password in this chunk are collected first.
     queueMicrotask(() => {
-      this.socket.removeListener('data', this.onData);
-      this.ctx.loggedIn({
-        id: this.id,
-        socket: this.socket,
-        tls: this.tls,
-        user: params.get('user') as string,
-        database: params.get('database') as string,
-        params,
-        scramKeys: s.scramKeys,
-        rest: this.rest.length ? Buffer.concat(this.rest) : null,
-      });
+      socket.removeListener('data', this.onData);
+      try {
+        this.handOver(s, params);
+      } finally {
+        socket.uncork();
+      }
+    });
+  }
+
+  private handOver(s: Extract<AuthStep, { kind: 'ok' }>, params: Map<string, string>): void {
+    this.ctx.loggedIn({
+      id: this.id,
+      socket: this.socket,
+      tls: this.tls,
+      user: params.get('user') as string,
+      database: params.get('database') as string,
+      params,
+      scramKeys: s.scramKeys,
+      rest: this.rest.length ? Buffer.concat(this.rest) : null,
     });
   }
 

@@ -1,7 +1,7 @@
 // Tests for FrameScanner: byte-exact relay under any chunking, delivery of interesting messages, framing errors.
 import t from 'tap';
 import fc from 'fast-check';
-import { FrameScanner, StartupReader, type FrameSink } from '../../../lib/protocol/framing.js';
+import { FrameScanner, interestTable, StartupReader, type FrameSink } from '../../../lib/protocol/framing.js';
 import { bulk, header, message, readyForQuery, splitAt, sync } from '../../helpers/bytes.js';
 
 const Z = 0x5a;
@@ -434,4 +434,26 @@ t.test('a counted message split across chunks is gathered, so it is never counte
   scanner.setCounting([0x43], false);
   scanner.feed(message('C', 'SELECT 2\0'));
   t.equal(scanner.counted, 1, 'counting off: not counted');
+});
+
+t.test('scanners built from one shared interest table change their interest independently', async (t) => {
+  const table = interestTable([Z]);
+  const a = new Recorder();
+  const b = new Recorder();
+  const sa = new FrameScanner(a, table);
+  const sb = new FrameScanner(b, table);
+  sa.setInterest(D, true);
+  sa.setCounting([0x43], true);
+  const stream = Buffer.concat([bulk('D', 4), message('C', 'SELECT 1\0'), readyForQuery()]);
+  sa.feed(stream);
+  sb.feed(stream);
+  t.same(a.seen.map((m) => m.type), [D, Z], 'the changed scanner inspects D');
+  t.equal(sa.counted, 1, 'and counts C');
+  t.same(b.seen.map((m) => m.type), [Z], 'the other still sees only Z');
+  t.equal(sb.counted, 0, 'and counts nothing');
+  t.equal(table[D], 0, 'the shared table itself is untouched');
+  const c = new Recorder();
+  new FrameScanner(c, table).feed(stream);
+  t.same(c.seen.map((m) => m.type), [Z], 'a scanner made later starts from the original table');
+  t.ok(a.output.equals(stream) && b.output.equals(stream), 'both relay the stream unchanged');
 });
