@@ -16,6 +16,7 @@ import { describeType, INSPECTED_CLIENT_TYPES, KNOWN_CLIENT_TYPES } from './clie
 import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
+import { ClientWriter } from './client-writer.js';
 import { PreparedStatements } from './prepared-statements.js';
 import type { SessionContext, SessionIdentity } from './session-context.js';
 
@@ -59,6 +60,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly guard: StateGuard;
   /** Input waits while the guard talks to the server or the hub. */
   private readonly input = new HeldInput();
+  /** Every write to the client goes through it, so relayed bytes and the pooler's own frames keep their order. */
+  private readonly out: ClientWriter;
 
   constructor(
     readonly socket: net.Socket,
@@ -70,6 +73,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     private readonly maxPacketSize: number,
   ) {
     this.connectedAt = this.lastActivity = ctx.clock.now();
+    this.out = new ClientWriter(socket);
     this.params = new ClientParams(pool.params, startupParams);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
     this.guard = new StateGuard(this.guardHost(), ctx.guard);
@@ -254,7 +258,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (err.fatal) return;
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
     const n = this.owed.reject();
-    for (let i = 1; i < n; i++) this.socket.write(encode.errorResponse(fieldsOf(err)));
+    for (let i = 1; i < n; i++) this.out.send(encode.errorResponse(fieldsOf(err)));
     for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
   }
 
@@ -266,7 +270,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** ReadyForQuery that Sluice itself answers; notifications queued for an idle client follow it. */
   private ready(status: number): void {
     this.clientStatus = status;
-    this.socket.write(encode.readyForQuery(status));
+    this.out.send(encode.readyForQuery(status));
     this.guard.flush();
   }
 
@@ -291,7 +295,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       get quiet() {
         return s.owed.quiet && !s.input.held && !s.syncing && !s.owed.discarding && s.pending.length === 0;
       },
-      toClient: (frame) => void (s.ended || s.socket.write(frame)),
+      toClient: (frame) => void (s.ended || s.out.send(frame)),
       ready: (status) => s.ready(status),
       hold: () => void (s.input.held = true),
       resume: () => s.resume(),
@@ -314,13 +318,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   // ServerLink
 
   batch(on: boolean): void {
-    if (on) this.socket.cork();
-    else this.socket.uncork();
+    if (on) this.out.begin();
+    else this.out.finish();
   }
 
   serverData(buf: Buffer, start: number, end: number): void {
     this.pool.stats.bytesSent += end - start;
-    this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    this.out.relay(buf, start, end);
   }
 
   serverReady(count: number, status: number): void {
@@ -389,7 +393,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   sendError(err: PoolerError): void {
     if (this.ended) return;
-    this.socket.write(encode.errorResponse(fieldsOf(err)));
+    this.out.send(encode.errorResponse(fieldsOf(err)));
     if (err.fatal) this.close(`${err.code}: ${err.message}`);
   }
 
@@ -420,6 +424,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** Ends the session; the socket's close event finishes the cleanup. */
   close(reason?: string): void {
     if (reason && !this.ended) this.closeReason = reason;
+    this.out.flush();
     if (!this.socket.destroyed) this.socket.end();
     this.cleanup();
   }
