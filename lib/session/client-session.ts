@@ -17,6 +17,7 @@ import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
 import { ClientWriter } from './client-writer.js';
+import { appendPart } from '../protocol/byte-runs.js';
 import { PreparedStatements } from './prepared-statements.js';
 import type { SessionContext, SessionIdentity } from './session-context.js';
 
@@ -220,7 +221,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       return;
     }
     if (this.server && !this.syncing) this.server.write(part);
-    else this.pending.push(part);
+    else appendPart(this.pending, part);
   }
 
   onFrameError(reason: 'length' | 'too_large', length: number): void {
