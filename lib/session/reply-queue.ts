@@ -27,9 +27,11 @@ export const enum Reply {
 const INITIAL = 16;
 
 export class ReplyQueue {
-  private kinds = new Uint8Array(INITIAL);
-  private counts = new Int32Array(INITIAL);
-  private auxes = new Int32Array(INITIAL);
+  // Plain small-integer arrays, not typed arrays: every client link has a queue, and a typed array's
+  // off-heap buffer costs microseconds to allocate in a login storm.
+  private kinds = zeros(INITIAL);
+  private counts = zeros(INITIAL);
+  private auxes = zeros(INITIAL);
   private refs: unknown[] = new Array<unknown>(INITIAL).fill(null);
   private head = 0;
   size = 0;
@@ -97,9 +99,9 @@ export class ReplyQueue {
 
   private grow(): void {
     const cap = this.kinds.length * 2;
-    const kinds = new Uint8Array(cap);
-    const counts = new Int32Array(cap);
-    const auxes = new Int32Array(cap);
+    const kinds = zeros(cap);
+    const counts = zeros(cap);
+    const auxes = zeros(cap);
     const refs = new Array<unknown>(cap).fill(null);
     for (let n = 0; n < this.size; n++) {
       const i = this.index(n);
@@ -114,4 +116,8 @@ export class ReplyQueue {
     this.refs = refs;
     this.head = 0;
   }
+}
+
+function zeros(n: number): number[] {
+  return new Array<number>(n).fill(0);
 }
