@@ -64,6 +64,11 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   /** The same by lower-case name, plus tracked values set without a report: see session/params.ts. */
   readonly values = new Map<string, string>();
   readonly applied = new Map<string, string>();
+  /** Bumped when `values` changes; see session/params.ts. */
+  paramsEpoch = 0;
+  cleanKey: string | null = null;
+  cleanEpoch = 0;
+  cleanApplied = 0;
   readonly pid: number;
   readonly secret: number;
   readonly tls: boolean;
@@ -200,6 +205,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     if (p) {
       this.params.set(p[0], p[1]);
       this.values.set(p[0].toLowerCase(), p[1]);
+      this.paramsEpoch++;
       if (this.link && !this.internal) this.link.serverParameter(p[0], p[1]);
     }
     return this.link !== null && !this.internal;

@@ -18,6 +18,15 @@ export interface ServerParamState {
   readonly values: Map<string, string>;
   /** Tracked parameters we set that the server does not report; reset when the next client does not want them. */
   readonly applied: Map<string, string>;
+  /**
+   * Bumped on every change of `values` (each ParameterStatus). With it, ClientParams remembers the last
+   * check that found nothing to do (the `clean*` fields), and skips the same check next time.
+   */
+  readonly paramsEpoch?: number;
+  /** The wanted parameters (as ClientParams' key) last found to need nothing here, at this epoch and applied size. */
+  cleanKey?: string | null;
+  cleanEpoch?: number;
+  cleanApplied?: number;
 }
 
 /** An E'' literal, so a client that turned standard_conforming_strings off cannot make a backslash end it early. */
@@ -52,8 +61,10 @@ export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: Serv
 
 /** The tracked parameters one client wants, carried from each server connection it uses to the next. */
 export class ClientParams {
-  /** By lower-case name. */
+  /** By lower-case name; changed only by set() and adopt(), which drop the key. */
   readonly wanted = new Map<string, string>();
+  /** `wanted` as one string, so two clients wanting the same compare with one string comparison. */
+  private key: string | null = null;
 
   /** The pool's defaults first, so a value another client left on a server is put back; the client's startup choices on top. */
   constructor(poolParams: ReadonlyMap<string, string> | null, startupParams: ReadonlyMap<string, string>) {
@@ -68,7 +79,10 @@ export class ClientParams {
   /** A ParameterStatus from the server (the client ran SET): remembered if tracked. */
   set(name: string, value: string): void {
     const key = name.toLowerCase();
-    if (TRACKED_PARAMS.has(key)) this.wanted.set(key, value);
+    if (TRACKED_PARAMS.has(key) && this.wanted.get(key) !== value) {
+      this.wanted.set(key, value);
+      this.key = null;
+    }
   }
 
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
@@ -81,13 +95,32 @@ export class ClientParams {
     return out;
   }
 
-  /** SQL that makes a server connection match, or null. */
+  /**
+   * SQL that makes a server connection match, or null. A connection whose values and applied set are
+   * unchanged since it last needed nothing for the same wanted parameters needs nothing again: the
+   * answer depends on those inputs only, so the walk over them is skipped (it ran on every grant).
+   */
   syncQuery(server: ServerParamState): string | null {
-    return paramSyncQuery(this.wanted, server);
+    const epoch = server.paramsEpoch;
+    if (epoch === undefined) return paramSyncQuery(this.wanted, server);
+    const key = (this.key ??= keyOf(this.wanted));
+    if (server.cleanKey === key && server.cleanEpoch === epoch && server.cleanApplied === server.applied.size) return null;
+    const sql = paramSyncQuery(this.wanted, server);
+    server.cleanKey = sql === null ? key : null;
+    server.cleanEpoch = epoch;
+    server.cleanApplied = server.applied.size;
+    return sql;
   }
 
   /** Adopts the server's spelling after a sync ('iso' comes back as 'ISO, MDY'), or every later grant would re-apply it. */
   adopt(server: ServerParamState): void {
-    for (const [name, mine] of this.wanted) this.wanted.set(name, server.values.get(name) ?? mine);
+    for (const [name, mine] of this.wanted) this.set(name, server.values.get(name) ?? mine);
   }
+}
+
+/** Names and values in order; neither can hold a NUL (protocol strings end at one). */
+function keyOf(wanted: ReadonlyMap<string, string>): string {
+  let key = '';
+  for (const [name, value] of wanted) key += `${name}=${value}\0`;
+  return key;
 }

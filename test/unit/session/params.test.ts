@@ -152,3 +152,60 @@ t.test('ClientParams: syncs a server, then adopts its spelling so the next grant
   t.equal(p.get('datestyle'), 'ISO, DMY');
   t.equal(p.syncQuery(s), null, 'in step after adopting');
 });
+
+/** A server connection's parameter state with the epoch a real one keeps (bumped on each ParameterStatus). */
+function epochServer(values: Record<string, string>): ServerParamState & { paramsEpoch: number } {
+  return { ...server(values), paramsEpoch: 0 };
+}
+
+t.test('ClientParams: a clean check is remembered per server until its values, applied set or the wanted ones change', async (t) => {
+  const a = new ClientParams(null, new Map([['timezone', 'UTC'], ['search_path', 'app']]));
+  const twin = new ClientParams(null, new Map([['timezone', 'UTC'], ['search_path', 'app']]));
+  const s = epochServer({ timezone: 'UTC' });
+  s.applied.set('search_path', 'app');
+  t.equal(a.syncQuery(s), null, 'in step');
+  t.equal(s.cleanKey !== null && s.cleanKey !== undefined, true, 'remembered');
+  // The remembered verdict is used: make the maps lie, and only a real change of inputs is noticed.
+  s.values.set('timezone', 'Europe/Paris');
+  t.equal(twin.syncQuery(s), null, 'another client wanting the same gets the remembered answer');
+  s.paramsEpoch++;
+  t.same(readSql(twin.syncQuery(s) as string).sets, [['timezone', 'UTC', false]], 'a ParameterStatus (epoch) makes it check again');
+  s.values.set('timezone', 'UTC');
+  s.paramsEpoch++;
+  t.equal(a.syncQuery(s), null, 'in step again');
+  s.applied.clear();
+  t.same(readSql(a.syncQuery(s) as string).sets, [['search_path', 'app', false]], 'a cleared applied set is noticed');
+  s.paramsEpoch++;
+  t.equal(a.syncQuery(s), null);
+  a.set('TimeZone', 'Asia/Tokyo');
+  t.same(readSql(a.syncQuery(s) as string).sets, [['timezone', 'Asia/Tokyo', false]], 'a client SET changes what it wants');
+  t.equal(s.cleanKey, null, 'a check that found work remembers nothing');
+});
+
+t.test('ClientParams: the same answers as paramSyncQuery for any sequence of changes', async (t) => {
+  const names = ['timezone', 'search_path', 'application_name'];
+  const values = ['a', 'b'];
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1 })), { maxLength: 30 }), (steps) => {
+    const p = new ClientParams(null, new Map());
+    const memo = epochServer({});
+    const plain = server({});
+    for (const [op, n, v] of steps) {
+      const name = names[n]!;
+      const value = values[v]!;
+      if (op === 0) p.set(name, value);
+      else if (op === 1) {
+        // The server reports a value (both copies see the same ParameterStatus).
+        memo.values.set(name, value);
+        memo.paramsEpoch++;
+        plain.values.set(name, value);
+      } else if (op === 2) {
+        memo.applied.clear();
+        plain.applied.clear();
+      }
+      const expected = paramSyncQuery(p.wanted, plain);
+      if (p.syncQuery(memo) !== expected) return false;
+    }
+    return true;
+  }), { numRuns: 300 });
+  t.pass('property held');
+});
