@@ -20,6 +20,7 @@ class FakeConn {
   close(reason: string): void {
     this.closedFor = reason;
     move<FakeConn>(this as FakeConn, null);
+    this.pool.tally.conns--;
   }
 }
 
@@ -30,6 +31,9 @@ class FakePool {
   connecting = 0;
   launched = 0;
   lastError: string | null = null;
+  /** Shared with the budget once the scheduler has seen the pool, as Pool's is. */
+  tally = { conns: 0, slots: Infinity };
+  needsFirstLogin = false;
   constructor(
     readonly name: string,
     /** The budget key: 'app' when the database's pools share max_server_connections, else the pool's own name. */
@@ -40,6 +44,12 @@ class FakePool {
   get total(): number {
     return this.idle.size + this.used + this.connecting;
   }
+  get inUse(): number {
+    return this.used;
+  }
+  get full(): boolean {
+    return this.total >= this.size;
+  }
   takeIdle(): ServerConnection | null {
     const c = this.idle.last();
     if (!c) return null;
@@ -48,15 +58,22 @@ class FakePool {
     return c as unknown as ServerConnection;
   }
   launch(n: number): void {
-    const k = Math.max(0, Math.min(n, this.size - this.total));
+    const k = Math.max(0, Math.min(n, this.size - this.total, this.tally.slots - this.tally.conns));
     this.launched += k;
     this.connecting += k;
+    this.tally.conns += k;
   }
   /** Adds an idle connection without telling anyone (a warm pool at the start of a test). */
   warm(id: number): FakeConn {
     const c = new FakeConn(id, this);
     this.idle.push(c);
+    this.tally.conns++;
     return c;
+  }
+  /** A login finished: its connection joins the idle list (already counted in the tally). */
+  connected(id: number): void {
+    this.connecting--;
+    this.idle.push(new FakeConn(id, this));
   }
   get asPool(): Pool {
     return this as unknown as Pool;
@@ -98,8 +115,7 @@ function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair', observe
   };
   /** A login finished: the pool has a new idle connection. */
   const arrive = (pool: FakePool): void => {
-    pool.connecting--;
-    pool.warm(100 + n++);
+    pool.connected(100 + n++);
     sched.poolIdle(pool.asPool);
   };
   /** The transaction ended: connection back to its pool first, then the slot (as ClientSession does). */
