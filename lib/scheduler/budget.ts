@@ -41,8 +41,9 @@ export class Budget {
   readonly demand = new Map<Pool, PoolDemand>();
   /** Pools that may hold idle connections another pool could take over (checked lazily). */
   readonly idlePools = new Set<Pool>();
-  /** Pools found holding only their warm share; looked at again on the next tick or when they change. */
+  /** Pools found holding only their warm share; looked at again after a window, on a tick, or when they change. */
   readonly guarded = new Set<Pool>();
+  private guardedSince = 0;
   /** Pools with granted waiters (or a first login) that found no room for a connection yet. */
   readonly wanting = new Set<Pool>();
   deadline: TimerHandle | null = null;
@@ -130,6 +131,7 @@ export class Budget {
    */
   evictable(except: Pool, force: boolean): Pool | null {
     const now = this.clock.now();
+    if (now - this.guardedSince >= WARM_WINDOW_MS) this.reconsiderGuarded();
     for (const p of this.idlePools) {
       if (p === except) continue;
       if (p.idle.size === 0) {
@@ -138,6 +140,7 @@ export class Budget {
       }
       if (!this.isWarm(p, now)) return p;
       this.idlePools.delete(p);
+      if (this.guarded.size === 0) this.guardedSince = now;
       this.guarded.add(p);
     }
     if (!force) return null;
