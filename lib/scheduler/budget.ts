@@ -29,6 +29,11 @@ export interface BudgetPolicy {
 
 /** How long a pool's peak demand keeps its connections warm (it fades within two of these). */
 export const WARM_WINDOW_MS = 1000;
+/**
+ * A connection used this recently is about to be used again by its own pool's queued work; taking it
+ * over would cost a login now and another when the pools' turns swap back. Past this it is fair game.
+ */
+export const HOT_MS = 50;
 
 export class Budget {
   queue: SlotQueue<Waiter>;
@@ -116,22 +121,28 @@ export class Budget {
    * Whether a grant for this pool would get a connection: an idle one, one already opening, room for a
    * new one, or another pool's idle connection beyond that pool's warm share. A pool with no connection
    * in use is always served (nothing of its own would come back), if need be by evicting a warm one.
-   * Otherwise its turn waits for its own next release, leaving the slot to pools that have a connection.
+   * Otherwise its turn waits for its own next release, leaving the slot to a pool with a warm connection
+   * (a quiet tenant's), unless that would stall pools with queued work.
    */
   canServe(pool: Pool): boolean {
     if (pool.idle.size > 0 || this.room > 0 || pool.inUse === 0) return true;
     if (pool.connecting > (this.pending.get(pool)?.size ?? 0)) return true;
     if (pool.full) return false;
-    return this.evictable(pool, false) !== null;
+    if (this.evictable(pool, false) !== null) return true;
+    // Declining would hold up pools behind it in line that have work and a warm connection ready: grant
+    // instead, and the grant waits for a connection (its own release, or one that cools down).
+    for (const p of this.guarded) if (p !== pool && (this.demand.get(p)?.queued ?? 0) > 0) return true;
+    return false;
   }
 
   /**
-   * An idle connection's pool that `except` may take it from, coldest pool first in insertion order:
-   * a pool with work queued of its own, or holding more than its recent peak. With `force`, any.
+   * An idle connection's pool that `except` may take it from, in insertion order: one whose coldest idle
+   * connection sat unused a while and that holds more than its recent peak (or has work queued of its
+   * own, which its turn in the queue will serve). With `force`, any.
    */
   evictable(except: Pool, force: boolean): Pool | null {
     const now = this.clock.now();
-    if (now - this.guardedSince >= WARM_WINDOW_MS) this.reconsiderGuarded();
+    if (now - this.guardedSince >= HOT_MS) this.reconsiderGuarded();
     for (const p of this.idlePools) {
       if (p === except) continue;
       if (p.idle.size === 0) {
@@ -148,8 +159,9 @@ export class Budget {
     return null;
   }
 
-  /** Closing one of its idle connections would leave the pool below the peak it recently used. */
+  /** Its coldest idle connection was just used, or closing one would leave the pool below its recent peak. */
   private isWarm(p: Pool, now: number): boolean {
+    if (now - p.idle.first()!.lastUsedAt < HOT_MS) return true;
     const d = this.demand.get(p);
     if (!d || d.queued > 0) return false;
     return p.total <= d.warmShare(now);

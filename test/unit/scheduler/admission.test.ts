@@ -16,6 +16,7 @@ class FakeConn {
   next: FakeConn | null = null;
   list: List<FakeConn> | null = null;
   closedFor: string | null = null;
+  lastUsedAt = -Infinity;
   constructor(readonly id: number, readonly pool: FakePool) {}
   close(reason: string): void {
     this.closedFor = reason;
