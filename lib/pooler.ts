@@ -108,6 +108,7 @@ export class Pooler {
         this.scheduler.poolIdle(p);
         if (this.watch.active) this.watch.poke();
       },
+      closed: (p) => this.scheduler.poolClosed(p),
       loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
       launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
     });
@@ -208,7 +209,7 @@ export class Pooler {
     const db = this.config.databases.get(req.database);
     if (!db) return this.refuse(req, poolerError('SLUICE_UNKNOWN_DATABASE', { database: req.database }));
     const pool = this.poolFor(db, req.user, req.scramKeys);
-    pool.whenParamsKnown((err) => {
+    this.scheduler.whenParamsKnown(pool, (err) => {
       if (req.socket.destroyed) return;
       if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
       this.startSession(req, pool);

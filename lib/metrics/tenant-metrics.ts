@@ -6,7 +6,7 @@ import { OTHER_TENANT, TenantFolding } from './tenant-folding.js';
 
 const WAIT_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 const HOLD_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300];
-const IDLE_REASONS = ['limit', 'rate', 'headroom', 'elastic'] as const;
+const IDLE_REASONS = ['limit', 'rate', 'headroom', 'elastic', 'connection'] as const;
 
 type Labels = { budget: string; tenant: string; class: string };
 

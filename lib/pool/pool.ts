@@ -37,8 +37,10 @@ export interface PreparedStats {
 
 /** Signals a pool sends upstream (to the scheduler); set by the composition root. */
 export interface PoolEvents {
-  /** A connection became idle: a waiter may take it. */
+  /** A connection became idle, or one in use closed: a waiter may take it or its room. */
   idle(pool: Pool): void;
+  /** An idle connection closed (evicted, expired): its room may go to another pool. */
+  closed?(pool: Pool): void;
   /** A login failed; retryable when the server may come back (refused, reset, timeout, 57P03). */
   loginFailed(pool: Pool, reason: string, retryable: boolean): void;
   /** A connection attempt (connect, TLS and login) ended after ms, logged in or not (metrics). */
@@ -59,10 +61,10 @@ export class Pool {
   /** The pool that replaced this one on reload: its sessions move there at their next transaction. */
   successor: Pool | null = null;
   /**
-   * Connections open or opening, counted with every pool of the same slot budget: the scheduler shares one
-   * tally among them so a full budget is known without adding up its pools.
+   * Connections open or opening, counted with every pool of the same slot budget, and the budget's slots:
+   * the scheduler shares one tally among them so a full budget is known without adding up its pools.
    */
-  tally = { conns: 0 };
+  tally = { conns: 0, slots: Infinity };
   readonly preparedStats: PreparedStats = { hits: 0, misses: 0, evictions: 0 };
   private paramWaiters: Array<(err: string | null) => void> = [];
 
@@ -97,6 +99,21 @@ export class Pool {
 
   get total(): number {
     return this.idle.size + this.used.size + this.pinned.size + this.connecting;
+  }
+
+  /** Connections lent to a transaction: each comes back when it ends. */
+  get inUse(): number {
+    return this.used.size;
+  }
+
+  /** At its pool size: more transactions wait for its own connections. */
+  get full(): boolean {
+    return this.total >= this.settings.size;
+  }
+
+  /** Clients wait for the server parameters and no login is under way to learn them. */
+  get needsFirstLogin(): boolean {
+    return this.params === null && this.paramWaiters.length > 0 && this.connecting === 0;
   }
 
   /** Takes the warmest idle connection, or null. */
@@ -155,9 +172,9 @@ export class Pool {
     });
   }
 
-  /** Opens up to n more connections, never beyond the pool size. */
+  /** Opens up to n more connections, never beyond the pool size nor the budget's slots. */
   launch(n: number): void {
-    const room = this.settings.size - this.total;
+    const room = Math.min(this.settings.size - this.total, this.tally.slots - this.tally.conns);
     for (let i = 0; i < Math.min(n, room); i++) this.launchOne();
   }
 
@@ -189,11 +206,13 @@ export class Pool {
     );
   }
 
-  /** Calls back once the pool knows its server parameters (after the first login), or with the login error. */
+  /**
+   * Calls back once the pool knows its server parameters (after the first login), or with the login
+   * error. The login itself is the scheduler's to launch, within the budget (see needsFirstLogin).
+   */
   whenParamsKnown(cb: (err: string | null) => void): void {
     if (this.params) return cb(null);
     this.paramWaiters.push(cb);
-    if (this.total === 0) this.launch(1);
   }
 
   private flushParamWaiters(err: string | null): void {
@@ -208,6 +227,7 @@ export class Pool {
     this.tally.conns--;
     // Its slot is free: clients queued behind it need a new connection launched, or they wait out query_wait_timeout.
     if (wasUsed) this.events.idle(this);
+    else this.events.closed?.(this);
   }
 
   /** Periodic upkeep: idle and lifetime expiry, and the min_pool_size floor. */

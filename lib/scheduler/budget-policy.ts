@@ -2,7 +2,7 @@
 import type { ClassConfig, SluiceConfig, TenantConfig } from '../config/types.js';
 import { effectiveHeadroom } from '../config/isolation-schema.js';
 import type { ClassPolicy, SchedulerPolicy, TenantPolicy } from './policy.js';
-import type { BudgetPolicy } from './scheduler.js';
+import type { BudgetPolicy } from './budget.js';
 
 /**
  * The budget a pool draws from. With max_server_connections (per database or global) all pools of the

@@ -9,7 +9,7 @@ import type {
   TenantSnapshot,
 } from './scheduler-types.js';
 
-const zeroIdle = (): Record<IdleReason, number> => ({ limit: 0, rate: 0, headroom: 0, elastic: 0 });
+const zeroIdle = (): Record<IdleReason, number> => ({ limit: 0, rate: 0, headroom: 0, elastic: 0, connection: 0 });
 
 /** Counts the explicit reasons for leaving a slot idle, as slot-ms and as events. */
 export class SchedulerStats {

@@ -19,7 +19,7 @@ export function isRejection<T>(r: Ticket<T> | Rejection): r is Rejection {
 }
 
 /** Why a slot stayed free while work waited: the only reasons the scheduler may leave one idle. */
-export type IdleReason = 'limit' | 'rate' | 'headroom' | 'elastic';
+export type IdleReason = 'limit' | 'rate' | 'headroom' | 'elastic' | 'connection';
 
 /** The number of slots elastic classes may hold now (the adaptive limit implements this). */
 export interface ElasticBudget {
@@ -144,7 +144,8 @@ export interface SlotQueue<T> {
   setPolicy(policy: SchedulerPolicy): void;
   enqueue(item: T, tenant: string, cls: string): Ticket<T> | Rejection;
   remove(ticket: Ticket<T>): boolean;
-  next(): Grant<T> | null;
+  /** The next grant; `accept` may decline the item whose turn it is (it then stays first in line). */
+  next(accept?: (item: T) => boolean): Grant<T> | null;
   release(grant: Grant<T>): void;
   tick(): void;
   expire(): Expired<T>[];

@@ -1,30 +1,14 @@
 // Admission: each database's slot budget and weighted queue; matches granted transactions to server connections.
 import type { Clock, TimerHandle } from '../clock.js';
-import { List, move, type Listed } from '../list.js';
+import { move } from '../list.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
-import type { ServerConnection } from '../pool/server-connection.js';
-import { createSlotQueue, isRejection, type SchedulerMode } from './index.js';
-import type { Grant, Ticket } from './scheduler-nodes.js';
+import { isRejection } from './index.js';
+import type { Grant } from './scheduler-nodes.js';
 import type { Rejection, SchedulerObserver, SlotQueue } from './scheduler-types.js';
-import type { SchedulerPolicy } from './policy.js';
-import { AdaptiveLimit } from './adaptive-limit.js';
+import { Budget, type BudgetPolicy, type Waiter } from './budget.js';
 
-/** A session wanting a slot. While granted but without a connection it sits in its budget's pending list. */
-export interface Waiter extends Listed<Waiter> {
-  readonly pool: Pool;
-  ticket: Ticket<Waiter> | null;
-  grant: Grant<Waiter> | null;
-  granted(conn: ServerConnection): void;
-  rejected(err: PoolerError): void;
-}
-
-export interface BudgetPolicy {
-  mode: SchedulerMode;
-  policy: SchedulerPolicy;
-  /** Elastic classes get an adaptive share of the slots (CPU protection); null turns it off. */
-  adaptive: { min: number } | null;
-}
+export type { BudgetPolicy, Waiter } from './budget.js';
 
 export interface SchedulerSettings {
   /** Delay before retrying a login the server may accept later. */
@@ -36,72 +20,6 @@ export interface SchedulerSettings {
 }
 
 const ACCRUAL_MS = 250;
-
-/** One database's slots: its queue, its pools, and granted waiters still waiting for a connection. */
-class Budget {
-  queue: SlotQueue<Waiter>;
-  adaptive: AdaptiveLimit | null = null;
-  /** The settings the adaptive limit was made for; undefined forces a new one. */
-  private adaptiveKey: string | null | undefined = undefined;
-  mode: SchedulerMode;
-  readonly pools = new Set<Pool>();
-  readonly pending = new Map<Pool, List<Waiter>>();
-  /** Pools that may hold idle connections, candidates for eviction (checked lazily). */
-  readonly idlePools = new Set<Pool>();
-  deadline: TimerHandle | null = null;
-  deadlineAt = Infinity;
-  retry = new Map<Pool, TimerHandle>();
-  /** Deadlines of granted waiters still waiting for a connection (rare: only while one is being opened). */
-  readonly pendingTimers = new Map<Waiter, TimerHandle>();
-  /** A reloaded policy with another mode, applied once nothing is queued or held. */
-  wanted: BudgetPolicy | null = null;
-  /** Server connections of all its pools, open or opening (each pool updates it). */
-  readonly tally = { conns: 0 };
-
-  constructor(
-    /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
-    readonly database: string,
-    bp: BudgetPolicy,
-    clock: Clock,
-  ) {
-    this.mode = bp.mode;
-    this.queue = this.rebuild(bp, clock);
-  }
-
-  /** A fresh queue (and adaptive limit) for a policy: at creation, and for a change of mode once empty. */
-  rebuild(bp: BudgetPolicy, clock: Clock): SlotQueue<Waiter> {
-    this.mode = bp.mode;
-    this.adaptiveKey = undefined;
-    this.setAdaptive(bp, clock);
-    // Through a closure, so a reload can switch the adaptive limit on or off without a new queue.
-    const elastic = { elasticSlots: () => this.adaptive?.elasticSlots() ?? Infinity };
-    return (this.queue = createSlotQueue<Waiter>(bp.mode, bp.policy, () => clock.now(), { elastic }));
-  }
-
-  /** A new adaptive limit when the setting changed (a fresh one relearns its baseline). */
-  setAdaptive(bp: BudgetPolicy, clock: Clock): void {
-    const key = bp.adaptive && bp.mode !== 'fifo' ? `${bp.adaptive.min}/${bp.policy.slots}/${bp.policy.headroom.min}` : null;
-    if (key === this.adaptiveKey) return;
-    this.adaptiveKey = key;
-    this.adaptive = makeAdaptive(bp, clock, () => this.queue.elasticHeld);
-  }
-
-  get slots(): number {
-    return this.queue.snapshot().slots;
-  }
-
-  pendingList(pool: Pool): List<Waiter> {
-    let l = this.pending.get(pool);
-    if (!l) this.pending.set(pool, (l = new List<Waiter>('granted')));
-    return l;
-  }
-}
-
-function makeAdaptive(bp: BudgetPolicy, clock: Clock, inFlight: () => number): AdaptiveLimit | null {
-  if (!bp.adaptive || bp.mode === 'fifo') return null;
-  const max = Math.max(bp.adaptive.min, bp.policy.slots - bp.policy.headroom.min);
-  return new AdaptiveLimit({ now: () => clock.now(), min: bp.adaptive.min, max, inFlight });
-}
 
 export class Scheduler {
   private readonly budgets = new Map<string, Budget>();
@@ -122,6 +40,7 @@ export class Scheduler {
       return w.rejected(rejectionError(r, w.pool));
     }
     w.ticket = r;
+    b.demandOf(w.pool).queued++;
     this.dispatch(b);
   }
 
@@ -133,8 +52,10 @@ export class Scheduler {
     if (t) {
       const removed = b.queue.remove(t);
       w.ticket = null;
-      if (removed) this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
-      return removed;
+      if (!removed) return false;
+      b.demandOf(w.pool).queued--;
+      this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
+      return true;
     }
     if (w.list) {
       this.unpend(b, w);
@@ -151,6 +72,7 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
+    b.demandOf(w.pool).released();
     const heldMs = this.clock.now() - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
     this.dispatch(b);
@@ -169,6 +91,8 @@ export class Scheduler {
   poolIdle(pool: Pool): void {
     const b = this.budget(pool);
     b.idlePools.add(pool);
+    b.guarded.delete(pool);
+    // A released connection goes to a granted waiter of its own pool first: no login, no eviction.
     const pend = b.pending.get(pool);
     for (let w = pend?.first(); w; w = pend?.first()) {
       const conn = pool.takeIdle();
@@ -179,7 +103,26 @@ export class Scheduler {
     // A connection that closed also frees room to open one for waiters still pending.
     if (pend && pend.size > 0) this.connect(b, pool);
     else if (pool.retired && pool.total === 0) this.drop(b, pool);
+    this.serveWanting(b);
     this.dispatch(b);
+  }
+
+  /** An idle connection closed (evicted, expired): its room may let a starved pool connect. */
+  poolClosed(pool: Pool): void {
+    const b = this.budgets.get(pool.budget);
+    if (!b || b.matching) return;
+    if (pool.retired && pool.total === 0) this.drop(b, pool);
+    this.serveWanting(b);
+  }
+
+  /**
+   * Calls back once the pool knows its server parameters. The first login of a pool counts against its
+   * budget like any other connection: without room it evicts an idle connection or waits for one.
+   */
+  whenParamsKnown(pool: Pool, cb: (err: string | null) => void): void {
+    const b = this.budget(pool);
+    pool.whenParamsKnown(cb);
+    if (pool.needsFirstLogin) this.connect(b, pool);
   }
 
   /** Grants slots while the queue allows, then connects the granted waiters. */
@@ -190,10 +133,11 @@ export class Scheduler {
     }
     if (b.wanted) this.switchModeIfEmpty(b);
     const obs = this.settings.observer;
-    for (let g = b.queue.next(); g; g = b.queue.next()) {
+    for (let g = b.queue.next(b.accept); g; g = b.queue.next(b.accept)) {
       const w = g.item;
       w.ticket = null;
       w.grant = g;
+      b.demandOf(w.pool).granted(this.clock.now());
       obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);
@@ -229,34 +173,43 @@ export class Scheduler {
     w.rejected(rejectionError({ reason: 'timeout', tenant: t.tenant, cls: t.cls, waitedMs: this.clock.now() - t.enqueuedAt }, w.pool));
   }
 
-  /** Launches connections for a pool's granted waiters, evicting another pool's idle one when the budget is full of connections. */
+  /**
+   * Launches connections for a pool's granted waiters (and its first login), never beyond the budget's
+   * slots: at a full budget it evicts idle connections of other pools first, a warm share only when the
+   * pool has nothing of its own in use. What still finds no room waits in `wanting`.
+   */
   private connect(b: Budget, pool: Pool): void {
     if (b.retry.has(pool)) return;
-    const want = (b.pending.get(pool)?.size ?? 0) - pool.connecting;
-    if (want <= 0) return;
-    let conns = b.tally.conns;
-    for (let i = 0; i < want && conns >= b.slots; i++) {
-      const evicted = this.evictIdle(b, pool);
-      if (!evicted) break;
-      this.settings.observer?.evicted(evicted);
-      conns--;
+    const want = this.wantedConnections(b, pool);
+    if (want <= 0) {
+      b.wanting.delete(pool);
+      return;
+    }
+    b.matching = true;
+    const force = pool.inUse === 0;
+    for (let i = b.room; i < want; i++) {
+      const from = b.evictable(pool, force);
+      if (!from) break;
+      from.idle.first()!.close('evicted for another pool of the same database');
+      this.settings.observer?.evicted(from.name);
     }
     pool.launch(want);
+    b.matching = false;
+    if (this.wantedConnections(b, pool) > 0 && !pool.full) b.wanting.add(pool);
+    else b.wanting.delete(pool);
   }
 
-  /** Closes one idle connection of another pool; the name of that pool, or null when none had one. */
-  private evictIdle(b: Budget, except: Pool): string | null {
-    for (const p of b.idlePools) {
-      if (p === except) continue;
-      const conn = p.idle.first();
-      if (!conn) {
-        b.idlePools.delete(p);
-        continue;
-      }
-      conn.close('evicted for another pool of the same database');
-      return p.name;
+  private wantedConnections(b: Budget, pool: Pool): number {
+    return (b.pending.get(pool)?.size ?? 0) + (pool.needsFirstLogin ? 1 : 0) - pool.connecting;
+  }
+
+  /** Room or an idle connection appeared: pools that found none before try again, oldest first. */
+  private serveWanting(b: Budget): void {
+    if (b.matching) return;
+    for (const p of b.wanting) {
+      this.connect(b, p);
+      if (b.wanting.has(p)) break;
     }
-    return null;
   }
 
   /** Login failed: a refusal fails the pool's granted waiters now; a transient failure retries. */
@@ -296,6 +249,7 @@ export class Scheduler {
     const obs = this.settings.observer;
     for (const { item, rejection, ticket } of b.queue.expire()) {
       obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
+      b.demandOf(item.pool).queued--;
       item.ticket = null;
       item.rejected(rejectionError(rejection, item.pool));
     }
@@ -311,6 +265,8 @@ export class Scheduler {
         if (b.queue.held === 0) continue;
         b.queue.tick();
         busy = true;
+        // Warm shares fade with time, not with events: a pool waiting on its own releases may now evict.
+        if (b.reconsiderGuarded() && b.queue.queued > 0) this.dispatch(b);
       }
       if (busy) this.armAccrual();
     }, ACCRUAL_MS);
@@ -342,7 +298,7 @@ export class Scheduler {
       const bp = this.settings.policyFor(any);
       if (bp.mode === b.mode) {
         b.queue.setPolicy(bp.policy);
-        b.setAdaptive(bp, this.clock);
+        b.setAdaptive(bp);
       } else b.wanted = bp;
       this.dispatch(b);
     }
@@ -350,7 +306,7 @@ export class Scheduler {
 
   private switchModeIfEmpty(b: Budget): void {
     if (!b.wanted || b.queue.held > 0 || b.queue.queued > 0) return;
-    b.rebuild(b.wanted, this.clock);
+    b.rebuild(b.wanted);
     b.wanted = null;
   }
 
@@ -384,11 +340,7 @@ export class Scheduler {
 
   /** A pool replaced by a reload has closed its last connection: the budget forgets it. */
   private drop(b: Budget, pool: Pool): void {
-    b.pending.delete(pool);
-    b.pools.delete(pool);
-    b.idlePools.delete(pool);
-    b.retry.get(pool)?.cancel();
-    b.retry.delete(pool);
+    b.forget(pool);
   }
 
   pause(db: string | null): void {

@@ -62,8 +62,8 @@ export class ShadowQueue<T> implements SlotQueue<T> {
     return true;
   }
 
-  next(): Grant<T> | null {
-    const g = this.real.next();
+  next(accept?: (item: T) => boolean): Grant<T> | null {
+    const g = this.real.next(accept);
     if (!g) return null;
     const s = this.fair.next();
     if (s?.item === g.ticket) this.twins.delete(g.ticket);

@@ -130,7 +130,8 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     return true;
   }
 
-  next(): Grant<T> | null {
+  /** The next grant, if a slot is free and `accept` (when given) takes the item whose turn it is. */
+  next(accept?: (item: T) => boolean): Grant<T> | null {
     const now = this.now();
     this.stats.close(now);
     this.ready.wakeRate(now);
@@ -146,6 +147,11 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     // flood would refill every freed slot and long-lane work would starve.
     if (!this.laneAllows(pick, free)) {
       this.stats.markIdle('headroom', free, now);
+      return null;
+    }
+    // Its turn waits for a connection of its own pool, so the slot stays free for pools that have one.
+    if (accept && !accept(pick.leaf.head!.item)) {
+      this.stats.markIdle('connection', free, now);
       return null;
     }
     return this.dispatch(pick.leaf, now);

@@ -16,10 +16,12 @@ class FakeConn {
   next: FakeConn | null = null;
   list: List<FakeConn> | null = null;
   closedFor: string | null = null;
+  lastUsedAt = -Infinity;
   constructor(readonly id: number, readonly pool: FakePool) {}
   close(reason: string): void {
     this.closedFor = reason;
     move<FakeConn>(this as FakeConn, null);
+    this.pool.tally.conns--;
   }
 }
 
@@ -30,6 +32,10 @@ class FakePool {
   connecting = 0;
   launched = 0;
   lastError: string | null = null;
+  /** Shared with the budget once the scheduler has seen the pool, as Pool's is. */
+  tally = { conns: 0, slots: Infinity };
+  private paramCallbacks: Array<(err: string | null) => void> = [];
+  private hasParams = false;
   constructor(
     readonly name: string,
     /** The budget key: 'app' when the database's pools share max_server_connections, else the pool's own name. */
@@ -40,6 +46,12 @@ class FakePool {
   get total(): number {
     return this.idle.size + this.used + this.connecting;
   }
+  get inUse(): number {
+    return this.used;
+  }
+  get full(): boolean {
+    return this.total >= this.size;
+  }
   takeIdle(): ServerConnection | null {
     const c = this.idle.last();
     if (!c) return null;
@@ -48,15 +60,31 @@ class FakePool {
     return c as unknown as ServerConnection;
   }
   launch(n: number): void {
-    const k = Math.max(0, Math.min(n, this.size - this.total));
+    const k = Math.max(0, Math.min(n, this.size - this.total, this.tally.slots - this.tally.conns));
     this.launched += k;
     this.connecting += k;
+    this.tally.conns += k;
   }
   /** Adds an idle connection without telling anyone (a warm pool at the start of a test). */
   warm(id: number): FakeConn {
     const c = new FakeConn(id, this);
     this.idle.push(c);
+    this.tally.conns++;
     return c;
+  }
+  /** A login finished: its connection joins the idle list (already counted in the tally). */
+  connected(id: number): void {
+    this.connecting--;
+    this.idle.push(new FakeConn(id, this));
+    this.hasParams = true;
+    for (const cb of this.paramCallbacks.splice(0)) cb(null);
+  }
+  whenParamsKnown(cb: (err: string | null) => void): void {
+    if (this.hasParams) return cb(null);
+    this.paramCallbacks.push(cb);
+  }
+  get needsFirstLogin(): boolean {
+    return !this.hasParams && this.paramCallbacks.length > 0 && this.connecting === 0;
   }
   get asPool(): Pool {
     return this as unknown as Pool;
@@ -98,8 +126,7 @@ function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair', observe
   };
   /** A login finished: the pool has a new idle connection. */
   const arrive = (pool: FakePool): void => {
-    pool.connecting--;
-    pool.warm(100 + n++);
+    pool.connected(100 + n++);
     sched.poolIdle(pool.asPool);
   };
   /** The transaction ended: connection back to its pool first, then the slot (as ClientSession does). */
@@ -117,6 +144,90 @@ function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair', observe
   };
   return { clock, sched, alice, carol, start, arrive, finish, setPolicy };
 }
+
+t.test('first logins count against the budget: pools beyond its slots wait for room, and every one logs in', async (t) => {
+  const { sched, alice, arrive, start, finish } = setup({ slots: 2 });
+  const pools = [alice, ...[1, 2, 3, 4].map((i) => new FakePool(`app/u${i}`))];
+  const ready: string[] = [];
+  for (const p of pools) sched.whenParamsKnown(p.asPool, () => ready.push(p.name));
+  const total = () => pools.reduce((sum, p) => sum + p.total, 0);
+  t.equal(total(), 2, 'two slots: two logins, the other three pools wait');
+  t.equal(alice.tally.conns, 2);
+  arrive(pools[0]!);
+  arrive(pools[1]!);
+  t.same(ready, ['app/alice', 'app/u1']);
+  // Their idle connections are evicted for the waiting first logins, two at a time, never above the slots.
+  t.equal(total(), 2, 'the idle connections made room for two more first logins');
+  arrive(pools[2]!);
+  arrive(pools[3]!);
+  t.equal(total(), 2);
+  arrive(pools[4]!);
+  t.same(ready.length, 5, 'every pool logged in');
+  t.ok(total() <= 2, 'and the budget never held more than its slots');
+  const w = start('w', alice, 'alice');
+  t.equal(w.conn, null, 'alice lost her idle connection to the first logins');
+  arrive(alice);
+  t.ok(w.conn, 'and got one back by evicting another idle one');
+  t.equal(total(), 2);
+  finish(w);
+});
+
+t.test('a full budget never launches past its slots: a granted waiter waits for an idle connection to evict', async (t) => {
+  const { alice, carol, start, finish } = setup({ slots: 2 });
+  alice.warm(1);
+  alice.warm(2);
+  const a1 = start('a1', alice, 'alice');
+  const a2 = start('a2', alice, 'alice');
+  t.ok(a1.conn && a2.conn);
+  const c = start('c', carol, 'carol');
+  t.equal(c.conn, null);
+  t.equal(carol.launched, 0, 'no slot, no launch');
+  finish(a1);
+  t.equal(carol.launched, 1, 'the freed slot goes to carol: alice\'s returned connection is evicted first');
+  t.equal(alice.total + carol.total, 2);
+  finish(a2);
+  t.equal(alice.total + carol.total, 2);
+});
+
+t.test('warm share: a pool waits for its own release rather than evict the connection another pool just used', async (t) => {
+  const { clock, sched, alice, carol, start, finish } = setup({ slots: 3 });
+  alice.warm(1);
+  alice.warm(2);
+  carol.warm(3);
+  const c1 = start('c1', carol, 'carol');
+  finish(c1);
+  t.equal(carol.idle.size, 1, 'carol used her connection a moment ago');
+  const a = [start('a1', alice, 'alice'), start('a2', alice, 'alice'), start('a3', alice, 'alice')];
+  t.ok(a[0]!.conn && a[1]!.conn, 'alice runs on her own two connections');
+  t.equal(a[2]!.grant, null, 'her third transaction is not granted: it would evict carol\'s warm connection');
+  t.equal(carol.idle.first()?.closedFor ?? null, null);
+  t.equal(sched.snapshots().get('app')?.idle.reason, 'connection', 'the free slot is accounted as waiting for a connection');
+  const c2 = start('c2', carol, 'carol');
+  t.equal(c2.conn?.id, 3, 'carol takes the free slot at once, on her warm connection: no login');
+  finish(c2);
+  finish(a[0]!);
+  t.ok(a[2]!.conn, 'alice\'s own released connection serves her next transaction');
+  t.equal(carol.launched + alice.launched, 0, 'nobody logged in');
+  finish(a[1]!);
+  finish(a[2]!);
+  // Two windows without carol: her share fades and alice's next burst may take the connection over.
+  clock.advance(2500);
+  const b = [1, 2, 3].map((i) => start(`b${i}`, alice, 'alice'));
+  t.ok(b.every((w) => w.grant), 'all three granted');
+  t.equal(carol.idle.size, 0, 'carol\'s cold connection was evicted');
+  t.equal(alice.launched, 1);
+});
+
+t.test('a pool with nothing in use evicts even a warm connection: nobody waits on a release that will not come', async (t) => {
+  const { sched, alice, carol, start, finish } = setup({ slots: 1 });
+  carol.warm(1);
+  finish(start('c', carol, 'carol'));
+  const a = start('a', alice, 'alice');
+  t.ok(a.grant, 'granted');
+  t.equal(carol.idle.size, 0, 'carol\'s warm connection made room');
+  t.equal(alice.launched, 1);
+  t.equal(sched.waitingCount(alice.asPool), 1);
+});
 
 t.test('a free slot with an idle connection is granted at once, without a launch', async (t) => {
   const { sched, alice, start, finish } = setup();

@@ -1,0 +1,194 @@
+// One budget's slots and server connections: its queue, its pools, and which idle connection may be evicted for whom.
+import type { Clock, TimerHandle } from '../clock.js';
+import { List, type Listed } from '../list.js';
+import type { PoolerError } from '../errors.js';
+import type { Pool } from '../pool/pool.js';
+import type { ServerConnection } from '../pool/server-connection.js';
+import { createSlotQueue, type SchedulerMode } from './index.js';
+import type { Grant, Ticket } from './scheduler-nodes.js';
+import type { SlotQueue } from './scheduler-types.js';
+import type { SchedulerPolicy } from './policy.js';
+import { AdaptiveLimit } from './adaptive-limit.js';
+import { PoolDemand } from './pool-demand.js';
+
+/** A session wanting a slot. While granted but without a connection it sits in its budget's pending list. */
+export interface Waiter extends Listed<Waiter> {
+  readonly pool: Pool;
+  ticket: Ticket<Waiter> | null;
+  grant: Grant<Waiter> | null;
+  granted(conn: ServerConnection): void;
+  rejected(err: PoolerError): void;
+}
+
+export interface BudgetPolicy {
+  mode: SchedulerMode;
+  policy: SchedulerPolicy;
+  /** Elastic classes get an adaptive share of the slots (CPU protection); null turns it off. */
+  adaptive: { min: number } | null;
+}
+
+/** How long a pool's peak demand keeps its connections warm (it fades within two of these). */
+export const WARM_WINDOW_MS = 1000;
+/**
+ * A connection used this recently is about to be used again by its own pool's queued work; taking it
+ * over would cost a login now and another when the pools' turns swap back. Past this it is fair game.
+ */
+export const HOT_MS = 50;
+
+export class Budget {
+  queue: SlotQueue<Waiter>;
+  adaptive: AdaptiveLimit | null = null;
+  /** The settings the adaptive limit was made for; undefined forces a new one. */
+  private adaptiveKey: string | null | undefined = undefined;
+  mode: SchedulerMode;
+  readonly pools = new Set<Pool>();
+  readonly pending = new Map<Pool, List<Waiter>>();
+  readonly demand = new Map<Pool, PoolDemand>();
+  /** Pools that may hold idle connections another pool could take over (checked lazily). */
+  readonly idlePools = new Set<Pool>();
+  /** Pools found holding only their warm share; looked at again after a window, on a tick, or when they change. */
+  readonly guarded = new Set<Pool>();
+  private guardedSince = 0;
+  /** Pools with granted waiters (or a first login) that found no room for a connection yet. */
+  readonly wanting = new Set<Pool>();
+  deadline: TimerHandle | null = null;
+  deadlineAt = Infinity;
+  retry = new Map<Pool, TimerHandle>();
+  /** Deadlines of granted waiters still waiting for a connection (rare: only while one is being opened). */
+  readonly pendingTimers = new Map<Waiter, TimerHandle>();
+  /** A reloaded policy with another mode, applied once nothing is queued or held. */
+  wanted: BudgetPolicy | null = null;
+  /** Server connections of all its pools, open or opening (each pool updates it), and the most there may be. */
+  readonly tally = { conns: 0, slots: 0 };
+  /** Set while connections are being launched or evicted, so close events do not re-enter. */
+  matching = false;
+  /** The dispatch predicate: grant only what can get a connection without evicting a warm one (see canServe). */
+  readonly accept = (w: Waiter): boolean => this.canServe(w.pool);
+
+  constructor(
+    /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
+    readonly database: string,
+    bp: BudgetPolicy,
+    private readonly clock: Clock,
+  ) {
+    this.mode = bp.mode;
+    this.queue = this.rebuild(bp);
+  }
+
+  /** A fresh queue (and adaptive limit) for a policy: at creation, and for a change of mode once empty. */
+  rebuild(bp: BudgetPolicy): SlotQueue<Waiter> {
+    this.mode = bp.mode;
+    this.adaptiveKey = undefined;
+    this.setAdaptive(bp);
+    this.tally.slots = bp.policy.slots;
+    // Through a closure, so a reload can switch the adaptive limit on or off without a new queue.
+    const elastic = { elasticSlots: () => this.adaptive?.elasticSlots() ?? Infinity };
+    const clock = this.clock;
+    return (this.queue = createSlotQueue<Waiter>(bp.mode, bp.policy, () => clock.now(), { elastic }));
+  }
+
+  /** A new adaptive limit when the setting changed (a fresh one relearns its baseline). */
+  setAdaptive(bp: BudgetPolicy): void {
+    this.tally.slots = bp.policy.slots;
+    const key = bp.adaptive && bp.mode !== 'fifo' ? `${bp.adaptive.min}/${bp.policy.slots}/${bp.policy.headroom.min}` : null;
+    if (key === this.adaptiveKey) return;
+    this.adaptiveKey = key;
+    this.adaptive = makeAdaptive(bp, this.clock, () => this.queue.elasticHeld);
+  }
+
+  get slots(): number {
+    return this.tally.slots;
+  }
+
+  /** Connections that may still be opened without exceeding the slots. */
+  get room(): number {
+    return this.tally.slots - this.tally.conns;
+  }
+
+  pendingList(pool: Pool): List<Waiter> {
+    let l = this.pending.get(pool);
+    if (!l) this.pending.set(pool, (l = new List<Waiter>('granted')));
+    return l;
+  }
+
+  demandOf(pool: Pool): PoolDemand {
+    let d = this.demand.get(pool);
+    if (!d) this.demand.set(pool, (d = new PoolDemand(WARM_WINDOW_MS, this.clock.now())));
+    return d;
+  }
+
+  /**
+   * Whether a grant for this pool would get a connection: an idle one, one already opening, room for a
+   * new one, or another pool's idle connection beyond that pool's warm share. A pool with no connection
+   * in use is always served (nothing of its own would come back), if need be by evicting a warm one.
+   * Otherwise its turn waits for its own next release, leaving the slot to a pool with a warm connection
+   * (a quiet tenant's), unless that would stall pools with queued work.
+   */
+  canServe(pool: Pool): boolean {
+    if (pool.idle.size > 0 || this.room > 0 || pool.inUse === 0) return true;
+    if (pool.connecting > (this.pending.get(pool)?.size ?? 0)) return true;
+    if (pool.full) return false;
+    if (this.evictable(pool, false) !== null) return true;
+    // Declining would hold up pools behind it in line that have work and a warm connection ready: grant
+    // instead, and the grant waits for a connection (its own release, or one that cools down).
+    for (const p of this.guarded) if (p !== pool && (this.demand.get(p)?.queued ?? 0) > 0) return true;
+    return false;
+  }
+
+  /**
+   * An idle connection's pool that `except` may take it from, in insertion order: one whose coldest idle
+   * connection sat unused a while and that holds more than its recent peak (or has work queued of its
+   * own, which its turn in the queue will serve). With `force`, any.
+   */
+  evictable(except: Pool, force: boolean): Pool | null {
+    const now = this.clock.now();
+    if (now - this.guardedSince >= HOT_MS) this.reconsiderGuarded();
+    for (const p of this.idlePools) {
+      if (p === except) continue;
+      if (p.idle.size === 0) {
+        this.idlePools.delete(p);
+        continue;
+      }
+      if (!this.isWarm(p, now)) return p;
+      this.idlePools.delete(p);
+      if (this.guarded.size === 0) this.guardedSince = now;
+      this.guarded.add(p);
+    }
+    if (!force) return null;
+    for (const p of this.guarded) if (p !== except && p.idle.size > 0) return p;
+    return null;
+  }
+
+  /** Its coldest idle connection was just used, or closing one would leave the pool below its recent peak. */
+  private isWarm(p: Pool, now: number): boolean {
+    if (now - p.idle.first()!.lastUsedAt < HOT_MS) return true;
+    const d = this.demand.get(p);
+    if (!d || d.queued > 0) return false;
+    return p.total <= d.warmShare(now);
+  }
+
+  /** The tick: guarded pools' peaks may have faded, so they become candidates again. */
+  reconsiderGuarded(): boolean {
+    if (this.guarded.size === 0) return false;
+    for (const p of this.guarded) this.idlePools.add(p);
+    this.guarded.clear();
+    return true;
+  }
+
+  forget(pool: Pool): void {
+    this.pending.delete(pool);
+    this.demand.delete(pool);
+    this.pools.delete(pool);
+    this.idlePools.delete(pool);
+    this.guarded.delete(pool);
+    this.wanting.delete(pool);
+    this.retry.get(pool)?.cancel();
+    this.retry.delete(pool);
+  }
+}
+
+function makeAdaptive(bp: BudgetPolicy, clock: Clock, inFlight: () => number): AdaptiveLimit | null {
+  if (!bp.adaptive || bp.mode === 'fifo') return null;
+  const max = Math.max(bp.adaptive.min, bp.policy.slots - bp.policy.headroom.min);
+  return new AdaptiveLimit({ now: () => clock.now(), min: bp.adaptive.min, max, inFlight });
+}
