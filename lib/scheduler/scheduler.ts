@@ -237,10 +237,12 @@ export class Scheduler {
   /** One timer per budget at the earliest queue deadline; granted waiters stuck without a connection time out too. */
   private armDeadline(b: Budget): void {
     const at = b.queue.nextDeadline() ?? Infinity;
-    if (at === b.deadlineAt) return;
+    // A timer due no later stays: firing early, expire() finds nothing due and re-arms. Re-arming for
+    // every later deadline cost a clearTimeout and a setTimeout per transaction.
+    if (at >= b.deadlineAt) return;
     b.deadline?.cancel();
     b.deadlineAt = at;
-    b.deadline = at === Infinity ? null : this.clock.setTimer(() => this.expire(b), at - this.clock.now());
+    b.deadline = this.clock.setTimer(() => this.expire(b), at - this.clock.now());
   }
 
   private expire(b: Budget): void {

@@ -517,3 +517,52 @@ t.test('the observer hears every grant (with its wait), release (with its hold),
   ]);
   t.equal(leaves.get('alice/default')?.size, 1, 'one leaf object for every event of (app, alice, default)');
 });
+
+t.test('the queue deadline timer is not re-armed for each later deadline, and a waiter still times out on time', async (t) => {
+  class CountingClock extends FakeClock {
+    armed = 0;
+    override setTimer(fn: () => void, ms: number) {
+      this.armed++;
+      return super.setTimer(fn, ms);
+    }
+  }
+  const clock = new CountingClock(1000);
+  const bp: BudgetPolicy = { mode: 'fair', policy: policy({ slots: 1, tenants: { alice: { queueTimeoutMs: 300 } } }), adaptive: null };
+  const sched = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => bp });
+  const alice = new FakePool('app/alice');
+  alice.warm(1);
+  const start = (name: string): FakeWaiter => {
+    const w = new FakeWaiter(name, alice);
+    sched.acquire(w, 'alice', 'default');
+    return w;
+  };
+  const finish = (w: FakeWaiter): void => {
+    const c = w.conn!;
+    w.conn = null;
+    alice.used--;
+    alice.idle.push(c);
+    sched.poolIdle(alice.asPool);
+    sched.release(w);
+  };
+  const holder = start('holder');
+  const queued: FakeWaiter[] = [];
+  for (let i = 0; i < 5; i++) {
+    queued.push(start(`w${i}`));
+    clock.advance(10);
+  }
+  const before = clock.armed;
+  let running = holder;
+  for (const w of queued.slice(0, 4)) {
+    finish(running);
+    t.ok(w.conn, `${w.name} granted in turn`);
+    running = w;
+  }
+  t.equal(clock.armed, before, 'four grants, each moving the earliest deadline later, armed no timer');
+  const last = queued[4]!;
+  // last was queued at 1040: its deadline is 1340; the timer armed for w0 (1300) fires first and re-arms.
+  clock.advance(1339 - clock.now());
+  t.equal(last.error, null, 'not before its own deadline');
+  clock.advance(1);
+  t.equal(last.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT', 'at its deadline');
+  finish(running);
+});
