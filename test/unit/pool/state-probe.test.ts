@@ -1,7 +1,7 @@
 // Tests for the session-state probe: its SQL (read back by the PostgreSQL grammar) and how it reads the reply and restores the link.
 import t from 'tap';
 import { loadModule, parseSync } from 'libpg-query';
-import { probeQuery, probeSessionState } from '../../../lib/pool/state-probe.js';
+import { listeningChannels, probeQuery, probeSessionState } from '../../../lib/pool/state-probe.js';
 import type { ServerConnection, ServerLink } from '../../../lib/pool/server-connection.js';
 import * as encode from '../../../lib/protocol/encode.js';
 import { TxStatus } from '../../../lib/protocol/codes.js';
@@ -81,4 +81,16 @@ t.test('a connection that dies during the probe tells the previous link, then th
   link.serverClosed('server closed the connection', false);
   t.equal(await done, 'server closed the connection');
   t.ok(closedSeen, 'the session heard of it');
+});
+
+t.test('listeningChannels reads one channel per row, and relinks the session', async (t) => {
+  const { conn, written } = fakeConn(session);
+  const got = new Promise<{ channels: string[] | null; error: string | null }>((resolve) =>
+    listeningChannels(conn as unknown as ServerConnection, (channels, error) => resolve({ channels, error })));
+  t.match(written[0].toString('utf8'), /pg_listening_channels\(\)/);
+  const link = conn.link as ServerLink;
+  for (const b of [encode.rowDescription([]), encode.dataRow(['a']), encode.dataRow(['B c']), encode.commandComplete('SELECT 2')]) link.serverData(b, 0, b.length);
+  link.serverReady(1, TxStatus.Idle);
+  t.same(await got, { channels: ['a', 'B c'], error: null });
+  t.equal(conn.link, session);
 });
