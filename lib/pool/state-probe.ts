@@ -107,6 +107,8 @@ class StateProbe implements ServerLink {
     let error: string | null = null;
     for (let at = 0; at + 5 <= reply.length; at += reply.readInt32BE(at + 1) + 1) {
       if (reply[at] === Backend.DataRow) rows.push(dataRow(reply, at));
+      // A backend that LISTENs may deliver a notification before the probe's ReadyForQuery: it is the client's.
+      else if (reply[at] === Backend.NotificationResponse) this.previous?.serverData(reply, at, at + reply.readInt32BE(at + 1) + 1);
       else if (reply[at] === Backend.ErrorResponse) {
         const f = decodeErrorFields(reply, at, at + reply.readInt32BE(at + 1) + 1);
         error ??= `${f.code}: ${f.message}`;
