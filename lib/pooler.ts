@@ -1,8 +1,7 @@
 // The composition root: builds pools, scheduler, listener and admin console from a config snapshot; reload and shutdown.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { silentLogger, type Logger } from './log.js';
 import { poolerError, type PoolerError } from './errors.js';
@@ -14,14 +13,16 @@ import { SluiceMetrics } from './metrics/sluice-metrics.js';
 import { AdminHttpServer, type AdminContext } from './admin/http-server.js';
 import { checkReadiness } from './admin/readiness.js';
 import { Listener } from './listener.js';
-import { ClientStartup, sluiceOptions, type LoginRequest, type StartupContext } from './session/client-startup.js';
-import { ClientSession, type SessionContext } from './session/client-session.js';
+import { ClientStartup, clientTlsContext, sluiceOptions, type LoginRequest, type StartupContext } from './session/client-startup.js';
+import { ClientSession } from './session/client-session.js';
+import type { SessionContext } from './session/session-context.js';
 import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
 import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
 import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
-import { Pool } from './pool/pool.js';
-import { poolSettings, sameTarget, type ScramKeys } from './pool/pool-settings.js';
-import { PoolStats } from './pool/pool-stats.js';
+import type { Pool } from './pool/pool.js';
+import type { ScramKeys } from './pool/pool-settings.js';
+import { PoolDirectory } from './pool/pool-directory.js';
+import { ClientDirectory } from './session/client-directory.js';
 import { PoolWatch } from './pool/pool-watch.js';
 import { StatementRegistry } from './session/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
@@ -53,9 +54,9 @@ export class Pooler {
   readonly clock: Clock;
   readonly log: Logger;
   readonly scheduler: Scheduler;
-  readonly pools = new Map<string, Pool>();
-  /** Live sessions by cancel key, so CancelRequests find their client in O(1). */
-  readonly sessions = new Map<string, ClientSession>();
+  /** Pools by (database, server user), retired pools, SHOW STATS counters. */
+  private readonly directory: PoolDirectory;
+  private readonly clients = new ClientDirectory();
   readonly metrics: SluiceMetrics;
   /** The file's snapshot and the tenant settings changed through the admin API; `config` is both combined. */
   readonly tenants: RuntimeTenants;
@@ -67,12 +68,6 @@ export class Pooler {
   readonly notifyHub: NotifyHub;
   /** Set by listen(), once the SQL parser is loaded; every session shares it. */
   private guardContext: GuardContext | null = null;
-  /** Connected clients per tenant, for max_clients. */
-  private readonly tenantClients = new Map<string, number>();
-  /** Pools a reload replaced, until their last connection is gone (SHOW SERVERS close_needed, WAIT_CLOSE). */
-  private readonly retired = new Set<Pool>();
-  /** SHOW STATS counters per database, shared by the database's pools. */
-  private readonly stats = new Map<string, PoolStats>();
   /** Console commands waiting for server connections to come back (PAUSE, WAIT_CLOSE). */
   private readonly watch = new PoolWatch();
   private readonly listener: Listener;
@@ -88,7 +83,6 @@ export class Pooler {
   private adminHttp: AdminHttpServer | null = null;
   private listening = false;
   private nextClientId = 1;
-  private nextServerId = 1;
   private draining = false;
   private closing = false;
   private resolveClosed: () => void = () => undefined;
@@ -98,7 +92,7 @@ export class Pooler {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger();
     this.configSource = opts.configSource;
-    this.tlsContext = makeTlsContext(config);
+    this.tlsContext = clientTlsContext(config);
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
       snapshots: () => this.scheduler.snapshots(),
@@ -109,6 +103,14 @@ export class Pooler {
       sessions: () => this.sessions.values(),
     });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
+    this.directory = new PoolDirectory(this.clock, {
+      idle: (p) => {
+        this.scheduler.poolIdle(p);
+        if (this.watch.active) this.watch.poke();
+      },
+      loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
+      launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
+    });
     this.notifyHub = new NotifyHub(this.clock, this.log);
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
@@ -139,6 +141,16 @@ export class Pooler {
     return addr;
   }
 
+  /** Live pools by `database\0server user`. */
+  get pools(): ReadonlyMap<string, Pool> {
+    return this.directory.live;
+  }
+
+  /** Live client sessions by cancel key. */
+  get sessions(): ReadonlyMap<string, ClientSession> {
+    return this.clients.byKey;
+  }
+
   /** The admin HTTP port's address, once listening. */
   get adminAddress(): net.AddressInfo | null {
     return this.adminHttp?.address ?? null;
@@ -154,8 +166,7 @@ export class Pooler {
       scrape: () => this.metrics.scrape(),
       metricsContentType: this.metrics.contentType,
       readiness: () => {
-        const connected = new Set<string>();
-        for (const p of this.pools.values()) if (p.idle.size + p.used.size > 0) connected.add(p.database);
+        const connected = this.directory.connectedDatabases();
         const timeoutMs = Math.min(READINESS_PROBE_MS, this.config.server_connect_timeout || READINESS_PROBE_MS);
         return checkReadiness({ listening: this.listening && !this.closing && !this.draining, databases: this.config.databases.values(), connected, timeoutMs });
       },
@@ -233,15 +244,13 @@ export class Pooler {
     };
     const tenant = tenantOf(iso, facts);
     const max = (iso.tenants.get(tenant) ?? iso.default_tenant).max_clients;
-    const count = this.tenantClients.get(tenant) ?? 0;
-    if (count >= max) return this.refuse(req, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
-    this.tenantClients.set(tenant, count + 1);
+    if (!this.clients.admit(tenant, max)) return this.refuse(req, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
     pool.stats.clientLogins++;
     const ident = {
-      id: req.id, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.newCancelKey(),
+      id: req.id, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.clients.newCancelKey(),
     };
     const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.params, this.config.max_packet_size);
-    this.sessions.set(cancelKey(ident.pid, ident.secret), session);
+    this.clients.add(session);
     const out: Buffer[] = [];
     for (const [k, v] of session.welcomeParams()) out.push(encode.parameterStatus(k, v));
     out.push(encode.backendKeyData(ident.pid, ident.secret), encode.ReadyForQueryIdle);
@@ -268,24 +277,13 @@ export class Pooler {
   }
 
   private sessionClosed(s: ClientSession): void {
-    this.sessions.delete(cancelKey(s.ident.pid, s.ident.secret));
-    const n = (this.tenantClients.get(s.ident.tenant) ?? 1) - 1;
-    if (n > 0) this.tenantClients.set(s.ident.tenant, n);
-    else this.tenantClients.delete(s.ident.tenant);
-    if (this.draining && this.sessions.size === 0) void this.close();
-  }
-
-  private newCancelKey(): { pid: number; secret: number } {
-    for (;;) {
-      const pid = crypto.randomInt(1, 2 ** 31 - 1);
-      const secret = crypto.randomInt(0, 2 ** 31 - 1);
-      if (!this.sessions.has(cancelKey(pid, secret))) return { pid, secret };
-    }
+    this.clients.remove(s);
+    if (this.draining && this.clients.size === 0) void this.close();
   }
 
   /** A CancelRequest reaches only the backend its client is using right now; unknown keys are dropped. */
   private cancel(pid: number, secret: number): void {
-    const s = this.sessions.get(cancelKey(pid, secret));
+    const s = this.clients.find(pid, secret);
     if (!s) return;
     s.cancel((conn) => {
       const t = s.pool.settings.target;
@@ -295,29 +293,7 @@ export class Pooler {
 
   /** The pool for (database, server user), created on first use. */
   poolFor(db: DatabaseConfig, clientUser: string, scramKeys?: ScramKeys): Pool {
-    const serverUser = db.user ?? clientUser;
-    const key = `${db.name}\0${serverUser}`;
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = new Pool(`${db.name}/${serverUser}`, poolSettings(this.config, db, serverUser, clientUser, scramKeys), this.clock, {
-        idle: (p) => {
-          this.scheduler.poolIdle(p);
-          if (this.watch.active) this.watch.poke();
-        },
-        loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
-        launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
-      }, () => this.nextServerId++, this.statsFor(db.name));
-      this.pools.set(key, pool);
-    } else if (scramKeys && !pool.settings.target.scramKeys && !pool.settings.target.password) {
-      pool.settings = { ...pool.settings, target: { ...pool.settings.target, scramKeys } };
-    }
-    return pool;
-  }
-
-  private statsFor(database: string): PoolStats {
-    let st = this.stats.get(database);
-    if (!st) this.stats.set(database, (st = new PoolStats(this.clock.now())));
-    return st;
+    return this.directory.poolFor(this.config, db, clientUser, scramKeys);
   }
 
   /**
@@ -330,28 +306,11 @@ export class Pooler {
     if (dropped.length > 0) this.log.warn({ tenants: dropped }, 'runtime tenant settings no longer fit the reloaded file and were dropped');
     this.warnAdminHttpChange(prev, next);
     this.config = next;
-    this.tlsContext = makeTlsContext(next);
+    this.tlsContext = clientTlsContext(next);
     this.scheduler.settings = this.schedulerSettings(next);
-    const moved: Array<[Pool, DatabaseConfig, string]> = [];
-    for (const [key, pool] of this.pools) {
-      const db = next.databases.get(key.split('\0')[0]);
-      const user = key.split('\0')[1];
-      if (!db) {
-        this.retire(pool, key, 'database removed by reload');
-        this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
-        continue;
-      }
-      const fresh = poolSettings(next, db, user, user, pool.settings.target.scramKeys);
-      // A pool moving to another slot budget is replaced too: its queued and running transactions finish in the old one.
-      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) pool.settings = fresh;
-      else {
-        this.retire(pool, key, 'server settings changed by reload');
-        moved.push([pool, db, user]);
-      }
+    for (const pool of this.directory.reconcile(next)) {
+      this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
     }
-    // Connected clients follow to the new server at their next transaction; created after the loop,
-    // since a Map iterator also visits entries added while it runs.
-    for (const [pool, db, user] of moved) pool.successor = this.poolFor(db, user, pool.settings.target.scramKeys);
     this.scheduler.applyPolicies();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
   }
@@ -361,13 +320,6 @@ export class Pooler {
     const b = next.admin_http;
     if (a?.listen_addr === b?.listen_addr && a?.port === b?.port) return;
     this.log.warn('admin_http listen_addr, port or presence changed: that takes a restart; the token change (if any) applies now');
-  }
-
-  private retire(pool: Pool, key: string, reason: string): void {
-    pool.retired = true;
-    pool.closeIdle(reason);
-    this.pools.delete(key);
-    if (pool.total > 0) this.retired.add(pool);
   }
 
   /** Re-reads the configuration (SIGHUP, a changed file, the console's RELOAD); a bad file changes nothing. */
@@ -394,20 +346,8 @@ export class Pooler {
 
   /** Periodic upkeep (PgBouncer's janitor): pool expiry, client timeouts, stats periods. */
   sweep(): void {
-    // A paused database keeps no connections: min_pool_size would reopen what PAUSE closed.
-    for (const pool of this.pools.values()) if (!this.scheduler.isPaused(pool.database)) pool.sweep();
-    for (const pool of this.retired) if (pool.total === 0) this.retired.delete(pool);
-    const c = this.config;
-    const now = this.clock.now();
-    for (const st of this.stats.values()) st.roll(now, c.stats_period);
-    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;
-    for (const s of this.sessions.values()) {
-      if (c.idle_transaction_timeout > 0 && s.idleInTxSince > 0 && now - s.idleInTxSince >= c.idle_transaction_timeout) {
-        s.sendError(poolerError('SLUICE_IDLE_TRANSACTION_TIMEOUT'));
-      } else if (c.client_idle_timeout > 0 && s.state === 'idle' && now - s.lastActivity >= c.client_idle_timeout) {
-        s.sendError(poolerError('SLUICE_CLIENT_IDLE_TIMEOUT'));
-      }
-    }
+    this.directory.sweep((db) => this.scheduler.isPaused(db), this.config.stats_period);
+    this.clients.sweepTimeouts(this.config, this.clock.now());
   }
 
   /**
@@ -419,20 +359,20 @@ export class Pooler {
     if (this.closing || this.draining) return this.closed;
     this.draining = true;
     const timeoutMs = this.config.shutdown_timeout;
-    this.log.info({ clients: this.sessions.size, timeoutMs, waitForClients }, 'shutting down: no new clients, running transactions may finish');
+    this.log.info({ clients: this.clients.size, timeoutMs, waitForClients }, 'shutting down: no new clients, running transactions may finish');
     void this.listener.stopAccepting();
     if (timeoutMs > 0) {
       this.drainTimer = this.clock.setTimer(() => {
-        this.log.warn({ clients: this.sessions.size, timeoutMs }, 'shutdown_timeout reached; closing the remaining clients');
+        this.log.warn({ clients: this.clients.size, timeoutMs }, 'shutdown_timeout reached; closing the remaining clients');
         void this.close();
       }, timeoutMs);
     }
     // Each idle client leaves now; the last one to leave (here or later, in sessionClosed) closes the pooler.
     if (!waitForClients) {
       const err = poolerError('SLUICE_SHUTTING_DOWN');
-      for (const s of [...this.sessions.values()]) s.drain(err);
+      for (const s of [...this.clients.values()]) s.drain(err);
     }
-    if (this.sessions.size === 0) void this.close();
+    if (this.clients.size === 0) void this.close();
     return this.closed;
   }
 
@@ -446,19 +386,14 @@ export class Pooler {
     this.notifyHub.close();
     const stopped = this.listener.stopAccepting();
     const err = poolerError('SLUICE_SHUTTING_DOWN');
-    for (const s of [...this.sessions.values()]) s.sendError(err);
+    for (const s of [...this.clients.values()]) s.sendError(err);
     for (const c of [...this.consoles]) c.kill(err);
     this.watch.clear();
     this.listener.destroyAll();
-    for (const pool of this.allPools()) pool.closeAll('pooler shutting down');
+    this.directory.closeAll('pooler shutting down');
     await Promise.all([stopped, this.adminHttp?.close()]);
     this.log.info('stopped');
     this.resolveClosed();
-  }
-
-  private *allPools(): Iterable<Pool> {
-    yield* this.pools.values();
-    yield* this.retired;
   }
 
   /** The console's view: live objects and the control operations, without widening the Pooler's own API. */
@@ -469,11 +404,11 @@ export class Pooler {
       scheduler: this.scheduler,
       config: () => this.config,
       wallNow: wallClock,
-      pools: () => this.allPools(),
+      pools: () => this.directory.all(),
       clients: () => this.sessions.values(),
       consoles: () => this.consoles.values(),
-      loginCount: () => Math.max(0, this.listener.clientCount - this.sessions.size - this.consoles.size),
-      statsOf: (db) => this.stats.get(db),
+      loginCount: () => Math.max(0, this.listener.clientCount - this.clients.size - this.consoles.size),
+      statsOf: (db) => this.directory.statsOf(db),
       when: (test, done) => this.watch.when(test, done),
       reload: () => this.reloadFromSource('RELOAD command'),
       preparedOnServer: (conn) => conn.statements.size,
@@ -485,18 +420,4 @@ export class Pooler {
       },
     };
   }
-}
-
-function cancelKey(pid: number, secret: number): string {
-  return `${pid}:${secret}`;
-}
-
-function makeTlsContext(c: SluiceConfig): tls.SecureContext | null {
-  const t = c.client_tls;
-  if (!t) return null;
-  return tls.createSecureContext({
-    cert: fs.readFileSync(t.cert_file),
-    key: fs.readFileSync(t.key_file),
-    ca: t.ca_file ? fs.readFileSync(t.ca_file) : undefined,
-  });
 }

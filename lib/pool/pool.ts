@@ -2,6 +2,7 @@
 import { List, move } from '../list.js';
 import type { Clock } from '../clock.js';
 import type { PoolMode } from '../config/types.js';
+import { TxStatus } from '../protocol/codes.js';
 import { ServerConnection } from './server-connection.js';
 import { PoolStats } from './pool-stats.js';
 import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
@@ -141,6 +142,16 @@ export class Pool {
       conn.applied.clear();
       conn.statements.doubtAll();
       this.release(conn);
+    });
+  }
+
+  /** Takes back the connection of a client that left between requests: an open transaction is rolled back, session mode resets. */
+  releaseAfterClient(conn: ServerConnection): void {
+    const reset = this.settings.mode === 'session';
+    if (conn.status === TxStatus.Idle) return reset ? this.releaseWithReset(conn) : this.release(conn);
+    conn.runInternal('ROLLBACK', (err) => {
+      if (err || conn.status !== TxStatus.Idle) return conn.close('rollback after client left failed');
+      return reset ? this.releaseWithReset(conn) : this.release(conn);
     });
   }
 

@@ -5,62 +5,19 @@ import { FrameScanner, type FrameSink } from '../protocol/framing.js';
 import * as encode from '../protocol/encode.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { List } from '../list.js';
-import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
-import type { Scheduler, Waiter } from '../scheduler/scheduler.js';
+import type { Waiter } from '../scheduler/scheduler.js';
 import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
-import type { IsolationConfig } from '../config/types.js';
-import { classOfMessage, sqlTextOf } from './classify.js';
-import { LaneLearner } from './lane-learner.js';
-import { LONG_CLASS } from '../config/isolation-schema.js';
-import { paramSyncQuery, TRACKED_PARAMS } from './params.js';
+import { ClientParams } from './params.js';
+import { TransactionShape } from './transaction-shape.js';
+import { RequestLedger } from './request-ledger.js';
+import { describeType, INSPECTED_CLIENT_TYPES, KNOWN_CLIENT_TYPES } from './client-messages.js';
 import { TransactionTiming } from './transaction-timing.js';
-import { CONSUMED, PASS, StateGuard, type GuardContext, type GuardHost, type Verdict } from './state-guard.js';
+import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
 import { PreparedStatements } from './prepared-statements.js';
-import type { StatementRegistry } from './statement-registry.js';
-
-/** Every message type a client may send after login; CopyData is the only one relayed without a look. */
-const CLIENT_TYPES = [
-  Frontend.Bind, Frontend.Close, Frontend.CopyDone, Frontend.CopyFail, Frontend.Describe, Frontend.Execute,
-  Frontend.Flush, Frontend.FunctionCall, Frontend.Parse, Frontend.Password, Frontend.Query, Frontend.Sync,
-  Frontend.Terminate,
-];
-const KNOWN = new Uint8Array(256);
-for (const t of CLIENT_TYPES) KNOWN[t] = 1;
-KNOWN[Frontend.CopyData] = 1;
-/** Types the scanner shows to onMessage: all but CopyData, so an unknown type is refused here instead of relayed to Postgres. */
-const INSPECTED = Array.from({ length: 256 }, (_, t) => t).filter((t) => t !== Frontend.CopyData);
-
-export interface SessionContext {
-  clock: Clock;
-  log: Logger;
-  scheduler: Scheduler;
-  /** The isolation settings in force (they change on reload). */
-  isolation(): IsolationConfig;
-  /** Learns which statements hold a slot long (scheduler.long_threshold). */
-  lanes: LaneLearner;
-  /** Named prepared statements of all clients, shared by content. */
-  statements: StatementRegistry;
-  /** Called once when the session ends, so the owner can forget it. */
-  closed(session: ClientSession): void;
-  /** Session state and LISTEN/NOTIFY in transaction mode. */
-  guard: GuardContext;
-}
-
-export interface SessionIdentity {
-  id: number;
-  user: string;
-  database: string;
-  pid: number;
-  secret: number;
-  /** Decided at login by the tenant rules. */
-  tenant: string;
-  /** The class the config rules give this session (application_name, user, database), or null. */
-  ruleClass: string | null;
-}
+import type { SessionContext, SessionIdentity } from './session-context.js';
 
 export class ClientSession implements FrameSink, ServerLink, Waiter {
   // Waiter: queued (ticket), holding a slot (grant), or granted and waiting for a connection (list).
@@ -69,11 +26,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   list: List<Waiter> | null = null;
   ticket: Ticket<Waiter> | null = null;
   grant: Grant<Waiter> | null = null;
-  /** The query class of the transaction being admitted or run. */
-  txClass = 'default';
-  /** The learned lane's key and text of this transaction's first statement, when it is being learned. */
-  private txShape: string | null = null;
-  private txSql = '';
+  /** The class and learned-lane key of the transaction being admitted or run. */
+  private readonly shape = new TransactionShape();
 
   server: ServerConnection | null = null;
   lastActivity: number;
@@ -88,18 +42,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private readonly prepared: PreparedStatements | null;
   /** Frames that arrived before a server was linked. */
   private pending: Buffer[] = [];
-  /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back. */
-  private awaitingReady = 0;
-  /** Extended-protocol messages sent since the last Sync: the server owes no ReadyForQuery for them yet. */
-  private extendedOpen = false;
-  /** When the oldest request still owed a ReadyForQuery went to the server; 0 when not measuring. */
-  private requestSentAt = 0;
-  /** The adaptive limit wants server-side latency samples (decided at each transaction start). */
-  private measureLatency = false;
-  /** After a rejected transaction start, Postgres semantics: drop input until Sync. */
-  private discardUntilSync = false;
-  /** Session parameters the client wants, by lower-case name. */
-  private readonly params: Map<string, string>;
+  /** What the server owes this client. */
+  private readonly owed = new RequestLedger();
+  /** Session parameters the client wants. */
+  private readonly params: ClientParams;
   private syncing = false;
   private ended = false;
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
@@ -121,11 +67,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     private readonly maxPacketSize: number,
   ) {
     this.connectedAt = this.lastActivity = ctx.clock.now();
-    // Start from the pool's defaults so a value another client left on a server is put back.
-    this.params = new Map();
-    for (const [k, v] of pool.params ?? []) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
-    for (const [k, v] of startupParams) if (TRACKED_PARAMS.has(k.toLowerCase())) this.params.set(k.toLowerCase(), v);
-    this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
+    this.params = new ClientParams(pool.params, startupParams);
+    this.scanner = new FrameScanner(this, INSPECTED_CLIENT_TYPES, maxPacketSize);
     this.guard = new StateGuard(this.guardHost(), ctx.guard);
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
@@ -148,18 +91,18 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     return this.server ? null : this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null);
   }
 
+  /** The query class of the transaction being admitted or run. */
+  get txClass(): string {
+    return this.shape.cls;
+  }
+
   get applicationName(): string {
     return this.params.get('application_name') ?? '';
   }
 
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
   welcomeParams(): Map<string, string> {
-    const out = new Map(this.pool.params ?? []);
-    for (const [k, v] of out) {
-      const mine = this.params.get(k.toLowerCase());
-      if (mine !== undefined) out.set(k, mine);
-    }
-    return out;
+    return this.params.welcome(this.pool.params);
   }
 
   /** Bytes that followed the startup packet in the same read. */
@@ -181,7 +124,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private acquireIfPending(): void {
     if (!this.server && !this.ticket && !this.list && this.pending.length > 0 && !this.ended) {
       this.pool = this.currentPool();
-      this.ctx.scheduler.acquire(this, this.ident.tenant, this.txClass);
+      this.ctx.scheduler.acquire(this, this.ident.tenant, this.shape.cls);
     }
   }
 
@@ -203,8 +146,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   private admit(type: number, buf: Buffer, start: number, end: number): boolean {
     // The first message of a transaction decides its class; later ones never queue.
-    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) this.classify(type, buf, start, end);
-    if (this.discardUntilSync) {
+    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
+      this.shape.decide(this.ctx.isolation(), this.ident.ruleClass, this.ctx.lanes, type, buf, start, end);
+    }
+    if (this.owed.discarding) {
       if (type === Frontend.Sync) this.endDiscard();
       return false;
     }
@@ -216,18 +161,18 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         return true;
       case Frontend.Sync:
         this.requestSent();
-        this.extendedOpen = false;
+        this.owed.open = false;
         return true;
       case Frontend.Parse:
         return this.guarded(type, this.guard.inspect(type, buf, start, end));
       case Frontend.Bind:
       case Frontend.Close:
         this.guard.statementUse(type, buf, start);
-        this.extendedOpen = true;
+        this.owed.open = true;
         return true;
       case Frontend.Describe:
       case Frontend.Execute:
-        this.extendedOpen = true;
+        this.owed.open = true;
         return true;
       case Frontend.Terminate:
         this.terminate();
@@ -236,47 +181,32 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
         this.fail(poolerError('SLUICE_BAD_PACKET', { reason: 'password message outside authentication' }));
         return false;
       default:
-        if (KNOWN[type] === 1) return true;
+        if (KNOWN_CLIENT_TYPES[type] === 1) return true;
         this.fail(poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) }));
         return false;
     }
   }
 
-  private classify(type: number, buf: Buffer, start: number, end: number): void {
-    const iso = this.ctx.isolation();
-    this.txClass = classOfMessage(iso, this.ident.ruleClass, type, buf, start, end);
-    this.measureLatency = iso.adaptive.enabled;
-    this.txShape = null;
-    // The learned lane is the last rule: only work no tag, rule or statement kind has classified.
-    if (iso.long_threshold <= 0 || this.txClass !== 'default') return;
-    const sql = sqlTextOf(type, buf, start, end);
-    const key = sql === null ? null : LaneLearner.keyOf(sql);
-    if (key === null) return;
-    this.txShape = key;
-    this.txSql = sql!;
-    if (this.ctx.lanes.isLong(key, iso.long_threshold)) this.txClass = LONG_CLASS;
-  }
-
   /** A request that owes a ReadyForQuery: starts the query clock (SHOW STATS) and the latency sample. */
   private requestSent(): void {
-    if (this.awaitingReady++ !== 0 || !this.server) return;
+    if (!this.owed.request() || !this.server) return;
     this.timing.busy(this.lastActivity);
     // Queued requests start the latency clock at flushPending instead.
-    if (this.measureLatency) this.requestSentAt = this.lastActivity;
+    if (this.shape.measureLatency) this.owed.startClock(this.lastActivity);
   }
 
   /** Acts on the guard's verdict for a Query or Parse: pass it, drop it (answered), or send its replacement. */
   private guarded(type: number, v: Verdict): boolean {
     if (v === CONSUMED) return false;
     if (type === Frontend.Query) this.requestSent();
-    else this.extendedOpen = true;
+    else this.owed.open = true;
     if (v === PASS) return true;
     this.forward(v, 0, v.length);
     return false;
   }
 
   forward(buf: Buffer, start: number, end: number): void {
-    if (this.discardUntilSync || this.ended) return;
+    if (this.owed.discarding || this.ended) return;
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (this.input.held) {
       this.input.keep(part, false);
@@ -302,16 +232,15 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     conn.attach(this, this.prepared?.replies);
     this.prepared?.attach(conn, this.pool);
     const now = this.ctx.clock.now();
-    this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.awaitingReady > 0);
+    this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.owed.awaiting > 0);
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
-    const sync = paramSyncQuery(this.params, conn);
+    const sync = this.params.syncQuery(conn);
     if (!sync) return this.flushPending();
     this.syncing = true;
     conn.runInternal(sync, (err) => {
       this.syncing = false;
       if (err && !conn.closed) this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters');
-      // Adopt the server's spelling ('iso' comes back as 'ISO, MDY'), or every later grant would re-apply it.
-      if (!err) for (const [name, mine] of this.params) this.params.set(name, conn.values.get(name) ?? mine);
+      if (!err) this.params.adopt(conn);
       if (!conn.closed && !this.ended) this.flushPending();
     });
   }
@@ -321,18 +250,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.sendError(err);
     if (err.fatal) return;
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
-    for (let i = 1; i < this.awaitingReady; i++) this.socket.write(encode.errorResponse(fieldsOf(err)));
-    const n = this.awaitingReady;
-    this.awaitingReady = 0;
-    if (this.extendedOpen) {
-      this.extendedOpen = false;
-      this.discardUntilSync = true;
-    }
+    const n = this.owed.reject();
+    for (let i = 1; i < n; i++) this.socket.write(encode.errorResponse(fieldsOf(err)));
     for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
   }
 
   private endDiscard(): void {
-    this.discardUntilSync = false;
+    this.owed.discarding = false;
     this.ready(this.server?.status ?? TxStatus.Idle);
   }
 
@@ -362,13 +286,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       get server() { return s.server; },
       get clientStatus() { return s.clientStatus; },
       get quiet() {
-        return s.awaitingReady === 0 && !s.extendedOpen && !s.input.held && !s.syncing && !s.discardUntilSync && s.pending.length === 0;
+        return s.owed.quiet && !s.input.held && !s.syncing && !s.owed.discarding && s.pending.length === 0;
       },
       toClient: (frame) => void (s.ended || s.socket.write(frame)),
       ready: (status) => s.ready(status),
       hold: () => void (s.input.held = true),
       resume: () => s.resume(),
-      skipToSync: () => void (s.discardUntilSync = true),
+      skipToSync: () => void (s.owed.discarding = true),
       releaseServer: () => s.releaseServer(),
     };
   }
@@ -378,7 +302,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (!conn) return;
     const parts = this.pending;
     this.pending = [];
-    if (this.measureLatency && this.awaitingReady > 0) this.requestSentAt = this.ctx.clock.now();
+    if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
     if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
     else if (parts.length === 1) conn.write(parts[0]);
     else if (parts.length > 1) conn.write(Buffer.concat(parts));
@@ -398,17 +322,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   serverReady(count: number, status: number): void {
     const now = this.ctx.clock.now();
-    this.awaitingReady -= count;
-    if (this.awaitingReady <= 0) {
-      this.awaitingReady = 0;
-      if (this.requestSentAt > 0) {
-        this.ctx.scheduler.serverLatency(this, now - this.requestSentAt);
-        this.requestSentAt = 0;
-      }
-    }
+    const latency = this.owed.answered(count, now);
+    if (latency >= 0) this.ctx.scheduler.serverLatency(this, latency);
     this.clientStatus = status;
-    const quiet = this.awaitingReady === 0 && !this.extendedOpen;
-    this.timing.ready(this.pool.stats, count, now, this.awaitingReady === 0, quiet && status === TxStatus.Idle);
+    const quiet = this.owed.quiet;
+    this.timing.ready(this.pool.stats, count, now, this.owed.awaiting === 0, quiet && status === TxStatus.Idle);
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
       // The guard keeps a pinned connection, or first asks the server whether state remains.
@@ -419,8 +337,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   serverParameter(name: string, value: string): void {
-    const key = name.toLowerCase();
-    if (TRACKED_PARAMS.has(key)) this.params.set(key, value);
+    this.params.set(name, value);
   }
 
   serverClosed(reason: string, fatalSent: boolean): void {
@@ -437,10 +354,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
-    if (this.txShape !== null && this.grant) {
-      this.ctx.lanes.observe(this.txShape, this.txSql, this.ctx.clock.now() - this.grant.dispatchedAt);
-      this.txShape = null;
-    }
+    if (this.grant) this.shape.observe(this.ctx.lanes, this.ctx.clock.now() - this.grant.dispatchedAt);
     this.prepared?.detach();
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
@@ -454,19 +368,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.server = null;
     this.prepared?.detach();
     conn.detach();
-    if (this.syncing || this.guard.isBusy || this.awaitingReady > 0 || this.extendedOpen) conn.close('client left mid-request');
-    else if (!this.guard.leave(conn)) this.returnClean(conn);
+    if (this.syncing || this.guard.isBusy || !this.owed.quiet) conn.close('client left mid-request');
+    else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
-  }
-
-  private returnClean(conn: ServerConnection): void {
-    const session = this.pool.settings.mode === 'session';
-    if (conn.status === TxStatus.Idle) return session ? this.pool.releaseWithReset(conn) : this.pool.release(conn);
-    conn.runInternal('ROLLBACK', (err) => {
-      if (err || conn.status !== TxStatus.Idle) return conn.close('rollback after client left failed');
-      return session ? this.pool.releaseWithReset(conn) : this.pool.release(conn);
-    });
   }
 
   /** Cancel from a CancelRequest: forward to the linked backend, or take the waiter out of its queue. */
@@ -474,7 +379,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     if (this.server) return forward(this.server);
     const since = this.ticket?.enqueuedAt ?? this.grant?.ticket.enqueuedAt;
     if (since !== undefined && this.ctx.scheduler.cancel(this)) {
-      const who = { tenant: this.ident.tenant, cls: this.txClass, pool: this.pool.name };
+      const who = { tenant: this.ident.tenant, cls: this.shape.cls, pool: this.pool.name };
       this.rejected(poolerError('SLUICE_CANCELED_WHILE_QUEUED', { ...who, waitedMs: this.ctx.clock.now() - since }));
     }
   }
@@ -495,7 +400,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   drain(err: PoolerError): void {
     if (this.ended) return;
     const conn = this.server;
-    if (conn && (this.awaitingReady > 0 || this.extendedOpen || this.syncing || conn.status !== TxStatus.Idle)) {
+    if (conn && (!this.owed.quiet || this.syncing || conn.status !== TxStatus.Idle)) {
       this.leaving = err;
       return;
     }
@@ -539,8 +444,4 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
 function fieldsOf(err: PoolerError): encode.ErrorFields {
   return { severity: err.severity, sqlstate: err.sqlstate, message: err.message, detail: err.detail };
-}
-
-function describeType(type: number): string {
-  return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16).padStart(2, '0')}`;
 }

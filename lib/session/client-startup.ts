@@ -1,4 +1,5 @@
 // A client from accept to login: SSL/GSS negotiation, the startup packet, authentication, then hand-off to a session.
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { StartupCode, Frontend } from '../protocol/codes.js';
@@ -258,4 +259,15 @@ export function sluiceOptions(options: string): Map<string, string> | null {
     out.set(w.slice(0, eq), w.slice(eq + 1));
   }
   return out;
+}
+
+/** The TLS context for clients' SSLRequest, from client_tls; null when TLS is not configured. */
+export function clientTlsContext(c: SluiceConfig): tls.SecureContext | null {
+  const t = c.client_tls;
+  if (!t) return null;
+  return tls.createSecureContext({
+    cert: fs.readFileSync(t.cert_file),
+    key: fs.readFileSync(t.key_file),
+    ca: t.ca_file ? fs.readFileSync(t.ca_file) : undefined,
+  });
 }

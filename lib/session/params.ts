@@ -49,3 +49,45 @@ export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: Serv
   if (select === null && resets === '') return null;
   return select === null ? resets.slice(2) : select + resets;
 }
+
+/** The tracked parameters one client wants, carried from each server connection it uses to the next. */
+export class ClientParams {
+  /** By lower-case name. */
+  readonly wanted = new Map<string, string>();
+
+  /** The pool's defaults first, so a value another client left on a server is put back; the client's startup choices on top. */
+  constructor(poolParams: ReadonlyMap<string, string> | null, startupParams: ReadonlyMap<string, string>) {
+    for (const [k, v] of poolParams ?? []) this.set(k, v);
+    for (const [k, v] of startupParams) this.set(k, v);
+  }
+
+  get(name: string): string | undefined {
+    return this.wanted.get(name);
+  }
+
+  /** A ParameterStatus from the server (the client ran SET): remembered if tracked. */
+  set(name: string, value: string): void {
+    const key = name.toLowerCase();
+    if (TRACKED_PARAMS.has(key)) this.wanted.set(key, value);
+  }
+
+  /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
+  welcome(poolParams: ReadonlyMap<string, string> | null): Map<string, string> {
+    const out = new Map(poolParams ?? []);
+    for (const [k, v] of out) {
+      const mine = this.wanted.get(k.toLowerCase());
+      if (mine !== undefined) out.set(k, mine);
+    }
+    return out;
+  }
+
+  /** SQL that makes a server connection match, or null. */
+  syncQuery(server: ServerParamState): string | null {
+    return paramSyncQuery(this.wanted, server);
+  }
+
+  /** Adopts the server's spelling after a sync ('iso' comes back as 'ISO, MDY'), or every later grant would re-apply it. */
+  adopt(server: ServerParamState): void {
+    for (const [name, mine] of this.wanted) this.wanted.set(name, server.values.get(name) ?? mine);
+  }
+}

@@ -1,8 +1,8 @@
-// Tests for paramSyncQuery: when it is needed, the SQL it builds (read back by the real PostgreSQL parser), RESETs.
+// Tests for paramSyncQuery (when it is needed, the SQL it builds, read back by the real PostgreSQL parser, RESETs) and ClientParams.
 import t from 'tap';
 import fc from 'fast-check';
 import { loadModule, parseSync } from 'libpg-query';
-import { paramSyncQuery, TRACKED_PARAMS, type ServerParamState } from '../../../lib/session/params.js';
+import { ClientParams, paramSyncQuery, TRACKED_PARAMS, type ServerParamState } from '../../../lib/session/params.js';
 
 interface Parsed {
   /** set_config(name, value, is_local) calls of the single SELECT, in order. */
@@ -126,4 +126,29 @@ t.test('TRACKED_PARAMS are lower-case names RESET can take unquoted', async (t) 
     const s = server({}, { [name]: 'x' });
     t.same(readSql(paramSyncQuery(wanted({}), s) as string).resets, [name]);
   }
+});
+
+t.test('ClientParams: pool defaults, startup choices on top, only tracked names, lower-cased', async (t) => {
+  const pool = new Map([['TimeZone', 'UTC'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']]);
+  const p = new ClientParams(pool, new Map([['TimeZone', 'Europe/Paris'], ['work_mem', '64MB']]));
+  t.same([...p.wanted].sort(), [['datestyle', 'ISO, MDY'], ['timezone', 'Europe/Paris']], 'server_version and work_mem are not carried');
+  t.same(
+    [...p.welcome(pool)],
+    [['TimeZone', 'Europe/Paris'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']],
+    'the welcome keeps the server spelling of names and shows the client its own values',
+  );
+  p.set('search_path', 'tenant_a');
+  p.set('lock_timeout', '1s');
+  t.equal(p.get('search_path'), 'tenant_a', 'a SET reported by the server is remembered');
+  t.equal(p.get('lock_timeout'), undefined, 'an untracked one is not');
+});
+
+t.test('ClientParams: syncs a server, then adopts its spelling so the next grant needs nothing', async (t) => {
+  const p = new ClientParams(null, new Map([['datestyle', 'iso']]));
+  const s = server({ datestyle: 'Postgres, DMY' });
+  t.same(readSql(p.syncQuery(s) as string).sets, [['datestyle', 'iso', false]]);
+  s.values.set('datestyle', 'ISO, DMY');
+  p.adopt(s);
+  t.equal(p.get('datestyle'), 'ISO, DMY');
+  t.equal(p.syncQuery(s), null, 'in step after adopting');
 });

@@ -1,0 +1,70 @@
+// The connected client sessions: by cancel key, so a CancelRequest finds its client in O(1), and counted per tenant for max_clients.
+import crypto from 'node:crypto';
+import { poolerError } from '../errors.js';
+import type { SluiceConfig } from '../config/types.js';
+import type { ClientSession } from './client-session.js';
+
+export class ClientDirectory {
+  /** Live sessions by `pid:secret`. */
+  readonly byKey = new Map<string, ClientSession>();
+  /** Connected clients per tenant, counted from admission on. */
+  private readonly perTenant = new Map<string, number>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  values(): IterableIterator<ClientSession> {
+    return this.byKey.values();
+  }
+
+  /** Counts one more client for the tenant, or answers false when it already has `max`. */
+  admit(tenant: string, max: number): boolean {
+    const count = this.perTenant.get(tenant) ?? 0;
+    if (count >= max) return false;
+    this.perTenant.set(tenant, count + 1);
+    return true;
+  }
+
+  /** A cancel key no live session has: what the client gets in BackendKeyData. */
+  newCancelKey(): { pid: number; secret: number } {
+    for (;;) {
+      const pid = crypto.randomInt(1, 2 ** 31 - 1);
+      const secret = crypto.randomInt(0, 2 ** 31 - 1);
+      if (!this.byKey.has(cancelKey(pid, secret))) return { pid, secret };
+    }
+  }
+
+  add(session: ClientSession): void {
+    this.byKey.set(cancelKey(session.ident.pid, session.ident.secret), session);
+  }
+
+  /** Forgets an ended session and gives back its tenant's client count. */
+  remove(session: ClientSession): void {
+    this.byKey.delete(cancelKey(session.ident.pid, session.ident.secret));
+    const tenant = session.ident.tenant;
+    const n = (this.perTenant.get(tenant) ?? 1) - 1;
+    if (n > 0) this.perTenant.set(tenant, n);
+    else this.perTenant.delete(tenant);
+  }
+
+  find(pid: number, secret: number): ClientSession | undefined {
+    return this.byKey.get(cancelKey(pid, secret));
+  }
+
+  /** The janitor's pass: idle_transaction_timeout and client_idle_timeout. */
+  sweepTimeouts(c: SluiceConfig, now: number): void {
+    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;
+    for (const s of this.byKey.values()) {
+      if (c.idle_transaction_timeout > 0 && s.idleInTxSince > 0 && now - s.idleInTxSince >= c.idle_transaction_timeout) {
+        s.sendError(poolerError('SLUICE_IDLE_TRANSACTION_TIMEOUT'));
+      } else if (c.client_idle_timeout > 0 && s.state === 'idle' && now - s.lastActivity >= c.client_idle_timeout) {
+        s.sendError(poolerError('SLUICE_CLIENT_IDLE_TIMEOUT'));
+      }
+    }
+  }
+}
+
+function cancelKey(pid: number, secret: number): string {
+  return `${pid}:${secret}`;
+}
