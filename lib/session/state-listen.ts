@@ -79,6 +79,7 @@ export class ClientChannels {
   adopt(conn: ServerConnection, done: (error: string | null) => void): void {
     listeningChannels(conn, (found, error) => {
       if (error !== null || conn.closed || this.disposed) return done(error ?? 'gone');
+      if ((found as string[]).length === 0) return done(null);
       const fresh = (found as string[]).filter((c) => !this.channels.has(c));
       let waiting = fresh.length + 1;
       let failed: string | null = null;
