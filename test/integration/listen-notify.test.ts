@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { consoleClient } from '../helpers/console.js';
 import {
   WireClient, bind, commandTag, describeStatement, execute, extendedQuery, parse, queryMsg, statusesOf, syncMsg, typesOf,
 } from '../helpers/wire.js';
@@ -190,7 +191,7 @@ t.test('killing the listener backend: Sluice reconnects, re-subscribes, logs the
 });
 
 t.test('postgres.js sql.listen (extended protocol) goes through the hub: delivered while busy clients share the pool, nothing pinned', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin' });
+  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin', admin_users: ['carol'] });
   const sql = postgres({ ...sluice.options('alice'), username: 'alice', max: 2, onnotice: () => undefined });
   t.teardown(() => sql.end({ timeout: 1 }));
   const got: string[] = [];
@@ -205,6 +206,9 @@ t.test('postgres.js sql.listen (extended protocol) goes through the hub: deliver
   const busy = busyClients(t, sluice, 8);
   await eventually(async () => sluice.pooler.notifyHub.stats()[0]?.listening === 2, 'the hub to listen on both channels');
   t.equal(pool.pinned.size, 0, 'the listen connection is not pinned');
+  const admin = await consoleClient(t, sluice, 'carol');
+  const pools = (await admin.query('SHOW POOLS')).rows.filter((r) => r.database === APP_DB && r.user === 'alice');
+  t.same(pools.map((r) => Number(r.sv_pinned)), [0], 'SHOW POOLS: sv_pinned 0 while listening');
   await sql.notify('ln_pgjs', 'from postgres.js');
   while (got.length === 0) await within(new Promise<void>((r) => (wake = r)), 'the notification');
   t.same(got, ['ln_pgjs:from postgres.js']);
