@@ -4,6 +4,7 @@ import { steadyState } from '../core/pgbench-output.js';
 import { SteadyCpu } from '../core/steady-cpu.js';
 import { byTarget, Footnotes, MISSING, ms, num, section, table, times, variants } from '../report/markdown.js';
 import { DEFAULT_POOL, TARGET_LABELS, type Endpoint } from '../targets/target.js';
+import { preparedGain } from './prepared-gain.js';
 import { attempt, connection, type BenchContext, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
 
 const MODES: QueryMode[] = ['simple', 'extended', 'prepared'];
@@ -96,7 +97,7 @@ function render(outcome: ScenarioOutcome): string {
       times(ok('sluice', 'cpuUsPerTxn') / ok('pgbouncer', 'cpuUsPerTxn')),
     ];
   });
-  return section('1. Throughput and overhead', [table(headers, body)], outcome.notes, foot);
+  return section('1. Throughput and overhead', [table(headers, body), '', preparedGain(outcome.rows)], outcome.notes, foot);
 }
 
 export const throughput: Scenario = { name: 'throughput', title: 'Throughput and overhead', run, render };

@@ -1,4 +1,4 @@
-// Asks a server connection which session state it still holds: the ground truth for pinning and for returning a connection clean.
+// Asks a server connection which session state it still holds (and which channels it LISTENs on): the ground truth for pinning, for moving LISTENs to the hub, and for returning a connection clean.
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend } from '../protocol/codes.js';
 import { decodeErrorFields } from '../protocol/decode.js';
@@ -45,9 +45,32 @@ export function probeQuery(scope: ProbeScope): string {
  * previous link hears of it as usual.
  */
 export function probeSessionState(conn: ServerConnection, scope: ProbeScope, done: ProbeDone): void {
-  const probe = new StateProbe(conn, done);
-  conn.attach(probe);
-  conn.write(serialize.query(probeQuery(scope)));
+  ask(conn, probeQuery(scope), (rows, error) => {
+    const row = rows?.[rows.length - 1];
+    if (error || !row) return done(null, error ?? 'the state probe returned no row');
+    const remaining: string[] = [];
+    COUNTS.forEach(([what], i) => {
+      const n = Number(row[i] ?? 0);
+      if (n > 0) remaining.push(`${what} (${n})`);
+    });
+    const settings = row[COUNTS.length];
+    if (settings) remaining.push(`SET ${settings}`);
+    done(remaining, null);
+  });
+}
+
+/** The channels an idle connection LISTENs on itself (a client's LISTEN reached it); same linking rules as the probe. */
+export function listeningChannels(conn: ServerConnection, done: (channels: string[] | null, error: string | null) => void): void {
+  ask(conn, LISTENING_SQL, (rows, error) => done(error ? null : (rows as Row[]).map((r) => r[0] as string), error));
+}
+
+const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
+
+type Row = Array<string | null>;
+
+function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void): void {
+  conn.attach(new StateProbe(conn, done));
+  conn.write(serialize.query(sql));
 }
 
 function literal(s: string): string {
@@ -64,7 +87,7 @@ class StateProbe implements ServerLink {
 
   constructor(
     private readonly conn: ServerConnection,
-    private readonly done: ProbeDone,
+    private readonly done: (rows: Row[] | null, error: string | null) => void,
   ) {
     this.previous = conn.link;
   }
@@ -80,24 +103,18 @@ class StateProbe implements ServerLink {
   serverReady(): void {
     this.restore();
     const reply = Buffer.concat(this.chunks);
-    let row: Array<string | null> | null = null;
+    const rows: Row[] = [];
     let error: string | null = null;
     for (let at = 0; at + 5 <= reply.length; at += reply.readInt32BE(at + 1) + 1) {
-      if (reply[at] === Backend.DataRow) row = dataRow(reply, at);
+      if (reply[at] === Backend.DataRow) rows.push(dataRow(reply, at));
+      // A backend that LISTENs may deliver a notification before the probe's ReadyForQuery: it is the client's.
+      else if (reply[at] === Backend.NotificationResponse) this.previous?.serverData(reply, at, at + reply.readInt32BE(at + 1) + 1);
       else if (reply[at] === Backend.ErrorResponse) {
         const f = decodeErrorFields(reply, at, at + reply.readInt32BE(at + 1) + 1);
         error ??= `${f.code}: ${f.message}`;
       }
     }
-    if (error || !row) return this.done(null, error ?? 'the state probe returned no row');
-    const remaining: string[] = [];
-    COUNTS.forEach(([what], i) => {
-      const n = Number(row[i] ?? 0);
-      if (n > 0) remaining.push(`${what} (${n})`);
-    });
-    const settings = row[COUNTS.length];
-    if (settings) remaining.push(`SET ${settings}`);
-    this.done(remaining, null);
+    this.done(error ? null : rows, error);
   }
 
   serverClosed(reason: string, fatalSent: boolean): void {
@@ -114,9 +131,9 @@ class StateProbe implements ServerLink {
 }
 
 /** DataRow columns as text (null for SQL NULL). */
-function dataRow(buf: Buffer, at: number): Array<string | null> {
+function dataRow(buf: Buffer, at: number): Row {
   const n = buf.readInt16BE(at + 5);
-  const out: Array<string | null> = [];
+  const out: Row = [];
   let p = at + 7;
   for (let i = 0; i < n; i++) {
     const len = buf.readInt32BE(p);

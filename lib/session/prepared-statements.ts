@@ -170,6 +170,7 @@ export class PreparedStatements implements RepliesOwner {
     }
     const name = buf.toString('utf8', start + 5, nameEnd);
     if (this.names.has(name)) return this.fail(poolerError('SLUICE_DUPLICATE_PREPARED_STATEMENT', { name }));
+    if (!this.window.replaying) (this.pool as Pool).stats.clientParseCount++;
     const stmt = this.registry.acquire(buf, start, end, nameEnd);
     this.names.set(name, stmt);
     const binding: Binding = { name, stmt };
@@ -221,6 +222,7 @@ export class PreparedStatements implements RepliesOwner {
     this.describedBefore = false;
     this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.window.candidate(buf, start, end));
     if (buf[start] === Frontend.Bind) {
+      if (!this.window.replaying) (this.pool as Pool).stats.bindCount++;
       this.window.ranRequest();
       if (stmt.dropsAll) this.dropAll();
     }
@@ -285,6 +287,7 @@ export class PreparedStatements implements RepliesOwner {
       this.replies.expect(Reply.Close, stmt.name, DOUBTED);
     }
     lru.add(stmt.name);
+    pool.stats.serverParseCount++;
     this.write(stmt.parse);
   }
 

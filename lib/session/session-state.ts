@@ -3,7 +3,7 @@ import { loadModule, parseSync } from 'libpg-query';
 import type { SessionStatePolicy, SluiceConfig } from '../config/types.js';
 import { TRACKED_PARAMS } from './params.js';
 
-export type StateKind = 'listen' | 'set' | 'advisory_lock' | 'temp' | 'cursor' | 'prepare';
+export type StateKind = 'set' | 'advisory_lock' | 'temp' | 'cursor' | 'prepare';
 
 /** One statement whose effect outlives its transaction. */
 export interface StateEffect {
@@ -21,12 +21,15 @@ export interface ListenOp {
 }
 
 export interface Classified {
+  /** State the policy decides about; LISTEN is not among it, since the notify hub carries it. */
   effects: StateEffect[];
-  /** Every statement is LISTEN or UNLISTEN: what Sluice can do itself, without the server. */
-  listenOps: ListenOp[] | null;
+  /** Every LISTEN and UNLISTEN, in order. */
+  listenOps: ListenOp[];
+  /** Every statement is LISTEN or UNLISTEN: what Sluice can answer itself, without the server. */
+  onlyListen: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: null }) as Classified;
+const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false }) as Classified;
 /** DeclareCursorStmt option bit for WITH HOLD (CURSOR_OPT_HOLD in parsenodes.h). */
 const CURSOR_OPT_HOLD = 0x20;
 const LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
@@ -57,16 +60,19 @@ export class StateParser {
       return NONE;
     }
     const effects: StateEffect[] = [];
-    let ops: ListenOp[] | null = stmts.length > 0 ? [] : null;
+    const listenOps: ListenOp[] = [];
+    let others = 0;
     for (const { stmt } of stmts) {
       if (!stmt) continue;
       const op = listenOp(stmt);
-      if (op) ops?.push(op);
-      else ops = null;
-      if (stmt.ListenStmt) effects.push({ kind: 'listen', statement: `LISTEN ${stmt.ListenStmt.conditionname}` });
-      else statementEffect(stmt, effects);
+      if (op) listenOps.push(op);
+      else {
+        others++;
+        statementEffect(stmt, effects);
+      }
     }
-    return effects.length === 0 && !ops ? NONE : { effects, listenOps: ops };
+    if (effects.length === 0 && listenOps.length === 0) return NONE;
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0 };
   }
 }
 

@@ -12,6 +12,7 @@ import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-s
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
 import { TRACKED_PARAMS } from './params.js';
 import { rejectionParse, rejectionQuery } from './state-rejection.js';
+import { ClientChannels } from './state-listen.js';
 
 /** What the session does with the message it showed the guard. */
 export const PASS = null;
@@ -56,22 +57,27 @@ export class StateGuard implements NotifySubscriber {
   /** Ask the server after this transaction whether state remains (to pin, or to unpin). */
   private probeAfter = false;
   private pinned: { conn: ServerConnection; pool: Pool } | null = null;
+  /** A LISTEN reached the server: after the transaction its channels move to the hub. */
+  private adoptAfter = false;
   /** Named or unnamed statements that would leave state each time they run, so Bind catches them. */
   private readonly stateful = new Map<string, StateEffect[]>();
+  /** Named or unnamed statements that LISTEN or UNLISTEN, for the same reason. */
+  private readonly listening = new Map<string, ListenOp[]>();
   /** Channels this client LISTENs on through the hub. */
-  private readonly channels = new Set<string>();
+  private readonly channels: ClientChannels;
   private readonly inbox: Buffer[] = [];
   private dropped = 0;
   private readonly warned = new Set<string>();
   /** Custom settings (`app.user`) the client set: the probe must ask for them by name. */
   private readonly custom = new Set<string>();
   private busy = false;
-  private disposed = false;
 
   constructor(
     private readonly host: GuardHost,
     private readonly ctx: GuardContext,
-  ) {}
+  ) {
+    this.channels = new ClientChannels(host, ctx.hub, this);
+  }
 
   /** A probe or hub round trip is running: the server connection must not be handed back as is. */
   get isBusy(): boolean {
@@ -84,18 +90,19 @@ export class StateGuard implements NotifySubscriber {
     const from = sqlTextStart(type, buf, start, end);
     if (from < 0) return PASS;
     const to = sqlTextEnd(buf, from, end);
-    if (type === Frontend.Parse && this.stateful.size > 0) this.stateful.delete(statementName(buf, start));
+    if (type === Frontend.Parse && this.stateful.size + this.listening.size > 0) this.forget(statementName(buf, start));
     const hint = scanSessionState(buf, from, to);
     if (hint === StateHint.None) return PASS;
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
-    if (found.listenOps) {
-      // A pinned connection may LISTEN itself (extended protocol): then UNLISTEN must reach it too.
+    if (found.listenOps.length > 0) {
+      // A pinned connection may LISTEN itself (its channels could not move to the hub): then UNLISTEN must reach it too.
       const serverListens = this.pinned !== null && found.listenOps.some((op) => !op.listen);
-      if (type === Frontend.Query && !serverListens && this.canAnswerListen()) return this.listen(found.listenOps);
-      // UNLISTEN that reaches the server anyway still ends the hub's deliveries.
-      for (const op of found.listenOps) if (!op.listen) this.unlisten(op.channel);
+      if (type === Frontend.Query && found.onlyListen && !serverListens && this.canAnswerListen()) return this.listen(found.listenOps);
+      // A Parse runs nothing: its Bind does (statementUse).
+      if (type === Frontend.Parse) this.listening.set(statementName(buf, start), found.listenOps);
+      else this.listenOnServer(found.listenOps);
     }
     if (found.effects.length === 0) return PASS;
     if (type === Frontend.Parse) this.stateful.set(statementName(buf, start), found.effects);
@@ -104,14 +111,22 @@ export class StateGuard implements NotifySubscriber {
 
   /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
   statementUse(type: number, buf: Buffer, start: number): void {
-    if (this.stateful.size === 0) return;
+    if (this.stateful.size + this.listening.size === 0) return;
     if (type === Frontend.Close) {
-      if (buf[start + 5] === 0x53 /* S */) this.stateful.delete(buf.toString('utf8', start + 6, buf.indexOf(0, start + 6)));
+      if (buf[start + 5] === 0x53 /* S */) this.forget(buf.toString('utf8', start + 6, buf.indexOf(0, start + 6)));
       return;
     }
     const portalEnd = buf.indexOf(0, start + 5);
-    const effects = this.stateful.get(buf.toString('utf8', portalEnd + 1, buf.indexOf(0, portalEnd + 1)));
+    const name = buf.toString('utf8', portalEnd + 1, buf.indexOf(0, portalEnd + 1));
+    const ops = this.listening.get(name);
+    if (ops) this.listenOnServer(ops);
+    const effects = this.stateful.get(name);
     if (effects && this.policy() === 'pin') this.probeAfter = true;
+  }
+
+  private forget(statement: string): void {
+    this.stateful.delete(statement);
+    this.listening.delete(statement);
   }
 
   private policy(): SessionStatePolicy {
@@ -167,66 +182,33 @@ export class StateGuard implements NotifySubscriber {
 
   // LISTEN / UNLISTEN through the hub.
 
+  /** Answered here only between transactions: inside a block Postgres applies LISTEN at commit, so the server decides. */
   private canAnswerListen(): boolean {
-    const s = this.host.server?.status ?? TxStatus.Idle;
-    return this.host.quiet && (s === TxStatus.Idle || s === TxStatus.InTransaction);
+    return this.host.quiet && (this.host.server?.status ?? TxStatus.Idle) === TxStatus.Idle;
   }
 
   /** Subscribes in order, answering each statement as Postgres would, then ReadyForQuery. */
   private listen(ops: ListenOp[]): Verdict {
-    const status = this.host.server?.status ?? TxStatus.Idle;
-    const added: string[] = [];
     this.hold();
-    const step = (i: number): void => {
-      if (this.disposed) return;
-      if (i === ops.length) return this.listenDone(status);
-      const op = ops[i];
-      if (!op.listen) {
-        this.unlisten(op.channel);
-        this.host.toClient(UNLISTEN_COMPLETE);
-        return step(i + 1);
-      }
-      const channel = op.channel as string;
-      if (this.channels.has(channel)) {
-        this.host.toClient(LISTEN_COMPLETE);
-        return step(i + 1);
-      }
-      this.channels.add(channel);
-      this.ctx.hub.subscribe(this.host.pool, channel, this, (error) => {
-        // The client left while its LISTEN was on its way.
-        if (this.disposed) return void (error === null && this.ctx.hub.unsubscribe(this.host.pool.name, channel, this));
-        if (error === null) {
-          added.push(channel);
-          this.host.toClient(LISTEN_COMPLETE);
-          return step(i + 1);
-        }
-        // Like a failed multi-statement Query: what it had subscribed is undone.
-        this.channels.delete(channel);
-        for (const c of added) this.unlisten(c);
-        const err = poolerError('SLUICE_LISTEN_FAILED', { channel, reason: error });
-        this.host.toClient(encode.errorResponse({ severity: 'ERROR', sqlstate: err.sqlstate, message: err.message }));
-        // Inside a transaction block a failed statement fails the transaction, on the server too.
-        const server = this.host.server;
-        if (server && status === TxStatus.InTransaction) server.runInternal(ABORT_SQL, () => this.listenDone(server.status));
-        else this.listenDone(status);
-      });
-    };
-    step(0);
+    this.channels.run(ops, (err) => {
+      if (err) this.host.toClient(encode.errorResponse({ severity: 'ERROR', sqlstate: err.sqlstate, message: err.message }));
+      this.host.ready(TxStatus.Idle);
+      this.unhold();
+    });
     return CONSUMED;
   }
 
-  private listenDone(status: number): void {
-    this.host.ready(status);
-    this.unhold();
-  }
-
-  private unlisten(channel: string | null): void {
-    if (channel !== null) {
-      if (this.channels.delete(channel)) this.ctx.hub.unsubscribe(this.host.pool.name, channel, this);
-      return;
+  /**
+   * LISTEN/UNLISTEN that the server runs (extended protocol, a pipeline, a transaction block): its replies are
+   * Postgres' own. UNLISTEN ends the hub's deliveries now; a LISTEN's channels move to the hub once its
+   * transaction is over (see settle).
+   */
+  private listenOnServer(ops: ListenOp[]): void {
+    if (this.host.server?.status === TxStatus.Failed) return; // Postgres refuses it (25P02).
+    for (const op of ops) {
+      if (op.listen) this.adoptAfter = true;
+      else this.channels.unlisten(op.channel);
     }
-    for (const c of this.channels) this.ctx.hub.unsubscribe(this.host.pool.name, c, this);
-    this.channels.clear();
   }
 
   // Notifications: delivered while the client idles outside a transaction, else queued until its ReadyForQuery.
@@ -254,10 +236,30 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
-    if (!this.probeAfter) return this.pinned?.conn === conn;
-    this.probeAfter = false;
-    const pool = this.host.pool;
+    if (!this.adoptAfter && !this.probeAfter) return this.pinned?.conn === conn;
     this.hold();
+    this.settle(conn, this.host.pool);
+    return true;
+  }
+
+  /** Input held: moves the server's LISTENs to the hub, asks whether other state remains, then keeps or releases conn. */
+  private settle(conn: ServerConnection, pool: Pool): void {
+    if (this.adoptAfter) {
+      this.adoptAfter = false;
+      return this.channels.adopt(conn, (error) => {
+        if (conn.closed) return this.unhold();
+        if (error !== null) {
+          this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'could not move LISTEN to the notify hub; checking the connection for state');
+          this.probeAfter = true;
+        }
+        this.settle(conn, pool);
+      });
+    }
+    if (!this.probeAfter) {
+      if (this.pinned?.conn !== conn) this.host.releaseServer();
+      return this.unhold();
+    }
+    this.probeAfter = false;
     probeSessionState(conn, this.scope(pool), (remaining, error) => {
       if (conn.closed) return this.unhold();
       if (error !== null) this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'session state check failed; keeping the client pinned');
@@ -268,7 +270,6 @@ export class StateGuard implements NotifySubscriber {
       }
       this.unhold();
     });
-    return true;
   }
 
   private pin(conn: ServerConnection, pool: Pool, remaining: string[]): void {
@@ -289,7 +290,9 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client leaves with its pinned connection: reset it and check, or close it. Returns false if not pinned. */
   leave(conn: ServerConnection): boolean {
-    const p = this.pinned;
+    // A LISTEN that reached the server and was never moved to the hub is reset like pinned state.
+    const p = this.pinned ?? (this.adoptAfter ? { conn, pool: this.host.pool } : null);
+    this.adoptAfter = false;
     if (!p || p.conn !== conn) return false;
     this.pinned = null;
     const reset = p.pool.settings.resetQuery;
@@ -327,13 +330,12 @@ export class StateGuard implements NotifySubscriber {
   /** The linked server connection died. */
   serverLost(): void {
     this.pinned = null;
-    this.probeAfter = false;
+    this.probeAfter = this.adoptAfter = false;
   }
 
   /** The client is gone: its hub subscriptions and queued notifications go too. */
   dispose(): void {
-    this.disposed = true;
-    this.unlisten(null);
+    this.channels.dispose();
     this.inbox.length = 0;
   }
 
@@ -348,8 +350,6 @@ export class StateGuard implements NotifySubscriber {
   }
 }
 
-const LISTEN_COMPLETE = encode.commandComplete('LISTEN');
-const UNLISTEN_COMPLETE = encode.commandComplete('UNLISTEN');
 /** Fails the server's open transaction, so it agrees with the error the client is told. */
 const ABORT_SQL = `SELECT 'sluice: session-state statement rejected'::pg_catalog.int4`;
 

@@ -38,7 +38,10 @@ t.test('elastic analytics take idle capacity, and give it up when ordinary queri
     while (!stop) await c.query('/* sluice:class=analytics */ select pg_sleep(0.03)');
   });
   await until('the elastic budget to reach its maximum while nothing else runs', () => elastic().elasticSlots >= 11);
-  t.ok(elastic().elasticHeld >= 6, `analytics use the room (${elastic().elasticHeld} held)`);
+  // Held slots at one instant race the clients' own turnaround on a loaded machine: wait for the peak instead.
+  let held = 0;
+  await until('analytics to hold most of the room', () => (held = Math.max(held, elastic().elasticHeld)) >= 6);
+  t.ok(held >= 6, `analytics use the room (${held} held at once)`);
 
   // What feeds the limit: one sample per request, measured from send to ReadyForQuery.
   const samples: Array<{ tenant: string; ms: number }> = [];

@@ -1,11 +1,14 @@
-// Proves LISTEN/NOTIFY in transaction mode without pinning: one shared listener connection fans notifications out to idle clients, UNLISTEN stops them, transactions defer them, and a killed listener backend recovers.
+// Proves LISTEN/NOTIFY in transaction mode without pinning: one shared listener connection fans notifications out to idle clients, UNLISTEN stops them, transactions defer them, extended-protocol LISTEN (postgres.js, pg) answers as Postgres does, and a killed listener backend recovers.
 import t, { type Test } from 'tap';
 import pgLib from 'pg';
 import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { captureLog } from '../helpers/log-capture.js';
-import { WireClient, commandTag, queryMsg, statusesOf, typesOf } from '../helpers/wire.js';
+import { consoleClient } from '../helpers/console.js';
+import {
+  WireClient, bind, commandTag, describeStatement, execute, extendedQuery, parse, queryMsg, statusesOf, syncMsg, typesOf,
+} from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
 await pg.query('drop table if exists ln_counter; create table ln_counter (id int primary key, n int); insert into ln_counter values (1, 0)');
@@ -187,23 +190,87 @@ t.test('killing the listener backend: Sluice reconnects, re-subscribes, logs the
   t.match(b, { channel: 'ln_kill', payload: 'after' });
 });
 
-t.test('postgres.js sql.listen (extended protocol) works with session_state: pin, and unlisten unpins', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin' });
+t.test('postgres.js sql.listen (extended protocol) goes through the hub: delivered while busy clients share the pool, nothing pinned', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin', admin_users: ['carol'] });
   const sql = postgres({ ...sluice.options('alice'), username: 'alice', max: 2, onnotice: () => undefined });
   t.teardown(() => sql.end({ timeout: 1 }));
   const got: string[] = [];
   let wake: (() => void) | null = null;
-  const sub = await sql.listen('ln_pgjs', (payload) => {
-    got.push(payload);
+  const heard = (channel: string) => (payload: string) => {
+    got.push(`${channel}:${payload}`);
     wake?.();
-  });
+  };
+  const one = await sql.listen('ln_pgjs', heard('ln_pgjs'));
+  await sql.listen('ln_pgjs2', heard('ln_pgjs2'));
   const pool = sluice.pooler.pools.get(`${APP_DB}\0alice`)!;
-  await until(() => pool.pinned.size === 1, 'the listen connection to be pinned');
-  t.equal(sluice.pooler.notifyHub.stats().length, 0, 'the extended-protocol LISTEN went to the server, not the hub');
+  const busy = busyClients(t, sluice, 8);
+  await eventually(async () => sluice.pooler.notifyHub.stats()[0]?.listening === 2, 'the hub to listen on both channels');
+  t.equal(pool.pinned.size, 0, 'the listen connection is not pinned');
+  const admin = await consoleClient(t, sluice, 'carol');
+  const pools = (await admin.query('SHOW POOLS')).rows.filter((r) => r.database === APP_DB && r.user === 'alice');
+  t.same(pools.map((r) => Number(r.sv_pinned)), [0], 'SHOW POOLS: sv_pinned 0 while listening');
   await sql.notify('ln_pgjs', 'from postgres.js');
   while (got.length === 0) await within(new Promise<void>((r) => (wake = r)), 'the notification');
-  t.same(got, ['from postgres.js']);
-  await sub.unlisten();
-  await until(() => pool.pinned.size === 0, 'the unpin after UNLISTEN');
-  t.equal(pool.pinned.size + pool.used.size, 0, 'the connection went back to the pool');
+  t.same(got, ['ln_pgjs:from postgres.js']);
+  await one.unlisten();
+  await pg.query(`select pg_notify('ln_pgjs', 'after unlisten'), pg_notify('ln_pgjs2', 'still here')`);
+  while (got.length === 1) await within(new Promise<void>((r) => (wake = r)), 'the second notification');
+  t.same(got, ['ln_pgjs:from postgres.js', 'ln_pgjs2:still here'], 'nothing on the channel it unlistened');
+  t.ok((await busy.stop()) > 0, 'transactions ran meanwhile');
+  t.equal(pool.pinned.size, 0, 'still nothing pinned');
+});
+
+t.test('pg with an extended-protocol LISTEN (queryMode extended) gets its notifications from the hub', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const l = await listener(t, sluice);
+  const r = await l.client.query({ text: 'LISTEN ln_pg_ext', queryMode: 'extended' } as pgLib.QueryConfig);
+  t.equal(r.command, 'LISTEN');
+  t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.pinned.size, 0);
+  const other = new pgLib.Client(sluice.options('alice'));
+  await other.connect();
+  t.teardown(() => other.end());
+  t.same((await other.query('select count(*)::int as n from pg_listening_channels()')).rows, [{ n: 0 }], 'the shared backend listens on nothing');
+  await other.query(`select pg_notify('ln_pg_ext', 'extended')`);
+  t.match(await within(l.next(), 'the notification'), { channel: 'ln_pg_ext', payload: 'extended' });
+  t.equal((await l.client.query({ text: 'UNLISTEN *', queryMode: 'extended' } as pgLib.QueryConfig)).command, 'UNLISTEN');
+  await until(() => sluice.pooler.notifyHub.stats().length === 0, 'the hub to let go of the channel');
+});
+
+/** Replies of a message sequence, as type letters and command tags, so two servers' answers can be compared. */
+async function replies(w: WireClient, batches: Buffer[][]): Promise<string[]> {
+  const out: string[] = [];
+  for (const b of batches) {
+    w.send(...b);
+    const all = Buffer.concat(b);
+    let requests = 0;
+    for (let at = 0; at < all.length; at += 1 + all.readInt32BE(at + 1)) if (all[at] === 0x53 || all[at] === 0x51) requests++;
+    for (const m of await w.untilReady(requests)) out.push(m.type === 'C' ? `C:${commandTag(m)}` : m.type === 'Z' ? `Z:${statusesOf([m])}` : m.type);
+  }
+  return out;
+}
+
+t.test('extended LISTEN answers exactly as Postgres does, in a pipeline and in transaction blocks, where it counts at commit', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'reject' });
+  const batches = (suffix: string): Buffer[][] => [
+    [extendedQuery('select 1'), extendedQuery(`LISTEN ln_pipe${suffix}`), extendedQuery('select 2')],
+    [parse(`LISTEN ln_named${suffix}`, 'ln_stmt'), describeStatement('ln_stmt'), bind([], { statement: 'ln_stmt' }), execute(), syncMsg()],
+    [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_rolled${suffix}`), queryMsg('ROLLBACK')],
+    [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_committed${suffix}`), extendedQuery('select 3')],
+    [queryMsg('COMMIT')],
+  ];
+  const direct = await WireClient.connect({ host: pg.host, port: pg.port, user: 'bob', password: 'bob-secret', database: APP_DB });
+  t.teardown(() => direct.close());
+  const expected = await replies(direct, batches('_d'));
+  const o = sluice.options('bob');
+  const w = await WireClient.connect({ host: o.host, port: o.port, user: 'bob', password: 'bob-secret', database: APP_DB });
+  t.teardown(() => w.close());
+  t.same(await replies(w, batches('')), expected, 'reply by reply as Postgres itself');
+  t.equal(sluice.pooler.pools.get(`${APP_DB}\0bob`)?.pinned.size, 0, 'nothing pinned, even under reject');
+  await until(() => sluice.pooler.notifyHub.stats()[0]?.listening === 3, 'the hub to take the three committed channels');
+  await pg.query(`select pg_notify('ln_rolled', 'no'), pg_notify('ln_committed', 'yes')`);
+  const note = await within(w.next(), 'a notification');
+  t.match(note.body.toString('utf8'), /ln_committed\0yes\0$/, 'the rolled-back LISTEN never took effect');
+  w.send(queryMsg('select count(*) from pg_listening_channels()'));
+  const row = (await w.untilReady()).find((m) => m.type === 'D')!;
+  t.match(row.body.toString('utf8'), /0$/, 'the server connection listens on nothing');
 });

@@ -1,4 +1,4 @@
-// Proves real drivers' named prepared statements work in transaction mode with many clients over few server connections: pgbench -M prepared, postgres.js (prepare: true) with evictions, node-postgres named queries.
+// Proves real drivers' named prepared statements work in transaction mode with many clients over few server connections: pgbench -M prepared, postgres.js (prepare: true) with evictions, node-postgres named queries, counted in SHOW STATS.
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import pgLib from 'pg';
@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { run } from '../helpers/run.js';
+import { consoleClient } from '../helpers/console.js';
 
 const pg = await startTestPostgres(t);
 await pg.pgbenchInit(1);
@@ -73,8 +74,8 @@ t.test('postgres.js with prepare: true, more statements than max_prepared_statem
   t.same([...tagged], [{ a: 'x', b: 2 }], 'the tagged-template path, prepared by default, works too');
 });
 
-t.test('node-postgres named queries across 20 clients and 2 server connections', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2 });
+t.test('node-postgres named queries across 20 clients and 2 server connections; SHOW STATS counts the parses and binds', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 2, admin_users: ['alice'] });
   const clients = await Promise.all(Array.from({ length: 20 }, async () => {
     const c = new pgLib.Client(sluice.options('bob'));
     await c.connect();
@@ -97,6 +98,12 @@ t.test('node-postgres named queries across 20 clients and 2 server connections',
   }));
   t.equal(wrong, 0, 'every result correct');
   t.ok(pool(sluice, 'bob').total <= 2);
+  const admin = await consoleClient(t, sluice);
+  const row = (await admin.query('SHOW STATS')).rows.find((r) => r.database === APP_DB);
+  t.equal(Number(row.total_client_parse_count), 20 * queries.length, 'each client parsed each statement once');
+  const serverParses = Number(row.total_server_parse_count);
+  t.ok(serverParses >= 2 && serverParses < 20 * queries.length, `statements reused across clients: ${serverParses} server parses`);
+  t.equal(Number(row.total_bind_count), 20 * 10 * queries.length, 'one Bind per execution');
   const bad = { name: 'typo', text: 'selec 1' };
   for (const attempt of [1, 2]) {
     await t.rejects(clients[1].query(bad), { code: '42601' }, `a failed Parse leaves no name behind (attempt ${attempt})`);

@@ -136,20 +136,23 @@ t.test('pin: a statement that fails leaves nothing, so nothing stays pinned', as
   t.equal(pinned(sluice), 0, 'the server had no state to keep');
 });
 
-t.test('pin: LISTEN over the extended protocol pins; the pinned client gets its notifications from its own backend', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin' });
+t.test('pin: LISTEN over the extended protocol does not pin; its channel moves to the notify hub', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'pin' });
   const w = await WireClient.connect(sluice.options('alice'));
   t.teardown(() => w.close());
   w.send(extendedQuery('LISTEN ss_ext'));
   t.equal(statusesOf(await w.untilReady()), 'I');
-  await until(() => pinned(sluice) === 1, 'the pin');
+  await until(() => pool(sluice).idle.size === 1, 'the connection back in the pool');
+  t.equal(pinned(sluice), 0, 'nothing pinned');
+  const b = await client(t, sluice);
+  t.equal((await state(b)).listening, 0, 'the next client of that backend inherits no LISTEN');
   await pg.query(`notify ss_ext, 'hello'`);
   const m = await w.next();
-  t.equal(m.type, 'A', 'NotificationResponse');
+  t.equal(m.type, 'A', 'NotificationResponse, from the hub');
   t.match(m.body.toString('utf8'), /ss_ext\0hello\0/);
   w.send(extendedQuery('UNLISTEN *'));
   await w.untilReady();
-  await until(() => pinned(sluice) === 0, 'the unpin');
+  await until(() => sluice.pooler.notifyHub.stats().length === 0, 'the hub to let go');
 });
 
 t.test('allow: state passes through to the shared backend, as in PgBouncer, with one warning per statement', async (t) => {

@@ -1,7 +1,7 @@
 // Tests for the session-state probe: its SQL (read back by the PostgreSQL grammar) and how it reads the reply and restores the link.
 import t from 'tap';
 import { loadModule, parseSync } from 'libpg-query';
-import { probeQuery, probeSessionState } from '../../../lib/pool/state-probe.js';
+import { listeningChannels, probeQuery, probeSessionState } from '../../../lib/pool/state-probe.js';
 import type { ServerConnection, ServerLink } from '../../../lib/pool/server-connection.js';
 import * as encode from '../../../lib/protocol/encode.js';
 import { TxStatus } from '../../../lib/protocol/codes.js';
@@ -81,4 +81,19 @@ t.test('a connection that dies during the probe tells the previous link, then th
   link.serverClosed('server closed the connection', false);
   t.equal(await done, 'server closed the connection');
   t.ok(closedSeen, 'the session heard of it');
+});
+
+t.test('listeningChannels reads one channel per row, relinks the session, and hands it the notifications that came meanwhile', async (t) => {
+  const seen: number[] = [];
+  const { conn, written } = fakeConn({ ...session, serverData: (b, s) => void seen.push(b[s]) });
+  const got = new Promise<{ channels: string[] | null; error: string | null }>((resolve) =>
+    listeningChannels(conn as unknown as ServerConnection, (channels, error) => resolve({ channels, error })));
+  t.match(written[0].toString('utf8'), /pg_listening_channels\(\)/);
+  const link = conn.link as ServerLink;
+  const note = Buffer.concat([Buffer.from('A'), Buffer.from([0, 0, 0, 11, 0, 0, 0, 1]), Buffer.from('a\0\0')]);
+  for (const b of [encode.rowDescription([]), encode.dataRow(['a']), note, encode.dataRow(['B c']), encode.commandComplete('SELECT 2')]) link.serverData(b, 0, b.length);
+  link.serverReady(1, TxStatus.Idle);
+  t.same(await got, { channels: ['a', 'B c'], error: null });
+  t.same(seen, [0x41], 'the NotificationResponse reached the session');
+  t.not(conn.link, null);
 });

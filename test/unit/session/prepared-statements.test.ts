@@ -17,7 +17,11 @@ function setup({ max = 200, registry = new StatementRegistry(), server }: Setup 
   let link: FakeLink | null = null;
   const ps = new PreparedStatements(registry, { serverData: (b, s, e) => (link as FakeLink).toClient(b, s, e) });
   link = new FakeLink(() => ps.replies, server?.statements);
-  const pool = { preparedStats: { hits: 0, misses: 0, evictions: 0 }, settings: { maxPreparedStatements: max } } as unknown as Pool;
+  const pool = {
+    preparedStats: { hits: 0, misses: 0, evictions: 0 },
+    stats: { clientParseCount: 0, serverParseCount: 0, bindCount: 0 },
+    settings: { maxPreparedStatements: max },
+  } as unknown as Pool;
   ps.attach(link.conn, pool);
   /** Sends client frames as the session would: those send() lets through go out as they are. */
   const sendOn = (to: FakeLink, ...frames: Buffer[]) => {
@@ -39,6 +43,9 @@ t.test('a named Parse goes out under Sluice\'s name; its Bind is renamed; the re
   link.replies('12DCZ');
   t.same(link.client, ['1', '2', 'D', 'C', 'Z']);
   t.same(pool.preparedStats, { hits: 1, misses: 1, evictions: 0 });
+  t.match(pool.stats, { clientParseCount: 1, serverParseCount: 1, bindCount: 1 }, 'SHOW STATS counters');
+  send(bind(['2'], { statement: 'mine' }), execute(), syncMsg());
+  t.match(pool.stats, { clientParseCount: 1, serverParseCount: 1, bindCount: 2 }, 'a Bind of a prepared statement parses nothing');
 });
 
 t.test('a statement the server already has: ParseComplete is answered by Sluice, in its turn', async (t) => {

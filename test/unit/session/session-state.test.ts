@@ -8,7 +8,7 @@ const kinds = (sql: string) => parser.classify(sql).effects.map((e) => e.kind);
 const names = (sql: string) => parser.classify(sql).effects.map((e) => e.statement);
 
 t.test('each kind of session state is recognised and named', async (t) => {
-  t.same(names('LISTEN Jobs'), ['LISTEN jobs'], 'unquoted channel names fold to lower case');
+  t.same(parser.classify('LISTEN Jobs').listenOps, [{ listen: true, channel: 'jobs' }], 'unquoted channel names fold to lower case');
   t.same(names('set statement_timeout = 5'), ['SET statement_timeout']);
   t.same(names('SET ROLE bob'), ['SET role']);
   t.same(names('set session authorization bob'), ['SET session_authorization']);
@@ -39,18 +39,22 @@ t.test('what ends with its transaction, or is carried by Sluice, is not session 
   }
 });
 
-t.test('multi-statement strings report every statement; LISTEN-only strings become operations', async (t) => {
+t.test('multi-statement strings report every statement; LISTEN and UNLISTEN become operations, not policy matters', async (t) => {
   t.same(kinds('select 1; set work_mem = 64; create temp table t (x int)'), ['set', 'temp']);
-  t.same(parser.classify('LISTEN a; listen "B"; UNLISTEN a; UNLISTEN *').listenOps, [
+  const only = parser.classify('LISTEN a; listen "B"; UNLISTEN a; UNLISTEN *');
+  t.same(only.listenOps, [
     { listen: true, channel: 'a' }, { listen: true, channel: 'B' }, { listen: false, channel: 'a' }, { listen: false, channel: null },
   ]);
-  t.equal(parser.classify('LISTEN a; select 1').listenOps, null, 'a mix is not LISTEN-only');
-  t.same(kinds('LISTEN a; select 1'), ['listen'], 'but the LISTEN is still state');
+  t.equal(only.onlyListen, true);
+  const mixed = parser.classify('LISTEN a; select 1; set work_mem = 1');
+  t.equal(mixed.onlyListen, false, 'a mix is not LISTEN-only');
+  t.same(mixed.listenOps, [{ listen: true, channel: 'a' }], 'but its LISTEN is still seen');
+  t.same(mixed.effects.map((e) => e.kind), ['set'], 'and is no state for the policy');
 });
 
 t.test('text that does not parse has no effects (Postgres refuses it too)', async (t) => {
-  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: null });
-  t.same(parser.classify(''), { effects: [], listenOps: null });
+  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false });
+  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false });
 });
 
 t.test('session_state: a user setting wins over its database, which wins over the top level', async (t) => {

@@ -4,10 +4,11 @@ import { CONSUMED, PASS, StateGuard, type GuardHost } from '../../../lib/session
 import { StateParser } from '../../../lib/session/session-state.js';
 import type { NotifyHub } from '../../../lib/pool/notify-hub.js';
 import type { Pool } from '../../../lib/pool/pool.js';
-import type { ServerConnection } from '../../../lib/pool/server-connection.js';
+import type { ServerConnection, ServerLink } from '../../../lib/pool/server-connection.js';
 import type { SessionStatePolicy } from '../../../lib/config/types.js';
 import { TxStatus } from '../../../lib/protocol/codes.js';
 import { cstr, message } from '../../helpers/bytes.js';
+import * as encode from '../../../lib/protocol/encode.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 const parser = await StateParser.load();
@@ -94,18 +95,83 @@ t.test('LISTEN and UNLISTEN in a simple Query are answered through the hub, unde
     t.same(s.calls, ['hold', 'resume'], 'input waits while the hub subscribes');
   }
   const inTx = setup('pin', { server: { status: TxStatus.InTransaction } });
-  inTx.query('LISTEN c');
-  t.same(inTx.out, ['C:LISTEN', 'Z:T'], 'inside a transaction block the status stays T');
+  t.equal(inTx.query('LISTEN c'), PASS, 'inside a transaction block Postgres decides at commit: the server runs it');
+  t.same(inTx.out, []);
+  t.same([...inTx.subs.keys()], []);
 });
 
-t.test('LISTEN in a Parse, or pipelined, falls under the policy', async (t) => {
-  const s = setup('reject');
-  t.equal(s.parse('LISTEN a'), CONSUMED);
-  t.same(s.out, ['E:0A000']);
+/** A server connection that LISTENs on `channels` and answers Sluice's questions at once. */
+function listeningConn(channels: string[]) {
+  const internal: string[] = [];
+  const conn = {
+    closed: false,
+    status: TxStatus.Idle as number,
+    link: null as ServerLink | null,
+    attach(l: ServerLink) {
+      this.link = l;
+    },
+    detach() {
+      this.link = null;
+    },
+    write() {
+      const link = this.link as ServerLink;
+      for (const c of channels) link.serverData(encode.dataRow([c]), 0, encode.dataRow([c]).length);
+      link.serverReady(1, TxStatus.Idle);
+    },
+    runInternal(sql: string, done: (e: string | null) => void) {
+      internal.push(sql);
+      done(null);
+    },
+  };
+  return { conn: conn as unknown as ServerConnection, internal };
+}
+
+const bind = (statement: string) => message('B', Buffer.concat([cstr(''), cstr(statement), Buffer.alloc(6)]));
+
+t.test('LISTEN in a Parse, pipelined or in a transaction block runs on the server; afterwards its channels move to the hub', async (t) => {
+  for (const policy of ['pin', 'reject', 'allow'] as const) {
+    const s = setup(policy);
+    t.equal(s.parse('LISTEN a', 'l1'), PASS, `${policy}: no policy applies to LISTEN`);
+    t.same(s.out, []);
+    t.equal(s.guard.transactionEnded(listeningConn([]).conn), false, 'a Parse alone runs nothing');
+    const b = bind('l1');
+    s.guard.statementUse(0x42, b, 0);
+    const { conn, internal } = listeningConn(['a', 'b']);
+    t.equal(s.guard.transactionEnded(conn), true, 'the guard takes care of the connection');
+    t.same([...s.subs.keys()], ['a', 'b'], 'the hub listens on what the server listened on');
+    t.same(internal, ['UNLISTEN *'], 'then the server forgets it');
+    t.same(s.calls, ['hold', 'release', 'resume'], 'and the connection goes back, unpinned');
+  }
   const busy = setup('pin');
   busy.host.quiet = false;
-  t.equal(busy.query('LISTEN a'), PASS);
+  t.equal(busy.query('LISTEN a'), PASS, 'pipelined behind other requests');
   t.same([...busy.subs.keys()], []);
+  busy.host.quiet = true;
+  busy.guard.transactionEnded(listeningConn(['a']).conn);
+  t.same([...busy.subs.keys()], ['a']);
+});
+
+t.test('UNLISTEN that the server runs ends the hub deliveries when it is bound', async (t) => {
+  const s = setup('pin');
+  s.query('LISTEN a; LISTEN b');
+  t.equal(s.parse('UNLISTEN a', 'u'), PASS);
+  t.same([...s.subs.keys()], ['a', 'b'], 'Parse runs nothing');
+  s.guard.statementUse(0x42, bind('u'), 0);
+  t.same([...s.subs.keys()], ['b']);
+  s.parse('UNLISTEN *');
+  s.guard.statementUse(0x42, bind(''), 0);
+  t.same([...s.subs.keys()], []);
+});
+
+t.test('a client leaving with a LISTEN still on its server connection resets it before it goes back', async (t) => {
+  const s = setup('allow');
+  s.parse('LISTEN a');
+  s.guard.statementUse(0x42, bind(''), 0);
+  const ran: string[] = [];
+  const conn = { status: TxStatus.InTransaction, closed: false, close: (r: string) => void ran.push(`close: ${r}`),
+    runInternal: (sql: string) => void ran.push(sql) } as unknown as ServerConnection;
+  t.equal(s.guard.leave(conn), true);
+  t.same(ran, ['ROLLBACK']);
 });
 
 t.test('notifications go out while the client idles, and wait for its ReadyForQuery otherwise', async (t) => {
@@ -132,18 +198,15 @@ t.test('dispose unsubscribes every channel', async (t) => {
   t.same([...s.subs.keys()], []);
 });
 
-t.test('a LISTEN that fails inside a transaction block fails the transaction on the server too', async (t) => {
-  const server = { status: TxStatus.InTransaction as number, runInternal: (sql: string, done: (e: string | null) => void) => {
-    t.match(sql, /::pg_catalog\.int4/);
-    server.status = TxStatus.Failed;
-    done('22P02: invalid input syntax');
-  } };
-  const s = setup('pin', { server, hub: {
-    subscribe: (_p, _ch, _sub, done) => done('could not connect'),
-    unsubscribe: () => undefined,
+t.test('a LISTEN the hub cannot serve gets an error, and the same Query\'s earlier LISTENs are undone', async (t) => {
+  const subs = new Set<string>();
+  const s = setup('pin', { hub: {
+    subscribe: (_p, ch, _sub, done) => (ch === 'b' ? done('could not connect') : (subs.add(ch), done(null))),
+    unsubscribe: (_p, ch) => void subs.delete(ch),
   } });
-  t.equal(s.query('LISTEN a'), CONSUMED);
-  t.same(s.out, ['E:08006', 'Z:E']);
+  t.equal(s.query('LISTEN a; LISTEN b'), CONSUMED);
+  t.same(s.out, ['C:LISTEN', 'E:08006', 'Z:I']);
+  t.same([...subs], []);
 });
 
 t.test('a client that leaves while its LISTEN is on its way is unsubscribed when it completes', async (t) => {

@@ -99,7 +99,7 @@ t.test('property: whenever the parser finds state, the scan asked for it', async
       (parts) => {
         const sql = parts.map(([noise, stmt, upper]) => noise + (upper ? stmt.toUpperCase() : stmt)).join('; ');
         const found = parser.classify(sql);
-        if (found.effects.length > 0 || found.listenOps) return (scan(sql) & PARSE) !== 0;
+        if (found.effects.length > 0 || found.listenOps.length > 0) return (scan(sql) & PARSE) !== 0;
         return true;
       },
     ),
