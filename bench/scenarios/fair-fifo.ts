@@ -5,9 +5,9 @@ import { attempt, type BenchContext, type Row, type Scenario, type ScenarioOutco
 import { measureSelectOnly } from './throughput.js';
 
 const CLIENTS = [10, 50];
-/** Rounds per mode; the order alternates (fifo, fair, then fair, fifo) so drift in machine load hits both. */
-const ROUNDS = 2;
-const QUICK_ROUNDS = 1;
+/** Rounds per mode; the order alternates (fifo, fair, then fair, fifo, ...) so drift in machine load hits both. */
+const ROUNDS = 3;
+const QUICK_ROUNDS = 2;
 
 /** The same pool and budget as the throughput scenario; only the scheduler mode differs. */
 function setup(mode: SchedulerMode) {

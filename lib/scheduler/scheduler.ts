@@ -72,7 +72,7 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
-    b.demandOf(w.pool).released();
+    b.demandOf(w.pool).released(this.clock.now());
     const heldMs = this.clock.now() - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
     this.dispatch(b);
@@ -186,9 +186,11 @@ export class Scheduler {
       return;
     }
     b.matching = true;
-    const force = pool.inUse === 0;
-    for (let i = b.room; i < want; i++) {
-      const from = b.evictable(pool, force);
+    // A starved pool may take one warm connection: enough to get going, not one per queued client.
+    const force = pool.inUse === 0 && pool.connecting === 0;
+    const start = b.room;
+    for (let i = start; i < want; i++) {
+      const from = b.evictable(pool, force && i === start);
       if (!from) break;
       from.idle.first()!.close('evicted for another pool of the same database');
       this.settings.observer?.evicted(from.name);
