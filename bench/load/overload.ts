@@ -1,4 +1,5 @@
 // Child process: open-loop arrivals at a fixed rate over a set of connections, recording answers and rejections.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { summarize, type LatencySummary } from '../core/stats.js';
 import { ScramKeyCache, WireClient, type WireConfig } from './wire-client.js';
 
@@ -30,6 +31,13 @@ export interface OverloadReport {
   closedByServer: number;
   okMs: LatencySummary;
   rejectMs: LatencySummary;
+  /**
+   * This generator's own event-loop delay (ms): an answer that arrives while the loop is busy is timed
+   * late by that much, so a reject p99 near this figure is the generator's, not the pooler's.
+   */
+  loopDelayMs: { p50: number; p99: number; max: number };
+  /** This generator's CPU over the run, 100 = one core. */
+  cpuPct: number;
 }
 
 const TICK_MS = 2;
@@ -68,6 +76,9 @@ async function main(spec: OverloadSpec): Promise<OverloadReport> {
     });
   };
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   process.stdout.write('{"ready":true}\n');
   const timer = setInterval(() => {
     const due = Math.floor(((performance.now() - started) / 1000) * spec.rate);
@@ -81,8 +92,15 @@ async function main(spec: OverloadSpec): Promise<OverloadReport> {
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   clearInterval(timer);
   stopping = true;
+  lag.disable();
+  const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpu0);
+  const loopDelayMs = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
   const unanswered = report.sent - report.ok - rejectMs.length;
-  return { ...report, seconds: (performance.now() - started) / 1000, unanswered, okMs: summarize(okMs), rejectMs: summarize(rejectMs) };
+  return {
+    ...report, seconds, unanswered, okMs: summarize(okMs), rejectMs: summarize(rejectMs),
+    loopDelayMs, cpuPct: (user + system) / (seconds * 1e4),
+  };
 }
 
 main(JSON.parse(process.argv[2]!) as OverloadSpec).then(

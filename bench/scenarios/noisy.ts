@@ -67,7 +67,7 @@ function overloadStats(report: OverloadReport): Metrics {
     offeredPerS: report.offered / seconds, servedPerS: report.ok / seconds, rejected,
     rejectCodes: Object.entries(report.rejected).map(([code, n]) => `${code}×${n}`).join(' '),
     rejectP50: report.rejectMs.p50, rejectP99: report.rejectMs.p99, unsent: report.unsent,
-    closedByServer: report.closedByServer,
+    closedByServer: report.closedByServer, generatorLagP99: report.loopDelayMs.p99, generatorCpuPct: report.cpuPct,
   };
 }
 
