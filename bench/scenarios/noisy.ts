@@ -138,6 +138,12 @@ async function aloneBaseline(ctx: BenchContext, target: Target): Promise<Row> {
   return { ...row, variant: 'alone', target: target.name, victimI99: 1 };
 }
 
+/** BENCH_NOISY=overload,slot-hog runs only those variants (the victim-alone baseline always runs). */
+function chosenPlans(): NoisyPlan[] {
+  const only = process.env.BENCH_NOISY?.split(',').map((v) => v.trim()).filter(Boolean);
+  return only?.length ? NOISY_PLANS.filter((p) => only.includes(p.variant)) : NOISY_PLANS;
+}
+
 async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
   for (const target of ctx.targets) {
@@ -145,7 +151,7 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const alone = await attempt(ctx, 'alone', target.name, () => aloneBaseline(ctx, target));
     rows.push(alone);
     ctx.progress(`  alone: victim p99 ${(alone.victimP99 as number)?.toFixed?.(2)} ms`);
-    for (const plan of NOISY_PLANS) {
+    for (const plan of chosenPlans()) {
       const row = await attempt(ctx, plan.variant, target.name, () => measure(ctx, target, plan, alone.victimP99 as number | undefined));
       ctx.progress(`  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, busy ${(row.busyMean as number)?.toFixed?.(1)}`);
       rows.push(row);

@@ -1,6 +1,8 @@
 // Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
 import type { ElasticBudget } from './scheduler-types.js';
 
+/** At this gradient (latency ~1.47× its baseline) or below, the budget stops adding its growth term. */
+const GROWTH_FLOOR = 0.75;
 /** A window short of samples is extended at most this many times its length before it is judged anyway. */
 const MAX_STRETCH = 10;
 
@@ -124,7 +126,13 @@ export class AdaptiveLimit implements ElasticBudget {
     }
   }
 
-  /** E ← clamp(E·g + √E, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1). */
+  /**
+   * E ← clamp(E·g + √E·r, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1) and the growth
+   * term r = clamp((g − 0.75) / 0.25, 0, 1). Gradient2's plain +√E would hold E at 4 however slow the
+   * server got (E = E/2 + √E at g = 0.5), which on a small server is enough elastic work to saturate
+   * it; fading the growth out as latency inflates lets E settle where p90 stays within about 1.4×
+   * minRTT, down to the minimum.
+   */
   private onWindow(sample: number): void {
     if (this.probeUntil !== null) {
       this.probeBest = Math.min(this.probeBest, sample);
@@ -132,7 +140,8 @@ export class AdaptiveLimit implements ElasticBudget {
     }
     if (this.minRtt === null || sample < this.minRtt) this.minRtt = sample;
     const gradient = sample > 0 ? clamp((this.minRtt * (1 + this.o.buffer)) / sample, 0.5, 1) : 1;
-    this.grow(this.limit * gradient + Math.sqrt(this.limit));
+    const room = clamp((gradient - GROWTH_FLOOR) / (1 - GROWTH_FLOOR), 0, 1);
+    this.grow(this.limit * gradient + Math.sqrt(this.limit) * room);
   }
 
   private grow(next: number): void {

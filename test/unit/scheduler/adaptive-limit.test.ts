@@ -36,6 +36,18 @@ t.test('shrinks when latency inflates and recovers when it returns', async (t) =
   t.equal(limit.elasticSlots(), 18, 'back to max');
 });
 
+t.test('sustained 2× latency takes the budget to its minimum, not to a floor of 4', async (t) => {
+  const { limit, feed } = limiter({ initial: 18 });
+  feed(2000, () => 5);
+  feed(3000, () => 10);
+  // E·g + √E alone would settle at E = 4 (g = 0.5), enough elastic work to saturate a small server.
+  t.equal(limit.elasticSlots(), 1, `2× latency: ${limit.current.toFixed(2)} elastic slots`);
+  const mild = limiter({ initial: 18 });
+  mild.feed(2000, () => 5);
+  mild.feed(3000, () => 5.75);
+  t.ok(mild.limit.elasticSlots() >= 12, `within 15% of the baseline the budget stays high (${mild.limit.current.toFixed(1)})`);
+});
+
 t.test('sparse samples are pooled across windows; bad samples are ignored', async (t) => {
   const { clock, limit } = limiter({ initial: 10 });
   limit.update(5);
