@@ -82,7 +82,7 @@ async function startNoise(ctx: BenchContext, endpoint: Endpoint, plan: NoisyPlan
   const closed = plan.loads.map((l) => startPgbench(ctx.cleanup, connection(endpoint, ctx, l.role),
     { clients: l.clients, threads: 1, seconds: ctx.options.seconds + 60, script: l.script, open: true }, ctx.options.fdLimit));
   const open = plan.open
-    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', { ...connection(endpoint, ctx, plan.open.role), ...plan.open })
+    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', { ...connection(endpoint, ctx, plan.open.role), ...plan.open, warmupMs: warmupSeconds(ctx) * 1000 })
     : undefined;
   try {
     await Promise.all([...closed.map((c) => c.loggedIn), open?.ready]);
