@@ -3,6 +3,8 @@ import type { ElasticBudget } from './scheduler-types.js';
 
 /** At this gradient (latency ~1.47× its baseline) or below, the budget stops adding its growth term. */
 const GROWTH_FLOOR = 0.75;
+/** Latency-sensitive work absent this long and then back gets a probe before its latencies count. */
+const QUIET_MS = 1000;
 /** A window short of samples is extended at most this many times its length before it is judged anyway. */
 const MAX_STRETCH = 10;
 
@@ -42,6 +44,8 @@ export class AdaptiveLimit implements ElasticBudget {
   private seen = 0;
   private probeUntil: number | null = null;
   private probeBest = Infinity;
+  /** When the windows without latency-sensitive samples began; null while such work runs. */
+  private quietSince: number | null = null;
   private nextProbe: number;
   private rng = 0x9e3779b9;
   private readonly o: Required<Omit<AdaptiveLimitOptions, 'random' | 'inFlight'>> & AdaptiveLimitOptions;
@@ -112,8 +116,13 @@ export class AdaptiveLimit implements ElasticBudget {
         this.samples = [];
         this.seen = 0;
         this.windowStart = now;
-        if (sample !== null) this.onWindow(sample);
-        else if (this.probeUntil === null) this.grow(this.limit + Math.sqrt(this.limit));
+        if (sample !== null) {
+          this.probeOnReturn(now);
+          this.onWindow(sample);
+        } else {
+          this.quietSince ??= now;
+          if (this.probeUntil === null) this.grow(this.limit + Math.sqrt(this.limit));
+        }
       }
     }
     if (this.probeUntil !== null && now >= this.probeUntil) {
@@ -124,6 +133,19 @@ export class AdaptiveLimit implements ElasticBudget {
       this.probeUntil = now + this.o.probeMs;
       this.probeBest = Infinity;
     }
+  }
+
+  /**
+   * Latency-sensitive work is back after a quiet spell in which elastic work grew unwatched: its first
+   * latencies are measured on a server the elastic work already loads, so taking them as the baseline
+   * would protect nothing. A probe (the budget at its minimum) measures the baseline first.
+   */
+  private probeOnReturn(now: number): void {
+    const quiet = this.quietSince !== null && now - this.quietSince >= QUIET_MS;
+    this.quietSince = null;
+    if (!quiet || this.probeUntil !== null || this.limit <= this.o.min) return;
+    this.probeUntil = now + this.o.probeMs;
+    this.probeBest = Infinity;
   }
 
   /**

@@ -89,6 +89,26 @@ t.test('with no latency-sensitive work running the budget grows, unless elastic 
   inFlight = 0;
 });
 
+t.test('latency-sensitive work returning to a server elastic work already loads gets a probe, not an inflated baseline', async (t) => {
+  const { clock, limit, feed } = limiter({ initial: 1, inFlight: () => limit.elasticSlots(), probeMs: 1000 });
+  for (let i = 0; i < 20; i++) {
+    clock.t += 100;
+    limit.elasticSlots();
+  }
+  t.equal(limit.elasticSlots(), 18, 'alone, elastic work grew to every slot');
+  // The victim's server time grows with the elastic backends it shares the CPU with.
+  const loaded = () => 5 * (1 + limit.elasticSlots() / 4);
+  feed(200, loaded);
+  t.ok(limit.probing, 'its return starts a probe');
+  t.equal(limit.elasticSlots(), 1, 'elastic work is held at its minimum meanwhile');
+  feed(3000, loaded);
+  t.ok(limit.minRttMs! < 8, `the baseline is the server's own (${limit.minRttMs!.toFixed(1)} ms), not the loaded one (27.5 ms)`);
+  t.ok(limit.elasticSlots() <= 4, `and elastic work stays squeezed (${limit.current.toFixed(1)} slots)`);
+  const steady = limiter({ initial: 18 });
+  steady.feed(3000, () => 5);
+  t.notOk(steady.limit.probing, 'control: work that never left gets no probe');
+});
+
 t.test('does not grow while elastic work uses under half the budget', async (t) => {
   let inFlight = 0;
   const { limit, feed } = limiter({ initial: 8, inFlight: () => inFlight });
