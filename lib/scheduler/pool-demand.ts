@@ -44,9 +44,11 @@ export class PoolDemand {
   /** Idle connections this pool keeps warm: ⌈mean concurrency⌉ + 1, at most its recent peak; none after quiet. */
   warmShare(now: number): number {
     this.roll(now);
+    const peak = Math.max(this.peak, this.prevPeak);
     const span = this.prevSpan + (now - this.windowStart);
-    const mean = span > 0 ? (this.prevArea + this.area) / span : this.active;
-    return Math.min(Math.max(this.peak, this.prevPeak), Math.ceil(mean) + 1);
+    // No time measured yet (a pool created this instant): no mean to go by, so its peak.
+    if (span <= 0) return peak;
+    return Math.min(peak, Math.ceil((this.prevArea + this.area) / span) + 1);
   }
 
   private roll(now: number): void {

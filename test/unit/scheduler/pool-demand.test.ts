@@ -17,7 +17,7 @@ t.test('a short burst does not keep its peak warm: the share follows the mean', 
   const d = new PoolDemand(1000, 0);
   t.equal(d.warmShare(0), 0, 'no demand, nothing kept warm');
   grant(d, 8, 10);
-  t.equal(d.warmShare(10), 1, 'a burst this instant has no mean yet (its connections are in use, not idle)');
+  t.equal(d.warmShare(10), 1, 'ten quiet milliseconds, then a burst this instant: the mean is still near zero');
   release(d, 8, 12);
   t.equal(d.active, 0);
   t.equal(d.queued, 0, 'granting takes work out of the queue');
@@ -52,4 +52,11 @@ t.test('after a long silence the present demand is the share, whatever came befo
   t.equal(d.warmShare(5000), 1, 'one transaction still running keeps one connection');
   grant(d, 1, 5001);
   t.equal(d.warmShare(5001), 2);
+});
+
+t.test('with no time measured yet the peak is the share', async (t) => {
+  const d = new PoolDemand(1000, 50);
+  grant(d, 4, 50);
+  release(d, 4, 50);
+  t.equal(d.warmShare(50), 4);
 });
