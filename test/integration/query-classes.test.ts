@@ -61,11 +61,11 @@ t.test('an application_name rule puts metabase in analytics: never more than 2 a
   let analyticsDone = 0;
   const analytics = Promise.all(metabase.map((c) => c.query(sql).then(() => analyticsDone++)));
 
-  // The class limit, read from the scheduler: analytics holds exactly its 2 slots and queues the other 8.
-  // Were the limit ignored, analytics would hold all 4 slots and this state would never occur.
-  await until('analytics to hold 2 slots with 8 queued', () => {
+  // The class limit, read from the scheduler: analytics holds exactly its 2 slots while the rest queue
+  // (at least a second of work left). Were the limit ignored, analytics would hold all 4 slots instead.
+  await until('analytics to hold 2 slots with the rest queued', () => {
     const a = classOf(sluice, 'analytics');
-    return a?.held === 2 && a.queued === 8;
+    return a?.held === 2 && a.queued >= 4;
   });
   // The default class must not wait behind them: each of its transactions is granted without queueing.
   // The scheduler timestamps grants itself, so a slow machine lengthens round trips, not these waits.
