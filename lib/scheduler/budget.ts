@@ -119,27 +119,20 @@ export class Budget {
 
   /**
    * Whether a grant for this pool would get a connection: an idle one, one already opening, room for a
-   * new one, or another pool's idle connection beyond that pool's warm share. A pool with nothing in
-   * use or on its way is always served (nothing of its own would come back), if need be by evicting a
-   * warm one; a burst of such a pool waits for that first connection rather than evicting one per
-   * client. Otherwise its turn waits for its own next release, leaving the slot to a pool with a warm
-   * connection (a quiet tenant's), unless that would stall pools with queued work.
+   * new one, or another pool's idle connection beyond that pool's warm share. A pool with no connection
+   * in use is always served (nothing of its own would come back), if need be by evicting a warm one.
+   * Otherwise its turn waits for its own next release, leaving the slot to a pool with a warm connection
+   * (a quiet tenant's), unless that would stall pools with queued work.
    */
   canServe(pool: Pool): boolean {
-    const pending = this.pending.get(pool)?.size ?? 0;
-    if (pool.idle.size > 0 || this.room > 0 || this.starved(pool, pending)) return true;
-    if (pool.connecting > pending) return true;
+    if (pool.idle.size > 0 || this.room > 0 || pool.inUse === 0) return true;
+    if (pool.connecting > (this.pending.get(pool)?.size ?? 0)) return true;
     if (pool.full) return false;
     if (this.evictable(pool, false) !== null) return true;
     // Declining would hold up pools behind it in line that have work and a warm connection ready: grant
     // instead, and the grant waits for a connection (its own release, or one that cools down).
     for (const p of this.guarded) if (p !== pool && (this.demand.get(p)?.queued ?? 0) > 0) return true;
     return false;
-  }
-
-  /** Nothing in use, opening or promised: only an eviction gets this pool going. */
-  starved(pool: Pool, pending = this.pending.get(pool)?.size ?? 0): boolean {
-    return pool.inUse === 0 && pool.connecting === 0 && pending === 0;
   }
 
   /**

@@ -186,11 +186,9 @@ export class Scheduler {
       return;
     }
     b.matching = true;
-    // A starved pool may take one warm connection: enough to get going, not one per queued client.
-    const force = pool.inUse === 0 && pool.connecting === 0;
-    const start = b.room;
-    for (let i = start; i < want; i++) {
-      const from = b.evictable(pool, force && i === start);
+    const force = pool.inUse === 0;
+    for (let i = b.room; i < want; i++) {
+      const from = b.evictable(pool, force);
       if (!from) break;
       from.idle.first()!.close('evicted for another pool of the same database');
       this.settings.observer?.evicted(from.name);

@@ -229,24 +229,6 @@ t.test('a pool with nothing in use evicts even a warm connection: nobody waits o
   t.equal(sched.waitingCount(alice.asPool), 1);
 });
 
-t.test('a burst of a pool with nothing in use evicts one warm connection, not one per client', async (t) => {
-  const { sched, alice, carol, start, finish, arrive } = setup({ slots: 4 });
-  for (let i = 1; i <= 4; i++) carol.warm(i);
-  const c = [1, 2, 3, 4].map((i) => start(`c${i}`, carol, 'carol'));
-  for (const w of c) finish(w);
-  t.equal(carol.idle.size, 4, 'carol just used all four of her connections');
-  const a = [1, 2, 3, 4].map((i) => start(`a${i}`, alice, 'alice'));
-  t.ok(a[0]!.grant, 'alice\'s first transaction is granted');
-  t.equal(a.filter((w) => w.grant).length, 1, 'the rest wait for that first connection instead of each taking a slot');
-  t.equal(carol.idle.size, 3, 'one warm connection of carol\'s made room, not four');
-  t.equal(alice.launched, 1);
-  t.equal(sched.snapshots().get('app')?.idle.reason, 'connection', 'the free slots wait for a connection');
-  arrive(alice);
-  t.ok(a[0]!.conn, 'the login serves the first');
-  finish(a[0]!);
-  t.ok(a[1]!.conn, 'and, released, the next on the same connection');
-});
-
 t.test('a free slot with an idle connection is granted at once, without a launch', async (t) => {
   const { sched, alice, start, finish } = setup();
   const conn = alice.warm(7);
