@@ -6,6 +6,7 @@ import { parseBenchArgs, USAGE, type BenchArgs } from './cli-args.js';
 import { Cleanup } from './core/cleanup.js';
 import { describeMachine, hardFdLimit, pgbenchVersion, procUnits } from './core/machine.js';
 import { latestResultsDir, renderDir, resultsDir, saveScenario, type Renderers } from './report/results.js';
+import { fairFifo } from './scenarios/fair-fifo.js';
 import { http } from './scenarios/http.js';
 import { idle } from './scenarios/idle.js';
 import { noisy } from './scenarios/noisy.js';
@@ -18,7 +19,7 @@ import { findPgbouncer, PgbouncerTarget, PGBOUNCER_INSTALL_HINT } from './target
 import { SluiceTarget } from './targets/sluice-target.js';
 import type { Target } from './targets/target.js';
 
-const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, noisy, storm, idle, http };
+const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http };
 const RENDERERS = Object.fromEntries(SCENARIO_NAMES.map((n) => [n, SCENARIOS[n].render])) as Renderers;
 const PGBENCH_SCALE = 10;
 const IDLE_CLIENTS = 10_000;

@@ -244,7 +244,11 @@ export class PoolerError extends Error {
   readonly detail?: string;
 
   constructor(code: ErrorCode, message: string, detail?: string) {
+    // A message for a client, not a bug: no stack. Capturing one cost more than the rest of a rejection.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     const d = ERRORS[code];
     this.name = 'PoolerError';
     this.code = code;

@@ -44,12 +44,14 @@ function sharesTable(rows: readonly Row[], foot: Footnotes): string {
 }
 
 function overloadTable(rows: readonly Row[], foot: Footnotes): string {
-  const headers = ['target', 'offered /s', 'served /s', 'rejected', 'codes', 'reject p50 ms', 'reject p99 ms', 'unsent (all connections held)', 'victim p99 ms', 'RSS before MB', 'RSS peak MB'];
+  const headers = ['target', 'offered /s', 'served /s', 'rejected', 'codes', 'reject p50 ms', 'reject p99 ms', 'generator loop delay p99 ms', 'generator CPU', 'unsent (all connections held)', 'victim p99 ms', 'RSS before MB', 'RSS peak MB'];
   const body = rows.filter((r) => r.variant === 'overload').map((r) => [
     TARGET_LABELS[r.target],
     foot.cell(r, (x) => num(x.offeredPerS)), foot.cell(r, (x) => num(x.servedPerS)),
     foot.cell(r, (x) => num(x.rejected)), foot.cell(r, (x) => String(x.rejectCodes || MISSING)),
     foot.cell(r, (x) => ms(x.rejectP50)), foot.cell(r, (x) => ms(x.rejectP99)),
+    foot.cell(r, (x) => ms(x.generatorLagP99)),
+    foot.cell(r, (x) => (typeof x.generatorCpuPct === 'number' ? `${num(x.generatorCpuPct)}%` : MISSING)),
     foot.cell(r, (x) => num(x.unsent)), foot.cell(r, (x) => ms(x.victimP99)),
     foot.cell(r, (x) => num(x.rssBeforeMb, 1)), foot.cell(r, (x) => num(x.rssPeakMb, 1)),
   ]);

@@ -67,7 +67,7 @@ function overloadStats(report: OverloadReport): Metrics {
     offeredPerS: report.offered / seconds, servedPerS: report.ok / seconds, rejected,
     rejectCodes: Object.entries(report.rejected).map(([code, n]) => `${code}×${n}`).join(' '),
     rejectP50: report.rejectMs.p50, rejectP99: report.rejectMs.p99, unsent: report.unsent,
-    closedByServer: report.closedByServer,
+    closedByServer: report.closedByServer, generatorLagP99: report.loopDelayMs.p99, generatorCpuPct: report.cpuPct,
   };
 }
 
@@ -82,7 +82,7 @@ async function startNoise(ctx: BenchContext, endpoint: Endpoint, plan: NoisyPlan
   const closed = plan.loads.map((l) => startPgbench(ctx.cleanup, connection(endpoint, ctx, l.role),
     { clients: l.clients, threads: 1, seconds: ctx.options.seconds + 60, script: l.script, open: true }, ctx.options.fdLimit));
   const open = plan.open
-    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', { ...connection(endpoint, ctx, plan.open.role), ...plan.open })
+    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', { ...connection(endpoint, ctx, plan.open.role), ...plan.open, warmupMs: warmupSeconds(ctx) * 1000 })
     : undefined;
   try {
     await Promise.all([...closed.map((c) => c.loggedIn), open?.ready]);
@@ -138,6 +138,12 @@ async function aloneBaseline(ctx: BenchContext, target: Target): Promise<Row> {
   return { ...row, variant: 'alone', target: target.name, victimI99: 1 };
 }
 
+/** BENCH_NOISY=overload,slot-hog runs only those variants (the victim-alone baseline always runs). */
+function chosenPlans(): NoisyPlan[] {
+  const only = process.env.BENCH_NOISY?.split(',').map((v) => v.trim()).filter(Boolean);
+  return only?.length ? NOISY_PLANS.filter((p) => only.includes(p.variant)) : NOISY_PLANS;
+}
+
 async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
   for (const target of ctx.targets) {
@@ -145,7 +151,7 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const alone = await attempt(ctx, 'alone', target.name, () => aloneBaseline(ctx, target));
     rows.push(alone);
     ctx.progress(`  alone: victim p99 ${(alone.victimP99 as number)?.toFixed?.(2)} ms`);
-    for (const plan of NOISY_PLANS) {
+    for (const plan of chosenPlans()) {
       const row = await attempt(ctx, plan.variant, target.name, () => measure(ctx, target, plan, alone.victimP99 as number | undefined));
       ctx.progress(`  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, busy ${(row.busyMean as number)?.toFixed?.(1)}`);
       rows.push(row);

@@ -8,7 +8,7 @@ import type { ProcUnits } from '../core/proc-stat.js';
 import { DATABASE, type BenchPostgres, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target, TargetName } from '../targets/target.js';
 
-export const SCENARIO_NAMES = ['throughput', 'noisy', 'storm', 'idle', 'http'] as const;
+export const SCENARIO_NAMES = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {

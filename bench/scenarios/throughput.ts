@@ -27,6 +27,11 @@ function plan(quick: boolean): Run[] {
   return runs;
 }
 
+/** One select-only pgbench run; the fair-versus-fifo scenario measures its modes with it too. */
+export function measureSelectOnly(ctx: BenchContext, endpoint: Endpoint, variant: string, clients: number, mode: QueryMode): Promise<Row> {
+  return measure(ctx, endpoint, { variant, spec: { clients, mode, builtin: 'select-only' } });
+}
+
 async function measure(ctx: BenchContext, endpoint: Endpoint, run: Run): Promise<Row> {
   const cpu = endpoint.pid ? new SteadyCpu(endpoint.pid, ctx.units) : undefined;
   const spec: PgbenchSpec = { ...run.spec, seconds: ctx.options.seconds, steady: true, onProgress: cpu?.onProgress };

@@ -1,6 +1,10 @@
 // Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
 import type { ElasticBudget } from './scheduler-types.js';
 
+/** At this gradient (latency ~1.47× its baseline) or below, the budget stops adding its growth term. */
+const GROWTH_FLOOR = 0.75;
+/** Latency-sensitive work absent this long and then back gets a probe before its latencies count. */
+const QUIET_MS = 1000;
 /** A window short of samples is extended at most this many times its length before it is judged anyway. */
 const MAX_STRETCH = 10;
 
@@ -40,6 +44,8 @@ export class AdaptiveLimit implements ElasticBudget {
   private seen = 0;
   private probeUntil: number | null = null;
   private probeBest = Infinity;
+  /** When the windows without latency-sensitive samples began; null while such work runs. */
+  private quietSince: number | null = null;
   private nextProbe: number;
   private rng = 0x9e3779b9;
   private readonly o: Required<Omit<AdaptiveLimitOptions, 'random' | 'inFlight'>> & AdaptiveLimitOptions;
@@ -110,8 +116,13 @@ export class AdaptiveLimit implements ElasticBudget {
         this.samples = [];
         this.seen = 0;
         this.windowStart = now;
-        if (sample !== null) this.onWindow(sample);
-        else if (this.probeUntil === null) this.grow(this.limit + Math.sqrt(this.limit));
+        if (sample !== null) {
+          this.probeOnReturn(now);
+          this.onWindow(sample);
+        } else {
+          this.quietSince ??= now;
+          if (this.probeUntil === null) this.grow(this.limit + Math.sqrt(this.limit));
+        }
       }
     }
     if (this.probeUntil !== null && now >= this.probeUntil) {
@@ -124,7 +135,26 @@ export class AdaptiveLimit implements ElasticBudget {
     }
   }
 
-  /** E ← clamp(E·g + √E, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1). */
+  /**
+   * Latency-sensitive work is back after a quiet spell in which elastic work grew unwatched: its first
+   * latencies are measured on a server the elastic work already loads, so taking them as the baseline
+   * would protect nothing. A probe (the budget at its minimum) measures the baseline first.
+   */
+  private probeOnReturn(now: number): void {
+    const quiet = this.quietSince !== null && now - this.quietSince >= QUIET_MS;
+    this.quietSince = null;
+    if (!quiet || this.probeUntil !== null || this.limit <= this.o.min) return;
+    this.probeUntil = now + this.o.probeMs;
+    this.probeBest = Infinity;
+  }
+
+  /**
+   * E ← clamp(E·g + √E·r, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1) and the growth
+   * term r = clamp((g − 0.75) / 0.25, 0, 1). Gradient2's plain +√E would hold E at 4 however slow the
+   * server got (E = E/2 + √E at g = 0.5), which on a small server is enough elastic work to saturate
+   * it; fading the growth out as latency inflates lets E settle where p90 stays within about 1.4×
+   * minRTT, down to the minimum.
+   */
   private onWindow(sample: number): void {
     if (this.probeUntil !== null) {
       this.probeBest = Math.min(this.probeBest, sample);
@@ -132,7 +162,8 @@ export class AdaptiveLimit implements ElasticBudget {
     }
     if (this.minRtt === null || sample < this.minRtt) this.minRtt = sample;
     const gradient = sample > 0 ? clamp((this.minRtt * (1 + this.o.buffer)) / sample, 0.5, 1) : 1;
-    this.grow(this.limit * gradient + Math.sqrt(this.limit));
+    const room = clamp((gradient - GROWTH_FLOOR) / (1 - GROWTH_FLOOR), 0, 1);
+    this.grow(this.limit * gradient + Math.sqrt(this.limit) * room);
   }
 
   private grow(next: number): void {

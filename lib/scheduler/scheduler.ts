@@ -72,7 +72,7 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
-    b.demandOf(w.pool).released();
+    b.demandOf(w.pool).released(this.clock.now());
     const heldMs = this.clock.now() - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
     this.dispatch(b);

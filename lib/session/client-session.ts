@@ -255,12 +255,15 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   rejected(err: PoolerError): void {
     this.pending = [];
+    if (err.fatal) return this.sendError(err);
+    // One write for the error and its ReadyForQuery: under overload, rejections are most of what is sent.
+    this.socket.cork();
     this.sendError(err);
-    if (err.fatal) return;
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
     const n = this.owed.reject();
     for (let i = 1; i < n; i++) this.out.send(encode.errorResponse(fieldsOf(err)));
     for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
+    this.socket.uncork();
   }
 
   private endDiscard(): void {

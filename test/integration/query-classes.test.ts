@@ -3,6 +3,7 @@ import pg from 'pg';
 import t from 'tap';
 import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import type { ClassSnapshot } from '../../lib/scheduler/scheduler-types.js';
 
 const pgServer = await startTestPostgres(t);
 
@@ -36,6 +37,22 @@ async function sampleWhile(sql: string, work: Promise<unknown>): Promise<number[
   return samples;
 }
 
+/** Alice's class `cls` in the scheduler's snapshot of whichever budget she queues under. */
+function classOf(sluice: TestSluice, cls: string): ClassSnapshot | undefined {
+  for (const snap of sluice.pooler.scheduler.snapshots().values()) {
+    const found = snap.tenants.find((x) => x.tenant === 'alice')?.classes.find((c) => c.cls === cls);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Polls the scheduler's state (no wall-clock race): resolves once `ok` holds, fails after `ms`. */
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
 t.test('an application_name rule puts metabase in analytics: never more than 2 at once, and short queries still run', async (t) => {
   const sluice = await startSluice(t, pgServer, ANALYTICS);
   const sql = 'select pg_sleep(0.5)';
@@ -44,18 +61,25 @@ t.test('an application_name rule puts metabase in analytics: never more than 2 a
   let analyticsDone = 0;
   const analytics = Promise.all(metabase.map((c) => c.query(sql).then(() => analyticsDone++)));
 
-  // Once analytics holds its 2 slots, 8 of 10 queries still wait; the default class must not wait behind them.
+  // The class limit, read from the scheduler: analytics holds exactly its 2 slots while the rest queue
+  // (at least a second of work left). Were the limit ignored, analytics would hold all 4 slots instead.
+  await until('analytics to hold 2 slots with the rest queued', () => {
+    const a = classOf(sluice, 'analytics');
+    return a?.held === 2 && a.queued >= 4;
+  });
+  // The default class must not wait behind them: each of its transactions is granted without queueing.
+  // The scheduler timestamps grants itself, so a slow machine lengthens round trips, not these waits.
   const shortQueries = (async () => {
-    while ((await pgServer.query(`select count(*)::int as n from pg_stat_activity where query = $1 and state = 'active'`, [sql]))[0].n < 2) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
     for (let i = 0; i < 20; i++) await app.query('select 1');
-    return analyticsDone;
   })();
   const samples = await sampleWhile(sql, Promise.all([analytics, shortQueries]));
   const peak = Math.max(...samples);
   t.equal(peak, 2, `at most 2 analytics queries ran at once, and 2 did (${samples.length} samples of pg_stat_activity)`);
-  t.ok((await shortQueries) < 2, `20 default-class queries finished before the first 2 analytics queries did (${await shortQueries} of 10 analytics done by then)`);
+  const short = classOf(sluice, 'default');
+  const analyticsWait = classOf(sluice, 'analytics')?.waitP99Ms ?? 0;
+  t.ok(short?.waitP99Ms !== null && short!.waitP99Ms! < 50,
+    `default-class queries waited ${short?.waitP99Ms} ms at p99 for a slot (an analytics release would take up to 500 ms)`);
+  t.ok(analyticsWait >= 400, `control: queued analytics queries did wait for their class's slots (p99 ${analyticsWait} ms)`);
   t.equal(analyticsDone, 10, 'every analytics query ran in the end');
 });
 

@@ -59,3 +59,13 @@ t.test('httpError builds the registered status and message, with problems when g
   t.same(e.problems, ['weight: expected a weight > 0, got 0']);
   t.equal(httpError('SLUICE_HTTP_UNAUTHORIZED').problems, undefined);
 });
+
+t.test('a PoolerError carries no stack (it is a message for a client), and the stack limit is left as it was', async (t) => {
+  const before = Error.stackTraceLimit;
+  const e = poolerError('SLUICE_QUEUE_FULL', { tenant: 'a', cls: 'default', waitedMs: 0, pool: 'app/a' });
+  t.type(e, PoolerError);
+  t.notMatch(e.stack ?? '', /\n\s+at /, 'no stack frames captured');
+  t.match(e.stack ?? '', /PoolerError: queue full|PoolerError: /, 'the stack line still names the error');
+  t.equal(Error.stackTraceLimit, before);
+  t.match(new Error('x').stack ?? '', /\n\s+at /, 'ordinary errors still capture frames');
+});

@@ -4,7 +4,7 @@ import { parseBenchArgs } from '../../../bench/cli-args.js';
 
 t.test('no arguments: every scenario through every target, 10 s per run', async (t) => {
   const a = parseBenchArgs([], {});
-  t.same(a.scenarios, ['throughput', 'noisy', 'storm', 'idle', 'http']);
+  t.same(a.scenarios, ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http']);
   t.same(a.targets, ['direct', 'pgbouncer', 'sluice']);
   t.equal(a.seconds, 10);
   t.equal(a.quick, false);
@@ -26,7 +26,7 @@ t.test('durations: --seconds wins over BENCH_SECONDS, which wins over the defaul
 });
 
 t.test('unknown names are refused with the list of known ones', async (t) => {
-  t.throws(() => parseBenchArgs(['noisey'], {}), /unknown scenario "noisey" \(one of: throughput, noisy/);
+  t.throws(() => parseBenchArgs(['noisey'], {}), /unknown scenario "noisey" \(one of: throughput, fairfifo, noisy/);
   t.throws(() => parseBenchArgs(['--targets', 'odyssey'], {}), /unknown target "odyssey"/);
 });
 

@@ -36,6 +36,18 @@ t.test('shrinks when latency inflates and recovers when it returns', async (t) =
   t.equal(limit.elasticSlots(), 18, 'back to max');
 });
 
+t.test('sustained 2× latency takes the budget to its minimum, not to a floor of 4', async (t) => {
+  const { limit, feed } = limiter({ initial: 18 });
+  feed(2000, () => 5);
+  feed(3000, () => 10);
+  // E·g + √E alone would settle at E = 4 (g = 0.5), enough elastic work to saturate a small server.
+  t.equal(limit.elasticSlots(), 1, `2× latency: ${limit.current.toFixed(2)} elastic slots`);
+  const mild = limiter({ initial: 18 });
+  mild.feed(2000, () => 5);
+  mild.feed(3000, () => 5.75);
+  t.ok(mild.limit.elasticSlots() >= 12, `within 15% of the baseline the budget stays high (${mild.limit.current.toFixed(1)})`);
+});
+
 t.test('sparse samples are pooled across windows; bad samples are ignored', async (t) => {
   const { clock, limit } = limiter({ initial: 10 });
   limit.update(5);
@@ -75,6 +87,26 @@ t.test('with no latency-sensitive work running the budget grows, unless elastic 
   }
   t.equal(other.limit.elasticSlots(), 2, 'no growth without elastic demand');
   inFlight = 0;
+});
+
+t.test('latency-sensitive work returning to a server elastic work already loads gets a probe, not an inflated baseline', async (t) => {
+  const { clock, limit, feed } = limiter({ initial: 1, inFlight: () => limit.elasticSlots(), probeMs: 1000 });
+  for (let i = 0; i < 20; i++) {
+    clock.t += 100;
+    limit.elasticSlots();
+  }
+  t.equal(limit.elasticSlots(), 18, 'alone, elastic work grew to every slot');
+  // The victim's server time grows with the elastic backends it shares the CPU with.
+  const loaded = () => 5 * (1 + limit.elasticSlots() / 4);
+  feed(200, loaded);
+  t.ok(limit.probing, 'its return starts a probe');
+  t.equal(limit.elasticSlots(), 1, 'elastic work is held at its minimum meanwhile');
+  feed(3000, loaded);
+  t.ok(limit.minRttMs! < 8, `the baseline is the server's own (${limit.minRttMs!.toFixed(1)} ms), not the loaded one (27.5 ms)`);
+  t.ok(limit.elasticSlots() <= 4, `and elastic work stays squeezed (${limit.current.toFixed(1)} slots)`);
+  const steady = limiter({ initial: 18 });
+  steady.feed(3000, () => 5);
+  t.notOk(steady.limit.probing, 'control: work that never left gets no probe');
 });
 
 t.test('does not grow while elastic work uses under half the budget', async (t) => {
