@@ -1,8 +1,8 @@
 // Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
+import { ElasticGradient } from './elastic-gradient.js';
+import { clamp, nextLimit, Reservoir } from './latency-reservoir.js';
 import type { ElasticBudget } from './scheduler-types.js';
 
-/** At this gradient (latency ~1.47× its baseline) or below, the budget stops adding its growth term. */
-const GROWTH_FLOOR = 0.75;
 /** Latency-sensitive work absent this long and then back gets a probe before its latencies count. */
 const QUIET_MS = 1000;
 /** A window short of samples is extended at most this many times its length before it is judged anyway. */
@@ -40,14 +40,14 @@ export class AdaptiveLimit implements ElasticBudget {
   private limit: number;
   private minRtt: number | null = null;
   private windowStart: number;
-  private samples: number[] = [];
-  private seen = 0;
+  private readonly samples: Reservoir;
+  /** Elastic work's own inflation: the budget is the lower of the two limits. */
+  private readonly own: ElasticGradient;
   private probeUntil: number | null = null;
   private probeBest = Infinity;
   /** When the windows without latency-sensitive samples began; null while such work runs. */
   private quietSince: number | null = null;
   private nextProbe: number;
-  private rng = 0x9e3779b9;
   private readonly o: Required<Omit<AdaptiveLimitOptions, 'random' | 'inFlight'>> & AdaptiveLimitOptions;
 
   constructor(options: AdaptiveLimitOptions) {
@@ -65,6 +65,10 @@ export class AdaptiveLimit implements ElasticBudget {
       ...options,
     };
     this.limit = clamp(this.o.initial, this.o.min, this.o.max);
+    this.samples = new Reservoir(this.o.maxSamplesPerWindow);
+    // Elastic work alone keeps a slot, so its own latency is always being measured.
+    const floor = Math.max(1, this.o.min);
+    this.own = new ElasticGradient({ now: options.now, min: floor, max: Math.max(floor, this.o.max), initial: this.o.initial, inFlight: options.inFlight });
     this.windowStart = options.now();
     this.nextProbe = this.scheduleProbe(this.windowStart);
   }
@@ -73,17 +77,31 @@ export class AdaptiveLimit implements ElasticBudget {
   update(serverLatencyMs: number): void {
     if (!(serverLatencyMs >= 0 && Number.isFinite(serverLatencyMs))) return;
     this.roll(this.o.now());
-    this.record(serverLatencyMs);
+    this.samples.add(serverLatencyMs);
+  }
+
+  /** One server-side latency sample of an elastic statement, with its statement shape (see ElasticGradient). */
+  updateElastic(shape: string, serverLatencyMs: number): void {
+    this.roll(this.o.now());
+    this.own.update(shape, serverLatencyMs);
   }
 
   elasticSlots(): number {
     this.roll(this.o.now());
-    return this.probeUntil !== null ? this.o.min : Math.floor(this.limit);
+    return this.probeUntil !== null ? this.o.min : Math.floor(this.current);
   }
 
-  /** The unrounded budget, for metrics. */
+  /** The unrounded budget, for metrics: the lower of the latency-sensitive and the elastic work's own limit. */
   get current(): number {
-    return this.limit;
+    return Math.min(this.limit, this.own.current);
+  }
+  /** The limit from elastic work's own latency alone. */
+  get elasticOwnLimit(): number {
+    return this.own.current;
+  }
+  /** The lowest latency seen for an elastic statement shape. */
+  elasticBaseline(shape: string): number | undefined {
+    return this.own.baseline(shape);
   }
   get minRttMs(): number | null {
     return this.minRtt;
@@ -92,29 +110,19 @@ export class AdaptiveLimit implements ElasticBudget {
     return this.probeUntil !== null;
   }
 
-  private record(x: number): void {
-    this.seen++;
-    if (this.samples.length < this.o.maxSamplesPerWindow) {
-      this.samples.push(x);
-      return;
-    }
-    const j = Math.floor(this.random() * this.seen);
-    if (j < this.samples.length) this.samples[j] = x;
-  }
-
   /**
    * Closes the current window when it is over, then starts or ends a probe by time. A window with a few
    * samples stretches (up to MAX_STRETCH windows) until it has enough; one with none means no latency-
-   * sensitive work is running, so there is nothing to protect and the budget may grow.
+   * sensitive work is running, so there is nothing to protect and this limit may grow (elastic work's own
+   * gradient still caps the budget).
    */
   private roll(now: number): void {
+    this.own.roll(now);
     const age = now - this.windowStart;
     if (age >= this.o.windowMs) {
-      const n = this.samples.length;
+      const n = this.samples.size;
       if (n >= this.o.minSamples || n === 0 || age >= this.o.windowMs * MAX_STRETCH) {
-        const sample = n > 0 ? percentile(this.samples, this.o.percentile) : null;
-        this.samples = [];
-        this.seen = 0;
+        const sample = this.samples.take(this.o.percentile);
         this.windowStart = now;
         if (sample !== null) {
           this.probeOnReturn(now);
@@ -143,18 +151,12 @@ export class AdaptiveLimit implements ElasticBudget {
   private probeOnReturn(now: number): void {
     const quiet = this.quietSince !== null && now - this.quietSince >= QUIET_MS;
     this.quietSince = null;
-    if (!quiet || this.probeUntil !== null || this.limit <= this.o.min) return;
+    if (!quiet || this.probeUntil !== null || this.current <= this.o.min) return;
     this.probeUntil = now + this.o.probeMs;
     this.probeBest = Infinity;
   }
 
-  /**
-   * E ← clamp(E·g + √E·r, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1) and the growth
-   * term r = clamp((g − 0.75) / 0.25, 0, 1). Gradient2's plain +√E would hold E at 4 however slow the
-   * server got (E = E/2 + √E at g = 0.5), which on a small server is enough elastic work to saturate
-   * it; fading the growth out as latency inflates lets E settle where p90 stays within about 1.4×
-   * minRTT, down to the minimum.
-   */
+  /** E ← clamp(E·g + √E·r, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1) (see nextLimit). */
   private onWindow(sample: number): void {
     if (this.probeUntil !== null) {
       this.probeBest = Math.min(this.probeBest, sample);
@@ -162,8 +164,7 @@ export class AdaptiveLimit implements ElasticBudget {
     }
     if (this.minRtt === null || sample < this.minRtt) this.minRtt = sample;
     const gradient = sample > 0 ? clamp((this.minRtt * (1 + this.o.buffer)) / sample, 0.5, 1) : 1;
-    const room = clamp((gradient - GROWTH_FLOOR) / (1 - GROWTH_FLOOR), 0, 1);
-    this.grow(this.limit * gradient + Math.sqrt(this.limit) * room);
+    this.grow(nextLimit(this.limit, gradient));
   }
 
   private grow(next: number): void {
@@ -176,23 +177,4 @@ export class AdaptiveLimit implements ElasticBudget {
     const spread = this.o.random ? (this.o.random() * 2 - 1) * this.o.jitter : 0;
     return now + this.o.probeIntervalMs * (1 + spread);
   }
-
-  /** xorshift32 for reservoir sampling; deterministic, instance-local. */
-  private random(): number {
-    let x = this.rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rng = x >>> 0;
-    return this.rng / 0x100000000;
-  }
-}
-
-function clamp(x: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, x));
-}
-
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }

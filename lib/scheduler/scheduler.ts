@@ -80,11 +80,15 @@ export class Scheduler {
 
   /**
    * Server-side latency of one request (sent → ReadyForQuery), so our own queue wait never feeds back:
-   * non-elastic work's latency drives the adaptive elastic budget.
+   * non-elastic work's latency drives the adaptive elastic budget, and so does elastic work's own, judged
+   * per statement shape (null: not a request elastic work's own gradient can judge).
    */
-  serverLatency(w: Waiter, ms: number): void {
+  serverLatency(w: Waiter, ms: number, elasticShape: string | null = null): void {
     const g = w.grant;
-    if (g && !g.elastic) this.budgets.get(w.pool.budget)?.adaptive?.update(ms);
+    const adaptive = g ? this.budgets.get(w.pool.budget)?.adaptive : undefined;
+    if (!adaptive) return;
+    if (!g!.elastic) adaptive.update(ms);
+    else if (elasticShape !== null) adaptive.updateElastic(elasticShape, ms);
   }
 
   /** A pool has an idle connection: hand it to a granted waiter of that pool, if any. */

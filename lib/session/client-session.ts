@@ -334,7 +334,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   serverReady(count: number, status: number): void {
     const now = this.ctx.clock.now();
     const latency = this.owed.answered(count, now);
-    if (latency >= 0) this.ctx.scheduler.serverLatency(this, latency);
+    if (latency >= 0) this.ctx.scheduler.serverLatency(this, latency, this.shape.takeElasticShape());
     this.clientStatus = status;
     const quiet = this.owed.quiet;
     this.timing.ready(this.pool.stats, count, now, this.owed.awaiting === 0, quiet && status === TxStatus.Idle);

@@ -63,7 +63,11 @@ export class LaneLearner {
 
   /** The key of a transaction's first statement, or null when it should not be learned (BEGIN, COMMIT...). */
   static keyOf(sql: string): string | null {
-    if (TX_CONTROL.test(sql)) return null;
+    return TX_CONTROL.test(sql) ? null : LaneLearner.shapeOf(sql);
+  }
+
+  /** A statement's text with its literals and parameters masked: the same shape whatever values it runs with. */
+  static shapeOf(sql: string): string {
     const text = sql.length > MAX_KEY_CHARS ? sql.slice(0, MAX_KEY_CHARS) : sql;
     return text.replace(LITERALS, '?');
   }

@@ -47,9 +47,9 @@ t.test('elastic analytics take idle capacity, and give it up when ordinary queri
   const samples: Array<{ tenant: string; ms: number }> = [];
   const scheduler = sluice.pooler.scheduler;
   const original = scheduler.serverLatency.bind(scheduler);
-  scheduler.serverLatency = (w, ms) => {
+  scheduler.serverLatency = (w, ms, shape) => {
     samples.push({ tenant: (w as unknown as { ident: { tenant: string } }).ident.tenant, ms });
-    original(w, ms);
+    original(w, ms, shape);
   };
   const victims = await clients(t, sluice, 'alice', 2);
   // Transactions that idle 150 ms in the client between statements: long holds, quick server work.
@@ -75,6 +75,33 @@ t.test('elastic analytics take idle capacity, and give it up when ordinary queri
   slowDone = true;
   stop = true;
   await Promise.all([...slow, ...analytics]);
+});
+
+t.test('CPU-heavy elastic work alone is held near what the cores run, by its own slowdown', async (t) => {
+  const sluice = await startSluice(t, pgServer, {
+    max_server_connections: 12,
+    default_pool_size: 12,
+    scheduler: { adaptive_limit: true, adaptive_min_slots: 1 },
+    classes: { analytics: { elastic: true } },
+  });
+  const snap = () => sluice.pooler.scheduler.snapshots().get('app')!;
+  let stop = false;
+  t.teardown(() => void (stop = true));
+  // Pure CPU in one backend (tens of ms); a dozen at once on a small machine each take several times as long.
+  const work = (await clients(t, sluice, 'carol', 12)).map(async (c) => {
+    while (!stop) await c.query('/* sluice:class=analytics */ select count(*) from generate_series(1, 200000) g where g % 7 = 3');
+  });
+  let peak = 0;
+  const deadline = performance.now() + 8000;
+  while (performance.now() < deadline) {
+    peak = Math.max(peak, snap().elasticHeld);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const slots = snap().elasticSlots;
+  stop = true;
+  await Promise.all(work);
+  t.ok(peak >= 2, `elastic work ran concurrently (${peak} at once)`);
+  t.ok(slots <= 6, `its own slowdown holds it at ${slots} of 11 slots, with nothing else running`);
 });
 
 t.test('without adaptive_limit elastic classes are bound only by their limits and the headroom', async (t) => {

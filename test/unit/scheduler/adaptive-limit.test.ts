@@ -9,11 +9,20 @@ function limiter(o: Partial<AdaptiveLimitOptions> = {}) {
   const clock = new FakeClock();
   const limit = new AdaptiveLimit({ now: clock.now, min: 1, max: 18, probeIntervalMs: 0, ...o });
   const rng = mulberry32(1);
-  /** Feeds `ms` of traffic at latency ≈ `latency(t)` ±10%, 20 samples per 100 ms window. */
+  /** Elastic work beside it: a 50 ms statement that runs at its own speed (it does not load the server). */
+  const steady = (): void => limit.updateElastic('scan', 50 * (0.9 + 0.2 * rng()));
+  /** Feeds `ms` of traffic at latency ≈ `latency(t)` ±10%, 20 samples per 100 ms window, and steady elastic samples. */
   const feed = (ms: number, latency: (t: number) => number): void => {
-    for (let end = clock.t + ms; clock.t < end; clock.t += 5) limit.update(latency(clock.t) * (0.9 + 0.2 * rng()));
+    for (let end = clock.t + ms; clock.t < end; clock.t += 5) {
+      limit.update(latency(clock.t) * (0.9 + 0.2 * rng()));
+      steady();
+    }
   };
-  return { clock, limit, feed };
+  /** `ms` with only elastic work running, at its own steady latency. */
+  const alone = (ms: number): void => {
+    for (let end = clock.t + ms; clock.t < end; clock.t += 5) steady();
+  };
+  return { clock, limit, feed, alone };
 }
 
 t.test('grows to max while latency stays at its baseline', async (t) => {
@@ -74,27 +83,18 @@ t.test('sparse samples are pooled across windows; bad samples are ignored', asyn
 
 t.test('with no latency-sensitive work running the budget grows, unless elastic work is app-limited', async (t) => {
   let inFlight = 18;
-  const { clock, limit } = limiter({ initial: 2, inFlight: () => inFlight });
-  for (let i = 0; i < 30; i++) {
-    clock.t += 100;
-    limit.elasticSlots();
-  }
-  t.equal(limit.elasticSlots(), 18, 'nothing to protect: elastic work may use every slot');
+  const { limit, alone } = limiter({ initial: 2, inFlight: () => inFlight });
+  alone(3000);
+  t.equal(limit.elasticSlots(), 18, 'nothing to protect, and elastic work keeps its speed: it may use every slot');
   const other = limiter({ initial: 2, inFlight: () => 0 });
-  for (let i = 0; i < 30; i++) {
-    other.clock.t += 100;
-    other.limit.elasticSlots();
-  }
+  other.alone(3000);
   t.equal(other.limit.elasticSlots(), 2, 'no growth without elastic demand');
   inFlight = 0;
 });
 
 t.test('latency-sensitive work returning to a server elastic work already loads gets a probe, not an inflated baseline', async (t) => {
-  const { clock, limit, feed } = limiter({ initial: 1, inFlight: () => limit.elasticSlots(), probeMs: 1000 });
-  for (let i = 0; i < 20; i++) {
-    clock.t += 100;
-    limit.elasticSlots();
-  }
+  const { limit, feed, alone } = limiter({ initial: 1, inFlight: () => limit.elasticSlots(), probeMs: 1000 });
+  alone(3000);
   t.equal(limit.elasticSlots(), 18, 'alone, elastic work grew to every slot');
   // The victim's server time grows with the elastic backends it shares the CPU with.
   const loaded = () => 5 * (1 + limit.elasticSlots() / 4);
@@ -158,7 +158,7 @@ t.test('wired into FairQueue, it caps elastic work when it slows the OLTP victim
         const ms = clock.t - g.dispatchedAt;
         latencies.push(ms);
         limit.update(ms);
-      }
+      } else limit.updateElastic('scan', clock.t - g.dispatchedAt);
       release(g);
     };
     s.run(30_000);
@@ -171,4 +171,44 @@ t.test('wired into FairQueue, it caps elastic work when it slows the OLTP victim
   t.ok(on.p99 < 0.6 * off.p99, `with it the victim's p99 drops to ${on.p99.toFixed(2)} ms`);
   t.ok(on.elasticPeakLate < off.elasticPeakLate, `elastic slots cut from ${off.elasticPeakLate} to ${on.elasticPeakLate}`);
   t.ok(on.elasticTxns > 0, 'elastic work still progresses');
+});
+
+t.test('elastic work alone is capped by its own inflation before any latency-sensitive work shows up', async (t) => {
+  /** 200 ms CPU-bound scans, the budget's worth always running; only elastic samples, no victim yet. */
+  const run = (cores: number) => {
+    const clock = new FakeClock();
+    const limit: AdaptiveLimit = new AdaptiveLimit({ now: clock.now, min: 1, max: 18, probeIntervalMs: 0, inFlight: (): number => limit.elasticSlots() });
+    const latency = () => 200 * Math.max(1, limit.elasticSlots() / cores);
+    const due: number[] = [];
+    let late = 0;
+    let n = 0;
+    for (; clock.t < 20_000; clock.t += 5) {
+      const slots = limit.elasticSlots();
+      while (due.length < slots) due.push(clock.t + latency());
+      due.length = slots;
+      for (let i = 0; i < due.length; i++) {
+        if (due[i]! > clock.t) continue;
+        limit.updateElastic('SELECT sum(abalance) FROM pgbench_accounts', latency());
+        due[i] = clock.t + latency();
+      }
+      if (clock.t > 10_000) {
+        late += slots;
+        n++;
+      }
+    }
+    return late / n;
+  };
+  const capped = run(2);
+  t.ok(capped <= 5, `with its own gradient, ${capped.toFixed(1)} scans on average share the 2 cores`);
+  t.ok(capped >= 2, 'and they still use both cores');
+  t.equal(run(64), 18, 'with cores for every scan, nothing inflates and it takes every slot');
+});
+
+t.test('the lower of the two limits wins: a victim\'s inflation squeezes elastic work whose own latency is fine', async (t) => {
+  const { limit, feed } = limiter({ initial: 18 });
+  feed(2000, () => 5);
+  t.equal(limit.elasticOwnLimit, 18, 'elastic work runs at its own speed');
+  feed(2000, () => 20);
+  t.ok(limit.elasticSlots() <= 4, `the victim's 4× still squeezes it to ${limit.elasticSlots()}`);
+  t.equal(limit.elasticOwnLimit, 18, 'while its own limit stays high');
 });

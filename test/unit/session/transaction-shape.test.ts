@@ -72,3 +72,22 @@ t.test('observe reports once per transaction, and never for classified or transa
   await flush();
   t.equal(lanes.size.shapes, 1, 'BEGIN and DDL were not learned');
 });
+
+t.test('an elastic transaction carries its statement shape for its first latency sample only', async (t) => {
+  const { lanes } = learner();
+  const iso = isolation({ adaptive_limit: true }, { analytics: { elastic: true }, reports: {} });
+  const shape = new TransactionShape();
+  decide(shape, iso, lanes, "/* sluice:class=analytics */ SELECT sum(x) FROM t WHERE day = '2024-01-02' AND n > 5");
+  t.equal(shape.takeElasticShape(), "/* sluice:class=analytics */ SELECT sum(x) FROM t WHERE day = ? AND n > ?", 'literals masked');
+  t.equal(shape.takeElasticShape(), null, 'later requests of the transaction are other statements');
+  decide(shape, iso, lanes, '/* sluice:class=reports */ SELECT 1');
+  t.equal(shape.takeElasticShape(), null, 'not elastic');
+  const bind = message('B', Buffer.concat([cstr(''), cstr('s1'), Buffer.alloc(6)]));
+  shape.decide(iso, 'analytics', lanes, bind[0]!, bind, 0, bind.length);
+  t.equal(shape.takeElasticShape(), 'statement s1', 'a prepared statement is known by its name');
+  const exec = message('E', Buffer.concat([cstr(''), Buffer.alloc(4)]));
+  shape.decide(iso, 'analytics', lanes, exec[0]!, exec, 0, exec.length);
+  t.equal(shape.takeElasticShape(), 'class analytics', 'else by its class');
+  decide(shape, isolation({}, { analytics: { elastic: true } }), lanes, '/* sluice:class=analytics */ SELECT 1');
+  t.equal(shape.takeElasticShape(), null, 'nothing to sample without the adaptive limit');
+});
