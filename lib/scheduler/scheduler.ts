@@ -209,7 +209,8 @@ export class Scheduler {
 
   /** Room or an idle connection appeared: pools that found none before try again, oldest first. */
   private serveWanting(b: Budget): void {
-    if (b.matching) return;
+    // Runs on every release: no iterator when nobody wants a connection (the usual case).
+    if (b.matching || b.wanting.size === 0) return;
     for (const p of b.wanting) {
       this.connect(b, p);
       if (b.wanting.has(p)) break;

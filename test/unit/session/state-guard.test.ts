@@ -4,12 +4,12 @@ import { CONSUMED, PASS, StateGuard, type GuardHost } from '../../../lib/session
 import { StateParser } from '../../../lib/session/session-state.js';
 import type { NotifyHub } from '../../../lib/pool/notify-hub.js';
 import type { Pool } from '../../../lib/pool/pool.js';
-import type { ServerConnection, ServerLink } from '../../../lib/pool/server-connection.js';
+import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import type { SessionStatePolicy } from '../../../lib/config/types.js';
 import { TxStatus } from '../../../lib/protocol/codes.js';
 import { cstr, message } from '../../helpers/bytes.js';
-import * as encode from '../../../lib/protocol/encode.js';
 import { captureLog } from '../../helpers/log-capture.js';
+import { listeningConn } from '../../helpers/listening-conn.js';
 
 const parser = await StateParser.load();
 
@@ -100,32 +100,6 @@ t.test('LISTEN and UNLISTEN in a simple Query are answered through the hub, unde
   t.same([...inTx.subs.keys()], []);
 });
 
-/** A server connection that LISTENs on `channels` and answers Sluice's questions at once. */
-function listeningConn(channels: string[]) {
-  const internal: string[] = [];
-  const conn = {
-    closed: false,
-    status: TxStatus.Idle as number,
-    link: null as ServerLink | null,
-    attach(l: ServerLink) {
-      this.link = l;
-    },
-    detach() {
-      this.link = null;
-    },
-    write() {
-      const link = this.link as ServerLink;
-      for (const c of channels) link.serverData(encode.dataRow([c]), 0, encode.dataRow([c]).length);
-      link.serverReady(1, TxStatus.Idle);
-    },
-    runInternal(sql: string, done: (e: string | null) => void) {
-      internal.push(sql);
-      done(null);
-    },
-  };
-  return { conn: conn as unknown as ServerConnection, internal };
-}
-
 const bind = (statement: string) => message('B', Buffer.concat([cstr(''), cstr(statement), Buffer.alloc(6)]));
 
 t.test('LISTEN in a Parse, pipelined or in a transaction block runs on the server; afterwards its channels move to the hub', async (t) => {
@@ -136,7 +110,7 @@ t.test('LISTEN in a Parse, pipelined or in a transaction block runs on the serve
     t.equal(s.guard.transactionEnded(listeningConn([]).conn), false, 'a Parse alone runs nothing');
     const b = bind('l1');
     s.guard.statementUse(0x42, b, 0);
-    const { conn, internal } = listeningConn(['a', 'b']);
+    const { conn, ran: internal } = listeningConn(['a', 'b']);
     t.equal(s.guard.transactionEnded(conn), true, 'the guard takes care of the connection');
     t.same([...s.subs.keys()], ['a', 'b'], 'the hub listens on what the server listened on');
     t.same(internal, ['UNLISTEN *'], 'then the server forgets it');

@@ -2,9 +2,7 @@
 import t from 'tap';
 import { ClientChannels } from '../../../lib/session/state-listen.js';
 import type { NotifyHub, NotifySubscriber } from '../../../lib/pool/notify-hub.js';
-import type { ServerConnection, ServerLink } from '../../../lib/pool/server-connection.js';
-import * as encode from '../../../lib/protocol/encode.js';
-import { TxStatus } from '../../../lib/protocol/codes.js';
+import { listeningConn } from '../../helpers/listening-conn.js';
 
 function setup(failing = new Set<string>()) {
   const subs = new Set<string>();
@@ -24,34 +22,6 @@ function setup(failing = new Set<string>()) {
   return { channels, subs, out, pending, defer: () => void (deferred = true) };
 }
 
-/** A server connection listening on `listening`; runInternal fails when `internalError` is set. */
-function conn(listening: string[], internalError: string | null = null) {
-  const ran: string[] = [];
-  const c = {
-    closed: false,
-    link: null as ServerLink | null,
-    attach(l: ServerLink) {
-      this.link = l;
-    },
-    detach() {
-      this.link = null;
-    },
-    write() {
-      const link = this.link as ServerLink;
-      for (const ch of listening) {
-        const row = encode.dataRow([ch]);
-        link.serverData(row, 0, row.length);
-      }
-      link.serverReady(1, TxStatus.Idle);
-    },
-    runInternal(sql: string, done: (e: string | null) => void) {
-      ran.push(sql);
-      done(internalError);
-    },
-  };
-  return { conn: c as unknown as ServerConnection, ran };
-}
-
 t.test('LISTEN and UNLISTEN in order, each with its CommandComplete; a repeated LISTEN asks the hub nothing', async (t) => {
   const s = setup();
   const errors: unknown[] = [];
@@ -67,7 +37,7 @@ t.test('LISTEN and UNLISTEN in order, each with its CommandComplete; a repeated 
 t.test('adopt: the channels the server listens on move to the hub, then the server runs UNLISTEN *', async (t) => {
   const s = setup();
   s.channels.run([{ listen: true, channel: 'a' }], () => undefined);
-  const c = conn(['a', 'b', 'c']);
+  const c = listeningConn(['a', 'b', 'c']);
   const done = await new Promise<string | null>((r) => s.channels.adopt(c.conn, r));
   t.equal(done, null);
   t.same([...s.subs].sort(), ['a', 'b', 'c']);
@@ -78,7 +48,7 @@ t.test('adopt: the channels the server listens on move to the hub, then the serv
 t.test('adopt waits for the hub before the server forgets, and keeps the server listening if the hub fails', async (t) => {
   const s = setup(new Set(['bad']));
   s.defer();
-  const c = conn(['ok', 'bad']);
+  const c = listeningConn(['ok', 'bad']);
   const done = new Promise<string | null>((r) => s.channels.adopt(c.conn, r));
   t.same(c.ran, [], 'nothing is unlistened while the hub subscribes');
   for (const p of s.pending) p();
@@ -88,10 +58,10 @@ t.test('adopt waits for the hub before the server forgets, and keeps the server 
 
 t.test('adopt: a server listening on nothing (the LISTEN was rolled back) needs no UNLISTEN', async (t) => {
   const s = setup();
-  const c = conn([]);
+  const c = listeningConn([]);
   t.equal(await new Promise<string | null>((r) => s.channels.adopt(c.conn, r)), null);
   t.same(c.ran, []);
-  const again = conn(['a']);
+  const again = listeningConn(['a']);
   s.channels.run([{ listen: true, channel: 'a' }], () => undefined);
   t.equal(await new Promise<string | null>((r) => s.channels.adopt(again.conn, r)), null);
   t.same(again.ran, ['UNLISTEN *'], 'a channel the hub has already is still dropped on the server');
