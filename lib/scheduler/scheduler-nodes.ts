@@ -16,7 +16,7 @@ export class Ticket<T> {
   prev: Ticket<T> | null = null;
   /** @internal */
   next: Ticket<T> | null = null;
-  /** @internal position in the deadline heap */
+  /** @internal position among the deadline index's stragglers */
   heapPos = -1;
   /** @internal true while waiting in a queue */
   queued = true;
@@ -113,6 +113,9 @@ export class LeafNode<T> {
   vtime = -Infinity;
   /** Position in the tenant's class heap of its category. */
   pos = -1;
+  /** Position in the deadline index's heap of leaves, and the latest deadline queued here (see DeadlineIndex). */
+  deadlinePos = -1;
+  maxDeadline = -Infinity;
   cat: Category;
   slotMs = 0;
   readonly recent = new DecayedSum();

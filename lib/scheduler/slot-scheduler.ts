@@ -1,5 +1,5 @@
 // The engine behind FairQueue and FifoQueue: queueing, dispatch, slot-time charging, timeouts and accounting.
-import { IndexedHeap } from './heap.js';
+import { DeadlineIndex } from './deadline-index.js';
 import {
   assertValidPolicy,
   classPolicyOf,
@@ -25,19 +25,13 @@ import { TenantRegistry } from './tenant-registry.js';
 /** Every dispatch costs at least this much slot time, so zero-length holds cannot monopolize dispatch. */
 const MIN_COST_MS = 0.05;
 
-const byDeadline = <T>(a: Ticket<T>, b: Ticket<T>): boolean =>
-  a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
-
 export type Ordering = 'fair' | 'fifo';
 
 export class SlotScheduler<T> implements SlotQueue<T> {
   private policy: SchedulerPolicy;
   private readonly ready: ReadyIndex<T>;
   private readonly registry: TenantRegistry<T>;
-  private readonly deadlines = new IndexedHeap<Ticket<T>>(byDeadline, {
-    get: (t) => t.heapPos,
-    set: (t, i) => void (t.heapPos = i),
-  });
+  private readonly deadlines = new DeadlineIndex<T>();
   private readonly inflight = new Set<Grant<T>>();
   private readonly stats = new SchedulerStats();
   private readonly renormalizeAbove: number;
@@ -105,7 +99,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const deadline = this.options.mirror ? Infinity : now + timeout;
     const ticket = new Ticket(item, tenant, name, now, deadline, this.seq++, leaf);
     leaf.push(ticket);
-    if (ticket.deadline !== Infinity) this.deadlines.push(ticket);
+    this.deadlines.added(ticket);
     this.addQueued(t, 1);
     if (t.queued === 1) {
       this.registry.markActive(t);
@@ -257,9 +251,10 @@ export class SlotScheduler<T> implements SlotQueue<T> {
   private unqueue(ticket: Ticket<T>, now: number): void {
     const leaf = ticket.leaf;
     const t = leaf.tenant;
+    const wasHead = leaf.head === ticket;
     leaf.unlink(ticket);
     ticket.queued = false;
-    this.deadlines.remove(ticket);
+    this.deadlines.removed(ticket, wasHead);
     this.addQueued(t, -1);
     this.ready.syncLeaf(leaf);
     if (t.queued === 0 && t.held === 0) this.registry.markIdle(t, now);
@@ -270,7 +265,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const ticket = leaf.head!;
     leaf.unlink(ticket);
     ticket.queued = false;
-    this.deadlines.remove(ticket);
+    this.deadlines.removed(ticket, true);
     this.addQueued(t, -1);
     const grant = new Grant(ticket, now, t.vtime, leaf.vtime, leaf.estimateMs);
     t.waits.record(grant.waitedMs, now);
