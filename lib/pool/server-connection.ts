@@ -140,6 +140,14 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.socket.write(data);
   }
 
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   /** Runs SQL the pooler originates (parameter sync, ROLLBACK, reset query); its results never reach a client. */
   runInternal(sql: string, done: InternalDone): void {
     this.internal = done;

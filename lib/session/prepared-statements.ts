@@ -11,6 +11,7 @@ import { Reply } from './reply-queue.js';
 import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
 import type { SharedStatement, StatementRegistry } from './statement-registry.js';
 import { RetryWindow } from './retry-window.js';
+import { BatchWrite } from './batch-write.js';
 
 /** A client name bound to a statement: what a failed or skipped Parse or Close must put back. */
 interface Binding {
@@ -45,6 +46,8 @@ export class PreparedStatements implements RepliesOwner {
   private runBuf: Buffer | null = null;
   private runFrom = 0;
   private runTo = 0;
+  /** sendAll's writes: one plain write when the pipeline goes out as it came, else one corked write. */
+  private readonly batch = new BatchWrite();
 
   constructor(
     private readonly registry: StatementRegistry,
@@ -81,8 +84,7 @@ export class PreparedStatements implements RepliesOwner {
   /** Messages that waited for a server connection, framed and sent in order; untouched runs leave in one write. */
   sendAll(parts: Buffer[]): void {
     const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    const socket = (this.conn as ServerConnection).socket;
-    socket.cork();
+    this.batch.begin(this.conn as ServerConnection);
     this.runBuf = all;
     this.runFrom = this.runTo = 0;
     let at = 0;
@@ -96,7 +98,7 @@ export class PreparedStatements implements RepliesOwner {
     if (at < all.length) this.extendRun(at, all.length);
     this.flushRun();
     this.runBuf = null;
-    socket.uncork();
+    this.batch.end();
   }
 
   private extendRun(from: number, to: number): void {
@@ -110,14 +112,14 @@ export class PreparedStatements implements RepliesOwner {
   private flushRun(): void {
     const buf = this.runBuf;
     const { runFrom: from, runTo: to } = this;
-    if (buf && to > from) (this.conn as ServerConnection).write(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
+    if (buf && to > from) this.batch.write(this.conn as ServerConnection, from === 0 && to === buf.length ? buf : buf.subarray(from, to));
     this.runFrom = to;
   }
 
   /** Everything Sluice itself sends goes after the client's messages before it. */
   private write(frame: Buffer): void {
     this.flushRun();
-    (this.conn as ServerConnection).write(frame);
+    this.batch.write(this.conn as ServerConnection, frame);
   }
 
   /**

@@ -28,6 +28,10 @@ export class FakeLink {
     this.sent.push(b);
   }
 
+  cork(): void {}
+
+  uncork(): void {}
+
   stopAtCompletion(n: number): void {
     this.stop = n;
   }
