@@ -29,6 +29,11 @@ export class SchedulerStats {
     this.idleEvents[reason]++;
   }
 
+  /** Slots are being left free while work waits (an idle interval is open). */
+  get idle(): boolean {
+    return this.reason !== null;
+  }
+
   /** Any state change ends the idle interval; the caller's next next() re-establishes it. */
   close(now: number): void {
     if (this.reason === null) return;

@@ -72,8 +72,9 @@ export class Scheduler {
     w.grant = null;
     const b = this.budget(w.pool);
     b.queue.release(g);
-    b.demandOf(w.pool).released(this.clock.now());
-    const heldMs = this.clock.now() - g.dispatchedAt;
+    const now = this.clock.now();
+    b.demandOf(w.pool).released(now);
+    const heldMs = now - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
     this.dispatch(b);
   }
@@ -141,7 +142,7 @@ export class Scheduler {
       const w = g.item;
       w.ticket = null;
       w.grant = g;
-      b.demandOf(w.pool).granted(this.clock.now());
+      b.demandOf(w.pool).granted(g.dispatchedAt);
       obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);

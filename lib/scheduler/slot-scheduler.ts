@@ -126,10 +126,13 @@ export class SlotScheduler<T> implements SlotQueue<T> {
 
   /** The next grant, if a slot is free and `accept` (when given) takes the item whose turn it is. */
   next(accept?: (item: T) => boolean): Grant<T> | null {
+    const free = this.policy.slots - this.heldTotal;
+    // Nothing to grant, no idle interval to close, no rate-parked tenant to wake: the usual last call of a
+    // dispatch loop reads no clock.
+    if ((this.queuedTotal === 0 || free <= 0) && !this.stats.idle && this.ready.rate.size === 0) return null;
     const now = this.now();
     this.stats.close(now);
     this.ready.wakeRate(now);
-    const free = this.policy.slots - this.heldTotal;
     if (this.queuedTotal === 0 || free <= 0) return null;
     const elasticOpen = this.elasticHeldTotal < this.elasticBudget();
     const pick = this.ready.pickRunnable(elasticOpen);

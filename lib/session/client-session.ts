@@ -327,7 +327,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
       // The guard keeps a pinned connection, or first asks the server whether state remains.
-      if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer();
+      if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
     }
     if (quiet) this.guard.flush();
     if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
@@ -347,11 +347,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     else this.close(`server connection lost: ${reason}`);
   }
 
-  private releaseServer(): void {
+  private releaseServer(now = this.ctx.clock.now()): void {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
-    if (this.grant) this.shape.observe(this.ctx.lanes, this.ctx.clock.now() - this.grant.dispatchedAt);
+    if (this.grant) this.shape.observe(this.ctx.lanes, now - this.grant.dispatchedAt);
     this.prepared?.detach();
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
