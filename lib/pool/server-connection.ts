@@ -86,6 +86,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private internal: InternalDone | null = null;
   private internalError: string | null = null;
   private watcher: ReplyWatcher | null = null;
+  /** The scanner counts COMPLETIONS (set while a watcher is attached, kept after it leaves). */
+  private counting = false;
 
   constructor(
     readonly id: number,
@@ -109,9 +111,13 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
     this.link = link;
     this.watcher = watcher;
-    // Counting stays on between watched links (a watcher reads completions relative to attach time).
-    if (watcher) this.scanner.setCounting(COMPLETIONS, true);
-    else this.scanner.setCounting(COMPLETIONS, false);
+    // Counting stays on between watched links (a watcher reads completions relative to attach time);
+    // the scanner's table changes only when watching starts or stops, not on every attach.
+    const counting = watcher !== null;
+    if (counting !== this.counting) {
+      this.counting = counting;
+      this.scanner.setCounting(COMPLETIONS, counting);
+    }
   }
 
   detach(): void {
