@@ -1,5 +1,6 @@
 // The scheduler's records: queued tickets, granted slots, (tenant, class) leaves with their FIFO, and tenants.
 import { IndexedHeap } from './heap.js';
+import type { List, Listed } from '../list.js';
 import type { ClassPolicy, TenantPolicy } from './policy.js';
 import type { RejectionCounts } from './scheduler-types.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -36,7 +37,13 @@ export class Ticket<T> {
 }
 
 /** A slot handed out by next(); give it back with release(). */
-export class Grant<T> {
+export class Grant<T> implements Listed<Grant<T>> {
+  /** @internal neighbours in the queue's list of grants in flight (no hashing per grant, unlike a Set) */
+  prev: Grant<T> | null = null;
+  /** @internal */
+  next: Grant<T> | null = null;
+  /** @internal */
+  list: List<Grant<T>> | null = null;
   /** @internal slot-ms charged to virtual time so far (estimate, then accrued) */
   charged: number;
   /** @internal slot-ms already added to usage counters */

@@ -1,5 +1,6 @@
 // The engine behind FairQueue and FifoQueue: queueing, dispatch, slot-time charging, timeouts and accounting.
 import { DeadlineIndex } from './deadline-index.js';
+import { List, move } from '../list.js';
 import {
   assertValidPolicy,
   classPolicyOf,
@@ -32,7 +33,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
   private readonly ready: ReadyIndex<T>;
   private readonly registry: TenantRegistry<T>;
   private readonly deadlines = new DeadlineIndex<T>();
-  private readonly inflight = new Set<Grant<T>>();
+  private readonly inflight = new List<Grant<T>>('in flight');
   private readonly stats = new SchedulerStats();
   private readonly renormalizeAbove: number;
   private readonly shareWindowMs: number;
@@ -155,7 +156,8 @@ export class SlotScheduler<T> implements SlotQueue<T> {
   }
 
   release(grant: Grant<T>): void {
-    if (grant.released || !this.inflight.delete(grant)) return;
+    if (grant.released || grant.list !== this.inflight) return;
+    move(grant, null);
     grant.released = true;
     const now = this.now();
     this.stats.close(now);
@@ -174,7 +176,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
   tick(): void {
     const now = this.now();
     this.stats.close(now);
-    for (const g of this.inflight) {
+    for (let g = this.inflight.first(); g; g = g.next) {
       const elapsed = now - g.dispatchedAt;
       this.account(g, elapsed, now);
       if (elapsed > g.charged) {
@@ -284,7 +286,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
       this.maybeRatePark(t, now);
     }
     this.ready.syncLeaf(leaf);
-    this.inflight.add(grant);
+    move(grant, this.inflight);
     return grant;
   }
 
@@ -373,7 +375,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     if (this.ordering === 'fifo') return;
     const base = this.ready.vclock;
     if (base < this.renormalizeAbove && this.maxLocalClock < this.renormalizeAbove) return;
-    for (const g of this.inflight) {
+    for (let g = this.inflight.first(); g; g = g.next) {
       g.tenantStartTag -= base;
       g.leafStartTag -= g.leaf.tenant.localClock;
     }
