@@ -221,13 +221,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   forward(buf: Buffer, start: number, end: number): void {
     if (this.owed.discarding || this.ended) return;
+    // Waiting for a server (the usual case under load): kept as a range of the chunk, with no view per message.
+    if (!this.input.held && (!this.server || this.first.syncing)) return this.first.keep(buf, start, end);
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    if (this.input.held) {
-      this.input.keep(part, false);
-      return;
-    }
-    if (this.server && !this.first.syncing) this.server.write(part);
-    else this.first.keep(part);
+    if (this.input.held) this.input.keep(part, false);
+    else (this.server as ServerConnection).write(part);
   }
 
   onFrameError(reason: 'length' | 'too_large', length: number): void {

@@ -15,6 +15,10 @@ export interface FirstFramesHost {
 
 export class FirstFrames {
   private parts: Buffer[] = [];
+  /** The last range kept, still uncut from its chunk (see keep). */
+  private runBuf: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
   /** Set while the client's session parameters are applied to a newly linked server; frames keep queuing meanwhile. */
   syncing = false;
 
@@ -26,15 +30,34 @@ export class FirstFrames {
   ) {}
 
   get empty(): boolean {
-    return this.parts.length === 0;
+    return this.runBuf === null && this.parts.length === 0;
   }
 
-  keep(part: Buffer): void {
-    appendPart(this.parts, part);
+  /**
+   * Keeps buf[start, end). A range that continues the last one in the same chunk only extends it: a
+   * pipeline of messages read in one chunk costs no view per message, and is cut out once, when sent.
+   */
+  keep(buf: Buffer, start = 0, end = buf.length): void {
+    if (this.runBuf === buf && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.cutRun();
+    this.runBuf = buf;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  private cutRun(): void {
+    const buf = this.runBuf;
+    if (buf === null) return;
+    this.runBuf = null;
+    appendPart(this.parts, this.runStart === 0 && this.runEnd === buf.length ? buf : buf.subarray(this.runStart, this.runEnd));
   }
 
   clear(): void {
     this.parts = [];
+    this.runBuf = null;
   }
 
   /** conn was just linked: bring its session parameters in line with the client's, then send what was kept. */
@@ -53,6 +76,7 @@ export class FirstFrames {
 
   /** Everything kept, to conn in one write. */
   sendTo(conn: ServerConnection): void {
+    this.cutRun();
     const parts = this.parts;
     this.parts = [];
     this.host.sending();

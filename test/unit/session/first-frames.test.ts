@@ -7,6 +7,8 @@ import { ClientParams } from '../../../lib/session/params.js';
 /** A server connection that records writes and lets the test finish an internal query. */
 class FakeConn {
   writes: Buffer[] = [];
+  /** The buffers written, as given (not copied). */
+  given: Buffer[] = [];
   internal: string[] = [];
   closed = false;
   values = new Map<string, string>([['DateStyle', 'ISO, MDY']]);
@@ -14,6 +16,7 @@ class FakeConn {
   private done: ((err: string | null) => void) | null = null;
   write(b: Buffer): void {
     this.writes.push(Buffer.from(b));
+    this.given.push(b);
   }
   runInternal(sql: string, done: (err: string | null) => void): void {
     this.internal.push(sql);
@@ -55,6 +58,29 @@ t.test('kept frames leave in one write when the server already has the client\'s
   t.equal(conn.writes[0].toString(), 'PPPPBBBBXXXX');
   t.equal(log.sending, 1);
   t.ok(first.empty, 'nothing kept after sending');
+});
+
+t.test('ranges of one chunk that continue each other leave as that chunk, uncopied; others keep their order', async (t) => {
+  const { conn, first, server } = setup();
+  const chunk = frame('PPPPBBBBEEEESSSS');
+  first.keep(chunk, 0, 4);
+  first.keep(chunk, 4, 12);
+  t.notOk(first.empty, 'a range not yet cut out still counts as kept');
+  first.keep(chunk, 12, 16);
+  first.link(server);
+  t.equal(conn.given.length, 1);
+  t.equal(conn.given[0], chunk, 'the chunk itself, no view or copy');
+
+  const other = frame('QQQQ');
+  first.keep(chunk, 0, 4);
+  first.keep(chunk, 8, 12); // a message in between was not kept
+  first.keep(other, 0, 2);
+  first.keep(other, 2, 4);
+  first.link(server);
+  t.equal(conn.writes[1]!.toString(), 'PPPPEEEEQQQQ');
+  first.keep(chunk, 0, 4);
+  first.clear();
+  t.ok(first.empty, 'clear drops an uncut range too');
 });
 
 t.test('differing parameters are applied first; frames kept meanwhile follow in the same write', async (t) => {
