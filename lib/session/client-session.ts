@@ -24,7 +24,7 @@ import type { SessionContext, SessionIdentity } from './session-context.js';
 /** Built once: every session's scanner shares it. */
 const INSPECTED = interestTable(INSPECTED_CLIENT_TYPES);
 
-export class ClientSession implements FrameSink, ServerLink, Waiter {
+export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   // Waiter: queued (ticket), holding a slot (grant), or granted and waiting for a connection (list).
   prev: Waiter | null = null;
   next: Waiter | null = null;
@@ -56,7 +56,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private leaving: PoolerError | null = null;
   private readonly timing = new TransactionTiming();
   /** The transaction status the client was last told. */
-  private clientStatus: number = TxStatus.Idle;
+  clientStatus: number = TxStatus.Idle;
   private readonly guard: StateGuard;
   /** Input waits while the guard talks to the server or the hub. */
   private readonly input = new HeldInput();
@@ -76,7 +76,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.out = new ClientWriter(socket);
     this.params = new ClientParams(pool.params, startupParams);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
-    this.guard = new StateGuard(this.guardHost(), ctx.guard);
+    this.guard = new StateGuard(this, ctx.guard);
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
     this.first = new FirstFrames(this.params, this.prepared, {
@@ -267,14 +267,14 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   /** ReadyForQuery that Sluice itself answers; notifications queued for an idle client follow it. */
-  private ready(status: number): void {
+  ready(status: number): void {
     this.clientStatus = status;
     this.out.send(encode.readyForQuery(status));
     this.guard.flush();
   }
 
   /** Handles what came in while input was held, in arrival order, until something holds it again. */
-  private resume(): void {
+  resume(): void {
     this.input.release((buf, message) => {
       if (!message || this.onMessage(buf[0], buf, 0, buf.length)) this.forward(buf, 0, buf.length);
     });
@@ -283,24 +283,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.guard.flush();
   }
 
-  /** The session as the state guard sees it. */
-  private guardHost(): GuardHost {
-    const s = this;
-    return {
-      get ident() { return s.ident; },
-      get pool() { return s.pool; },
-      get server() { return s.server; },
-      get clientStatus() { return s.clientStatus; },
-      get quiet() {
-        return s.owed.quiet && !s.input.held && !s.first.syncing && !s.owed.discarding && s.first.empty;
-      },
-      toClient: (frame) => void (s.ended || s.out.send(frame)),
-      ready: (status) => s.ready(status),
-      hold: () => void (s.input.held = true),
-      resume: () => s.resume(),
-      skipToSync: () => void (s.owed.discarding = true),
-      releaseServer: () => s.releaseServer(),
-    };
+  // GuardHost: the session as the state guard sees it (the session itself, so no per-session view object).
+
+  get quiet(): boolean {
+    return this.owed.quiet && !this.input.held && !this.first.syncing && !this.owed.discarding && this.first.empty;
+  }
+
+  toClient(frame: Buffer): void {
+    if (!this.ended) this.out.send(frame);
+  }
+
+  hold(): void {
+    this.input.held = true;
+  }
+
+  skipToSync(): void {
+    this.owed.discarding = true;
   }
 
   // ServerLink
@@ -345,7 +343,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     else this.close(`server connection lost: ${reason}`);
   }
 
-  private releaseServer(now = this.ctx.clock.now()): void {
+  releaseServer(now = this.ctx.clock.now()): void {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
