@@ -60,6 +60,9 @@ export class Budget {
   wanted: BudgetPolicy | null = null;
   /** Server connections of all its pools, open or opening (each pool updates it), and the most there may be. */
   readonly tally = { conns: 0, slots: 0 };
+  /** The pool demandOf answered for last, and its demand. */
+  private lastDemandPool: Pool | null = null;
+  private lastDemand: PoolDemand | null = null;
   /** Set while connections are being launched or evicted, so close events do not re-enter. */
   matching = false;
   /** The dispatch predicate: grant only what can get a connection without evicting a warm one (see canServe). */
@@ -112,8 +115,12 @@ export class Budget {
   }
 
   demandOf(pool: Pool): PoolDemand {
+    // A transaction asks three times (queued, granted, released), nearly always for the pool asked last.
+    if (pool === this.lastDemandPool) return this.lastDemand!;
     let d = this.demand.get(pool);
     if (!d) this.demand.set(pool, (d = new PoolDemand(WARM_WINDOW_MS, this.clock.now())));
+    this.lastDemandPool = pool;
+    this.lastDemand = d;
     return d;
   }
 
@@ -178,6 +185,7 @@ export class Budget {
   forget(pool: Pool): void {
     this.pending.delete(pool);
     this.demand.delete(pool);
+    if (this.lastDemandPool === pool) this.lastDemandPool = this.lastDemand = null;
     this.pools.delete(pool);
     this.idlePools.delete(pool);
     this.guarded.delete(pool);

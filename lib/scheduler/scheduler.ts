@@ -25,6 +25,9 @@ export class Scheduler {
   private readonly budgets = new Map<string, Budget>();
   private readonly paused = new Set<string>();
   private accrual: TimerHandle | null = null;
+  /** The pool budget() answered for last, and its budget (see budget()). */
+  private lastPool: Pool | null = null;
+  private lastBudget: Budget | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -281,6 +284,9 @@ export class Scheduler {
   }
 
   private budget(pool: Pool): Budget {
+    // Nearly every call names the pool of the call before (acquire, release and poolIdle of one transaction).
+    const last = this.lastBudget;
+    if (pool === this.lastPool && last !== null && pool.tally === last.tally && pool.budget === last.database) return last;
     let b = this.budgets.get(pool.budget);
     if (!b) {
       b = new Budget(pool.budget, this.settings.policyFor(pool), this.clock);
@@ -292,6 +298,8 @@ export class Scheduler {
       pool.tally = b.tally;
     }
     b.pools.add(pool);
+    this.lastPool = pool;
+    this.lastBudget = b;
     return b;
   }
 
@@ -349,6 +357,7 @@ export class Scheduler {
   /** A pool replaced by a reload has closed its last connection: the budget forgets it. */
   private drop(b: Budget, pool: Pool): void {
     b.forget(pool);
+    if (this.lastPool === pool) this.lastPool = null;
   }
 
   pause(db: string | null): void {
