@@ -14,7 +14,7 @@ import { findPgbouncer, PgbouncerTarget } from '../targets/pgbouncer-target.js';
 import { SluiceTarget } from '../targets/sluice-target.js';
 import { DEFAULT_POOL, type Endpoint, type Target } from '../targets/target.js';
 
-const USAGE = `usage: node dist-bench/bench/profile/ab-run.js --baseline OLD/dist/cli.js [--rounds 2] [--seconds 6] simple:50 extended:200 storm:2000`;
+const USAGE = `usage: node dist-bench/bench/profile/ab-run.js --baseline OLD/dist/cli.js [--rounds 2] [--seconds 6] simple:50 extended:200@4000 storm:2000`;
 const FD_LIMIT = 20_000;
 
 interface Cpu {
@@ -32,7 +32,10 @@ async function cpuOf(pid: number, units: ProcUnits): Promise<Cpu> {
 
 /** One workload through one endpoint: a row of tps (or connect p99) and CPU per transaction (or client). */
 async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanup: Cleanup, seconds: number, units: ProcUnits): Promise<string> {
-  const [kind, n] = workload.split(':') as [string, string];
+  // kind:clients, or kind:clients@rate for a fixed offered rate (pgbench -R): every target then serves the same
+  // load, so CPU per transaction compares the work per transaction rather than how busy the machine let it be.
+  const [kind, spec] = workload.split(':') as [string, string];
+  const [n, rate] = spec.split('@') as [string, string | undefined];
   const conn = { host: ep.host, port: ep.port, user: 'bench', password: pg.password.bench, database: 'app' };
   const pid = ep.pid!;
   if (kind === 'storm') {
@@ -46,7 +49,7 @@ async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanu
   let first: Promise<Cpu> | undefined;
   let txns = 0;
   const res = await runPgbench(cleanup, conn, {
-    clients: Number(n), mode: kind as QueryMode, seconds, steady: true,
+    clients: Number(n), mode: kind as QueryMode, seconds, steady: true, rate: rate ? Number(rate) : undefined,
     onProgress: (p) => {
       if (first) txns += p.tps;
       else first = cpuOf(pid, units);
