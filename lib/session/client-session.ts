@@ -12,7 +12,7 @@ import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import { ClientParams } from './params.js';
 import { TransactionShape } from './transaction-shape.js';
 import { RequestLedger } from './request-ledger.js';
-import { describeType, INSPECTED_CLIENT_TYPES, KNOWN_CLIENT_TYPES } from './client-messages.js';
+import { INSPECTED_CLIENT_TYPES, refusalOf } from './client-messages.js';
 import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
@@ -191,13 +191,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       case Frontend.Terminate:
         this.terminate();
         return false;
-      case Frontend.Password:
-        this.fail(poolerError('SLUICE_BAD_PACKET', { reason: 'password message outside authentication' }));
-        return false;
-      default:
-        if (KNOWN_CLIENT_TYPES[type] === 1) return true;
-        this.fail(poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) }));
-        return false;
+      default: {
+        const refusal = refusalOf(type);
+        if (refusal) this.fail(refusal);
+        return refusal === null;
+      }
     }
   }
 
