@@ -40,6 +40,7 @@ export class Scheduler {
       return w.rejected(rejectionError(r, w.pool));
     }
     w.ticket = r;
+    move(w, b.queuedList(w.pool));
     b.demandOf(w.pool).queued++;
     this.dispatch(b);
   }
@@ -52,6 +53,7 @@ export class Scheduler {
     if (t) {
       const removed = b.queue.remove(t);
       w.ticket = null;
+      move(w, null);
       if (!removed) return false;
       b.demandOf(w.pool).queued--;
       this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
@@ -75,7 +77,8 @@ export class Scheduler {
     b.demandOf(w.pool).released(this.clock.now());
     const heldMs = this.clock.now() - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
-    this.dispatch(b);
+    // Its connection came back first (or died): the pool it returned to may serve its own next waiter.
+    this.dispatch(b, w.pool);
   }
 
   /**
@@ -108,7 +111,7 @@ export class Scheduler {
     if (pend && pend.size > 0) this.connect(b, pool);
     else if (pool.retired && pool.total === 0) this.drop(b, pool);
     this.serveWanting(b);
-    this.dispatch(b);
+    this.dispatch(b, pool);
   }
 
   /** An idle connection closed (evicted, expired): its room may let a starved pool connect. */
@@ -129,24 +132,31 @@ export class Scheduler {
     if (pool.needsFirstLogin) this.connect(b, pool);
   }
 
-  /** Grants slots while the queue allows, then connects the granted waiters. */
-  dispatch(b: Budget): void {
+  /**
+   * Grants slots while the queue allows, then connects the granted waiters. `returned`: the pool a
+   * connection just came back to, which serves its own next waiter when the turn's pool has none.
+   */
+  dispatch(b: Budget, returned: Pool | null = null): void {
     // Paused work still times out; a pool's own budget is paused by its database's name.
     if (this.paused.size > 0 && (this.isPaused(b.database) || this.isPaused(b.pools.values().next().value?.database ?? ''))) {
       return this.armDeadline(b);
     }
     if (b.wanted) this.switchModeIfEmpty(b);
     const obs = this.settings.observer;
-    for (let g = b.queue.next(b.accept); g; g = b.queue.next(b.accept)) {
+    b.hint = returned;
+    for (let g = b.queue.next(b.accept, b.ownTurn); g; g = b.queue.next(b.accept, b.ownTurn)) {
       const w = g.item;
       w.ticket = null;
+      move(w, null);
       w.grant = g;
       b.demandOf(w.pool).granted(this.clock.now());
       obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);
       else this.pend(b, w, g);
+      b.donor = null;
     }
+    b.hint = null;
     this.armDeadline(b);
     this.armAccrual();
   }
@@ -190,17 +200,25 @@ export class Scheduler {
       return;
     }
     b.matching = true;
+    const donor = b.donor;
+    b.donor = null;
+    // A hand-over: the connection its pool just returned makes room for this pool's login.
+    if (donor && b.room < want && donor.idle.size > 0) this.evict(donor, 'handed over to another pool of the same database');
     const force = pool.inUse === 0;
     for (let i = b.room; i < want; i++) {
       const from = b.evictable(pool, force);
       if (!from) break;
-      from.idle.first()!.close('evicted for another pool of the same database');
-      this.settings.observer?.evicted(from.name);
+      this.evict(from, 'evicted for another pool of the same database');
     }
     pool.launch(want);
     b.matching = false;
     if (this.wantedConnections(b, pool) > 0 && !pool.full) b.wanting.add(pool);
     else b.wanting.delete(pool);
+  }
+
+  private evict(from: Pool, reason: string): void {
+    from.idle.first()!.close(reason);
+    this.settings.observer?.evicted(from.name);
   }
 
   private wantedConnections(b: Budget, pool: Pool): number {
@@ -258,6 +276,7 @@ export class Scheduler {
       obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
       b.demandOf(item.pool).queued--;
       item.ticket = null;
+      move(item, null);
       item.rejected(rejectionError(rejection, item.pool));
     }
     this.dispatch(b);
