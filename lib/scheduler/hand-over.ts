@@ -7,7 +7,7 @@ import type { TenantNode } from './scheduler-nodes.js';
  * dead band: within it, pools keep their connections, and the band bounds every tenant's share error
  * to about this much service per window.
  */
-export const HAND_OVER_LAG_MS = 40;
+export const HAND_OVER_LAG_MS = 20;
 
 /**
  * Whether `taker`'s tenant should get the slot `giver`'s tenant would reuse on its own pool's idle
