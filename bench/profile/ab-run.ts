@@ -12,9 +12,10 @@ import type { StormReport } from '../load/storm.js';
 import { startBenchPostgres, type BenchPostgres } from '../targets/bench-postgres.js';
 import { findPgbouncer, PgbouncerTarget } from '../targets/pgbouncer-target.js';
 import { SluiceTarget } from '../targets/sluice-target.js';
+import { RelayTarget } from '../targets/relay-target.js';
 import { DEFAULT_POOL, type Endpoint, type Target } from '../targets/target.js';
 
-const USAGE = `usage: node dist-bench/bench/profile/ab-run.js --baseline OLD/dist/cli.js [--rounds 2] [--seconds 6] simple:50 extended:200 storm:2000`;
+const USAGE = `usage: node dist-bench/bench/profile/ab-run.js [--baseline OLD/dist/cli.js] [--relays stream,onread,handle] [--rounds 2] [--seconds 6] simple:50 extended:200 storm:2000`;
 const FD_LIMIT = 20_000;
 
 interface Cpu {
@@ -61,9 +62,9 @@ async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanu
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    baseline: { type: 'string' }, rounds: { type: 'string', default: '2' }, seconds: { type: 'string', default: '6' },
+    baseline: { type: 'string' }, relays: { type: 'string' }, rounds: { type: 'string', default: '2' }, seconds: { type: 'string', default: '6' },
   } });
-  if (!values.baseline || positionals.length === 0) throw new Error(USAGE);
+  if (positionals.length === 0) throw new Error(USAGE);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const cleanup = new Cleanup();
   cleanup.installSignalHandlers();
@@ -71,16 +72,19 @@ async function main(argv: string[]): Promise<void> {
     const pg = await startBenchPostgres(cleanup, 1);
     const units = await procUnits();
     const bouncer = await findPgbouncer();
-    const targets: [string, Target][] = [
-      ['baseline', new SluiceTarget(cleanup, pg, path.resolve(values.baseline), FD_LIMIT)],
-      ['this build', new SluiceTarget(cleanup, pg, path.join(root, 'dist', 'cli.js'), FD_LIMIT)],
-    ];
+    const targets: [string, Target][] = [['this build', new SluiceTarget(cleanup, pg, path.join(root, 'dist', 'cli.js'), FD_LIMIT)]];
+    if (values.baseline) targets.unshift(['baseline', new SluiceTarget(cleanup, pg, path.resolve(values.baseline), FD_LIMIT)]);
+    // Bare relays (no pooling, one backend per client): what Node's socket layers cost by themselves.
+    for (const mode of values.relays?.split(',').filter(Boolean) ?? []) {
+      if (mode !== 'stream' && mode !== 'onread' && mode !== 'handle') throw new Error(`unknown relay mode ${mode}\n${USAGE}`);
+      targets.push([`relay ${mode}`, new RelayTarget(cleanup, pg, mode, FD_LIMIT)]);
+    }
     if (bouncer) targets.unshift(['PgBouncer', new PgbouncerTarget(cleanup, pg, bouncer, FD_LIMIT)]);
     for (let round = 1; round <= Number(values.rounds); round++) {
       for (const workload of positionals) {
         for (const [name, target] of targets) {
           const ep = await target.start(DEFAULT_POOL);
-          console.log(`round ${round} ${workload.padEnd(14)} ${name.padEnd(10)} ${await measure(workload, ep, pg, cleanup, Number(values.seconds), units)}`);
+          console.log(`round ${round} ${workload.padEnd(14)} ${name.padEnd(12)} ${await measure(workload, ep, pg, cleanup, Number(values.seconds), units)}`);
           await target.stop();
         }
       }

@@ -20,6 +20,25 @@ export const HTTP_SETUP: PoolSetup = {
   sluice: { scheduler: { mode: 'fair', headroom_min: 2, headroom_max: 4 }, tenant_key: 'user', classes: { report: { lane: 'long' } } },
 };
 
+/**
+ * The same, with the report class also elastic under the adaptive limit: the report queries contend for
+ * CPU, not for slots, so only a limit that follows server latency keeps the victim's p99 down.
+ */
+export const HTTP_ELASTIC_SETUP: PoolSetup = {
+  ...HTTP_SETUP,
+  sluice: {
+    ...HTTP_SETUP.sluice,
+    scheduler: { mode: 'fair', headroom_min: 2, headroom_max: 4, adaptive_limit: true },
+    classes: { report: { lane: 'long', elastic: true } },
+  },
+};
+
+/** Each target runs once with HTTP_SETUP; Sluice runs again with the report class elastic. */
+const CONFIGS: Array<{ config: string; setup: PoolSetup; only?: Target['name'] }> = [
+  { config: 'long lane', setup: HTTP_SETUP },
+  { config: 'long lane, elastic', setup: HTTP_ELASTIC_SETUP, only: 'sluice' },
+];
+
 async function startApp(ctx: BenchContext, endpoint: Endpoint): Promise<{ app: Child; baseUrl: string }> {
   let onUrl: (url: string) => void = () => undefined;
   const listening = new Promise<string>((resolve) => (onUrl = resolve));
@@ -49,14 +68,14 @@ function drive(ctx: BenchContext, baseUrl: string, withNoisy: boolean): Promise<
   return runLoad<HttpDriveReport>(ctx, 'http-drive', spec, (ctx.options.seconds + 120) * 1000);
 }
 
-async function measure(ctx: BenchContext, target: Target): Promise<Row[]> {
-  const endpoint = await target.start(HTTP_SETUP);
+async function measure(ctx: BenchContext, target: Target, setup: PoolSetup, config: string): Promise<Row[]> {
+  const endpoint = await target.start(setup);
   const { app, baseUrl } = await startApp(ctx, endpoint);
   try {
     const alone = await drive(ctx, baseUrl, false);
     const noisy = await drive(ctx, baseUrl, true);
     const row = (variant: string, r: HttpDriveReport): Row => ({
-      variant, target: target.name,
+      variant, target: target.name, config,
       victimP50: r.victim.p50, victimP99: r.victim.p99, victimP999: r.victim.p999, victimRps: r.victim.rps,
       victimFailed: r.victim.non2xx + r.victim.errors + r.victim.timeouts,
       noisyRps: r.noisy?.rps ?? null, noisyFailed: r.noisy ? r.noisy.non2xx + r.noisy.errors + r.noisy.timeouts : null,
@@ -70,22 +89,25 @@ async function measure(ctx: BenchContext, target: Target): Promise<Row[]> {
 async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
   for (const target of ctx.targets) {
-    ctx.progress(`HTTP end to end via ${target.name}`);
-    let measured: Row[] = [];
-    const failed = await attempt(ctx, 'noisy', target.name, async () => {
-      measured = await measure(ctx, target);
-      return measured[1]!;
-    });
-    rows.push(...(failed.error ? [failed] : measured));
-    ctx.progress(`  victim p99 alone ${ms(measured[0]?.victimP99)} ms, beside the noisy tenant ${ms(measured[1]?.victimP99)} ms`);
-    await target.stop();
+    for (const { config, setup, only } of CONFIGS) {
+      if (only && only !== target.name) continue;
+      ctx.progress(`HTTP end to end via ${target.name}${only ? ` (${config})` : ''}`);
+      let measured: Row[] = [];
+      const failed = await attempt(ctx, 'noisy', target.name, async () => {
+        measured = await measure(ctx, target, setup, config);
+        return measured[1]!;
+      });
+      rows.push(...(failed.error ? [{ ...failed, config }] : measured));
+      ctx.progress(`  victim p99 alone ${ms(measured[0]?.victimP99)} ms, beside the noisy tenant ${ms(measured[1]?.victimP99)} ms`);
+      await target.stop();
+    }
   }
   return {
     rows,
     notes: [
       `App: \`${APP}\` (node:http + pg.Pool of ${APP_POOL_MAX} per tenant), each tenant logging in as its own role.`,
       `Victim: GET /tenants/victim/balance (a primary-key read), autocannon, ${VICTIM_CONNECTIONS} connections at ${VICTIM_RATE} req/s, latency corrected for coordinated omission, measured after an unmeasured warm-up (the app's pools log in on first use). Noisy: GET /tenants/noisy/report (a 100,000-row aggregate), ${NOISY_CONNECTIONS} connections, closed loop, started before the victim's warm-up.`,
-      `Poolers: pool size ${HTTP_SETUP.poolSize}, budget ${HTTP_SETUP.budget}. Sluice: fair scheduling by role; the report query's \`/* sluice:class=report */\` tag puts it in class \`report\`, lane long (headroom 2-4).`,
+      `Poolers: pool size ${HTTP_SETUP.poolSize}, budget ${HTTP_SETUP.budget}. Sluice: fair scheduling by role; the report query's \`/* sluice:class=report */\` tag puts it in class \`report\`, lane long (headroom 2-4). "Sluice, elastic": the same, with class \`report\` also elastic and \`adaptive_limit\` on, as an operator would set it for CPU-heavy reports.`,
     ],
   };
 }
@@ -94,7 +116,7 @@ function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
   const headers = ['target', 'run', 'victim p50 ms', 'victim p99 ms', 'victim p99.9 ms', 'I99', 'victim req/s', 'victim failed', 'noisy req/s', 'noisy failed'];
   const body = outcome.rows.map((r) => [
-    TARGET_LABELS[r.target], r.variant === 'alone' ? 'victim alone' : 'beside the noisy tenant',
+    r.target === 'sluice' && r.config !== CONFIGS[0]!.config ? `${TARGET_LABELS[r.target]}, elastic` : TARGET_LABELS[r.target], r.variant === 'alone' ? 'victim alone' : 'beside the noisy tenant',
     foot.cell(r, (x) => ms(x.victimP50)), foot.cell(r, (x) => ms(x.victimP99)), foot.cell(r, (x) => ms(x.victimP999)),
     foot.cell(r, (x) => times(x.victimI99)), foot.cell(r, (x) => num(x.victimRps)), foot.cell(r, (x) => num(x.victimFailed)),
     foot.cell(r, (x) => num(x.noisyRps)), foot.cell(r, (x) => num(x.noisyFailed)),

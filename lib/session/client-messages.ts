@@ -1,5 +1,6 @@
-// Which message types a logged-in client may send, and how an unknown one is named in the error.
+// Which message types a logged-in client may send, and the error for one it may not.
 import { Frontend } from '../protocol/codes.js';
+import { poolerError, type PoolerError } from '../errors.js';
 
 const CLIENT_TYPES = [
   Frontend.Bind, Frontend.Close, Frontend.CopyDone, Frontend.CopyFail, Frontend.CopyData, Frontend.Describe,
@@ -17,4 +18,10 @@ export const INSPECTED_CLIENT_TYPES: readonly number[] = Array.from({ length: 25
 /** A type byte as a person reads it in an error: 'X' when printable, else hex. */
 export function describeType(type: number): string {
   return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16).padStart(2, '0')}`;
+}
+
+/** The protocol error for a message a logged-in client may not send, or null when it may (then it is relayed). */
+export function refusalOf(type: number): PoolerError | null {
+  if (type === Frontend.Password) return poolerError('SLUICE_BAD_PACKET', { reason: 'password message outside authentication' });
+  return KNOWN_CLIENT_TYPES[type] === 1 ? null : poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) });
 }

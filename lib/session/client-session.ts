@@ -12,13 +12,13 @@ import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
 import { ClientParams } from './params.js';
 import { TransactionShape } from './transaction-shape.js';
 import { RequestLedger } from './request-ledger.js';
-import { describeType, INSPECTED_CLIENT_TYPES, KNOWN_CLIENT_TYPES } from './client-messages.js';
+import { INSPECTED_CLIENT_TYPES, refusalOf } from './client-messages.js';
 import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
 import { HeldInput } from './held-input.js';
 import { ClientWriter } from './client-writer.js';
-import { appendPart } from '../protocol/byte-runs.js';
 import { PreparedStatements } from './prepared-statements.js';
+import { FirstFrames } from './first-frames.js';
 import type { SessionContext, SessionIdentity } from './session-context.js';
 
 /** Built once: every session's scanner shares it. */
@@ -46,12 +46,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   /** Renames the client's named prepared statements; null where server connections never change hands. */
   private readonly prepared: PreparedStatements | null;
   /** Frames that arrived before a server was linked. */
-  private pending: Buffer[] = [];
+  private readonly first: FirstFrames;
   /** What the server owes this client. */
   private readonly owed = new RequestLedger();
   /** Session parameters the client wants. */
   private readonly params: ClientParams;
-  private syncing = false;
   private ended = false;
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
   private leaving: PoolerError | null = null;
@@ -80,6 +79,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.guard = new StateGuard(this.guardHost(), ctx.guard);
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
+    this.first = new FirstFrames(this.params, this.prepared, {
+      stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
+      sending: () => {
+        if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
+      },
+      syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -130,7 +136,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   }
 
   private acquireIfPending(): void {
-    if (!this.server && !this.ticket && !this.list && this.pending.length > 0 && !this.ended) {
+    if (!this.server && !this.ticket && !this.list && !this.first.empty && !this.ended) {
       this.pool = this.currentPool();
       this.ctx.scheduler.acquire(this, this.ident.tenant, this.shape.cls);
     }
@@ -148,13 +154,13 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       return false;
     }
     if (!this.admit(type, buf, start, end)) return false;
-    // Renamed on its way to a linked server; messages still waiting are renamed when flushPending sends them.
-    return this.prepared && this.server && !this.syncing ? this.prepared.send(type, buf, start, end) : true;
+    // Renamed on its way to a linked server; messages still waiting are renamed when FirstFrames sends them.
+    return this.prepared && this.server && !this.first.syncing ? this.prepared.send(type, buf, start, end) : true;
   }
 
   private admit(type: number, buf: Buffer, start: number, end: number): boolean {
     // The first message of a transaction decides its class; later ones never queue.
-    if (this.pending.length === 0 && !this.server && !this.ticket && !this.list) {
+    if (this.first.empty && !this.server && !this.ticket && !this.list) {
       this.shape.decide(this.ctx.isolation(), this.ident.ruleClass, this.ctx.lanes, type, buf, start, end);
     }
     if (this.owed.discarding) {
@@ -185,13 +191,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       case Frontend.Terminate:
         this.terminate();
         return false;
-      case Frontend.Password:
-        this.fail(poolerError('SLUICE_BAD_PACKET', { reason: 'password message outside authentication' }));
-        return false;
-      default:
-        if (KNOWN_CLIENT_TYPES[type] === 1) return true;
-        this.fail(poolerError('SLUICE_UNKNOWN_MESSAGE', { type: describeType(type) }));
-        return false;
+      default: {
+        const refusal = refusalOf(type);
+        if (refusal) this.fail(refusal);
+        return refusal === null;
+      }
     }
   }
 
@@ -199,7 +203,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   private requestSent(): void {
     if (!this.owed.request() || !this.server) return;
     this.timing.busy(this.lastActivity);
-    // Queued requests start the latency clock at flushPending instead.
+    // Queued requests start the latency clock when FirstFrames sends them instead.
     if (this.shape.measureLatency) this.owed.startClock(this.lastActivity);
   }
 
@@ -220,8 +224,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       this.input.keep(part, false);
       return;
     }
-    if (this.server && !this.syncing) this.server.write(part);
-    else appendPart(this.pending, part);
+    if (this.server && !this.first.syncing) this.server.write(part);
+    else this.first.keep(part);
   }
 
   onFrameError(reason: 'length' | 'too_large', length: number): void {
@@ -241,27 +245,18 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.prepared?.attach(conn, this.pool);
     const now = this.ctx.clock.now();
     this.timing.linked(this.pool.stats, now, now - (this.grant?.ticket.enqueuedAt ?? now), this.owed.awaiting > 0);
-    // Session mode too: startup parameters never reach a pooled server's own startup packet.
-    const sync = this.params.syncQuery(conn);
-    if (!sync) return this.flushPending();
-    this.syncing = true;
-    conn.runInternal(sync, (err) => {
-      this.syncing = false;
-      if (err && !conn.closed) this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters');
-      if (!err) this.params.adopt(conn);
-      if (!conn.closed && !this.ended) this.flushPending();
-    });
+    this.first.link(conn);
   }
 
   rejected(err: PoolerError): void {
-    this.pending = [];
+    this.first.clear();
     if (err.fatal) return this.sendError(err);
     // One write for the error and its ReadyForQuery: under overload, rejections are most of what is sent.
     this.socket.cork();
     this.sendError(err);
     // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
     const n = this.owed.reject();
-    for (let i = 1; i < n; i++) this.out.send(encode.errorResponse(fieldsOf(err)));
+    for (let i = 1; i < n; i++) this.out.error(err);
     for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
     this.socket.uncork();
   }
@@ -297,7 +292,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       get server() { return s.server; },
       get clientStatus() { return s.clientStatus; },
       get quiet() {
-        return s.owed.quiet && !s.input.held && !s.syncing && !s.owed.discarding && s.pending.length === 0;
+        return s.owed.quiet && !s.input.held && !s.first.syncing && !s.owed.discarding && s.first.empty;
       },
       toClient: (frame) => void (s.ended || s.out.send(frame)),
       ready: (status) => s.ready(status),
@@ -306,17 +301,6 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
       skipToSync: () => void (s.owed.discarding = true),
       releaseServer: () => s.releaseServer(),
     };
-  }
-
-  private flushPending(): void {
-    const conn = this.server;
-    if (!conn) return;
-    const parts = this.pending;
-    this.pending = [];
-    if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
-    if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
-    else if (parts.length === 1) conn.write(parts[0]);
-    else if (parts.length > 1) conn.write(Buffer.concat(parts));
   }
 
   // ServerLink
@@ -379,7 +363,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.server = null;
     this.prepared?.detach();
     conn.detach();
-    if (this.syncing || this.guard.isBusy || !this.owed.quiet) conn.close('client left mid-request');
+    if (this.first.syncing || this.guard.isBusy || !this.owed.quiet) conn.close('client left mid-request');
     else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
@@ -397,7 +381,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
 
   sendError(err: PoolerError): void {
     if (this.ended) return;
-    this.out.send(encode.errorResponse(fieldsOf(err)));
+    this.out.error(err);
     if (err.fatal) this.close(`${err.code}: ${err.message}`);
   }
 
@@ -411,7 +395,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
   drain(err: PoolerError): void {
     if (this.ended) return;
     const conn = this.server;
-    if (conn && (!this.owed.quiet || this.syncing || conn.status !== TxStatus.Idle)) {
+    if (conn && (!this.owed.quiet || this.first.syncing || conn.status !== TxStatus.Idle)) {
       this.leaving = err;
       return;
     }
@@ -448,12 +432,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter {
     this.handBack();
     this.guard.dispose();
     this.prepared?.close();
-    this.pending = [];
+    this.first.clear();
     this.input.clear();
     this.ctx.closed(this);
   }
-}
-
-function fieldsOf(err: PoolerError): encode.ErrorFields {
-  return { severity: err.severity, sqlstate: err.sqlstate, message: err.message, detail: err.detail };
 }

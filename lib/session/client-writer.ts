@@ -1,5 +1,7 @@
 // Bytes to one client: a server chunk's relayed pieces coalesce into one write, and everything else queues behind them.
 import type net from 'node:net';
+import { errorResponse } from '../protocol/encode.js';
+import type { PoolerError } from '../errors.js';
 
 /**
  * While a server chunk is being relayed (between begin and end), contiguous pieces of it are joined
@@ -52,6 +54,11 @@ export class ClientWriter {
   send(frame: Buffer): void {
     this.flush();
     this.socket.write(frame);
+  }
+
+  /** An ErrorResponse for one of the pooler's own errors. */
+  error(err: PoolerError): void {
+    this.send(errorResponse({ severity: err.severity, sqlstate: err.sqlstate, message: err.message, detail: err.detail }));
   }
 
   /** Writes what is pending (before the socket is ended). */

@@ -2,6 +2,8 @@
 import t from 'tap';
 import type net from 'node:net';
 import { ClientWriter } from '../../../lib/session/client-writer.js';
+import { poolerError } from '../../../lib/errors.js';
+import { parseBackend } from '../../helpers/bytes.js';
 
 /** Records writes as the client would receive them, and how many syscall-sized writes left. */
 class FakeSocket {
@@ -69,4 +71,16 @@ t.test('outside a relayed chunk, writes go straight out; flush writes what is pe
   t.equal(socket.received.toString(), 'TTTT!DDDD', 'flush before ending the socket');
   w.finish();
   t.equal(socket.received.toString(), 'TTTT!DDDD', 'nothing written twice');
+});
+
+t.test('error writes one ErrorResponse with the pooler error\'s severity, SQLSTATE, message and detail, after relayed bytes', async (t) => {
+  const { socket, w } = setup();
+  w.begin();
+  w.relay(chunk, 0, 4);
+  w.error(poolerError('SLUICE_QUEUE_FULL', { tenant: 'acme', cls: 'default', waitedMs: 10, pool: 'app/alice' }));
+  w.finish();
+  t.ok(socket.received.subarray(0, 4).equals(chunk.subarray(0, 4)), 'relayed bytes first');
+  const [e] = parseBackend(socket.received.subarray(4));
+  t.match(e, { name: 'error', code: '53300', severity: 'ERROR' });
+  t.match(e, { message: /acme/ });
 });
