@@ -151,10 +151,16 @@ export class Budget {
     return this.handOver(w);
   }
 
-  /** The hint pool's returned connection goes to w's pool if the queue owes w's tenant a slot of the hint's next waiter. */
+  /**
+   * The hint pool's returned connection goes to w's pool if the queue owes w's tenant a slot of the
+   * hint's next waiter, and w's pool is backlogged. A pool that only now and then finds its connections
+   * busy (a quiet tenant's trickle) waits for its own release instead: its next connection would sit
+   * idle beyond its warm share, be evicted, and the login be paid again.
+   */
   private handOver(w: Waiter): boolean {
     const from = this.hint;
     if (!from || from === w.pool || from.idle.size === 0 || !w.ticket) return false;
+    if (this.demandOf(w.pool).meanQueued(this.clock.now()) < 1) return false;
     const giver = this.queuedBy.get(from)?.first()?.ticket;
     if (!giver || !this.queue.owes(w.ticket, giver)) return false;
     this.donor = from;

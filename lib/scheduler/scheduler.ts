@@ -41,7 +41,7 @@ export class Scheduler {
     }
     w.ticket = r;
     move(w, b.queuedList(w.pool));
-    b.demandOf(w.pool).queued++;
+    b.demandOf(w.pool).enqueued(this.clock.now());
     this.dispatch(b);
   }
 
@@ -55,7 +55,7 @@ export class Scheduler {
       w.ticket = null;
       move(w, null);
       if (!removed) return false;
-      b.demandOf(w.pool).queued--;
+      b.demandOf(w.pool).dequeued(this.clock.now());
       this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
       return true;
     }
@@ -274,7 +274,7 @@ export class Scheduler {
     const obs = this.settings.observer;
     for (const { item, rejection, ticket } of b.queue.expire()) {
       obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
-      b.demandOf(item.pool).queued--;
+      b.demandOf(item.pool).dequeued(this.clock.now());
       item.ticket = null;
       move(item, null);
       item.rejected(rejectionError(rejection, item.pool));

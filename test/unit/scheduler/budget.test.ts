@@ -163,3 +163,44 @@ t.test('a light tenant beside a slot hog keeps its connection: no churn after wa
   const noisy = run.counts.get('noisy')!;
   t.ok(Math.min(...noisy) >= 17, `the slot hog keeps the rest (${Math.min(...noisy)})`);
 });
+
+t.test('a quiet pool that finds its one connection busy waits for it; a backlogged one gets the returned connection', async (t) => {
+  for (const backlogged of [false, true]) {
+    const clock = new FakeClock(0);
+    const bp: BudgetPolicy = { mode: 'fair', policy: policy({ slots: 4 }), adaptive: null };
+    const sched = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => bp });
+    const quiet = new FakePool('app/quiet', 'app', 'app', 4);
+    const hog = new FakePool('app/hog', 'app', 'app', 4);
+    quiet.warm(1);
+    for (let i = 2; i <= 4; i++) hog.warm(i);
+    const q1 = new FakeWaiter('q1', quiet);
+    sched.acquire(q1, 'quiet', 'default');
+    const hogs = Array.from({ length: 6 }, (_, i) => new FakeWaiter(`h${i}`, hog));
+    for (const h of hogs) sched.acquire(h, 'hog', 'default');
+    // The hog holds its three connections for a long while; the quiet tenant's second transaction waits.
+    clock.advance(backlogged ? 3000 : 300);
+    const q2 = new FakeWaiter('q2', quiet);
+    sched.acquire(q2, 'quiet', 'default');
+    if (backlogged) {
+      for (let i = 0; i < 3; i++) sched.acquire(new FakeWaiter(`q${i + 3}`, quiet), 'quiet', 'default');
+      clock.advance(1500);
+    }
+    // A hog transaction ends: its connection returns while the quiet tenant is the one behind.
+    const h = hogs.find((x) => x.conn)!;
+    const c = h.conn!;
+    h.conn = null;
+    hog.used--;
+    c.lastUsedAt = clock.now();
+    hog.idle.push(c);
+    sched.poolIdle(hog.asPool);
+    sched.release(h);
+    if (backlogged) {
+      t.equal(quiet.launched, 1, 'backlogged: the hog\'s returned connection is closed and one opened for the quiet pool');
+      t.equal(c.closedFor, 'handed over to another pool of the same database');
+    } else {
+      t.equal(quiet.launched, 0, 'a moment\'s wait: no login for the quiet pool');
+      t.equal(c.closedFor, null, 'the hog keeps its connection');
+      t.equal(hogs.filter((x) => x.conn).length, 3, 'and runs its next transaction on it');
+    }
+  }
+});
