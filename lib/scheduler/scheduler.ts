@@ -2,10 +2,11 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { move } from '../list.js';
 import { poolerError, type PoolerError } from '../errors.js';
+import { rejectionError } from './rejection-error.js';
 import type { Pool } from '../pool/pool.js';
 import { isRejection } from './index.js';
 import type { Grant } from './scheduler-nodes.js';
-import type { Rejection, SchedulerObserver, SlotQueue } from './scheduler-types.js';
+import type { SchedulerObserver, SlotQueue } from './scheduler-types.js';
 import { Budget, type BudgetPolicy, type Waiter } from './budget.js';
 
 export type { BudgetPolicy, Waiter } from './budget.js';
@@ -390,23 +391,5 @@ export class Scheduler {
       for (const t of b.retry.values()) t.cancel();
       for (const t of b.pendingTimers.values()) t.cancel();
     }
-  }
-}
-
-function rejectionError(r: Rejection, pool: Pool): PoolerError {
-  const who = { tenant: r.tenant, cls: r.cls, waitedMs: r.waitedMs, pool: pool.name };
-  switch (r.reason) {
-    case 'queue_full':
-      return poolerError('SLUICE_QUEUE_FULL', who);
-    case 'early':
-      return poolerError('SLUICE_QUEUE_EARLY_REJECT', { ...who, expectedMs: r.expectedMs ?? 0, timeoutMs: r.timeoutMs ?? 0 });
-    case 'timeout':
-      return poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { ...who, reason: pool.lastError ? ` (last server error: ${pool.lastError})` : '' });
-    case 'rate':
-      return poolerError('SLUICE_RATE_LIMITED', who);
-    case 'limit':
-      return poolerError('SLUICE_TENANT_LIMIT', who);
-    default:
-      return poolerError('SLUICE_CANCELED_WHILE_QUEUED', who);
   }
 }

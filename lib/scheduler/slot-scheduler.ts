@@ -131,10 +131,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     return true;
   }
 
-  /**
-   * The next grant, if a slot is free and `accept` (when given) takes the item whose turn it is. When it
-   * does not, `instead` may name another queued ticket, granted out of turn if it could run now.
-   */
+  /** The next grant, if a slot is free and `accept` takes the item whose turn it is, else `instead`'s ticket if it may run. */
   next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null {
     const now = this.now();
     this.stats.close(now);
