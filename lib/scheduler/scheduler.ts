@@ -144,6 +144,8 @@ export class Scheduler {
     }
     if (b.wanted) this.switchModeIfEmpty(b);
     const obs = this.settings.observer;
+    // A grant may end a transaction at once (its client left) and dispatch again inside this loop.
+    const outer = b.hint;
     b.hint = returned;
     for (let g = b.queue.next(b.accept, b.ownTurn); g; g = b.queue.next(b.accept, b.ownTurn)) {
       const w = g.item;
@@ -157,7 +159,7 @@ export class Scheduler {
       else this.pend(b, w, g);
       b.donor = null;
     }
-    b.hint = null;
+    b.hint = outer;
     this.armDeadline(b);
     this.armAccrual();
   }
