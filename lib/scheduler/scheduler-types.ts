@@ -152,6 +152,8 @@ export interface SlotQueue<T> {
   /** Whether `taker`'s tenant is owed the slot `giver`'s would take next (fair mode only; both queued). */
   owes(taker: Ticket<T>, giver: Ticket<T>): boolean;
   release(grant: Grant<T>): void;
+  /** The grant waited ms for a server connection: slot time its tenant is not charged for. */
+  waitedForConnection(grant: Grant<T>, ms: number): void;
   tick(): void;
   expire(): Expired<T>[];
   nextDeadline(): number | null;

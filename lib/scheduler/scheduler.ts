@@ -106,6 +106,9 @@ export class Scheduler {
       const conn = pool.takeIdle();
       if (!conn) break;
       this.unpend(b, w);
+      // A login's wait is not the tenant's use of the slot: charging it would cost tenants that receive
+      // connections (small weights most, relatively) a share of every login.
+      if (w.grant) b.queue.waitedForConnection(w.grant, this.clock.now() - w.grant.dispatchedAt);
       w.granted(conn);
     }
     // A connection that closed also frees room to open one for waiters still pending.

@@ -80,6 +80,12 @@ export class ShadowQueue<T> implements SlotQueue<T> {
     return this.real.owes(taker, giver);
   }
 
+  waitedForConnection(grant: Grant<T>, ms: number): void {
+    this.real.waitedForConnection(grant, ms);
+    const s = this.paired.get(grant);
+    if (s) this.fair.waitedForConnection(s, ms);
+  }
+
   release(grant: Grant<T>): void {
     this.real.release(grant);
     const s = this.paired.get(grant);

@@ -166,6 +166,11 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     return owesSlot(taker.leaf.tenant, giver.leaf.tenant, this.policy.slots, this.registry.busyWeight);
   }
 
+  /** The grant waited this long for its server connection (a login): its tenant is not charged for it. */
+  waitedForConnection(grant: Grant<T>, ms: number): void {
+    if (!grant.released) grant.unchargedMs += Math.max(0, ms);
+  }
+
   release(grant: Grant<T>): void {
     if (grant.released || !this.inflight.delete(grant)) return;
     grant.released = true;
@@ -173,7 +178,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     this.stats.close(now);
     const leaf = grant.leaf;
     const t = leaf.tenant;
-    const heldMs = Math.max(0, now - grant.dispatchedAt);
+    const heldMs = Math.max(0, now - grant.dispatchedAt - grant.unchargedMs);
     this.account(grant, heldMs, now);
     this.trueUp(grant, Math.max(heldMs, MIN_COST_MS));
     leaf.estimateMs = Math.max(MIN_COST_MS, leaf.estimateMs + this.alpha * (heldMs - leaf.estimateMs));
@@ -187,7 +192,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const now = this.now();
     this.stats.close(now);
     for (const g of this.inflight) {
-      const elapsed = now - g.dispatchedAt;
+      const elapsed = now - g.dispatchedAt - g.unchargedMs;
       this.account(g, elapsed, now);
       if (elapsed > g.charged) {
         this.chargeVtime(g.leaf, elapsed - g.charged);

@@ -96,7 +96,7 @@ t.test('1:2:4 over 20 slots: connections move to about 3 / 6 / 11 and busy backe
   // alice alone first: she takes every connection of the budget.
   const loads = [await backlog(sluice, 'alice', CLIENTS)];
   t.teardown(() => Promise.all(loads.map((l) => l.stop())));
-  await sleep(500);
+  for (const deadline = performance.now() + 10_000; (await backends()).alice !== SLOTS && performance.now() < deadline;) await sleep(50);
   t.equal((await backends()).alice, SLOTS, `alone, alice holds all ${SLOTS} connections`);
   loads.push(await backlog(sluice, 'bob', CLIENTS), await backlog(sluice, 'carol', CLIENTS));
   // Time to converge and to pay back alice's head start, then measure.

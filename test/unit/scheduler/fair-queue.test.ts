@@ -382,3 +382,18 @@ t.test('owes: between tenants with queued tickets, beyond the hand-over lag, wit
   q.release(gs[1]!);
   t.notOk(q.owes(b[0]!, a4), 'unless A would fall below its rounded-down share (2 of 4 slots) by giving it');
 });
+
+t.test('time a grant waited for its server connection is not charged to its tenant', async (t) => {
+  const { clock, q, add } = setup({ slots: 2 });
+  add('a', 'A');
+  add('b', 'B');
+  const [waited, direct] = [q.next()!, q.next()!];
+  clock.t = 50;
+  q.waitedForConnection(waited, 50);
+  clock.t = 60;
+  q.release(waited);
+  q.release(direct);
+  const slotMs = (name: string) => q.snapshot().tenants.find((x) => x.tenant === name)!.slotMs;
+  t.equal(slotMs(waited.tenant), 10, '10 ms on its connection after a 50 ms login');
+  t.equal(slotMs(direct.tenant), 60, 'the other held its connection all 60 ms');
+});
