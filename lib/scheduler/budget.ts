@@ -11,7 +11,7 @@ import type { SchedulerPolicy } from './policy.js';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { PoolDemand } from './pool-demand.js';
 
-/** A session wanting a slot. While granted but without a connection it sits in its budget's pending list. */
+/** A session wanting a slot. It sits in its pool's queued list while queued, in the pending list while granted without a connection. */
 export interface Waiter extends Listed<Waiter> {
   readonly pool: Pool;
   ticket: Ticket<Waiter> | null;
@@ -43,6 +43,12 @@ export class Budget {
   mode: SchedulerMode;
   readonly pools = new Set<Pool>();
   readonly pending = new Map<Pool, List<Waiter>>();
+  /** Each pool's waiters still in the queue, oldest first: who takes its idle connection out of turn. */
+  readonly queuedBy = new Map<Pool, List<Waiter>>();
+  /** The pool whose connection just came back, while a dispatch runs for it: a hand-over may take it. */
+  hint: Pool | null = null;
+  /** The pool whose idle connection a hand-over granted away; the taker's connect() closes it. */
+  donor: Pool | null = null;
   readonly demand = new Map<Pool, PoolDemand>();
   /** Pools that may hold idle connections another pool could take over (checked lazily). */
   readonly idlePools = new Set<Pool>();
@@ -66,7 +72,12 @@ export class Budget {
   /** Set while connections are being launched or evicted, so close events do not re-enter. */
   matching = false;
   /** The dispatch predicate: grant only what can get a connection without evicting a warm one (see canServe). */
-  readonly accept = (w: Waiter): boolean => this.canServe(w.pool);
+  readonly accept = (w: Waiter): boolean => this.canServe(w);
+  /** When the turn is declined: the returned connection's own pool serves its oldest waiter instead. */
+  readonly ownTurn = (): Ticket<Waiter> | null => {
+    const p = this.hint;
+    return p && p.idle.size > 0 ? (this.queuedBy.get(p)?.first()?.ticket ?? null) : null;
+  };
 
   constructor(
     /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
@@ -114,6 +125,12 @@ export class Budget {
     return l;
   }
 
+  queuedList(pool: Pool): List<Waiter> {
+    let l = this.queuedBy.get(pool);
+    if (!l) this.queuedBy.set(pool, (l = new List<Waiter>('queued')));
+    return l;
+  }
+
   demandOf(pool: Pool): PoolDemand {
     // A transaction asks three times (queued, granted, released), nearly always for the pool asked last.
     if (pool === this.lastDemandPool) return this.lastDemand!;
@@ -125,21 +142,36 @@ export class Budget {
   }
 
   /**
-   * Whether a grant for this pool would get a connection: an idle one, one already opening, room for a
-   * new one, or another pool's idle connection beyond that pool's warm share. A pool with no connection
-   * in use is always served (nothing of its own would come back), if need be by evicting a warm one.
-   * Otherwise its turn waits for its own next release, leaving the slot to a pool with a warm connection
-   * (a quiet tenant's), unless that would stall pools with queued work.
+   * Whether a grant for this waiter's pool would get a connection: an idle one, one already opening, room
+   * for a new one, another pool's idle connection beyond that pool's warm share, or the connection that
+   * just came back to another pool when fair queueing owes this tenant that slot (a hand-over). A pool
+   * with no connection in use is always served (nothing of its own would come back), if need be by
+   * evicting a warm one. Otherwise its turn waits for its own next release, and a returned connection
+   * serves its own pool's next waiter (ownTurn): pools keep their connections busy, without logins.
    */
-  canServe(pool: Pool): boolean {
+  canServe(w: Waiter): boolean {
+    const pool = w.pool;
     if (pool.idle.size > 0 || this.room > 0 || pool.inUse === 0) return true;
     if (pool.connecting > (this.pending.get(pool)?.size ?? 0)) return true;
     if (pool.full) return false;
     if (this.evictable(pool, false) !== null) return true;
-    // Declining would hold up pools behind it in line that have work and a warm connection ready: grant
-    // instead, and the grant waits for a connection (its own release, or one that cools down).
-    for (const p of this.guarded) if (p !== pool && (this.demand.get(p)?.queued ?? 0) > 0) return true;
-    return false;
+    return this.handOver(w);
+  }
+
+  /**
+   * The hint pool's returned connection goes to w's pool if the queue owes w's tenant a slot of the
+   * hint's next waiter, and w's pool is backlogged. A pool that only now and then finds its connections
+   * busy (a quiet tenant's trickle) waits for its own release instead: its next connection would sit
+   * idle beyond its warm share, be evicted, and the login be paid again.
+   */
+  private handOver(w: Waiter): boolean {
+    const from = this.hint;
+    if (!from || from === w.pool || from.idle.size === 0 || !w.ticket) return false;
+    if (this.demandOf(w.pool).meanQueued(this.clock.now()) < 1) return false;
+    const giver = this.queuedBy.get(from)?.first()?.ticket;
+    if (!giver || !this.queue.owes(w.ticket, giver)) return false;
+    this.donor = from;
+    return true;
   }
 
   /**
@@ -184,6 +216,7 @@ export class Budget {
 
   forget(pool: Pool): void {
     this.pending.delete(pool);
+    this.queuedBy.delete(pool);
     this.demand.delete(pool);
     if (this.lastDemandPool === pool) this.lastDemandPool = this.lastDemand = null;
     this.pools.delete(pool);

@@ -17,6 +17,9 @@ export class PoolDemand {
   /** Transaction-milliseconds granted in the current window, and in the one before over its span. */
   private area = 0;
   private prevArea = 0;
+  /** The same for transactions waiting in the queue. */
+  private queuedArea = 0;
+  private prevQueuedArea = 0;
   private prevSpan = 0;
   private windowStart: number;
   private changedAt: number;
@@ -27,6 +30,17 @@ export class PoolDemand {
   ) {
     this.windowStart = now;
     this.changedAt = now;
+  }
+
+  enqueued(now: number): void {
+    this.roll(now);
+    this.queued++;
+  }
+
+  /** Left the queue without a grant (cancelled, timed out). */
+  dequeued(now: number): void {
+    this.roll(now);
+    this.queued--;
   }
 
   granted(now: number): void {
@@ -51,9 +65,20 @@ export class PoolDemand {
     return Math.min(peak, Math.ceil((this.prevArea + this.area) / span) + 1);
   }
 
+  /**
+   * Transactions waiting on average over the last one to two windows: at 1 or more the pool is
+   * backlogged, not merely catching a moment when all its connections are busy.
+   */
+  meanQueued(now: number): number {
+    this.roll(now);
+    const span = this.prevSpan + (now - this.windowStart);
+    return span <= 0 ? this.queued : (this.prevQueuedArea + this.queuedArea) / span;
+  }
+
   private roll(now: number): void {
     if (now > this.changedAt) {
       this.area += this.active * (now - this.changedAt);
+      this.queuedArea += this.queued * (now - this.changedAt);
       this.changedAt = now;
     }
     const elapsed = now - this.windowStart;
@@ -62,9 +87,11 @@ export class PoolDemand {
     const quiet = elapsed >= 2 * this.windowMs;
     this.prevPeak = quiet ? this.active : this.peak;
     this.prevArea = quiet ? this.active * this.windowMs : this.area;
+    this.prevQueuedArea = quiet ? this.queued * this.windowMs : this.queuedArea;
     this.prevSpan = quiet ? this.windowMs : elapsed;
     this.peak = this.active;
     this.area = 0;
+    this.queuedArea = 0;
     this.windowStart = now;
   }
 }

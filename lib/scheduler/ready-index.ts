@@ -158,6 +158,16 @@ export class ReadyIndex<T> {
     return p;
   }
 
+  /**
+   * Whether a leaf could take a slot now out of turn: it is in its tenant's heap (queued work within its
+   * class limit), its class cap has room, its tenant is eligible (below its limit, not rate-parked), and
+   * an elastic leaf only while the elastic budget has room.
+   */
+  runnable(leaf: LeafNode<T>, elasticOpen: boolean): boolean {
+    if (leaf.cap.full || (leaf.cat === ELASTIC && !elasticOpen)) return false;
+    return leaf.tenant.classHeaps[leaf.cat].has(leaf) && this.weight[leaf.cat].has(leaf.tenant);
+  }
+
   /** Reservation phase first (smallest held/reservation), then the weight phase (smallest start tag). */
   pick(elasticOpen: boolean): Pick<T> | null {
     const r = this.better(this.reserve, this.reserveLess, elasticOpen);

@@ -52,6 +52,8 @@ export class Grant<T> implements Listed<Grant<T>> {
   released = false;
   /** @internal counted against the elastic budget (fixed at dispatch, whatever a reload changes) */
   elastic = false;
+  /** @internal time spent waiting for a server connection after the grant: not charged as slot time */
+  unchargedMs = 0;
 
   constructor(
     readonly ticket: Ticket<T>,

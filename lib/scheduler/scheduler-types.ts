@@ -144,9 +144,16 @@ export interface SlotQueue<T> {
   setPolicy(policy: SchedulerPolicy): void;
   enqueue(item: T, tenant: string, cls: string): Ticket<T> | Rejection;
   remove(ticket: Ticket<T>): boolean;
-  /** The next grant; `accept` may decline the item whose turn it is (it then stays first in line). */
-  next(accept?: (item: T) => boolean): Grant<T> | null;
+  /**
+   * The next grant; `accept` may decline the item whose turn it is (it then stays first in line), and
+   * `instead` may then name another queued ticket to grant out of turn, if its limits let it run now.
+   */
+  next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null;
+  /** Whether `taker`'s tenant is owed the slot `giver`'s would take next (fair mode only; both queued). */
+  owes(taker: Ticket<T>, giver: Ticket<T>): boolean;
   release(grant: Grant<T>): void;
+  /** The grant waited ms for a server connection: slot time its tenant is not charged for. */
+  waitedForConnection(grant: Grant<T>, ms: number): void;
   tick(): void;
   expire(): Expired<T>[];
   nextDeadline(): number | null;

@@ -2,10 +2,11 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { move } from '../list.js';
 import { poolerError, type PoolerError } from '../errors.js';
+import { rejectionError } from './rejection-error.js';
 import type { Pool } from '../pool/pool.js';
 import { isRejection } from './index.js';
 import type { Grant } from './scheduler-nodes.js';
-import type { Rejection, SchedulerObserver, SlotQueue } from './scheduler-types.js';
+import type { SchedulerObserver, SlotQueue } from './scheduler-types.js';
 import { Budget, type BudgetPolicy, type Waiter } from './budget.js';
 
 export type { BudgetPolicy, Waiter } from './budget.js';
@@ -43,7 +44,8 @@ export class Scheduler {
       return w.rejected(rejectionError(r, w.pool));
     }
     w.ticket = r;
-    b.demandOf(w.pool).queued++;
+    move(w, b.queuedList(w.pool));
+    b.demandOf(w.pool).enqueued(this.clock.now());
     this.dispatch(b);
   }
 
@@ -55,8 +57,9 @@ export class Scheduler {
     if (t) {
       const removed = b.queue.remove(t);
       w.ticket = null;
+      move(w, null);
       if (!removed) return false;
-      b.demandOf(w.pool).queued--;
+      b.demandOf(w.pool).dequeued(this.clock.now());
       this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
       return true;
     }
@@ -79,7 +82,8 @@ export class Scheduler {
     b.demandOf(w.pool).released(now);
     const heldMs = now - g.dispatchedAt;
     this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
-    this.dispatch(b);
+    // Its connection came back first (or died): the pool it returned to may serve its own next waiter.
+    this.dispatch(b, w.pool);
   }
 
   /**
@@ -106,13 +110,16 @@ export class Scheduler {
       const conn = pool.takeIdle();
       if (!conn) break;
       this.unpend(b, w);
+      // A login's wait is not the tenant's use of the slot: charging it would cost tenants that receive
+      // connections (small weights most, relatively) a share of every login.
+      if (w.grant) b.queue.waitedForConnection(w.grant, this.clock.now() - w.grant.dispatchedAt);
       w.granted(conn);
     }
     // A connection that closed also frees room to open one for waiters still pending.
     if (pend && pend.size > 0) this.connect(b, pool);
     else if (pool.retired && pool.total === 0) this.drop(b, pool);
     this.serveWanting(b);
-    this.dispatch(b);
+    this.dispatch(b, pool);
   }
 
   /** An idle connection closed (evicted, expired): its room may let a starved pool connect. */
@@ -133,24 +140,33 @@ export class Scheduler {
     if (pool.needsFirstLogin) this.connect(b, pool);
   }
 
-  /** Grants slots while the queue allows, then connects the granted waiters. */
-  dispatch(b: Budget): void {
+  /**
+   * Grants slots while the queue allows, then connects the granted waiters. `returned`: the pool a
+   * connection just came back to, which serves its own next waiter when the turn's pool has none.
+   */
+  dispatch(b: Budget, returned: Pool | null = null): void {
     // Paused work still times out; a pool's own budget is paused by its database's name.
     if (this.paused.size > 0 && (this.isPaused(b.database) || this.isPaused(b.pools.values().next().value?.database ?? ''))) {
       return this.armDeadline(b);
     }
     if (b.wanted) this.switchModeIfEmpty(b);
     const obs = this.settings.observer;
-    for (let g = b.queue.next(b.accept); g; g = b.queue.next(b.accept)) {
+    // A grant may end a transaction at once (its client left) and dispatch again inside this loop.
+    const outer = b.hint;
+    b.hint = returned;
+    for (let g = b.queue.next(b.accept, b.ownTurn); g; g = b.queue.next(b.accept, b.ownTurn)) {
       const w = g.item;
       w.ticket = null;
+      move(w, null);
       w.grant = g;
       b.demandOf(w.pool).granted(g.dispatchedAt);
       obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);
       else this.pend(b, w, g);
+      b.donor = null;
     }
+    b.hint = outer;
     this.armDeadline(b);
     this.armAccrual();
   }
@@ -194,17 +210,25 @@ export class Scheduler {
       return;
     }
     b.matching = true;
+    const donor = b.donor;
+    b.donor = null;
+    // A hand-over: the connection its pool just returned makes room for this pool's login.
+    if (donor && b.room < want && donor.idle.size > 0) this.evict(donor, 'handed over to another pool of the same database');
     const force = pool.inUse === 0;
     for (let i = b.room; i < want; i++) {
       const from = b.evictable(pool, force);
       if (!from) break;
-      from.idle.first()!.close('evicted for another pool of the same database');
-      this.settings.observer?.evicted(from.name);
+      this.evict(from, 'evicted for another pool of the same database');
     }
     pool.launch(want);
     b.matching = false;
     if (this.wantedConnections(b, pool) > 0 && !pool.full) b.wanting.add(pool);
     else b.wanting.delete(pool);
+  }
+
+  private evict(from: Pool, reason: string): void {
+    from.idle.first()!.close(reason);
+    this.settings.observer?.evicted(from.name);
   }
 
   private wantedConnections(b: Budget, pool: Pool): number {
@@ -260,8 +284,9 @@ export class Scheduler {
     const obs = this.settings.observer;
     for (const { item, rejection, ticket } of b.queue.expire()) {
       obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
-      b.demandOf(item.pool).queued--;
+      b.demandOf(item.pool).dequeued(this.clock.now());
       item.ticket = null;
+      move(item, null);
       item.rejected(rejectionError(rejection, item.pool));
     }
     this.dispatch(b);
@@ -381,23 +406,5 @@ export class Scheduler {
       for (const t of b.retry.values()) t.cancel();
       for (const t of b.pendingTimers.values()) t.cancel();
     }
-  }
-}
-
-function rejectionError(r: Rejection, pool: Pool): PoolerError {
-  const who = { tenant: r.tenant, cls: r.cls, waitedMs: r.waitedMs, pool: pool.name };
-  switch (r.reason) {
-    case 'queue_full':
-      return poolerError('SLUICE_QUEUE_FULL', who);
-    case 'early':
-      return poolerError('SLUICE_QUEUE_EARLY_REJECT', { ...who, expectedMs: r.expectedMs ?? 0, timeoutMs: r.timeoutMs ?? 0 });
-    case 'timeout':
-      return poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { ...who, reason: pool.lastError ? ` (last server error: ${pool.lastError})` : '' });
-    case 'rate':
-      return poolerError('SLUICE_RATE_LIMITED', who);
-    case 'limit':
-      return poolerError('SLUICE_TENANT_LIMIT', who);
-    default:
-      return poolerError('SLUICE_CANCELED_WHILE_QUEUED', who);
   }
 }

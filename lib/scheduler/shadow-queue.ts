@@ -62,8 +62,8 @@ export class ShadowQueue<T> implements SlotQueue<T> {
     return true;
   }
 
-  next(accept?: (item: T) => boolean): Grant<T> | null {
-    const g = this.real.next(accept);
+  next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null {
+    const g = this.real.next(accept, instead);
     if (!g) return null;
     const s = this.fair.next();
     if (s?.item === g.ticket) this.twins.delete(g.ticket);
@@ -73,6 +73,17 @@ export class ShadowQueue<T> implements SlotQueue<T> {
     }
     if (s) this.paired.set(g, s);
     return g;
+  }
+
+  /** The real queue orders by arrival: it owes no tenant a share. */
+  owes(taker: Ticket<T>, giver: Ticket<T>): boolean {
+    return this.real.owes(taker, giver);
+  }
+
+  waitedForConnection(grant: Grant<T>, ms: number): void {
+    this.real.waitedForConnection(grant, ms);
+    const s = this.paired.get(grant);
+    if (s) this.fair.waitedForConnection(s, ms);
   }
 
   release(grant: Grant<T>): void {

@@ -10,6 +10,7 @@ import {
   type SchedulerPolicy,
 } from './policy.js';
 import { ReadyIndex, type Pick } from './ready-index.js';
+import { owesSlot } from './hand-over.js';
 import { ELASTIC, Grant, Ticket, type LeafNode, type TenantNode } from './scheduler-nodes.js';
 import { buildSnapshot, SchedulerStats } from './scheduler-stats.js';
 import type {
@@ -125,8 +126,8 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     return true;
   }
 
-  /** The next grant, if a slot is free and `accept` (when given) takes the item whose turn it is. */
-  next(accept?: (item: T) => boolean): Grant<T> | null {
+  /** The next grant, if a slot is free and `accept` takes the item whose turn it is, else `instead`'s ticket if it may run. */
+  next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null {
     const free = this.policy.slots - this.heldTotal;
     // Nothing to grant, no idle interval to close, no rate-parked tenant to wake: the usual last call of a
     // dispatch loop reads no clock.
@@ -149,10 +150,23 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     }
     // Its turn waits for a connection of its own pool, so the slot stays free for pools that have one.
     if (accept && !accept(pick.leaf.head!.item)) {
+      const alt = instead?.();
+      if (alt && this.mayJump(alt, free, elasticOpen)) return this.dispatch(alt.leaf, now, alt);
       this.stats.markIdle('connection', free, now);
       return null;
     }
     return this.dispatch(pick.leaf, now);
+  }
+
+  /** Whether fair queueing owes `taker`'s tenant the slot `giver`'s tenant would take next (see owesSlot). */
+  owes(taker: Ticket<T>, giver: Ticket<T>): boolean {
+    if (this.ordering === 'fifo' || !taker.queued || !giver.queued) return false;
+    return owesSlot(taker.leaf.tenant, giver.leaf.tenant, this.policy.slots, this.registry.busyWeight);
+  }
+
+  /** The grant waited this long for its server connection (a login): its tenant is not charged for it. */
+  waitedForConnection(grant: Grant<T>, ms: number): void {
+    if (!grant.released) grant.unchargedMs += Math.max(0, ms);
   }
 
   release(grant: Grant<T>): void {
@@ -163,7 +177,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     this.stats.close(now);
     const leaf = grant.leaf;
     const t = leaf.tenant;
-    const heldMs = Math.max(0, now - grant.dispatchedAt);
+    const heldMs = Math.max(0, now - grant.dispatchedAt - grant.unchargedMs);
     this.account(grant, heldMs, now);
     this.trueUp(grant, Math.max(heldMs, MIN_COST_MS));
     leaf.estimateMs = Math.max(MIN_COST_MS, leaf.estimateMs + this.alpha * (heldMs - leaf.estimateMs));
@@ -177,7 +191,7 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     const now = this.now();
     this.stats.close(now);
     for (let g = this.inflight.first(); g; g = g.next) {
-      const elapsed = now - g.dispatchedAt;
+      const elapsed = now - g.dispatchedAt - g.unchargedMs;
       this.account(g, elapsed, now);
       if (elapsed > g.charged) {
         this.chargeVtime(g.leaf, elapsed - g.charged);
@@ -265,12 +279,19 @@ export class SlotScheduler<T> implements SlotQueue<T> {
     if (t.queued === 0 && t.held === 0) this.registry.markIdle(t, now);
   }
 
-  private dispatch(leaf: LeafNode<T>, now: number): Grant<T> {
+  /** A ticket may be granted out of turn only under every rule its own turn would obey, the headroom's too. */
+  private mayJump(ticket: Ticket<T>, free: number, elasticOpen: boolean): boolean {
+    if (!ticket.queued || this.registry.byName.get(ticket.tenant) !== ticket.leaf.tenant) return false;
+    return this.ready.runnable(ticket.leaf, elasticOpen) && this.laneAllows({ leaf: ticket.leaf, reserved: false }, free);
+  }
+
+  private dispatch(leaf: LeafNode<T>, now: number, ticket: Ticket<T> = leaf.head!): Grant<T> {
     const t = leaf.tenant;
-    const ticket = leaf.head!;
+    // Out of turn (see next's `instead`), the ticket need not be its leaf's head.
+    const wasHead = leaf.head === ticket;
     leaf.unlink(ticket);
     ticket.queued = false;
-    this.deadlines.removed(ticket, true);
+    this.deadlines.removed(ticket, wasHead);
     this.addQueued(t, -1);
     const grant = new Grant(ticket, now, t.vtime, leaf.vtime, leaf.estimateMs);
     t.waits.record(grant.waitedMs, now);

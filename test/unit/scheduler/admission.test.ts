@@ -1,115 +1,11 @@
 // Tests the admission Scheduler on fake time with fake pools: budgets shared by pools, grants, connections, timeouts, refusals, cancel, pause, reload.
 import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
-import { List, move } from '../../../lib/list.js';
-import { poolerError, type PoolerError } from '../../../lib/errors.js';
-import type { Pool } from '../../../lib/pool/pool.js';
-import type { ServerConnection } from '../../../lib/pool/server-connection.js';
+import { poolerError } from '../../../lib/errors.js';
 import { Scheduler, type BudgetPolicy, type Waiter } from '../../../lib/scheduler/scheduler.js';
-import type { Grant, Ticket } from '../../../lib/scheduler/scheduler-nodes.js';
 import type { SchedulerObserver } from '../../../lib/scheduler/scheduler-types.js';
 import { policy, type PolicyInput } from './fixtures.js';
-
-/** A server connection as the scheduler sees it: it sits in a pool's idle list and can be closed (evicted). */
-class FakeConn {
-  prev: FakeConn | null = null;
-  next: FakeConn | null = null;
-  list: List<FakeConn> | null = null;
-  closedFor: string | null = null;
-  lastUsedAt = -Infinity;
-  constructor(readonly id: number, readonly pool: FakePool) {}
-  close(reason: string): void {
-    this.closedFor = reason;
-    move<FakeConn>(this as FakeConn, null);
-    this.pool.tally.conns--;
-  }
-}
-
-/** The slice of Pool the scheduler reads: idle connections, logins in flight, launches, size. */
-class FakePool {
-  readonly idle = new List<FakeConn>('idle');
-  used = 0;
-  connecting = 0;
-  launched = 0;
-  lastError: string | null = null;
-  /** Shared with the budget once the scheduler has seen the pool, as Pool's is. */
-  tally = { conns: 0, slots: Infinity };
-  private paramCallbacks: Array<(err: string | null) => void> = [];
-  private hasParams = false;
-  constructor(
-    readonly name: string,
-    /** The budget key: 'app' when the database's pools share max_server_connections, else the pool's own name. */
-    readonly budget = 'app',
-    readonly database = 'app',
-    readonly size = 10,
-  ) {}
-  get total(): number {
-    return this.idle.size + this.used + this.connecting;
-  }
-  get inUse(): number {
-    return this.used;
-  }
-  get full(): boolean {
-    return this.total >= this.size;
-  }
-  takeIdle(): ServerConnection | null {
-    const c = this.idle.last();
-    if (!c) return null;
-    move(c, null);
-    this.used++;
-    return c as unknown as ServerConnection;
-  }
-  launch(n: number): void {
-    const k = Math.max(0, Math.min(n, this.size - this.total, this.tally.slots - this.tally.conns));
-    this.launched += k;
-    this.connecting += k;
-    this.tally.conns += k;
-  }
-  /** Adds an idle connection without telling anyone (a warm pool at the start of a test). */
-  warm(id: number): FakeConn {
-    const c = new FakeConn(id, this);
-    this.idle.push(c);
-    this.tally.conns++;
-    return c;
-  }
-  /** A login finished: its connection joins the idle list (already counted in the tally). */
-  connected(id: number): void {
-    this.connecting--;
-    this.idle.push(new FakeConn(id, this));
-    this.hasParams = true;
-    for (const cb of this.paramCallbacks.splice(0)) cb(null);
-  }
-  whenParamsKnown(cb: (err: string | null) => void): void {
-    if (this.hasParams) return cb(null);
-    this.paramCallbacks.push(cb);
-  }
-  get needsFirstLogin(): boolean {
-    return !this.hasParams && this.paramCallbacks.length > 0 && this.connecting === 0;
-  }
-  get asPool(): Pool {
-    return this as unknown as Pool;
-  }
-}
-
-class FakeWaiter implements Waiter {
-  prev: Waiter | null = null;
-  next: Waiter | null = null;
-  list: List<Waiter> | null = null;
-  ticket: Ticket<Waiter> | null = null;
-  grant: Grant<Waiter> | null = null;
-  conn: FakeConn | null = null;
-  error: PoolerError | null = null;
-  constructor(readonly name: string, readonly fake: FakePool) {}
-  get pool(): Pool {
-    return this.fake.asPool;
-  }
-  granted(c: ServerConnection): void {
-    this.conn = c as unknown as FakeConn;
-  }
-  rejected(err: PoolerError): void {
-    this.error = err;
-  }
-}
+import { FakePool, FakeWaiter } from './pool-fakes.js';
 
 function setup(p: PolicyInput = {}, mode: BudgetPolicy['mode'] = 'fair', observer?: SchedulerObserver) {
   const clock = new FakeClock(1000);

@@ -348,3 +348,52 @@ t.test('snapshot reports entitled and received shares', async (t) => {
   t.ok(Math.abs(a.receivedShare - 0.25) < 0.05, `received ${a.receivedShare.toFixed(3)} ≈ 0.25`);
   t.equal(a.classes[0]!.estimateMs < 10.5 && a.classes[0]!.estimateMs > 9.5, true, 'EWMA learned 10 ms holds');
 });
+
+t.test('a declined turn lets another ticket go out of turn, but never past its tenant limit or the headroom', async (t) => {
+  const { q, add } = setup({ slots: 3, headroom: { min: 1, max: 1 }, tenants: { B: { limit: 1 } }, classes: { long: { lane: 'long' } } });
+  add('a1', 'A');
+  const b1 = add('b1', 'B');
+  const b2 = add('b2', 'B');
+  const decline = (item: string): boolean => item !== 'a1';
+  const g = q.next(decline, () => b1);
+  t.equal(g?.item, 'b1', 'A\'s turn was declined; B\'s ticket took the slot instead');
+  t.equal(q.next(decline, () => b2), null, 'B is at its limit of one: nothing goes out of turn');
+  t.equal(q.held, 1, 'one slot held');
+  const l1 = add('l1', 'C', 'long');
+  const l2 = add('l2', 'C', 'long');
+  t.equal(q.next(decline, () => l1)?.item, 'l1', 'long-lane work may take a slot while the headroom stays free');
+  t.equal(q.next(decline, () => l2), null, 'but not the headroom itself');
+  t.equal(q.queued, 3, 'a1, b2 and l2 still wait in line');
+});
+
+t.test('owes: between tenants with queued tickets, beyond the hand-over lag, within the rounded shares', async (t) => {
+  const { clock, q, add } = setup({ slots: 4 });
+  const a = [1, 2, 3].map((i) => add(`a${i}`, 'A'));
+  const b = [1, 2, 3].map((i) => add(`b${i}`, 'B'));
+  t.notOk(q.owes(b[0]!, a[0]!), 'both level: nobody is owed anything');
+  // A's three run out of turn for 100 ms while B's turns are declined: B falls 300 slot-ms behind.
+  const gs = a.map((x) => q.next(() => false, () => x)!);
+  clock.t = 100;
+  q.release(gs[0]!);
+  const a4 = add('a4', 'A');
+  t.notOk(q.owes(b[0]!, a[0]!), 'a granted ticket gives nothing');
+  t.ok(q.owes(b[0]!, a4), 'B is owed the slot A would take next');
+  t.notOk(q.owes(a4, b[0]!), 'not the other way round');
+  q.release(gs[1]!);
+  t.notOk(q.owes(b[0]!, a4), 'unless A would fall below its rounded-down share (2 of 4 slots) by giving it');
+});
+
+t.test('time a grant waited for its server connection is not charged to its tenant', async (t) => {
+  const { clock, q, add } = setup({ slots: 2 });
+  add('a', 'A');
+  add('b', 'B');
+  const [waited, direct] = [q.next()!, q.next()!];
+  clock.t = 50;
+  q.waitedForConnection(waited, 50);
+  clock.t = 60;
+  q.release(waited);
+  q.release(direct);
+  const slotMs = (name: string) => q.snapshot().tenants.find((x) => x.tenant === name)!.slotMs;
+  t.equal(slotMs(waited.tenant), 10, '10 ms on its connection after a 50 ms login');
+  t.equal(slotMs(direct.tenant), 60, 'the other held its connection all 60 ms');
+});

@@ -60,3 +60,18 @@ t.test('with no time measured yet the peak is the share', async (t) => {
   release(d, 4, 50);
   t.equal(d.warmShare(50), 4);
 });
+
+t.test('mean queued: a moment in the queue is not a backlog; a queue that stays is', async (t) => {
+  const d = new PoolDemand(1000, 0);
+  for (let at = 0; at < 1000; at += 5) {
+    d.enqueued(at);
+    d.granted(at + 0.5);
+    d.released(at + 1);
+  }
+  t.ok(d.meanQueued(1000) < 0.2, `waiting half a millisecond now and then: ${d.meanQueued(1000).toFixed(2)}`);
+  for (let i = 0; i < 4; i++) d.enqueued(1000);
+  t.ok(d.meanQueued(1500) >= 1, `four waiting for half a second: ${d.meanQueued(1500).toFixed(2)}`);
+  d.dequeued(1500);
+  t.equal(d.queued, 3, 'a cancel leaves the queue');
+  t.ok(d.meanQueued(5000) >= 2.9, 'two windows later only the present queue counts');
+});
