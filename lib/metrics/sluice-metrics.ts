@@ -22,6 +22,13 @@ export interface MetricsSources {
   sessions(): Iterable<{ readonly state: SessionState }>;
 }
 
+/**
+ * How often the event-loop delay histogram samples. prom-client's default (10 ms) is a timer that wakes an
+ * idle pooler 100 times a second, each wake-up on cold caches; at 100 ms the lag gauges still see every
+ * stall longer than a sample.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export class SluiceMetrics {
   readonly registry = new Registry();
   /** Hand to the scheduler's settings. */
@@ -31,7 +38,7 @@ export class SluiceMetrics {
   private clients: ClientMetrics | null = null;
 
   constructor(private readonly sources: MetricsSources) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // Gauges named like counters fail promtool; the per-type gauges without _total carry the same numbers.
     for (const what of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`sluice_nodejs_active_${what}_total`);
     this.pools = new PoolMetrics(this.registry);

@@ -1,11 +1,13 @@
 // Tests the registry end to end without sockets: event series, scrape-time gauges, tenant folding, pools, clients, promtool.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import perfHooks, { type IntervalHistogram } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FairQueue } from '../../../lib/scheduler/fair-queue.js';
 import { ShadowQueue } from '../../../lib/scheduler/shadow-queue.js';
 import type { Grant } from '../../../lib/scheduler/scheduler-nodes.js';
 import { isRejection, type SchedulerSnapshot } from '../../../lib/scheduler/scheduler-types.js';
-import { SluiceMetrics, type MetricsSources } from '../../../lib/metrics/sluice-metrics.js';
+import { EVENT_LOOP_SAMPLE_MS, SluiceMetrics, type MetricsSources } from '../../../lib/metrics/sluice-metrics.js';
 import type { PoolView } from '../../../lib/metrics/pool-metrics.js';
 import { parseExposition, promtoolCheck, samples, total } from '../../helpers/exposition.js';
 import { policy } from '../scheduler/fixtures.js';
@@ -232,6 +234,29 @@ t.test('process metrics are there, with the sluice_ prefix, and the registry is 
     t.ok(m.has(name), name);
   }
   t.equal(total(await b.scrape(), 'sluice_pool_connect_errors_total'), 0, 'two poolers do not share counters');
+});
+
+t.test('the event-loop lag sampler wakes an idle pooler about ten times a second, not a hundred', async (t) => {
+  // prom-client looks monitorEventLoopDelay up when the default metrics start: watch what it asks for.
+  const real = perfHooks.monitorEventLoopDelay;
+  const made: Array<{ resolution: number | undefined; h: IntervalHistogram }> = [];
+  perfHooks.monitorEventLoopDelay = (options) => {
+    const h = real(options);
+    made.push({ resolution: options?.resolution, h });
+    return h;
+  };
+  t.teardown(() => {
+    perfHooks.monitorEventLoopDelay = real;
+  });
+  setup();
+  t.equal(made.length, 1, 'one sampler per registry');
+  t.equal(made[0].resolution, EVENT_LOOP_SAMPLE_MS);
+  t.ok(EVENT_LOOP_SAMPLE_MS >= 100, 'at most ten wake-ups a second');
+  // The sampler's own count of samples is its wake-ups: about 5 in half a second (50 at prom-client's default).
+  made[0].h.reset();
+  await sleep(500);
+  t.ok(made[0].h.count <= 12, `${made[0].h.count} samples in 500 ms`);
+  t.ok(made[0].h.count >= 1, 'it still samples');
 });
 
 t.test('the exposition passes promtool check metrics (when promtool is installed)', async (t) => {
