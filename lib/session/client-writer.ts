@@ -2,58 +2,34 @@
 import type net from 'node:net';
 import { errorResponse } from '../protocol/encode.js';
 import type { PoolerError } from '../errors.js';
+import { BatchWrite } from './batch-write.js';
 
 /**
- * While a server chunk is being relayed (between begin and end), contiguous pieces of it are joined
- * into one range and written once at the end: a reply relayed whole is one write, with no cork.
- * A second, separate piece corks the socket, so the chunk still leaves in one syscall. Any other
- * frame first writes what is pending, so the client sees bytes in the order they were given.
+ * While a server chunk is being relayed (between begin and finish), its pieces and the pooler's own
+ * frames form one batch (see BatchWrite): a reply relayed whole is one write with no cork, and a chunk
+ * with separate pieces still leaves in one syscall, in the order the pieces were given.
  */
 export class ClientWriter {
-  private buf: Buffer | null = null;
-  private start = 0;
-  private end = 0;
-  private relaying = false;
-  private corked = false;
+  private readonly batch = new BatchWrite();
 
   constructor(private readonly socket: net.Socket) {}
 
   begin(): void {
-    this.relaying = true;
+    this.batch.begin(this.socket);
   }
 
   finish(): void {
-    this.relaying = false;
-    this.flush();
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.batch.end();
   }
 
   /** buf[start, end) relayed from the server; the buffer must stay unchanged until finish(). */
   relay(buf: Buffer, start: number, end: number): void {
-    if (!this.relaying) return this.write(buf, start, end);
-    if (this.buf === buf && this.end === start) {
-      this.end = end;
-      return;
-    }
-    if (this.buf) {
-      if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-      }
-      this.flush();
-    }
-    this.buf = buf;
-    this.start = start;
-    this.end = end;
+    this.batch.write(this.socket, buf, start, end);
   }
 
   /** A frame the pooler writes itself, after everything relayed so far. */
   send(frame: Buffer): void {
-    this.flush();
-    this.socket.write(frame);
+    this.batch.write(this.socket, frame);
   }
 
   /** An ErrorResponse for one of the pooler's own errors. */
@@ -63,13 +39,6 @@ export class ClientWriter {
 
   /** Writes what is pending (before the socket is ended). */
   flush(): void {
-    const b = this.buf;
-    if (!b) return;
-    this.buf = null;
-    this.write(b, this.start, this.end);
-  }
-
-  private write(buf: Buffer, start: number, end: number): void {
-    this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    this.batch.flush();
   }
 }

@@ -42,11 +42,7 @@ export class PreparedStatements implements RepliesOwner {
   private readonly window = new RetryWindow();
   /** The Describe being sent again already gave the client its ParameterDescription. */
   private describedBefore = false;
-  /** During sendAll: the run of messages going out as they are, buf[runFrom, runTo), written in one piece. */
-  private runBuf: Buffer | null = null;
-  private runFrom = 0;
-  private runTo = 0;
-  /** sendAll's writes: one plain write when the pipeline goes out as it came, else one corked write. */
+  /** sendAll's writes: untouched runs of messages merge, and the pipeline leaves in one write (corked only if it must). */
   private readonly batch = new BatchWrite();
 
   constructor(
@@ -84,41 +80,22 @@ export class PreparedStatements implements RepliesOwner {
   /** Messages that waited for a server connection, framed and sent in order; untouched runs leave in one write. */
   sendAll(parts: Buffer[]): void {
     const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    this.batch.begin(this.conn as ServerConnection);
-    this.runBuf = all;
-    this.runFrom = this.runTo = 0;
+    const conn = this.conn as ServerConnection;
+    this.batch.begin(conn);
     let at = 0;
     while (at + 5 <= all.length) {
       const end = at + 1 + all.readInt32BE(at + 1);
       if (end > all.length) break;
-      if (this.send(all[at], all, at, end)) this.extendRun(at, end);
+      if (this.send(all[at], all, at, end)) this.batch.write(conn, all, at, end);
       at = end;
     }
     // Only CopyData is ever relayed before it is whole.
-    if (at < all.length) this.extendRun(at, all.length);
-    this.flushRun();
-    this.runBuf = null;
+    if (at < all.length) this.batch.write(conn, all, at, all.length);
     this.batch.end();
-  }
-
-  private extendRun(from: number, to: number): void {
-    if (this.runTo !== from) {
-      this.flushRun();
-      this.runFrom = from;
-    }
-    this.runTo = to;
-  }
-
-  private flushRun(): void {
-    const buf = this.runBuf;
-    const { runFrom: from, runTo: to } = this;
-    if (buf && to > from) this.batch.write(this.conn as ServerConnection, from === 0 && to === buf.length ? buf : buf.subarray(from, to));
-    this.runFrom = to;
   }
 
   /** Everything Sluice itself sends goes after the client's messages before it. */
   private write(frame: Buffer): void {
-    this.flushRun();
     this.batch.write(this.conn as ServerConnection, frame);
   }
 

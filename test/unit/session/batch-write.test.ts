@@ -64,3 +64,26 @@ t.test('outside a batch, or to another target, writes go straight out; an empty 
   b.end();
   t.equal(to.flushes, 1, 'a second end does nothing');
 });
+
+t.test('contiguous ranges of one buffer merge into one plain write of the buffer; a gap or another buffer corks', async (t) => {
+  const chunk = Buffer.from('PPPPBBBBEEEESSSS');
+  const to = new FakeTarget();
+  const b = new BatchWrite();
+  b.begin(to);
+  for (let at = 0; at < chunk.length; at += 4) b.write(to, chunk, at, at + 4);
+  b.end();
+  t.equal(to.received, 'PPPPBBBBEEEESSSS');
+  t.same([to.flushes, to.corks], [1, 0], 'one write, no cork');
+
+  const gap = new FakeTarget();
+  b.begin(gap);
+  b.write(gap, chunk, 0, 4);
+  b.write(gap, chunk, 8, 12);
+  b.write(gap, Buffer.from('!'));
+  t.equal(gap.received, 'PPPPEEEE', 'the last piece is held');
+  b.flush();
+  t.equal(gap.received, 'PPPPEEEE!', 'flush writes it while the batch stays open');
+  b.end();
+  t.equal(gap.received, 'PPPPEEEE!');
+  t.same([gap.flushes, gap.corks], [1, 1], 'still one syscall');
+});
