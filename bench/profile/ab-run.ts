@@ -56,8 +56,10 @@ async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanu
       else first = cpuOf(pid, units);
     },
   }, FD_LIMIT);
+  // pgbench that failed (PgBouncer 1.18 with -M prepared) reports no progress to measure between.
+  if (!first) return `no steady progress: ${res.summary.errors[0] ?? 'pgbench ended early'}`;
   const after = await cpuOf(pid, units);
-  const before = await first!;
+  const before = await first;
   const per = (k: keyof Cpu) => (after[k] - before[k]) / txns;
   const tps = txns / Math.max(1, res.progress.length - 1);
   return `tps ${tps.toFixed(0)}, CPU/txn ${(per('user') + per('sys')).toFixed(1)} µs (user ${per('user').toFixed(1)}, sys ${per('sys').toFixed(1)})`;
