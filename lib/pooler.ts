@@ -212,7 +212,13 @@ export class Pooler {
     this.scheduler.whenParamsKnown(pool, (err) => {
       if (req.socket.destroyed) return;
       if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
-      this.startSession(req, pool);
+      // A fault boundary: this runs from a server login's completion, where a throw would take the process down.
+      try {
+        this.startSession(req, pool);
+      } catch (e) {
+        this.log.error({ client: req.id, err: e }, 'internal error starting a client session');
+        this.refuse(req, poolerError('SLUICE_INTERNAL', { reason: e instanceof Error ? e.message : String(e) }));
+      }
     });
   }
 
@@ -267,6 +273,7 @@ export class Pooler {
       isolation: () => this.config.scheduler,
       lanes: this.lanes,
       statements: this.statements,
+      sessionFault: () => this.metrics.sessionFault(),
       closed: (s) => this.sessionClosed(s),
       guard: this.requireGuardContext(),
     };
@@ -340,7 +347,12 @@ export class Pooler {
 
   private armJanitor(): void {
     this.janitor = this.clock.setTimer(() => {
-      this.sweep();
+      // A fault boundary: upkeep that throws is logged and tried again at the next tick.
+      try {
+        this.sweep();
+      } catch (err) {
+        this.log.error({ err }, 'internal error in periodic upkeep');
+      }
       if (!this.closing) this.armJanitor();
     }, JANITOR_MS);
   }

@@ -11,6 +11,7 @@ export class ClientMetrics {
   private readonly tlsFailed: ValueSeries;
   private readonly authFailures: ValueFamily;
   private readonly authByMethod = new Map<string, ValueSeries>();
+  private readonly faults: ValueSeries;
 
   constructor(register: Registry, private readonly listener: string) {
     this.clients = new ValueFamily('sluice_clients',
@@ -20,6 +21,9 @@ export class ClientMetrics {
       .register(register);
     this.authFailures = new ValueFamily('sluice_client_auth_failures_total', 'Failed client logins by authentication method (scram, md5, plain, trust).',
       ['listener', 'method'], 'counter').register(register);
+    this.faults = new ValueFamily('sluice_client_session_faults_total',
+      'Client sessions ended because an internal error escaped their handling (each also logged with the error); the process and other clients go on.',
+      ['listener'], 'counter').register(register).child({ listener });
     this.tlsOk = tls.child({ listener, result: 'ok' });
     this.tlsFailed = tls.child({ listener, result: 'error' });
   }
@@ -32,6 +36,10 @@ export class ClientMetrics {
     let c = this.authByMethod.get(method);
     if (!c) this.authByMethod.set(method, (c = this.authFailures.child({ listener: this.listener, method })));
     c.inc();
+  }
+
+  sessionFault(): void {
+    this.faults.inc();
   }
 
   /** Scrape time: `open` client sockets in all, of which the sessions are logged in. */

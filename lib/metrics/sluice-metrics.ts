@@ -62,6 +62,11 @@ export class SluiceMetrics {
     this.clients?.authFailed(method);
   }
 
+  /** A client session ended by an internal error (the fault boundary caught it). */
+  sessionFault(): void {
+    this.clients?.sessionFault();
+  }
+
   /**
    * The exposition text. Gauges are read from the live state first; then the families are rendered a few
    * hundred series per turn of the event loop, so a scrape of many tenants lets client traffic through.

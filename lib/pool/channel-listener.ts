@@ -130,7 +130,16 @@ export class ChannelListener implements FrameSink {
     this.socket = login.socket;
     this.socket.setKeepAlive(true, 30_000);
     const scanner = (this.scanner = new FrameScanner(this, [Backend.NotificationResponse, Backend.ReadyForQuery, Backend.ErrorResponse]));
-    this.socket.on('data', (chunk: Buffer) => scanner.feed(chunk));
+    const socket = this.socket;
+    socket.on('data', (chunk: Buffer) => {
+      // A fault boundary: a throw while fanning out notifications costs this connection (it reconnects), not the process.
+      try {
+        scanner.feed(chunk);
+      } catch (err) {
+        this.opts.log.error({ pool: this.name, err }, 'internal error in the notify listener; reconnecting');
+        socket.destroy();
+      }
+    });
     this.socket.on('error', () => undefined);
     this.socket.on('close', () => this.lost('the listener connection closed'));
     if (this.lostAt !== null) {

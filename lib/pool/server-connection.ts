@@ -19,6 +19,13 @@ export interface ServerLink {
   serverReady(count: number, status: number): void;
   /** The server reported a parameter change (SET, or a SET the client ran). */
   serverParameter(name: string, value: string): void;
+  /** The server entered COPY FROM STDIN: the client streams CopyData until its CopyDone or CopyFail. */
+  serverCopyIn(): void;
+  /**
+   * Handling this server's output threw: the link's state is unknown. The link ends its client; the server
+   * connection closes itself right after.
+   */
+  serverFault(err: unknown): void;
   /**
    * The server connection died while linked. fatalSent: nothing more may be written to the client, because
    * the server already sent it a FATAL, or died mid-message so the client's stream ends inside a frame.
@@ -51,7 +58,9 @@ export interface ReplyWatcher {
 type InternalDone = (error: string | null) => void;
 
 const TERMINATE = serialize.end();
-const WATCHED = interestTable([Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse]);
+const WATCHED = interestTable([
+  Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse, Backend.CopyInResponse, Backend.CopyBothResponse,
+]);
 
 export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   prev: ServerConnection | null = null;
@@ -103,7 +112,14 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.lastUsedAt = createdAt;
     for (const [k, v] of login.params) this.values.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, WATCHED);
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      // The fault boundary for server output: whatever throws while it is relayed ends this link, not the process.
+      try {
+        this.onData(chunk);
+      } catch (err) {
+        this.fault(err);
+      }
+    });
     this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
     this.socket.on('close', () => this.handleClose('server closed the connection'));
   }
@@ -189,6 +205,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
         return this.ParameterStatus(buf, start, end);
       case Backend.ErrorResponse:
         return this.ErrorResponse(buf, start, end);
+      case Backend.CopyInResponse:
+      case Backend.CopyBothResponse:
+        this.link?.serverCopyIn();
+        return this.link !== null;
       case Backend.ParameterDescription:
         return this.watcher ? this.watcher.parameters(buf, start, end) === Verdict.Forward : this.link !== null;
       default:
@@ -240,6 +260,15 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   forward(buf: Buffer, start: number, end: number): void {
     // Output nobody asked for (internal query results, or chatter while idle in the pool) is dropped.
     if (this.link && !this.internal) this.link.serverData(buf, start, end);
+  }
+
+  /** A throw while relaying: this connection's state is unknown, so it closes; then its client is ended. */
+  private fault(err: unknown): void {
+    const link = this.link;
+    this.link = null;
+    this.watcher = null;
+    this.close(`internal error while relaying: ${err instanceof Error ? err.message : String(err)}`);
+    link?.serverFault(err);
   }
 
   onFrameError(): void {

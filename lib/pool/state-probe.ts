@@ -96,6 +96,8 @@ class StateProbe implements ServerLink {
 
   serverParameter(): void {}
 
+  serverCopyIn(): void {}
+
   serverData(buf: Buffer, start: number, end: number): void {
     this.chunks.push(buf.subarray(start, end));
   }
@@ -121,6 +123,12 @@ class StateProbe implements ServerLink {
     this.restore();
     this.previous?.serverClosed(reason, fatalSent);
     this.done(null, reason);
+  }
+
+  serverFault(err: unknown): void {
+    this.restore();
+    this.previous?.serverFault(err);
+    this.done(null, 'internal error');
   }
 
   private restore(): void {

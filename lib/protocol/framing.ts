@@ -107,6 +107,14 @@ export class FrameScanner {
     return this.skip === 0 && this.headLen === 0 && this.partial === null;
   }
 
+  /**
+   * True while a message is half forwarded: its first bytes went out and the rest has not arrived. The
+   * stream may not change destination until it ends (a header held back or a message being gathered went nowhere yet).
+   */
+  get midForward(): boolean {
+    return this.skip > 0;
+  }
+
   feed(chunk: Buffer): void {
     if (this.failed) return;
     let pos = this.resume(chunk);

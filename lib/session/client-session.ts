@@ -52,6 +52,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   /** Session parameters the client wants. */
   private readonly params: ClientParams;
   private ended = false;
+  /** The server asked for COPY FROM STDIN and the client has not sent CopyDone or CopyFail: its stream is mid-COPY. */
+  private copyIn = false;
+  /** The transaction ended while the client's stream was mid-message or mid-COPY: release once it is between messages. */
+  private releaseAtBoundary = false;
+  /** An exception escaped this session's handling: its server connection's state is unknown. */
+  private faulted = false;
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
   private leaving: PoolerError | null = null;
   private readonly timing = new TransactionTiming();
@@ -86,9 +92,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       },
       syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
     });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.onData(chunk);
+      } catch (err) {
+        this.crash(err, 'client input');
+      }
+    });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.onSocketClose());
+    socket.on('close', () => {
+      try {
+        this.cleanup();
+      } catch (err) {
+        this.crash(err, 'client close');
+      }
+    });
   }
 
   /** Named prepared statements the client holds (0 where they are not tracked). */
@@ -132,6 +151,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     out?.cork();
     this.scanner.feed(chunk);
     out?.uncork();
+    if (this.releaseAtBoundary) this.releaseIfBetweenMessages();
     this.acquireIfPending();
   }
 
@@ -167,6 +187,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       if (type === Frontend.Sync) this.endDiscard();
       return false;
     }
+    // Any message but these ends the client's COPY data, as Postgres ends copy-in mode on it.
+    if (this.copyIn && type !== Frontend.Flush && type !== Frontend.Sync) this.copyIn = false;
     switch (type) {
       case Frontend.Query:
         return this.guarded(type, this.guard.inspect(type, buf, start, end));
@@ -237,6 +259,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   // Waiter
 
   granted(conn: ServerConnection): void {
+    // The scheduler calls in from another client's release: a throw here must end this client, not that one.
+    try {
+      this.linkServer(conn);
+    } catch (err) {
+      if (this.server !== conn) conn.close('the client session failed with an internal error');
+      this.crash(err, 'server granted');
+    }
+  }
+
+  private linkServer(conn: ServerConnection): void {
     if (this.ended) return this.pool.release(conn);
     this.server = conn;
     conn.attach(this, this.prepared?.replies);
@@ -247,6 +279,14 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   rejected(err: PoolerError): void {
+    try {
+      this.reject(err);
+    } catch (again) {
+      this.crash(again, 'rejection');
+    }
+  }
+
+  private reject(err: PoolerError): void {
     this.first.clear();
     if (err.fatal) return this.sendError(err);
     // One write for the error and its ReadyForQuery: under overload, rejections are most of what is sent.
@@ -320,8 +360,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.timing.ready(this.pool.stats, count, now, this.owed.awaiting === 0, quiet && status === TxStatus.Idle);
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
+      // Released only between messages of both streams: a CopyData half sent, or COPY data still coming after
+      // the server's error, must reach this server (Postgres drops it), never the next one.
+      if (this.copyIn || this.scanner.midForward) this.releaseAtBoundary = true;
       // The guard keeps a pinned connection, or first asks the server whether state remains.
-      if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
+      else if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
     }
     if (quiet) this.guard.flush();
     if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
@@ -329,6 +372,25 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   serverParameter(name: string, value: string): void {
     this.params.set(name, value);
+  }
+
+  serverCopyIn(): void {
+    this.copyIn = true;
+  }
+
+  serverFault(err: unknown): void {
+    this.crash(err, 'server output');
+  }
+
+  /** The deferred release of a transaction that ended mid-message (see serverReady), once the client's stream allows. */
+  private releaseIfBetweenMessages(): void {
+    if (this.copyIn || this.scanner.midForward) return;
+    this.releaseAtBoundary = false;
+    const conn = this.server;
+    // Anything the client sent since (a new request, held input) keeps the link as usual.
+    if (!conn || !this.quiet || conn.status !== TxStatus.Idle) return;
+    if (!this.guard.transactionEnded(conn)) this.releaseServer();
+    this.guard.flush();
   }
 
   serverClosed(reason: string, fatalSent: boolean): void {
@@ -359,7 +421,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.server = null;
     this.prepared?.detach();
     conn.detach();
-    if (this.first.syncing || this.guard.isBusy || !this.owed.quiet) conn.close('client left mid-request');
+    if (this.faulted) conn.close('the client session failed with an internal error');
+    else if (this.first.syncing || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward) conn.close('client left mid-request');
     else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
@@ -413,8 +476,24 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.cleanup();
   }
 
-  private onSocketClose(): void {
-    this.cleanup();
+  /**
+   * The fault boundary's handler: an exception in this client's handling ends this client, with an
+   * ErrorResponse and a log line, and closes its server connection, whose state is then unknown.
+   */
+  private crash(err: unknown, where: string): void {
+    const { id, tenant, database: db, user } = this.ident;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.ctx.log.error({ client: id, tenant, db, user, where, err }, 'internal error in a client session; the client is disconnected');
+    this.ctx.sessionFault();
+    this.faulted = true;
+    try {
+      if (this.ended) this.server?.close('the client session failed with an internal error');
+      else this.fail(poolerError('SLUICE_INTERNAL', { reason }));
+    } catch {
+      // Even the orderly way out failed: cut both connections.
+      this.server?.close('the client session failed with an internal error');
+      this.socket.destroy();
+    }
   }
 
   private cleanup(): void {

@@ -56,7 +56,15 @@ export class ClientStartup implements FrameSink {
   private rest: Buffer[] = [];
   private done = false;
   private readonly timer: TimerHandle | null;
-  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+  /** The fault boundary for a client still logging in: a throw ends this login only. */
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.receive(chunk);
+    } catch (err) {
+      this.ctx.log.error({ client: this.id, err }, 'internal error during client login');
+      this.refuse(poolerError('SLUICE_INTERNAL', { reason: err instanceof Error ? err.message : String(err) }));
+    }
+  };
 
   constructor(
     socket: net.Socket,

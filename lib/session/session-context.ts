@@ -18,6 +18,8 @@ export interface SessionContext {
   lanes: LaneLearner;
   /** Named prepared statements of all clients, shared by content. */
   statements: StatementRegistry;
+  /** An exception escaped the session's handling and ended it (counted in metrics). */
+  sessionFault(): void;
   /** Called once when the session ends, so the owner can forget it. */
   closed(session: ClientSession): void;
   /** Session state and LISTEN/NOTIFY in transaction mode. */
