@@ -29,8 +29,10 @@ export interface ServerLink {
   /**
    * The server connection died while linked. fatalSent: nothing more may be written to the client, because
    * the server already sent it a FATAL, or died mid-message so the client's stream ends inside a frame.
+   * unanswered: the server sent this link nothing but, perhaps, its termination notice, so the client saw
+   * nothing of it (see TERMINATED).
    */
-  serverClosed(reason: string, fatalSent: boolean): void;
+  serverClosed(reason: string, fatalSent: boolean, unanswered: boolean): void;
 }
 
 /** What becomes of a reply a watcher looked at. */
@@ -56,6 +58,12 @@ export interface ReplyWatcher {
 }
 
 type InternalDone = (error: string | null) => void;
+
+/**
+ * SQLSTATEs of the FATAL a backend sends as it is ended from outside (pg_terminate_backend, a shutdown,
+ * recovery): its notice that it is going, not an answer to the client's request.
+ */
+const TERMINATED = new Set(['57P01', '57P02', '57P03']);
 
 const TERMINATE = serialize.end();
 const WATCHED = interestTable([
@@ -92,6 +100,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private readonly scanner: FrameScanner;
   private readyCount = 0;
   private fatalSeen = false;
+  /** Bytes went to the linked client since attach. */
+  private relayed = false;
+  /** The termination notice that came before any reply to the link (kept from the client), or null. */
+  private terminatedBeforeReply: string | null = null;
   private internal: InternalDone | null = null;
   private internalError: string | null = null;
   private watcher: ReplyWatcher | null = null;
@@ -121,12 +133,15 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
       }
     });
     this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
+    // The server's FIN: nothing more will come, so the connection must not be handed out while Node closes it.
+    this.socket.on('end', () => this.handleClose('server closed the connection'));
     this.socket.on('close', () => this.handleClose('server closed the connection'));
   }
 
   attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
     this.link = link;
     this.watcher = watcher;
+    this.relayed = false;
     // Counting stays on between watched links (a watcher reads completions relative to attach time);
     // the scanner's table changes only when watching starts or stops, not on every attach.
     const counting = watcher !== null;
@@ -189,6 +204,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   }
 
   private onData(chunk: Buffer): void {
+
     this.readyCount = 0;
     const link = this.link;
     link?.batch(true);
@@ -249,6 +265,13 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     const f = decodeErrorFields(buf, start, end);
     const fatal = f.severity === 'FATAL' || f.severity === 'PANIC';
     if (fatal) this.fatalSeen = true;
+    if (fatal && (!this.link || !this.relayed) && TERMINATED.has(f.code)) {
+      // Ended before it answered anything: idle in the pool, or handed out just now. No client hears it.
+      this.terminatedBeforeReply = f.message;
+      if (this.internal) this.internalError ??= `${f.code}: ${f.message}`;
+      else if (!this.link) this.close(`server terminated the connection: ${f.message}`);
+      return false;
+    }
     if (this.internal) {
       this.internalError ??= `${f.code}: ${f.message}`;
       return false;
@@ -259,7 +282,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   forward(buf: Buffer, start: number, end: number): void {
     // Output nobody asked for (internal query results, or chatter while idle in the pool) is dropped.
-    if (this.link && !this.internal) this.link.serverData(buf, start, end);
+    if (this.link && !this.internal) {
+      this.relayed = true;
+      this.link.serverData(buf, start, end);
+    }
   }
 
   /** A throw while relaying: this connection's state is unknown, so it closes; then its client is ended. */
@@ -285,8 +311,11 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     const link = this.link;
     this.link = null;
     this.watcher = null;
+    const notice = this.terminatedBeforeReply;
+    const boundary = this.scanner.atBoundary;
     // After a cut-off frame, an ErrorResponse would be read as the rest of that frame (a corrupt DataRow, say).
-    link?.serverClosed(reason, this.fatalSeen || !this.scanner.atBoundary);
+    const fatalSent = (this.fatalSeen && notice === null) || !boundary;
+    link?.serverClosed(notice !== null ? `server terminated the connection: ${notice}` : reason, fatalSent, !this.relayed && !fatalSent);
     this.onClosed(this, reason);
   }
 }

@@ -121,7 +121,8 @@ class StateProbe implements ServerLink {
 
   serverClosed(reason: string, fatalSent: boolean): void {
     this.restore();
-    this.previous?.serverClosed(reason, fatalSent);
+    // The probe's own replies went nowhere, but the client's transaction was answered before it: no retry.
+    this.previous?.serverClosed(reason, fatalSent, false);
     this.done(null, reason);
   }
 

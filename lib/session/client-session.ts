@@ -58,6 +58,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   private releaseAtBoundary = false;
   /** An exception escaped this session's handling: its server connection's state is unknown. */
   private faulted = false;
+  /** This transaction's first frames already went to a second server after the first died unanswered. */
+  private retried = false;
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
   private leaving: PoolerError | null = null;
   private readonly timing = new TransactionTiming();
@@ -175,7 +177,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     }
     if (!this.admit(type, buf, start, end)) return false;
     // Renamed on its way to a linked server; messages still waiting are renamed when FirstFrames sends them.
-    return this.prepared && this.server && !this.first.syncing ? this.prepared.send(type, buf, start, end) : true;
+    if (!this.prepared || !this.server || this.first.syncing) return true;
+    if (this.prepared.send(type, buf, start, end)) return true;
+    // Sent in another form: the client's own message is what a retry would send again.
+    this.first.alsoSent(buf, start, end);
+    return false;
   }
 
   private admit(type: number, buf: Buffer, start: number, end: number): boolean {
@@ -244,8 +250,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     // Waiting for a server (the usual case under load): kept as a range of the chunk, with no view per message.
     if (!this.input.held && (!this.server || this.first.syncing)) return this.first.keep(buf, start, end);
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    if (this.input.held) this.input.keep(part, false);
-    else (this.server as ServerConnection).write(part);
+    if (this.input.held) return this.input.keep(part, false);
+    this.first.alsoSent(part);
+    (this.server as ServerConnection).write(part);
   }
 
   onFrameError(reason: 'length' | 'too_large', length: number): void {
@@ -357,6 +364,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     if (latency >= 0) this.ctx.scheduler.serverLatency(this, latency, this.shape.takeElasticShape());
     this.clientStatus = status;
     const quiet = this.owed.quiet;
+    if (quiet) {
+      this.first.forget();
+      this.retried = false;
+    }
     this.timing.ready(this.pool.stats, count, now, this.owed.awaiting === 0, quiet && status === TxStatus.Idle);
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
@@ -393,14 +404,29 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.guard.flush();
   }
 
-  serverClosed(reason: string, fatalSent: boolean): void {
+  serverClosed(reason: string, fatalSent: boolean, unanswered: boolean): void {
     this.server = null;
     this.guard.serverLost();
     this.prepared?.detach();
+    if (unanswered && this.sendElsewhere(reason)) return;
     this.ctx.scheduler.release(this);
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
     else this.close(`server connection lost: ${reason}`);
+  }
+
+  /**
+   * The server died before answering the frames that started this transaction, and was sent nothing else:
+   * they queue again for another server, once. The client sees nothing of it.
+   */
+  private sendElsewhere(reason: string): boolean {
+    if (this.ended || this.retried || this.pool.settings.mode !== 'transaction' || this.clientStatus !== TxStatus.Idle) return false;
+    if (this.prepared?.namesChanged || !this.first.resend()) return false;
+    this.retried = true;
+    this.ctx.log.info({ client: this.ident.id, pool: this.pool.name, reason }, 'server connection died before answering; the transaction goes to another');
+    this.ctx.scheduler.release(this);
+    this.acquireIfPending();
+    return true;
   }
 
   releaseServer(now = this.ctx.clock.now()): void {

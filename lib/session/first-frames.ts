@@ -4,6 +4,9 @@ import { appendPart } from '../protocol/byte-runs.js';
 import type { ClientParams } from './params.js';
 import type { PreparedStatements } from './prepared-statements.js';
 
+/** The most of a transaction's opening bytes kept for sending again; a larger opening is not retried. */
+const RESEND_MAX_BYTES = 64 * 1024;
+
 export interface FirstFramesHost {
   /** conn is still this session's server and the session is still open. */
   stillLinked(conn: ServerConnection): boolean;
@@ -21,6 +24,14 @@ export class FirstFrames {
   private runEnd = 0;
   /** Set while the client's session parameters are applied to a newly linked server; frames keep queuing meanwhile. */
   syncing = false;
+  /**
+   * Since link, the server was sent only the client's frames (and the parameter sync), and they are kept: a
+   * server that died before answering can then be replaced and the same frames sent again (see resend).
+   */
+  private onlyThese = false;
+  /** The client frames the server was sent since link, while onlyThese holds. */
+  private sent: Buffer[] = [];
+  private sentBytes = 0;
 
   constructor(
     private readonly params: ClientParams,
@@ -58,12 +69,45 @@ export class FirstFrames {
   clear(): void {
     this.parts = [];
     this.runBuf = null;
+    this.forget();
+  }
+
+  /** The server answered, or was sent more than can be kept: the frames can no longer be sent again. */
+  forget(): void {
+    this.onlyThese = false;
+    if (this.sent.length > 0) this.sent = [];
+  }
+
+  /** buf[start, end) of the client's went straight to the linked server: kept with the rest, within bounds. */
+  alsoSent(buf: Buffer, start = 0, end = buf.length): void {
+    if (!this.onlyThese) return;
+    this.sentBytes += end - start;
+    if (this.sentBytes > RESEND_MAX_BYTES) return this.forget();
+    appendPart(this.sent, start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+  }
+
+  /**
+   * The linked server died having been sent only these frames: they are kept again, in front of anything
+   * kept since, for the next server. False when that cannot be (then nothing changes).
+   */
+  resend(): boolean {
+    if (!this.onlyThese) return false;
+    const sent = this.sent;
+    this.forget();
+    if (sent.length > 0) {
+      this.cutRun();
+      this.parts = sent.concat(this.parts);
+    }
+    return !this.empty;
   }
 
   /** conn was just linked: bring its session parameters in line with the client's, then send what was kept. */
   link(conn: ServerConnection): void {
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = this.params.syncQuery(conn);
+    this.forget();
+    this.onlyThese = true;
+    this.sentBytes = 0;
     if (!sync) return this.sendTo(conn);
     this.syncing = true;
     conn.runInternal(sync, (err) => {
@@ -79,6 +123,11 @@ export class FirstFrames {
     this.cutRun();
     const parts = this.parts;
     this.parts = [];
+    if (this.onlyThese) {
+      for (const p of parts) this.sentBytes += p.length;
+      if (this.sentBytes <= RESEND_MAX_BYTES) this.sent = parts;
+      else this.forget();
+    }
     this.host.sending();
     if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
     else if (parts.length === 1) conn.write(parts[0]);

@@ -42,6 +42,8 @@ export class PreparedStatements implements RepliesOwner {
   private readonly window = new RetryWindow();
   /** The Describe being sent again already gave the client its ParameterDescription. */
   private describedBefore = false;
+  /** A Parse or Close since attach bound or let go of a client name: the same messages can't be sent again elsewhere. */
+  namesChanged = false;
   /** sendAll's writes: untouched runs of messages merge, and the pipeline leaves in one write (corked only if it must). */
   private readonly batch = new BatchWrite();
 
@@ -54,6 +56,7 @@ export class PreparedStatements implements RepliesOwner {
   attach(conn: ServerConnection, pool: Pool): void {
     this.conn = conn;
     this.pool = pool;
+    this.namesChanged = false;
     conn.statements.beginTransaction();
     this.replies.attach(conn);
   }
@@ -152,6 +155,7 @@ export class PreparedStatements implements RepliesOwner {
     if (!this.window.replaying) (this.pool as Pool).stats.clientParseCount++;
     const stmt = this.registry.acquire(buf, start, end, nameEnd);
     this.names.set(name, stmt);
+    this.namesChanged = true;
     const binding: Binding = { name, stmt };
     const conn = this.conn as ServerConnection;
     const stats = (this.pool as Pool).preparedStats;
@@ -219,6 +223,7 @@ export class PreparedStatements implements RepliesOwner {
     const stmt = this.names.get(name);
     let binding: Binding | null = null;
     if (stmt) {
+      this.namesChanged = true;
       this.names.delete(name);
       this.registry.release(stmt);
       binding = { name, stmt };

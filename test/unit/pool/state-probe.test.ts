@@ -78,7 +78,7 @@ t.test('a connection that dies during the probe tells the previous link, then th
     probeSessionState(conn as unknown as ServerConnection, { carried: [], loginUser: 'u', custom: [] }, (_r, e) => resolve(e)));
   const link = conn.link as ServerLink;
   conn.link = null; // as ServerConnection does before calling serverClosed
-  link.serverClosed('server closed the connection', false);
+  link.serverClosed('server closed the connection', false, false);
   t.equal(await done, 'server closed the connection');
   t.ok(closedSeen, 'the session heard of it');
 });

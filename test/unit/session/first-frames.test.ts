@@ -121,3 +121,45 @@ t.test('a failed sync is reported and the frames still go; an unlinked session s
   b.first.clear();
   t.ok(b.first.empty);
 });
+
+t.test('a server that died unanswered: what it was sent since link is kept again, in order', async (t) => {
+  const { conn, first, server } = setup();
+  first.keep(frame('PPPP'));
+  first.link(server);
+  first.alsoSent(frame('BBBBEEEE'), 0, 4);
+  first.alsoSent(frame('SSSS'));
+  first.keep(frame('QQQQ')); // arrived after the server was lost
+  t.ok(first.resend(), 'there is something to send again');
+  const next = new FakeConn();
+  first.link(next as unknown as ServerConnection);
+  t.equal(next.writes.map(String).join(''), 'PPPPBBBBSSSSQQQQ', 'the same frames, then the later ones');
+  t.equal(conn.writes.length, 1);
+  t.ok(first.resend(), 'still kept for the second server until it answers (the session allows one retry)');
+});
+
+t.test('nothing is sent again once the server answered or the opening grew too large', async (t) => {
+  const { first, server } = setup();
+  first.keep(frame('PPPP'));
+  first.link(server);
+  first.forget();
+  t.notOk(first.resend(), 'answered: forgotten');
+  t.ok(first.empty);
+
+  const big = setup();
+  big.first.keep(frame('PPPP'));
+  big.first.link(big.server);
+  big.first.alsoSent(Buffer.alloc(70 * 1024));
+  t.notOk(big.first.resend(), 'over the bound: not kept');
+});
+
+t.test('a server lost during the parameter sync: the frames were never sent and stay kept', async (t) => {
+  const { conn, log, first, server } = setup({ DateStyle: 'German, DMY' });
+  first.keep(frame('PPPP'));
+  first.link(server);
+  t.equal(conn.internal.length, 1, 'the sync runs first');
+  log.linked = false;
+  conn.finish('server closed the connection');
+  t.equal(conn.writes.length, 0, 'nothing went to the dead server');
+  t.ok(first.resend());
+  t.notOk(first.empty, 'the frames wait for the next server');
+});
