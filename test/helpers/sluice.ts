@@ -1,4 +1,5 @@
 // Starts an in-process Sluice in front of a test Postgres, listening on port 0, stopped at teardown.
+import nodePg from 'pg';
 import { parseConfig } from '../../lib/config/schema.js';
 import { Pooler } from '../../lib/pooler.js';
 import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
@@ -16,6 +17,11 @@ export interface TestSluice {
   /** Environment for psql/pgbench through Sluice. */
   env(user?: keyof typeof ROLES): NodeJS.ProcessEnv;
   reload(overrides: Record<string, unknown>): void;
+  /**
+   * A connected node-postgres client through Sluice, ended at teardown; its queries give up after 10 s, so a
+   * lost answer fails the test instead of hanging it. Connection errors are left to the queries to report.
+   */
+  connect(user?: keyof typeof ROLES, db?: string): Promise<nodePg.Client>;
 }
 
 /** Every test role with its plaintext password, so Sluice can log in to Postgres as them. */
@@ -89,5 +95,12 @@ export async function startSluice(
       PGCONNECT_TIMEOUT: '10',
     }),
     reload: (o) => pooler.reload(buildConfig(pg, { ...overrides, ...o, listen_port: 0 })),
+    connect: async (user = 'alice', db = APP_DB) => {
+      const c = new nodePg.Client({ ...options(user, db), query_timeout: 10_000 });
+      c.on('error', () => undefined);
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return c;
+    },
   };
 }

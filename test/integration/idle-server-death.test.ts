@@ -1,20 +1,12 @@
 // A transaction whose idle server connection died just before it was handed out goes to a fresh one: the client never sees that death.
 import t from 'tap';
-import pg from 'pg';
+import type pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
 
 const realPg = await startTestPostgres(t);
 // One server connection for bob: every query after a termination meets the dead one first.
 const sluice = await startSluice(t, realPg, { default_pool_size: 1 });
-
-async function bob(): Promise<pg.Client> {
-  const c = new pg.Client({ ...sluice.options('bob'), query_timeout: 10_000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  t.teardown(() => c.end().catch(() => undefined));
-  return c;
-}
 
 async function terminateBackendOf(c: pg.Client): Promise<void> {
   const { rows } = await c.query('select pg_backend_pid() as pid');
@@ -38,19 +30,19 @@ async function askAfterTermination(c: pg.Client, ask: (i: number) => pg.QueryCon
 }
 
 t.test('a query right after its idle server connection was terminated is answered', async (t) => {
-  const c = await bob();
+  const c = await sluice.connect('bob');
   t.same(await askAfterTermination(c, (i) => ({ text: 'select $1::int as n', values: [i] })), []);
 });
 
 t.test('so is a named prepared statement the client prepared before', async (t) => {
-  const c = await bob();
+  const c = await sluice.connect('bob');
   const ask = (i: number): pg.QueryConfig => ({ name: 'ask-n', text: 'select $1::int as n', values: [i] });
   await c.query(ask(-1));
   t.same(await askAfterTermination(c, ask), []);
 });
 
 t.test('a transaction already under way is not moved: the client hears of the loss', async (t) => {
-  const c = await bob();
+  const c = await sluice.connect('bob');
   await c.query('begin');
   await terminateBackendOf(c);
   const err = await c.query('select 1').then(() => null, (e: Error & { code?: string }) => e);

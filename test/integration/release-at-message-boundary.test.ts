@@ -1,6 +1,5 @@
 // A server connection goes back to its pool only between messages of both streams: COPY data that outlives the server's error stays with that server.
 import t from 'tap';
-import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
 import { psql, type RunResult } from '../helpers/run.js';
@@ -12,14 +11,6 @@ await realPg.query('create table boundary_copy (n int)');
 await realPg.query('grant all on boundary_copy to public');
 // bob's pool has one server connection, so whoever comes next gets exactly the connection the COPY used.
 const sluice = await startSluice(t, realPg, { default_pool_size: 1 });
-
-async function bobClient(): Promise<pg.Client> {
-  const c = new pg.Client({ ...sluice.options('bob'), query_timeout: 10_000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  t.teardown(() => c.end().catch(() => undefined));
-  return c;
-}
 
 /** bob's one backend, as Postgres sees it. */
 async function bobBackends(): Promise<number[]> {
@@ -56,7 +47,7 @@ t.test('the rest of a CopyData after the server ended the COPY goes to that serv
   const rest = await copyFailsMidMessage(raw);
 
   // Another client of the same one-connection pool asks now: it must wait for a clean connection.
-  const other = await bobClient();
+  const other = await sluice.connect('bob');
   const answer = other.query('select $1::text as v', ['mine-42']);
   await otherSessionBusy(pid);
   // Bytes that would read as a negative message length if they reached a new server as a fresh message.
@@ -75,7 +66,7 @@ t.test('a client that leaves mid-CopyData after the server ended the COPY costs 
   raw.destroy();
   await raw.closed;
 
-  const next = await bobClient();
+  const next = await sluice.connect('bob');
   const { rows } = await next.query('select $1::text as v, pg_backend_pid() as pid', ['next-7']);
   t.equal(rows[0].v, 'next-7', 'the next client is served correctly');
   t.notOk(before.includes(rows[0].pid), 'on a new backend: the one waiting for the rest of a CopyData was closed');
@@ -85,7 +76,7 @@ t.test('a large COPY with a bad row early, while another client queries the same
   const rows: string[] = [];
   for (let i = 0; i < 200_000; i++) rows.push(i === 3 ? 'x' : String(i));
   const input = rows.join('\n') + '\n';
-  const other = await bobClient();
+  const other = await sluice.connect('bob');
   let stop = false;
   let answered = 0;
   const checker = (async () => {

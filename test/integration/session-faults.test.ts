@@ -1,6 +1,6 @@
 // An exception while one client is handled ends that client with an ErrorResponse and a log line, closes its server connection, and nobody else notices.
 import t, { type Test } from 'tap';
-import pg from 'pg';
+import type pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -9,14 +9,6 @@ import type { ClientSession } from '../../lib/session/client-session.js';
 const realPg = await startTestPostgres(t);
 const logs = captureLog();
 const sluice = await startSluice(t, realPg, { default_pool_size: 2 }, { log: logs.log });
-
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ ...sluice.options('alice'), query_timeout: 10_000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  t.teardown(() => c.end().catch(() => undefined));
-  return c;
-}
 
 /** The pooler's session behind a pg client (found by the cancel key it was given). */
 function sessionOf(c: pg.Client): ClientSession {
@@ -51,7 +43,7 @@ async function backendGone(pid: number): Promise<boolean> {
   return false;
 }
 
-const bystander = await connect();
+const bystander = await sluice.connect('alice');
 
 async function bystanderFine(t: Test, token: string): Promise<void> {
   const { rows } = await bystander.query('select $1::text as v', [token]);
@@ -60,7 +52,7 @@ async function bystanderFine(t: Test, token: string): Promise<void> {
 
 t.test('a throw while the client input is handled', async (t) => {
   const before = await faultCount();
-  const victim = await connect();
+  const victim = await sluice.connect('alice');
   const id = sessionOf(victim).ident.id;
   breakOnce(sessionOf(victim), 'admit');
   const err = await victim.query('select 1').then(() => null, (e: Error & { code?: string }) => e);
@@ -74,7 +66,7 @@ t.test('a throw while the client input is handled', async (t) => {
 });
 
 t.test('a throw while server output is relayed closes that server connection', async (t) => {
-  const victim = await connect();
+  const victim = await sluice.connect('alice');
   await victim.query('select 1');
   const s = sessionOf(victim);
   const { rows } = await victim.query('select pg_backend_pid() as pid');
@@ -88,12 +80,12 @@ t.test('a throw while server output is relayed closes that server connection', a
 });
 
 t.test('a throw while a server connection is linked (called from the scheduler)', async (t) => {
-  const victim = await connect();
+  const victim = await sluice.connect('alice');
   breakOnce(sessionOf(victim), 'linkServer');
   const err = await victim.query('select 3').then(() => null, (e: Error & { code?: string }) => e);
   t.equal(err?.code, 'XX000');
   t.match(err?.message, /injected fault in linkServer/);
   await bystanderFine(t, 'after-grant-fault');
-  const fresh = await connect();
+  const fresh = await sluice.connect('alice');
   t.same((await fresh.query('select 4 as n')).rows, [{ n: 4 }], 'new clients log in and are served');
 });
