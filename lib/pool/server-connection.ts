@@ -21,6 +21,8 @@ export interface ServerLink {
   serverParameter(name: string, value: string): void;
   /** The server entered COPY FROM STDIN: the client streams CopyData until its CopyDone or CopyFail. */
   serverCopyIn(): void;
+  /** The server's stream is between messages again, as the link asked with waitForBoundary. */
+  serverBetweenMessages(): void;
   /**
    * Handling this server's output threw: the link's state is unknown. The link ends its client; the server
    * connection closes itself right after.
@@ -100,8 +102,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private readonly scanner: FrameScanner;
   private readyCount = 0;
   private fatalSeen = false;
-  /** Bytes went to the linked client since attach. */
-  private relayed = false;
+  /** The server answered the link since attach: bytes went to the client, or the server sent a malformed message. */
+  private answered = false;
+  /** The link waits to hear serverBetweenMessages. */
+  private boundaryWanted = false;
   /** The termination notice that came before any reply to the link (kept from the client), or null. */
   private terminatedBeforeReply: string | null = null;
   private internal: InternalDone | null = null;
@@ -141,7 +145,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
     this.link = link;
     this.watcher = watcher;
-    this.relayed = false;
+    this.answered = false;
+    this.boundaryWanted = false;
     // Counting stays on between watched links (a watcher reads completions relative to attach time);
     // the scanner's table changes only when watching starts or stops, not on every attach.
     const counting = watcher !== null;
@@ -153,6 +158,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   detach(): void {
     this.link = null;
+    this.boundaryWanted = false;
     if (!this.watcher) return;
     this.watcher = null;
     this.scanner.stopAtCount(0);
@@ -211,6 +217,20 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.scanner.feed(chunk);
     link?.batch(false);
     if (this.readyCount > 0 && this.link && !this.internal) this.link.serverReady(this.readyCount, this.status);
+    if (this.boundaryWanted && this.link && !this.scanner.midForward) {
+      this.boundaryWanted = false;
+      this.link.serverBetweenMessages();
+    }
+  }
+
+  /** A message to the linked client is half relayed (an async one after ReadyForQuery, say): it may not change hands yet. */
+  get midMessage(): boolean {
+    return this.scanner.midForward;
+  }
+
+  /** Asks to hear serverBetweenMessages when the stream next is between messages. */
+  waitForBoundary(): void {
+    this.boundaryWanted = true;
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
@@ -265,7 +285,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     const f = decodeErrorFields(buf, start, end);
     const fatal = f.severity === 'FATAL' || f.severity === 'PANIC';
     if (fatal) this.fatalSeen = true;
-    if (fatal && (!this.link || !this.relayed) && TERMINATED.has(f.code)) {
+    if (fatal && (!this.link || !this.answered) && TERMINATED.has(f.code)) {
       // Ended before it answered anything: idle in the pool, or handed out just now. No client hears it.
       this.terminatedBeforeReply = f.message;
       if (this.internal) this.internalError ??= `${f.code}: ${f.message}`;
@@ -283,7 +303,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   forward(buf: Buffer, start: number, end: number): void {
     // Output nobody asked for (internal query results, or chatter while idle in the pool) is dropped.
     if (this.link && !this.internal) {
-      this.relayed = true;
+      this.answered = true;
       this.link.serverData(buf, start, end);
     }
   }
@@ -298,6 +318,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   }
 
   onFrameError(): void {
+    this.answered = true;
     this.close('server sent a malformed message');
   }
 
@@ -315,7 +336,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     const boundary = this.scanner.atBoundary;
     // After a cut-off frame, an ErrorResponse would be read as the rest of that frame (a corrupt DataRow, say).
     const fatalSent = (this.fatalSeen && notice === null) || !boundary;
-    link?.serverClosed(notice !== null ? `server terminated the connection: ${notice}` : reason, fatalSent, !this.relayed && !fatalSent);
+    link?.serverClosed(notice !== null ? `server terminated the connection: ${notice}` : reason, fatalSent, !this.answered && !fatalSent);
     this.onClosed(this, reason);
   }
 }

@@ -98,6 +98,8 @@ class StateProbe implements ServerLink {
 
   serverCopyIn(): void {}
 
+  serverBetweenMessages(): void {}
+
   serverData(buf: Buffer, start: number, end: number): void {
     this.chunks.push(buf.subarray(start, end));
   }

@@ -372,8 +372,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.idleInTxSince = quiet && status !== TxStatus.Idle ? now : 0;
     if (quiet && status === TxStatus.Idle && this.pool.settings.mode === 'transaction') {
       // Released only between messages of both streams: a CopyData half sent, or COPY data still coming after
-      // the server's error, must reach this server (Postgres drops it), never the next one.
-      if (this.copyIn || this.scanner.midForward) this.releaseAtBoundary = true;
+      // the server's error, must reach this server (Postgres drops it), never the next one; the rest of a
+      // message half relayed to this client must reach this client.
+      if (this.midMessage()) this.releaseAtBoundary = true;
       // The guard keeps a pinned connection, or first asks the server whether state remains.
       else if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
     }
@@ -389,13 +390,25 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.copyIn = true;
   }
 
+  serverBetweenMessages(): void {
+    if (this.releaseAtBoundary) this.releaseIfBetweenMessages();
+  }
+
+  /** Either stream is inside a message (or the client's inside COPY data); asks the server to say when it no longer is. */
+  private midMessage(): boolean {
+    if (this.copyIn || this.scanner.midForward) return true;
+    if (!this.server?.midMessage) return false;
+    this.server.waitForBoundary();
+    return true;
+  }
+
   serverFault(err: unknown): void {
     this.crash(err, 'server output');
   }
 
   /** The deferred release of a transaction that ended mid-message (see serverReady), once the client's stream allows. */
   private releaseIfBetweenMessages(): void {
-    if (this.copyIn || this.scanner.midForward) return;
+    if (this.midMessage()) return;
     this.releaseAtBoundary = false;
     const conn = this.server;
     // Anything the client sent since (a new request, held input) keeps the link as usual.
@@ -448,7 +461,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.prepared?.detach();
     conn.detach();
     if (this.faulted) conn.close('the client session failed with an internal error');
-    else if (this.first.syncing || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward) conn.close('client left mid-request');
+    else if (this.first.syncing || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward || conn.midMessage) {
+      conn.close('client left mid-request');
+    }
     else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);

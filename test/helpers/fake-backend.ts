@@ -38,6 +38,8 @@ export interface FakeBackend {
   readonly open: number;
   /** Close every open connection at once, as a crashed server would. */
   dropAll(): void;
+  /** Writes these bytes on every logged-in connection, unasked (the rest of a message cut short, say). */
+  write(bytes: Buffer): void;
   /** Send a NotificationResponse on every logged-in connection, as Postgres does to its listeners. */
   notify(channel: string, payload: string, pid?: number): void;
   close(): Promise<void>;
@@ -139,7 +141,7 @@ class FakeConnection implements FrameSink {
   }
 }
 
-function notificationResponse(pid: number, channel: string, payload: string): Buffer {
+export function notificationResponse(pid: number, channel: string, payload: string): Buffer {
   const body = Buffer.concat([Buffer.alloc(4), Buffer.from(`${channel}\0${payload}\0`)]);
   body.writeInt32BE(pid, 0);
   const head = Buffer.alloc(5);
@@ -204,6 +206,9 @@ export async function startFakeBackend(t: TeardownHost, behaviour: FakeBehaviour
       return sockets.size;
     },
     dropAll,
+    write: (bytes) => {
+      for (const s of loggedIn) s.write(bytes);
+    },
     notify: (channel, payload, pid = 4242) => {
       for (const s of loggedIn) s.write(notificationResponse(pid, channel, payload));
     },

@@ -3,7 +3,8 @@ import t, { type Test } from 'tap';
 import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
-import { startFakeBackend, type FakeBehaviour } from '../helpers/fake-backend.js';
+import { notificationResponse, startFakeBackend, type FakeBehaviour } from '../helpers/fake-backend.js';
+import * as encode from '../../lib/protocol/encode.js';
 import { errorFields, firstColumn, loginMd5 } from '../helpers/raw-client.js';
 import { query } from '../helpers/bytes.js';
 
@@ -157,4 +158,30 @@ t.test('a backend that closes inside a message: the client is disconnected, neve
   const c = await connect(sluice, 'fake');
   await t.rejects(c.query('select 1'), { message: 'Connection terminated unexpectedly' }, 'node-postgres sees a plain disconnect');
   await assertAppServes(t, sluice);
+});
+
+t.test('a message that follows ReadyForQuery and is cut across reads reaches its own client whole, and only then is the connection released', async (t) => {
+  const note = notificationResponse(4242, 'ch', 'x'.repeat(200));
+  const reply = Buffer.concat([
+    encode.rowDescription([{ name: 'x', typeOid: 25 }]), encode.dataRow(['1']), encode.commandComplete('SELECT 1'), encode.ReadyForQueryIdle,
+  ]);
+  // pool_size 1: the next client gets the very connection whose async message is half sent.
+  const { fake, sluice } = await setup(t, { kind: 'garbage', bytes: Buffer.concat([reply, note.subarray(0, 20)]) }, { default_pool_size: 1 });
+  const { client: first } = await loginMd5(sluice.port, { database: 'fake' });
+  first.send(query('select 1'));
+  t.same((await first.readUntil('Z')).map((m) => m.type), ['T', 'D', 'C', 'Z']);
+
+  fake.behaviour = { kind: 'ok' };
+  const { client: second, pid } = await loginMd5(sluice.port, { database: 'fake' });
+  second.send(query('select 1'));
+  const waiting = () => [...sluice.pooler.sessions.values()].some((s) => s.ident.pid === pid && s.state === 'waiting');
+  while (!waiting()) await new Promise((r) => setTimeout(r, 5));
+  fake.write(note.subarray(20));
+  const notification = await first.readMessage();
+  t.equal(notification.type, 'A', 'the first client gets the whole notification');
+  t.ok(notification.raw.equals(note));
+  t.same((await second.readUntil('Z')).map((m) => m.type), ['T', 'D', 'C', 'Z'], 'the second client gets a clean reply of its own');
+  t.same(firstColumn(await second.query('select 1')), ['1']);
+  first.destroy();
+  second.destroy();
 });

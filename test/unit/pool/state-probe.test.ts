@@ -37,7 +37,7 @@ function fakeConn(previous: ServerLink | null) {
 
 const session: ServerLink = {
   serverData: () => undefined, batch: () => undefined, serverReady: () => undefined, serverParameter: () => undefined,
-  serverCopyIn: () => undefined, serverFault: () => undefined, serverClosed: () => void (closedSeen = true),
+  serverCopyIn: () => undefined, serverBetweenMessages: () => undefined, serverFault: () => undefined, serverClosed: () => void (closedSeen = true),
 };
 let closedSeen = false;
 
