@@ -27,6 +27,25 @@ export const systemClock: Clock = Object.freeze({
   },
 });
 
+/**
+ * The same clock, with every timer callback a fault boundary: a throw is handed to onFault instead of
+ * reaching the event loop, where it would end the process and every client with it.
+ */
+export function faultBoundaryClock(clock: Clock, onFault: (err: unknown) => void): Clock {
+  return {
+    now: () => clock.now(),
+    setTimer(fn: () => void, ms: number): TimerHandle {
+      return clock.setTimer(() => {
+        try {
+          fn();
+        } catch (err) {
+          onFault(err);
+        }
+      }, ms);
+    },
+  };
+}
+
 interface FakeTimer {
   at: number;
   seq: number;

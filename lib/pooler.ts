@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { faultBoundaryClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { silentLogger, type Logger } from './log.js';
 import { poolerError, type PoolerError } from './errors.js';
 import * as encode from './protocol/encode.js';
@@ -89,8 +89,8 @@ export class Pooler {
 
   constructor(config: SluiceConfig, opts: PoolerOptions = {}) {
     this.config = config;
-    this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger();
+    this.clock = faultBoundaryClock(opts.clock ?? systemClock, (err) => this.log.error({ err }, 'internal error in a timer'));
     this.configSource = opts.configSource;
     this.tlsContext = clientTlsContext(config);
     this.tenants = new RuntimeTenants(config);

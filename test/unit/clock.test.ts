@@ -1,6 +1,6 @@
-// Tests for FakeClock: due order, cancellation, timers set by timers, and now() during callbacks.
+// Tests for FakeClock (due order, cancellation, timers set by timers, now() during callbacks) and the fault-boundary clock.
 import t from 'tap';
-import { FakeClock } from '../../lib/clock.js';
+import { FakeClock, faultBoundaryClock } from '../../lib/clock.js';
 
 t.test('time moves only on advance', async (t) => {
   const clock = new FakeClock(1000);
@@ -71,4 +71,22 @@ t.test('zero and negative delays are due immediately', async (t) => {
   clock.setTimer(() => fired.push(clock.now()), -10);
   clock.advance(0);
   t.same(fired, [5, 5]);
+});
+
+t.test('a fault-boundary clock: a timer that throws is reported, and time and other timers go on', async (t) => {
+  const fake = new FakeClock(10);
+  const faults: unknown[] = [];
+  const clock = faultBoundaryClock(fake, (err) => faults.push(err));
+  const fired: string[] = [];
+  clock.setTimer(() => {
+    throw new Error('boom');
+  }, 5);
+  clock.setTimer(() => fired.push('after'), 6);
+  const cancelled = clock.setTimer(() => fired.push('cancelled'), 7);
+  cancelled.cancel();
+  fake.advance(10);
+  t.equal(clock.now(), 20);
+  t.same(fired, ['after']);
+  t.equal(faults.length, 1);
+  t.match(faults[0], { message: 'boom' });
 });
