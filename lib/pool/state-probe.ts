@@ -66,6 +66,16 @@ export function listeningChannels(conn: ServerConnection, done: (channels: strin
 
 const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
 
+/** The current values of these settings on an idle connection, in order; same linking rules as the probe. */
+export function currentSettings(conn: ServerConnection, names: readonly string[], done: (values: string[] | null, error: string | null) => void): void {
+  const sql = `SELECT ${names.map((n) => `pg_catalog.current_setting(${literal(n)})`).join(', ')}`;
+  ask(conn, sql, (rows, error) => {
+    const row = rows?.[rows.length - 1];
+    if (error || !row) return done(null, error ?? 'no row');
+    done(row.map((v) => v ?? ''), null);
+  });
+}
+
 type Row = Array<string | null>;
 
 function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void): void {

@@ -386,6 +386,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.params.set(name, value);
   }
 
+  carriedParam(name: string, value: string): void {
+    this.params.set(name, value);
+  }
+
   serverCopyIn(): void {
     this.copyIn = true;
   }

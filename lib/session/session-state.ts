@@ -27,9 +27,21 @@ export interface Classified {
   listenOps: ListenOp[];
   /** Every statement is LISTEN or UNLISTEN: what Sluice can answer itself, without the server. */
   onlyListen: boolean;
+  /**
+   * A statement may change the session value of a parameter Sluice carries from connection to connection
+   * (SET, RESET, RESET ALL, DISCARD ALL, set_config(…, false)): the server may never report it, so the
+   * value is read back once the transaction is over.
+   */
+  carried: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false }) as Classified;
+/** What classify collects while it walks the statements. */
+interface Found {
+  effects: StateEffect[];
+  carried: boolean;
+}
+
+const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false }) as Classified;
 /** DeclareCursorStmt option bit for WITH HOLD (CURSOR_OPT_HOLD in parsenodes.h). */
 const CURSOR_OPT_HOLD = 0x20;
 const LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
@@ -59,7 +71,7 @@ export class StateParser {
     } catch {
       return NONE;
     }
-    const effects: StateEffect[] = [];
+    const found: Found = { effects: [], carried: false };
     const listenOps: ListenOp[] = [];
     let others = 0;
     for (const { stmt } of stmts) {
@@ -68,11 +80,12 @@ export class StateParser {
       if (op) listenOps.push(op);
       else {
         others++;
-        statementEffect(stmt, effects);
+        statementEffect(stmt, found);
       }
     }
-    if (effects.length === 0 && listenOps.length === 0) return NONE;
-    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0 };
+    const { effects, carried } = found;
+    if (effects.length === 0 && listenOps.length === 0 && !carried) return NONE;
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried };
   }
 }
 
@@ -82,12 +95,16 @@ function listenOp(stmt: Record<string, any>): ListenOp | null {
   return null;
 }
 
-function statementEffect(stmt: Record<string, any>, out: StateEffect[]): void {
+function statementEffect(stmt: Record<string, any>, found: Found): void {
+  const out = found.effects;
   const [type] = Object.keys(stmt);
   const node = stmt[type];
   switch (type) {
     case 'VariableSetStmt':
-      return setEffect(node, out);
+      return setEffect(node, found);
+    case 'DiscardStmt':
+      if (node.target === 'DISCARD_ALL') found.carried = true;
+      return;
     case 'CreateStmt':
       return tempEffect(node.relation, node.oncommit, 'TABLE', out);
     case 'CreateTableAsStmt':
@@ -107,23 +124,24 @@ function statementEffect(stmt: Record<string, any>, out: StateEffect[]): void {
       return;
     case 'SelectStmt':
       tempEffect(node.intoClause?.rel, node.intoClause?.onCommit, 'TABLE', out);
-      return functionEffects(node, out);
+      return functionEffects(node, found);
     default:
-      return functionEffects(node, out);
+      return functionEffects(node, found);
   }
 }
 
-function setEffect(node: Record<string, any>, out: StateEffect[]): void {
+function setEffect(node: Record<string, any>, found: Found): void {
   if (node.is_local) return;
   const name = String(node.name ?? '');
+  if (node.kind === 'VAR_RESET_ALL' || TRACKED_PARAMS.has(name.toLowerCase())) found.carried = true;
   if (node.kind === 'VAR_SET_MULTI') {
     // SET TRANSACTION ends with the transaction; SET SESSION CHARACTERISTICS does not.
-    if (name === 'SESSION CHARACTERISTICS') out.push({ kind: 'set', statement: 'SET SESSION CHARACTERISTICS' });
+    if (name === 'SESSION CHARACTERISTICS') found.effects.push({ kind: 'set', statement: 'SET SESSION CHARACTERISTICS' });
     return;
   }
   if (node.kind !== 'VAR_SET_VALUE' && node.kind !== 'VAR_SET_CURRENT') return;
   if (TRACKED_PARAMS.has(name.toLowerCase())) return;
-  out.push({ kind: 'set', statement: `SET ${name}`, setting: name });
+  found.effects.push({ kind: 'set', statement: `SET ${name}`, setting: name });
 }
 
 function tempEffect(rel: Record<string, any> | undefined, onCommit: string | undefined, what: string, out: StateEffect[]): void {
@@ -134,18 +152,19 @@ function tempEffect(rel: Record<string, any> | undefined, onCommit: string | und
 }
 
 /** Session advisory locks and session-level set_config calls anywhere in the statement. */
-function functionEffects(node: unknown, out: StateEffect[]): void {
+function functionEffects(node: unknown, found: Found): void {
   if (Array.isArray(node)) {
-    for (const x of node) functionEffects(x, out);
+    for (const x of node) functionEffects(x, found);
     return;
   }
   if (node === null || typeof node !== 'object') return;
   const call = (node as Record<string, any>).FuncCall;
-  if (call) callEffect(call, out);
-  for (const v of Object.values(node)) if (v !== null && typeof v === 'object') functionEffects(v, out);
+  if (call) callEffect(call, found);
+  for (const v of Object.values(node)) if (v !== null && typeof v === 'object') functionEffects(v, found);
 }
 
-function callEffect(call: Record<string, any>, out: StateEffect[]): void {
+function callEffect(call: Record<string, any>, found: Found): void {
+  const out = found.effects;
   const parts = nameParts(call.funcname);
   const fn = parts[parts.length - 1];
   if (parts.length > 2 || (parts.length === 2 && parts[0] !== 'pg_catalog')) return;
@@ -155,11 +174,14 @@ function callEffect(call: Record<string, any>, out: StateEffect[]): void {
   }
   if (fn !== 'set_config' || call.args?.length !== 3) return;
   const [name, , local] = call.args as Array<Record<string, any>>;
+  const param = name.A_Const?.sval?.sval as string | undefined;
+  // Whether local or not, the value after the transaction is what counts, and it is read back then.
+  const carried = param === undefined || TRACKED_PARAMS.has(param.toLowerCase());
+  if (carried) found.carried = true;
   const isLocal = local.A_Const?.boolval;
   // Only a literal false is certainly session-level; a literal true ends with the transaction.
   if (!isLocal || isLocal.boolval === true) return;
-  const param = name.A_Const?.sval?.sval as string | undefined;
-  if (param !== undefined && TRACKED_PARAMS.has(param.toLowerCase())) return;
+  if (param !== undefined && carried) return;
   out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param });
 }
 

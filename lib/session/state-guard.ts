@@ -7,7 +7,7 @@ import type { SessionStatePolicy } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { NotifyHub, NotifySubscriber } from '../pool/notify-hub.js';
-import { probeSessionState, type ProbeScope } from '../pool/state-probe.js';
+import { currentSettings, probeSessionState, type ProbeScope } from '../pool/state-probe.js';
 import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-scan.js';
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
 import { TRACKED_PARAMS } from './params.js';
@@ -39,6 +39,8 @@ export interface GuardHost {
   skipToSync(): void;
   /** The transaction is over and nothing is pinned: connection and slot go back. */
   releaseServer(): void;
+  /** The session value of a carried parameter, read back from the server: the client's own from now on. */
+  carriedParam(name: string, value: string): void;
 }
 
 export interface GuardContext {
@@ -59,6 +61,8 @@ export class StateGuard implements NotifySubscriber {
   private pinned: { conn: ServerConnection; pool: Pool } | null = null;
   /** A LISTEN reached the server: after the transaction its channels move to the hub. */
   private adoptAfter = false;
+  /** A statement may have changed a carried parameter: its value is read back after the transaction. */
+  private readCarriedAfter = false;
   /** Named or unnamed statements that would leave state each time they run, so Bind catches them. */
   private readonly stateful = new Map<string, StateEffect[]>();
   /** Named or unnamed statements that LISTEN or UNLISTEN, for the same reason. */
@@ -96,6 +100,7 @@ export class StateGuard implements NotifySubscriber {
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
+    if (found.carried) this.readCarriedAfter = true;
     if (found.listenOps.length > 0) {
       // A pinned connection may LISTEN itself (its channels could not move to the hub): then UNLISTEN must reach it too.
       const serverListens = this.pinned !== null && found.listenOps.some((op) => !op.listen);
@@ -236,7 +241,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
-    if (!this.adoptAfter && !this.probeAfter) return this.pinned?.conn === conn;
+    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter) return this.pinned?.conn === conn;
     this.hold();
     this.settle(conn, this.host.pool);
     return true;
@@ -244,6 +249,10 @@ export class StateGuard implements NotifySubscriber {
 
   /** Input held: moves the server's LISTENs to the hub, asks whether other state remains, then keeps or releases conn. */
   private settle(conn: ServerConnection, pool: Pool): void {
+    if (this.readCarriedAfter) {
+      this.readCarriedAfter = false;
+      return this.readCarried(conn, () => this.settle(conn, pool));
+    }
     if (this.adoptAfter) {
       this.adoptAfter = false;
       return this.channels.adopt(conn, (error) => {
@@ -269,6 +278,31 @@ export class StateGuard implements NotifySubscriber {
         this.host.releaseServer();
       }
       this.unhold();
+    });
+  }
+
+  /**
+   * Reads back the carried parameters this server does not report (before Postgres 18, search_path; in every
+   * version, extra_float_digits): the client keeps its values, and the connection is known to hold them, so
+   * the next client gets its own or the defaults. Reading after the transaction gets SET LOCAL, a rollback
+   * and a function's own SET clause right, as Postgres applied them.
+   */
+  private readCarried(conn: ServerConnection, next: () => void): void {
+    const names = [...TRACKED_PARAMS].filter((n) => !conn.values.has(n));
+    if (names.length === 0) return next();
+    currentSettings(conn, names, (values, error) => {
+      if (conn.closed) return this.unhold();
+      if (values === null) {
+        // The connection may hold this client's values unknown to Sluice: it must not serve anyone else.
+        conn.close(`could not read back session parameters: ${error}`);
+        return this.unhold();
+      }
+      names.forEach((name, i) => {
+        this.host.carriedParam(name, values[i]);
+        conn.applied.set(name, values[i]);
+      });
+      conn.paramsEpoch++;
+      next();
     });
   }
 

@@ -108,12 +108,14 @@ function firstKeyword(buf: Buffer, s: number, e: number): number {
     case 4:
       return isWord(buf, s, e, 'drop') ? StateHint.Releases : StateHint.None;
     case 5:
-      return isWord(buf, s, e, 'reset') || isWord(buf, s, e, 'close') ? StateHint.Releases : StateHint.None;
+      // RESET may touch a parameter Sluice carries (the parser tells which).
+      if (isWord(buf, s, e, 'reset')) return StateHint.Releases | StateHint.Parse;
+      return isWord(buf, s, e, 'close') ? StateHint.Releases : StateHint.None;
     case 6:
       return isWord(buf, s, e, 'listen') ? StateHint.Parse : StateHint.None;
     case 7:
       if (isWord(buf, s, e, 'prepare') || isWord(buf, s, e, 'declare')) return StateHint.Parse;
-      return isWord(buf, s, e, 'discard') ? StateHint.Releases : StateHint.None;
+      return isWord(buf, s, e, 'discard') ? StateHint.Releases | StateHint.Parse : StateHint.None;
     case 8:
       return isWord(buf, s, e, 'unlisten') ? StateHint.Parse | StateHint.Releases : StateHint.None;
     case 10:

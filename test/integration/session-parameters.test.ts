@@ -34,10 +34,12 @@ async function settings(c: pgLib.Client) {
   return (await c.query(SETTINGS_SQL)).rows[0];
 }
 
-t.test('Postgres 18 reports search_path, so Sluice can track it', async (t) => {
+t.test('Postgres 18 reports search_path, earlier majors do not (Sluice then reads it back after a SET)', async (t) => {
   const w = await WireClient.connect({ host: pg.host, port: pg.port, user: 'bob', password: 'bob-secret', database: APP_DB });
   t.teardown(() => w.close());
-  t.ok(w.params.has('search_path'), `server ${pg.version} sends ParameterStatus search_path`);
+  const reports = Number.parseInt(pg.version, 10) >= 18;
+  t.equal(w.params.has('search_path'), reports, `server ${pg.version} ${reports ? 'sends' : 'does not send'} ParameterStatus search_path`);
+  t.notOk(w.params.has('extra_float_digits'), 'no major reports extra_float_digits');
 });
 
 t.test("one client's SET never shows in another's transactions on the shared server", async (t) => {
@@ -76,6 +78,35 @@ t.test('SET LOCAL and a rolled-back SET do not stick to the client', async (t) =
   await a.query('ROLLBACK');
   t.equal((await settings(b)).tz, DEFAULTS.tz, 'b is unaffected');
   t.equal((await settings(a)).tz, 'America/New_York', "a is back to its session value, as Postgres' own rules say");
+});
+
+t.test('parameters a server may not report (search_path before 18, extra_float_digits) follow their client', async (t) => {
+  const a = await client(t);
+  const b = await client(t);
+  const show = async (c: pgLib.Client) =>
+    (await c.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd, pg_backend_pid() as pid`)).rows[0];
+  const [defaults] = await pg.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
+  await a.query('SET search_path = a_schema, public; SET extra_float_digits = 0');
+  t.match(await show(b), defaults, 'b, next on the same backend, sees the defaults');
+  t.match(await show(a), { sp: 'a_schema, public', efd: '0' }, 'a keeps its values on the next transaction');
+
+  await a.query('BEGIN');
+  await a.query(`SET search_path = public`);
+  await a.query('ROLLBACK');
+  await a.query('BEGIN');
+  await a.query(`SET LOCAL extra_float_digits = 2`);
+  await a.query('COMMIT');
+  t.match(await show(b), defaults, 'b still sees the defaults');
+  t.match(await show(a), { sp: 'a_schema, public', efd: '0' }, 'a rolled-back SET and a SET LOCAL leave a as it was');
+
+  await a.query(`select set_config('extra_float_digits', '1', false)`);
+  await a.query('RESET search_path');
+  t.match(await show(a), { sp: defaults.sp, efd: '1' }, 'set_config(…, false) and RESET are followed too');
+  t.match(await show(b), defaults);
+  await a.query('RESET ALL');
+  t.match(await show(a), defaults, 'RESET ALL goes back to the defaults');
+  const sa = await show(a);
+  t.equal((await show(b)).pid, sa.pid, 'every transaction here ran on the one backend');
 });
 
 t.test('startup-packet application_name is honoured per client, visible in pg_stat_activity', async (t) => {

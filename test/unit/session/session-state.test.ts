@@ -39,6 +39,19 @@ t.test('what ends with its transaction, or is carried by Sluice, is not session 
   }
 });
 
+t.test('statements that may change a carried parameter are marked, so its value is read back after the transaction', async (t) => {
+  for (const sql of [
+    'set search_path = a, b', 'SET extra_float_digits = 0', 'reset search_path', 'RESET ALL', 'discard all', 'set time zone utc',
+    "select set_config('search_path', 'a', false)", "select set_config('search_path', 'a', true)", 'select set_config($1, $2, false)',
+    'select 1; set search_path to default',
+  ]) {
+    t.equal(parser.classify(sql).carried, true, sql);
+  }
+  for (const sql of ['set local search_path = a', 'set statement_timeout = 5', 'reset statement_timeout', 'discard plans', 'select 1']) {
+    t.equal(parser.classify(sql).carried, false, sql);
+  }
+});
+
 t.test('multi-statement strings report every statement; LISTEN and UNLISTEN become operations, not policy matters', async (t) => {
   t.same(kinds('select 1; set work_mem = 64; create temp table t (x int)'), ['set', 'temp']);
   const only = parser.classify('LISTEN a; listen "B"; UNLISTEN a; UNLISTEN *');
@@ -53,8 +66,8 @@ t.test('multi-statement strings report every statement; LISTEN and UNLISTEN beco
 });
 
 t.test('text that does not parse has no effects (Postgres refuses it too)', async (t) => {
-  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false });
-  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false });
+  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false, carried: false });
+  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false, carried: false });
 });
 
 t.test('session_state: a user setting wins over its database, which wins over the top level', async (t) => {

@@ -30,6 +30,7 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     resume: () => void calls.push('resume'),
     skipToSync: () => void calls.push('skipToSync'),
     releaseServer: () => void calls.push('release'),
+    carriedParam: (name: string, value: string) => void calls.push(`carried ${name}=${value}`),
   } satisfies GuardHost;
   const hub = (opts.hub ?? {
     subscribe: (_p: unknown, ch: string, sub: unknown, done: (e: string | null) => void) => (subs.set(ch, sub), done(null)),

@@ -72,6 +72,10 @@ t.test('statements that may drop state are flagged as releases', async (t) => {
   t.equal(scan('select 1') & RELEASES, 0);
 });
 
+t.test('RESET and DISCARD go to the parser: they may reset a parameter Sluice carries', async (t) => {
+  for (const sql of ['RESET search_path', 'reset all', 'DISCARD ALL']) t.ok(scan(sql) & PARSE, sql);
+});
+
 t.test('the SQL text of Query and Parse messages is found', async (t) => {
   const q = message('Q', cstr('listen x'));
   const at = sqlTextStart(0x51, q, 0, q.length);
