@@ -74,8 +74,10 @@ export class ClientStartup implements FrameSink {
     this.socket = socket;
     socket.on('data', this.onData);
     socket.on('error', () => undefined);
+    // The login timer dies with its client: a client gone mid-login is logged once, and nothing of it is kept.
     socket.once('close', () => {
       if (!this.done) this.logEnd('client closed the connection during login');
+      this.finish();
     });
     const t = ctx.config.client_login_timeout;
     this.timer = t > 0 ? ctx.clock.setTimer(() => this.refuse(poolerError('SLUICE_CLIENT_LOGIN_TIMEOUT')), t) : null;
