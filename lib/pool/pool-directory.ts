@@ -47,7 +47,7 @@ export class PoolDirectory {
 
   /**
    * Applies a reloaded config: pools keep running with fresh settings where their server and budget are
-   * unchanged; others are retired (their running work finishes) and replaced by a successor that
+   * unchanged (a smaller pool closes its surplus idle connections now, busy ones as they come back); others are retired (their running work finishes) and replaced by a successor that
    * connected clients follow at their next transaction. Returns the pools whose database is gone.
    */
   reconcile(next: SluiceConfig): Pool[] {
@@ -63,8 +63,10 @@ export class PoolDirectory {
       }
       const fresh = poolSettings(next, db, user, user, pool.settings.target.scramKeys);
       // A pool moving to another slot budget is replaced too: its queued and running transactions finish in the old one.
-      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) pool.settings = fresh;
-      else {
+      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) {
+        pool.settings = fresh;
+        pool.trimToSize();
+      } else {
         this.retire(pool, key, 'server settings changed by reload');
         moved.push([pool, db, user]);
       }

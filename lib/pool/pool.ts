@@ -144,6 +144,8 @@ export class Pool {
       return;
     }
     if (this.retired) return conn.close('pool replaced by a reload');
+    // A reload made the pool smaller than it is: the surplus closes as it comes back.
+    if (this.total > this.settings.size) return conn.close('pool size reduced by a reload');
     move(conn, this.idle);
     this.events.idle(this);
   }
@@ -240,6 +242,13 @@ export class Pool {
       else if (lifetimeMs > 0 && now - conn.createdAt >= lifetimeMs) conn.close('server_lifetime reached');
     }
     if (this.total < minSize && this.lastError === null) this.launch(minSize - this.total);
+  }
+
+  /** Closes idle connections, coldest first, while the pool holds more than its size (a reload shrank it). */
+  trimToSize(): void {
+    for (let conn = this.idle.first(); conn && this.total > this.settings.size; conn = this.idle.first()) {
+      conn.close('pool size reduced by a reload');
+    }
   }
 
   closeIdle(reason: string): void {

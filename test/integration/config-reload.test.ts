@@ -108,3 +108,21 @@ t.test("changing a database's port moves new transactions to the new server whil
   t.equal(await portOf(idleSpare), pg2.port, 'as does the next transaction of a client that was idle');
   t.equal(await backendsOf(pg1, 'alice'), 0, 'nothing went back to the old server');
 });
+
+t.test('a smaller pool size closes the surplus idle connections at once, and busy ones as they come back', async (t) => {
+  const sluice = await startSluice(t, pg1, { default_pool_size: 20 });
+  await waitFor('no alice backends left by earlier tests', async () => (await backendsOf(pg1, 'alice')) === 0);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => connect(t, sluice)));
+  await Promise.all(clients.map((c) => c.query('select pg_sleep(0.3)')));
+  await waitFor('20 alice backends', async () => (await backendsOf(pg1, 'alice')) === 20);
+  const busy = clients.slice(0, 5);
+  await Promise.all(busy.map((c) => c.query('begin')));
+
+  sluice.reload({ default_pool_size: 2 });
+  await waitFor('the 15 idle surplus backends to close', async () => (await backendsOf(pg1, 'alice')) === 5);
+  t.equal(sluice.pooler.pools.get('app\0alice')?.idle.size, 0, 'no idle connection is kept above the new size');
+  await Promise.all(busy.map((c) => c.query('commit')));
+  await waitFor('the busy surplus to close as it came back', async () => (await backendsOf(pg1, 'alice')) === 2);
+  t.equal(sluice.pooler.pools.get('app\0alice')?.total, 2, 'the pool holds its new size');
+  t.same((await clients[19].query('select 1 as n')).rows, [{ n: 1 }], 'clients keep working on the smaller pool');
+});
