@@ -137,6 +137,11 @@ export const ERRORS = {
   ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
+  SLUICE_DATABASE_REMOVED: def<{ database: string }>(
+    '57P01',
+    'FATAL',
+    (p) => `database "${p.database}" was removed from the Sluice configuration by a reload`,
+  ),
   SLUICE_ADMIN_LOGIN_REFUSED: def<{ user: string }>(
     '42501',
     'FATAL',

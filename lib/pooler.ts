@@ -211,6 +211,8 @@ export class Pooler {
     const pool = this.poolFor(db, req.user, req.scramKeys);
     this.scheduler.whenParamsKnown(pool, (err) => {
       if (req.socket.destroyed) return;
+      // A reload removed the database while this client waited for the pool's first login.
+      if (!this.config.databases.has(req.database)) return this.refuse(req, poolerError('SLUICE_DATABASE_REMOVED', { database: req.database }));
       if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
       // A fault boundary: this runs from a server login's completion, where a throw would take the process down.
       try {
@@ -316,11 +318,28 @@ export class Pooler {
     this.config = next;
     this.tlsContext = clientTlsContext(next);
     this.scheduler.settings = this.schedulerSettings(next);
+    this.dropRemovedDatabases(prev, next);
     for (const pool of this.directory.reconcile(next)) {
-      this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
+      // Logins waiting for this pool's first server login are refused now (see loggedIn), not when it ends.
+      pool.flushParamWaiters('database removed by reload');
+      this.scheduler.forget(pool, poolerError('SLUICE_DATABASE_REMOVED', { database: pool.database }));
     }
     this.scheduler.applyPolicies();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
+  }
+
+  /**
+   * Clients of a database the reload removed leave, as PgBouncer drops them: at once between transactions,
+   * right after a running one ends. Kept on, they would log in to the server once per transaction.
+   */
+  private dropRemovedDatabases(prev: SluiceConfig, next: SluiceConfig): void {
+    for (const name of prev.databases.keys()) {
+      if (next.databases.has(name)) continue;
+      const err = poolerError('SLUICE_DATABASE_REMOVED', { database: name });
+      const leaving = [...this.clients.values()].filter((s) => s.ident.database === name);
+      this.log.warn({ db: name, clients: leaving.length }, 'database removed by reload; its clients are disconnected as their transactions end');
+      for (const s of leaving) s.drain(err);
+    }
   }
 
   private warnAdminHttpChange(prev: SluiceConfig, next: SluiceConfig): void {

@@ -217,7 +217,8 @@ export class Pool {
     this.paramWaiters.push(cb);
   }
 
-  private flushParamWaiters(err: string | null): void {
+  /** Answers every client waiting for the first login (with err, or null once params are known). */
+  flushParamWaiters(err: string | null): void {
     const waiters = this.paramWaiters;
     this.paramWaiters = [];
     for (const w of waiters) w(err);
