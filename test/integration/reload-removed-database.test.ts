@@ -6,6 +6,7 @@ import t from 'tap';
 import { APP_DB, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { parseExposition } from '../helpers/exposition.js';
+import { eventually } from '../helpers/console.js';
 
 const pg1 = await startTestPostgres(t);
 const target = { host: pg1.host, port: pg1.port, dbname: APP_DB };
@@ -20,14 +21,6 @@ async function connect(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'bob
 
 async function backendsOf(user: string): Promise<number> {
   return (await pg1.query('select count(*)::int as n from pg_stat_activity where usename = $1', [user]))[0].n;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Server logins Sluice made for a pool so far (sluice_pool_connect_seconds_count). */
@@ -78,7 +71,7 @@ t.test('clients of a removed database leave with SLUICE_DATABASE_REMOVED: idle o
     for (let i = 0; i < 5; i++) t.type(await backendPid(c), Error, 'no further transaction runs');
   }
   t.equal(await serverLogins(sluice, 'gone/bob'), loginsBefore, 'and no server login is made for them');
-  await waitFor('the removed database to keep no server connection', async () => (await backendsOf('bob')) === 0);
+  await eventually('the removed database to keep no server connection', async () => (await backendsOf('bob')) === 0);
   t.type(await backendPid(other), 'number', 'the kept database works');
   t.equal(await serverLogins(sluice, 'app/alice'), appLogins, 'on the server connection it had: the reload made it no new login');
 });
