@@ -51,6 +51,11 @@ export const ERRORS = {
     'FATAL',
     (p) => `password authentication failed for user "${p.user}"`,
   ),
+  SLUICE_LOGIN_THROTTLED: def<{ address: string; seconds: number }>(
+    '08004',
+    'FATAL',
+    (p) => `too many failed logins from ${p.address}: logins from this address are refused for ${p.seconds} more seconds`,
+  ),
   SLUICE_AUTH_PROTOCOL: def<{ reason: string }>('08P01', 'FATAL', (p) => `authentication exchange failed: ${p.reason}`),
   SLUICE_CLEARTEXT_REFUSED: def(
     '28000',

@@ -24,6 +24,7 @@ import type { ScramKeys } from './pool/pool-settings.js';
 import { PoolDirectory } from './pool/pool-directory.js';
 import { ClientDirectory } from './session/client-directory.js';
 import { PoolWatch } from './pool/pool-watch.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { StatementRegistry } from './session/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
 import { LaneLearner } from './session/lane-learner.js';
@@ -72,6 +73,8 @@ export class Pooler {
   private readonly watch = new PoolWatch();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
+  /** Failed logins per client address (auth_failure_limit): checked before any authentication work. */
+  private readonly loginThrottle: LoginThrottle;
   /** The learned long lane (scheduler.long_threshold), shared by all sessions. */
   readonly lanes = new LaneLearner();
   private readonly configSource: (() => SluiceConfig) | undefined;
@@ -113,6 +116,10 @@ export class Pooler {
       launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
     });
     this.notifyHub = new NotifyHub(this.clock, this.log);
+    this.loginThrottle = new LoginThrottle(this.clock, () => this.config, {
+      locked: (address, failures, lockoutMs) => this.log.warn({ address, failures, lockoutMs }, 'too many failed logins from one address; refusing its logins for a while'),
+      refused: () => this.metrics.loginThrottled(),
+    });
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
       accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
@@ -200,6 +207,7 @@ export class Pooler {
       loggedIn: (req) => this.loggedIn(req),
       tlsHandshake: (ok) => this.metrics.tlsHandshake(ok),
       authFailed: (method) => this.metrics.authFailed(method),
+      throttle: this.loginThrottle,
     };
   }
 
@@ -328,17 +336,12 @@ export class Pooler {
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
   }
 
-  /**
-   * Clients of a database the reload removed leave, as PgBouncer drops them: at once between transactions,
-   * right after a running one ends. Kept on, they would log in to the server once per transaction.
-   */
+  /** Clients of a removed database leave, as PgBouncer drops them; kept on, each transaction would cost a server login. */
   private dropRemovedDatabases(prev: SluiceConfig, next: SluiceConfig): void {
-    for (const name of prev.databases.keys()) {
-      if (next.databases.has(name)) continue;
-      const err = poolerError('SLUICE_DATABASE_REMOVED', { database: name });
-      const leaving = [...this.clients.values()].filter((s) => s.ident.database === name);
-      this.log.warn({ db: name, clients: leaving.length }, 'database removed by reload; its clients are disconnected as their transactions end');
-      for (const s of leaving) s.drain(err);
+    for (const db of prev.databases.keys()) {
+      if (next.databases.has(db)) continue;
+      const clients = this.clients.dropDatabase(db);
+      this.log.warn({ db, clients }, 'database removed by reload; its clients are disconnected as their transactions end');
     }
   }
 

@@ -345,7 +345,8 @@ t.test('docs/configuration.md documents every setting with its default', async (
       t.match(docs, `| \`${key === 'server_tls' ? 'sslmode' : key}\` |`, key);
       continue;
     }
-    const shown = key.endsWith('_timeout') || key === 'server_lifetime' || key === 'stats_period' ? (value as number) / 1000 : value;
+    const seconds = key.endsWith('_timeout') || ['server_lifetime', 'stats_period', 'auth_failure_window', 'auth_failure_lockout'].includes(key);
+    const shown = seconds ? (value as number) / 1000 : value;
     t.match(docs, `| \`${key}\` | \`${String(shown)}\` |`, `${key} and its default`);
   }
   for (const key of ['auth_file', 'client_tls', 'host', 'dbname', 'tenants', 'shutdown_timeout']) t.match(docs, `\`${key}\``, key);
