@@ -113,10 +113,11 @@ t.test('a smaller pool size closes the surplus idle connections at once, and bus
   const sluice = await startSluice(t, pg1, { default_pool_size: 20 });
   await waitFor('no alice backends left by earlier tests', async () => (await backendsOf(pg1, 'alice')) === 0);
   const clients = await Promise.all(Array.from({ length: 20 }, () => connect(t, sluice)));
-  await Promise.all(clients.map((c) => c.query('select pg_sleep(0.3)')));
-  await waitFor('20 alice backends', async () => (await backendsOf(pg1, 'alice')) === 20);
+  // Twenty open transactions hold twenty server connections; fifteen then end, and their connections idle.
+  await Promise.all(clients.map((c) => c.query('begin')));
+  t.equal(await backendsOf(pg1, 'alice'), 20, 'one backend per open transaction');
   const busy = clients.slice(0, 5);
-  await Promise.all(busy.map((c) => c.query('begin')));
+  await Promise.all(clients.slice(5).map((c) => c.query('commit')));
 
   sluice.reload({ default_pool_size: 2 });
   await waitFor('the 15 idle surplus backends to close', async () => (await backendsOf(pg1, 'alice')) === 5);
