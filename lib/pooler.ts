@@ -219,8 +219,8 @@ export class Pooler {
     const pool = this.poolFor(db, req.user, req.scramKeys);
     this.scheduler.whenParamsKnown(pool, (err) => {
       if (req.socket.destroyed) return;
-      // A reload removed the database while this client waited for the pool's first login.
-      if (!this.config.databases.has(req.database)) return this.refuse(req, poolerError('SLUICE_DATABASE_REMOVED', { database: req.database }));
+      // A reload removed the database while this client waited for the pool's first login (a moved one has a successor).
+      if (pool.retired && !pool.successor) return this.refuse(req, poolerError('SLUICE_DATABASE_REMOVED', { database: req.database }));
       if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
       // A fault boundary: this runs from a server login's completion, where a throw would take the process down.
       try {

@@ -120,8 +120,12 @@ export class ClientStartup implements FrameSink {
     if (!this.gated && code !== StartupCode.CancelRequest) {
       // Before TLS and authentication, the costly parts: a locked-out address costs one map lookup.
       this.gated = true;
-      const ms = this.address === null ? 0 : this.ctx.throttle?.refusedFor(this.address) ?? 0;
-      if (ms > 0) return this.refuse(poolerError('SLUICE_LOGIN_THROTTLED', { address: this.address as string, seconds: Math.ceil(ms / 1000) }), 'debug');
+      const address = this.address;
+      const ms = address === null ? 0 : this.ctx.throttle?.refusedFor(address) ?? 0;
+      if (ms > 0) {
+        const err = poolerError('SLUICE_LOGIN_THROTTLED', { address: address as string, seconds: Math.ceil(ms / 1000) });
+        return this.refuse(err, 'debug');
+      }
     }
     if (p.length === 8 && code === StartupCode.SSLRequest) return this.SSLRequest();
     if (p.length === 8 && code === StartupCode.GSSENCRequest) return void this.socket.write(encode.SSLRefuse);
