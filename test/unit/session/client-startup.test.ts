@@ -1,15 +1,19 @@
-// ClientStartup's login timer on fake time: it fires for a client that stays silent, and dies with a client that leaves.
+// ClientStartup on fake time and a fake socket: the login timer (fires for a silent client, dies with one that leaves) and the failed-login gate.
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
 import { parseConfig } from '../../../lib/config/schema.js';
-import { ClientStartup, type StartupContext } from '../../../lib/session/client-startup.js';
+import { ClientStartup, type LoginGate, type StartupContext } from '../../../lib/session/client-startup.js';
+import { decodeErrorFields } from '../../../lib/protocol/decode.js';
+import { startupPacket } from '../../helpers/raw-client.js';
+import { cstr, message } from '../../helpers/bytes.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 /** The slice of a socket ClientStartup uses; close() is the peer going away. */
 class FakeSocket extends EventEmitter {
   destroyed = false;
+  remoteAddress = '10.0.0.9';
   readonly written: Buffer[] = [];
   write(b: Buffer): boolean {
     this.written.push(b);
@@ -31,13 +35,13 @@ class FakeSocket extends EventEmitter {
   uncork(): void {}
 }
 
-function setup(loginTimeoutSeconds: number) {
+function setup(loginTimeoutSeconds: number, opts: { config?: Record<string, unknown>; throttle?: LoginGate } = {}) {
   const clock = new FakeClock();
   const captured = captureLog('debug');
-  const config = parseConfig({ auth_type: 'trust', client_login_timeout: loginTimeoutSeconds, databases: { app: { host: 'db' } } }, { baseDir: '.' });
+  const raw = { auth_type: 'trust', client_login_timeout: loginTimeoutSeconds, databases: { app: { host: 'db' } }, ...opts.config };
   const ctx: StartupContext = {
-    config, clock, log: captured.log, tlsContext: null, mockKey: Buffer.alloc(32),
-    knowsDatabase: () => true, cancel: () => undefined, loggedIn: () => undefined,
+    config: parseConfig(raw, { baseDir: '.' }), clock, log: captured.log, tlsContext: null, mockKey: Buffer.alloc(32),
+    knowsDatabase: () => true, cancel: () => undefined, loggedIn: () => undefined, throttle: opts.throttle,
   };
   const socket = new FakeSocket();
   new ClientStartup(socket as unknown as net.Socket, ctx, 7);
@@ -64,4 +68,34 @@ t.test('a client that stays silent is refused once client_login_timeout passes',
   t.equal(socket.destroyed, true, 'closed at the timeout');
   t.match(logins().map((l) => l.reason), [/^SLUICE_CLIENT_LOGIN_TIMEOUT: /], 'logged once, with the timeout as reason');
   t.equal(clock.pending, 0, 'no timer left');
+});
+
+/** A gate that records what it was asked, and refuses for `refuseMs`. */
+function gate(refuseMs: number) {
+  const asked: string[] = [];
+  const failed: string[] = [];
+  const throttle: LoginGate = { refusedFor: (a) => (asked.push(a), refuseMs), failed: (a) => void failed.push(a) };
+  return { throttle, asked, failed };
+}
+
+t.test('a locked-out address is refused at its startup packet, before any authentication', async (t) => {
+  const g = gate(12_500);
+  const { socket, logins } = setup(15, { throttle: g.throttle, config: { auth_type: 'md5', users: { bob: { password: 'pw' } } } });
+  socket.emit('data', startupPacket({ user: 'bob', database: 'app' }));
+  t.same(g.asked, ['10.0.0.9'], 'the gate is asked once, with the client address');
+  t.equal(socket.written.length, 1, 'one answer, and no authentication request');
+  const e = decodeErrorFields(socket.written[0], 0, socket.written[0].length);
+  t.same([e.severity, e.code, e.message], ['FATAL', '08004', 'too many failed logins from 10.0.0.9: logins from this address are refused for 13 more seconds']);
+  t.ok(socket.destroyed, 'and the connection is closed');
+  t.same(logins().map((l) => l.level), [20], 'logged at debug only');
+});
+
+t.test('a failed password is reported to the gate; an address it lets through logs in as usual', async (t) => {
+  const g = gate(0);
+  const { socket } = setup(15, { throttle: g.throttle, config: { auth_type: 'plain', auth_plain_without_tls: true, users: { bob: { password: 'pw' } } } });
+  socket.emit('data', startupPacket({ user: 'bob', database: 'app' }));
+  t.equal(socket.written[0]?.[0], 0x52, 'asked for a password (R)');
+  socket.emit('data', message('p', cstr('wrong')));
+  t.same(g.failed, ['10.0.0.9'], 'the failure is counted against the address');
+  t.match(decodeErrorFields(socket.written[1], 0, socket.written[1].length), { code: '28P01' });
 });
