@@ -333,6 +333,7 @@ export class Pooler {
       this.scheduler.forget(pool, poolerError('SLUICE_DATABASE_REMOVED', { database: pool.database }));
     }
     this.scheduler.applyPolicies();
+    this.directory.trimToSize();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
   }
 

@@ -47,7 +47,7 @@ export class PoolDirectory {
 
   /**
    * Applies a reloaded config: pools keep running with fresh settings where their server and budget are
-   * unchanged (a smaller pool closes its surplus idle connections now, busy ones as they come back); others are retired (their running work finishes) and replaced by a successor that
+   * unchanged (see trimToSize for a smaller one); others are retired (their running work finishes) and replaced by a successor that
    * connected clients follow at their next transaction. Returns the pools whose database is gone.
    */
   reconcile(next: SluiceConfig): Pool[] {
@@ -63,10 +63,8 @@ export class PoolDirectory {
       }
       const fresh = poolSettings(next, db, user, user, pool.settings.target.scramKeys);
       // A pool moving to another slot budget is replaced too: its queued and running transactions finish in the old one.
-      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) {
-        pool.settings = fresh;
-        pool.trimToSize();
-      } else {
+      if (sameTarget(pool.settings.target, fresh.target) && pool.settings.budget === fresh.budget) pool.settings = fresh;
+      else {
         this.retire(pool, key, 'server settings changed by reload');
         moved.push([pool, db, user]);
       }
@@ -90,6 +88,11 @@ export class PoolDirectory {
     for (const pool of this.retired) if (pool.total === 0) this.retired.delete(pool);
     const now = this.clock.now();
     for (const st of this.stats.values()) st.roll(now, statsPeriod);
+  }
+
+  /** After a reload, once budgets know their new slots: smaller pools and budgets close their surplus idle connections. */
+  trimToSize(): void {
+    for (const pool of this.live.values()) pool.trimToSize();
   }
 
   /** Databases with at least one open server connection. */

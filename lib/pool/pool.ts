@@ -144,8 +144,8 @@ export class Pool {
       return;
     }
     if (this.retired) return conn.close('pool replaced by a reload');
-    // A reload made the pool smaller than it is: the surplus closes as it comes back.
-    if (this.total > this.settings.size) return conn.close('pool size reduced by a reload');
+    // A reload made the pool or its budget smaller than it is: the surplus closes as it comes back.
+    if (this.oversize) return conn.close('pool size reduced by a reload');
     move(conn, this.idle);
     this.events.idle(this);
   }
@@ -245,11 +245,14 @@ export class Pool {
     if (this.total < minSize && this.lastError === null) this.launch(minSize - this.total);
   }
 
-  /** Closes idle connections, coldest first, while the pool holds more than its size (a reload shrank it). */
+  /** More connections than the pool size, or than its budget's slots (max_server_connections): only after a reload shrank them. */
+  get oversize(): boolean {
+    return this.total > this.settings.size || this.tally.conns > this.tally.slots;
+  }
+
+  /** Closes idle connections, coldest first, while the pool or its budget holds more than it may (a reload shrank it). */
   trimToSize(): void {
-    for (let conn = this.idle.first(); conn && this.total > this.settings.size; conn = this.idle.first()) {
-      conn.close('pool size reduced by a reload');
-    }
+    for (let conn = this.idle.first(); conn && this.oversize; conn = this.idle.first()) conn.close('pool size reduced by a reload');
   }
 
   closeIdle(reason: string): void {
