@@ -129,6 +129,15 @@ t.test('a pool made smaller closes idle surplus at once, coldest first, and busy
   t.equal(pool.total, 1);
 });
 
+t.test('a budget made smaller (max_server_connections) trims the pool to the slots its tally allows', async (t) => {
+  const { pool, add } = setup({ size: 10 });
+  const conns = [add().conn, add().conn, add().conn];
+  pool.tally = { conns: 3, slots: 1 };
+  pool.trimToSize();
+  t.same(conns.map((c) => c.closed), [true, true, false], 'the two coldest close');
+  t.same([pool.total, pool.tally.conns], [1, 1]);
+});
+
 t.test('sweep closes connections idle past server_idle_timeout, oldest first, and keeps younger ones', async (t) => {
   const { clock, pool, add } = setup({ idleTimeoutMs: 1000 });
   const old = add().conn;
