@@ -47,8 +47,9 @@ export class PoolDirectory {
 
   /**
    * Applies a reloaded config: pools keep running with fresh settings where their server and budget are
-   * unchanged (see trimToSize for a smaller one); others are retired (their running work finishes) and replaced by a successor that
-   * connected clients follow at their next transaction. Returns the pools whose database is gone.
+   * unchanged (trimToSize then closes what a smaller size leaves over); others are retired (their running
+   * work finishes) and replaced by a successor that connected clients follow at their next transaction.
+   * Returns the pools whose database is gone.
    */
   reconcile(next: SluiceConfig): Pool[] {
     const removed: Pool[] = [];
