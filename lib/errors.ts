@@ -51,6 +51,11 @@ export const ERRORS = {
     'FATAL',
     (p) => `password authentication failed for user "${p.user}"`,
   ),
+  SLUICE_LOGIN_THROTTLED: def<{ address: string; seconds: number }>(
+    '08004',
+    'FATAL',
+    (p) => `too many failed logins from ${p.address}: logins from this address are refused for ${p.seconds} more seconds`,
+  ),
   SLUICE_AUTH_PROTOCOL: def<{ reason: string }>('08P01', 'FATAL', (p) => `authentication exchange failed: ${p.reason}`),
   SLUICE_CLEARTEXT_REFUSED: def(
     '28000',
@@ -137,6 +142,11 @@ export const ERRORS = {
   ),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
+  SLUICE_DATABASE_REMOVED: def<{ database: string }>(
+    '57P01',
+    'FATAL',
+    (p) => `database "${p.database}" was removed from the Sluice configuration by a reload`,
+  ),
   SLUICE_ADMIN_LOGIN_REFUSED: def<{ user: string }>(
     '42501',
     'FATAL',

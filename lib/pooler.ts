@@ -24,6 +24,7 @@ import type { ScramKeys } from './pool/pool-settings.js';
 import { PoolDirectory } from './pool/pool-directory.js';
 import { ClientDirectory } from './session/client-directory.js';
 import { PoolWatch } from './pool/pool-watch.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { StatementRegistry } from './session/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
 import { LaneLearner } from './session/lane-learner.js';
@@ -72,6 +73,8 @@ export class Pooler {
   private readonly watch = new PoolWatch();
   private readonly listener: Listener;
   private readonly mockKey = crypto.randomBytes(32);
+  /** Failed logins per client address (auth_failure_limit): checked before any authentication work. */
+  private readonly loginThrottle: LoginThrottle;
   /** The learned long lane (scheduler.long_threshold), shared by all sessions. */
   readonly lanes = new LaneLearner();
   private readonly configSource: (() => SluiceConfig) | undefined;
@@ -113,6 +116,10 @@ export class Pooler {
       launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
     });
     this.notifyHub = new NotifyHub(this.clock, this.log);
+    this.loginThrottle = new LoginThrottle(this.clock, () => this.config, {
+      locked: (address, failures, lockoutMs) => this.log.warn({ address, failures, lockoutMs }, 'too many failed logins from one address; refusing its logins for a while'),
+      refused: () => this.metrics.loginThrottled(),
+    });
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
       accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
@@ -200,6 +207,7 @@ export class Pooler {
       loggedIn: (req) => this.loggedIn(req),
       tlsHandshake: (ok) => this.metrics.tlsHandshake(ok),
       authFailed: (method) => this.metrics.authFailed(method),
+      throttle: this.loginThrottle,
     };
   }
 
@@ -211,6 +219,8 @@ export class Pooler {
     const pool = this.poolFor(db, req.user, req.scramKeys);
     this.scheduler.whenParamsKnown(pool, (err) => {
       if (req.socket.destroyed) return;
+      // A reload removed the database while this client waited for the pool's first login (a moved one has a successor).
+      if (pool.retired && !pool.successor) return this.refuse(req, poolerError('SLUICE_DATABASE_REMOVED', { database: req.database }));
       if (err) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: err }));
       // A fault boundary: this runs from a server login's completion, where a throw would take the process down.
       try {
@@ -316,11 +326,24 @@ export class Pooler {
     this.config = next;
     this.tlsContext = clientTlsContext(next);
     this.scheduler.settings = this.schedulerSettings(next);
+    this.dropRemovedDatabases(prev, next);
     for (const pool of this.directory.reconcile(next)) {
-      this.scheduler.forget(pool, poolerError('SLUICE_UNKNOWN_DATABASE', { database: pool.database }));
+      // Logins waiting for this pool's first server login are refused now (see loggedIn), not when it ends.
+      pool.flushParamWaiters('database removed by reload');
+      this.scheduler.forget(pool, poolerError('SLUICE_DATABASE_REMOVED', { database: pool.database }));
     }
     this.scheduler.applyPolicies();
+    this.directory.trimToSize();
     this.log.info({ changed: prev !== next }, 'configuration reloaded');
+  }
+
+  /** Clients of a removed database leave, as PgBouncer drops them; kept on, each transaction would cost a server login. */
+  private dropRemovedDatabases(prev: SluiceConfig, next: SluiceConfig): void {
+    for (const db of prev.databases.keys()) {
+      if (next.databases.has(db)) continue;
+      const clients = this.clients.dropDatabase(db);
+      this.log.warn({ db, clients }, 'database removed by reload; its clients are disconnected as their transactions end');
+    }
   }
 
   private warnAdminHttpChange(prev: SluiceConfig, next: SluiceConfig): void {

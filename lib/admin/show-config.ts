@@ -11,7 +11,8 @@ const ELSEWHERE = new Set(['secrets', 'databases', 'users', 'scheduler']);
 /** Any setting whose name says it holds a secret shows only that it is set. */
 const SECRET_NAME = /password|secret|token|credential/i;
 /** Milliseconds in the snapshot, seconds in YAML. */
-const isDuration = (key: string): boolean => key.endsWith('_timeout') || key === 'server_lifetime' || key === 'stats_period';
+const DURATIONS = new Set(['server_lifetime', 'stats_period', 'auth_failure_window', 'auth_failure_lockout']);
+const isDuration = (key: string): boolean => key.endsWith('_timeout') || DURATIONS.has(key);
 /** A reload cannot move the listening socket. */
 const FIXED = new Set(['listen_addr', 'listen_port']);
 

@@ -32,6 +32,10 @@ export const DEFAULTS = Object.freeze({
   auth_plain_without_tls: false,
   admin_users: Object.freeze([]) as readonly string[],
   stats_users: Object.freeze([]) as readonly string[],
+  // Far above what people mistyping a password reach, low enough that a password storm costs little.
+  auth_failure_limit: 50,
+  auth_failure_window: 60_000,
+  auth_failure_lockout: 30_000,
   pool_mode: 'transaction' as PoolMode,
   default_pool_size: 20,
   min_pool_size: 0,
@@ -100,6 +104,9 @@ const configSchema = z.strictObject({
   auth_file: text().optional(),
   admin_users: names(DEFAULTS.admin_users),
   stats_users: names(DEFAULTS.stats_users),
+  auth_failure_limit: integer(0).default(DEFAULTS.auth_failure_limit),
+  auth_failure_window: seconds(DEFAULTS.auth_failure_window),
+  auth_failure_lockout: seconds(DEFAULTS.auth_failure_lockout),
   pool_mode: oneOf(POOL_MODES).default(DEFAULTS.pool_mode),
   default_pool_size: integer(1).default(DEFAULTS.default_pool_size),
   min_pool_size: integer(0).default(DEFAULTS.min_pool_size),
@@ -193,6 +200,9 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     secrets: new FrozenMap(secrets),
     admin_users: Object.freeze(cfg.admin_users),
     stats_users: Object.freeze(cfg.stats_users),
+    auth_failure_limit: cfg.auth_failure_limit,
+    auth_failure_window: cfg.auth_failure_window,
+    auth_failure_lockout: cfg.auth_failure_lockout,
     pool_mode: cfg.pool_mode,
     default_pool_size: cfg.default_pool_size,
     min_pool_size: cfg.min_pool_size,
@@ -302,6 +312,9 @@ function checkPoolSizes(cfg: RawConfig, problems: string[]): void {
 
 function checkOperations(cfg: RawConfig, problems: string[]): void {
   if (cfg.stats_period < 1000) problems.push(`stats_period: expected seconds >= 1, got ${cfg.stats_period / 1000}`);
+  if (cfg.auth_failure_limit > 0 && cfg.auth_failure_window === 0) {
+    problems.push('auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)');
+  }
   for (const name of Object.keys(cfg.databases)) {
     if (CONSOLE_DATABASES.includes(name)) problems.push(`${formatPath(['databases', name])}: the name is reserved for the admin console`);
   }

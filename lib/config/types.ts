@@ -59,6 +59,12 @@ export interface SluiceConfig {
   readonly secrets: ReadonlyMap<string, UserSecret>;
   readonly admin_users: readonly string[];
   readonly stats_users: readonly string[];
+  /** Failed logins from one client address within auth_failure_window that lock it out; 0 = no throttling. */
+  readonly auth_failure_limit: number;
+  /** Milliseconds (seconds in YAML), like the timeouts below. */
+  readonly auth_failure_window: number;
+  /** How long a locked-out address is refused, in milliseconds. */
+  readonly auth_failure_lockout: number;
   readonly pool_mode: PoolMode;
   readonly default_pool_size: number;
   readonly min_pool_size: number;

@@ -1,4 +1,4 @@
-// Per listener metrics: clients by state at scrape time, TLS handshakes and authentication failures as events.
+// Per listener metrics: clients by state at scrape time, TLS handshakes, authentication failures and throttled logins as events.
 import type { Registry } from 'prom-client';
 import { ValueFamily, type ValueSeries } from './series.js';
 
@@ -12,6 +12,7 @@ export class ClientMetrics {
   private readonly authFailures: ValueFamily;
   private readonly authByMethod = new Map<string, ValueSeries>();
   private readonly faults: ValueSeries;
+  private readonly throttled: ValueSeries;
 
   constructor(register: Registry, private readonly listener: string) {
     this.clients = new ValueFamily('sluice_clients',
@@ -24,6 +25,9 @@ export class ClientMetrics {
     this.faults = new ValueFamily('sluice_client_session_faults_total',
       'Client sessions ended because an internal error escaped their handling (each also logged with the error); the process and other clients go on.',
       ['listener'], 'counter').register(register).child({ listener });
+    this.throttled = new ValueFamily('sluice_client_logins_throttled_total',
+      'Logins refused because their client address had too many failed logins (auth_failure_limit).', ['listener'], 'counter')
+      .register(register).child({ listener });
     this.tlsOk = tls.child({ listener, result: 'ok' });
     this.tlsFailed = tls.child({ listener, result: 'error' });
   }
@@ -40,6 +44,10 @@ export class ClientMetrics {
 
   sessionFault(): void {
     this.faults.inc();
+  }
+
+  loginThrottled(): void {
+    this.throttled.inc();
   }
 
   /** Scrape time: `open` client sockets in all, of which the sessions are logged in. */

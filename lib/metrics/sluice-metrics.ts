@@ -67,6 +67,10 @@ export class SluiceMetrics {
     this.clients?.sessionFault();
   }
 
+  loginThrottled(): void {
+    this.clients?.loginThrottled();
+  }
+
   /**
    * The exposition text. Gauges are read from the live state first; then the families are rendered a few
    * hundred series per turn of the event loop, so a scrape of many tenants lets client traffic through.

@@ -47,8 +47,9 @@ export class PoolDirectory {
 
   /**
    * Applies a reloaded config: pools keep running with fresh settings where their server and budget are
-   * unchanged; others are retired (their running work finishes) and replaced by a successor that
-   * connected clients follow at their next transaction. Returns the pools whose database is gone.
+   * unchanged (trimToSize then closes what a smaller size leaves over); others are retired (their running
+   * work finishes) and replaced by a successor that connected clients follow at their next transaction.
+   * Returns the pools whose database is gone.
    */
   reconcile(next: SluiceConfig): Pool[] {
     const removed: Pool[] = [];
@@ -88,6 +89,11 @@ export class PoolDirectory {
     for (const pool of this.retired) if (pool.total === 0) this.retired.delete(pool);
     const now = this.clock.now();
     for (const st of this.stats.values()) st.roll(now, statsPeriod);
+  }
+
+  /** After a reload, once budgets know their new slots: smaller pools and budgets close their surplus idle connections. */
+  trimToSize(): void {
+    for (const pool of this.live.values()) pool.trimToSize();
   }
 
   /** Databases with at least one open server connection. */

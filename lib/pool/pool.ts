@@ -144,6 +144,8 @@ export class Pool {
       return;
     }
     if (this.retired) return conn.close('pool replaced by a reload');
+    // A reload made the pool or its budget smaller than it is: the surplus closes as it comes back.
+    if (this.oversize) return conn.close('pool size reduced by a reload');
     move(conn, this.idle);
     this.events.idle(this);
   }
@@ -215,7 +217,8 @@ export class Pool {
     this.paramWaiters.push(cb);
   }
 
-  private flushParamWaiters(err: string | null): void {
+  /** Answers every client waiting for the first login (with err, or null once params are known). */
+  flushParamWaiters(err: string | null): void {
     const waiters = this.paramWaiters;
     this.paramWaiters = [];
     for (const w of waiters) w(err);
@@ -240,6 +243,16 @@ export class Pool {
       else if (lifetimeMs > 0 && now - conn.createdAt >= lifetimeMs) conn.close('server_lifetime reached');
     }
     if (this.total < minSize && this.lastError === null) this.launch(minSize - this.total);
+  }
+
+  /** More connections than the pool size, or than its budget's slots (max_server_connections): only after a reload shrank them. */
+  get oversize(): boolean {
+    return this.total > this.settings.size || this.tally.conns > this.tally.slots;
+  }
+
+  /** Closes idle connections, coldest first, while the pool or its budget holds more than it may (a reload shrank it). */
+  trimToSize(): void {
+    for (let conn = this.idle.first(); conn && this.oversize; conn = this.idle.first()) conn.close('pool size reduced by a reload');
   }
 
   closeIdle(reason: string): void {

@@ -52,6 +52,17 @@ export class ClientDirectory {
     return this.byKey.get(cancelKey(pid, secret));
   }
 
+  /**
+   * A reload removed the database: its clients leave with SLUICE_DATABASE_REMOVED, at once between
+   * transactions, right after a running one ends (ClientSession.drain). Returns how many were told.
+   */
+  dropDatabase(database: string): number {
+    const err = poolerError('SLUICE_DATABASE_REMOVED', { database });
+    const leaving = [...this.byKey.values()].filter((s) => s.ident.database === database);
+    for (const s of leaving) s.drain(err);
+    return leaving.length;
+  }
+
   /** The janitor's pass: idle_transaction_timeout and client_idle_timeout. */
   sweepTimeouts(c: SluiceConfig, now: number): void {
     if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;

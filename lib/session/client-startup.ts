@@ -44,6 +44,15 @@ export interface StartupContext {
   tlsHandshake?(ok: boolean): void;
   /** A client failed authentication; method is the exchange it was asked for (metrics). */
   authFailed?(method: string): void;
+  /** Failed-login throttling by client address: checked at the first packet, told of every failure. */
+  throttle?: LoginGate;
+}
+
+/** The slice of LoginThrottle a login uses. */
+export interface LoginGate {
+  /** How much longer the address is refused, in ms; 0 when it may log in. */
+  refusedFor(address: string): number;
+  failed(address: string): void;
 }
 
 export class ClientStartup implements FrameSink {
@@ -55,6 +64,9 @@ export class ClientStartup implements FrameSink {
   private startup: StartupPacket | null = null;
   private rest: Buffer[] = [];
   private done = false;
+  /** The client's address, for failed-login throttling; null when unknown (the socket already closed). */
+  private readonly address: string | null;
+  private gated = false;
   private readonly timer: TimerHandle | null;
   /** The fault boundary for a client still logging in: a throw ends this login only. */
   private readonly onData = (chunk: Buffer): void => {
@@ -72,10 +84,13 @@ export class ClientStartup implements FrameSink {
     private readonly id: number,
   ) {
     this.socket = socket;
+    this.address = socket.remoteAddress ?? null;
     socket.on('data', this.onData);
     socket.on('error', () => undefined);
+    // The login timer dies with its client: a client gone mid-login is logged once, and nothing of it is kept.
     socket.once('close', () => {
       if (!this.done) this.logEnd('client closed the connection during login');
+      this.finish();
     });
     const t = ctx.config.client_login_timeout;
     this.timer = t > 0 ? ctx.clock.setTimer(() => this.refuse(poolerError('SLUICE_CLIENT_LOGIN_TIMEOUT')), t) : null;
@@ -102,6 +117,16 @@ export class ClientStartup implements FrameSink {
 
   private onPacket(p: Buffer): void {
     const code = p.readInt32BE(4);
+    if (!this.gated && code !== StartupCode.CancelRequest) {
+      // Before TLS and authentication, the costly parts: a locked-out address costs one map lookup.
+      this.gated = true;
+      const address = this.address;
+      const ms = address === null ? 0 : this.ctx.throttle?.refusedFor(address) ?? 0;
+      if (ms > 0) {
+        const err = poolerError('SLUICE_LOGIN_THROTTLED', { address: address as string, seconds: Math.ceil(ms / 1000) });
+        return this.refuse(err, 'debug');
+      }
+    }
     if (p.length === 8 && code === StartupCode.SSLRequest) return this.SSLRequest();
     if (p.length === 8 && code === StartupCode.GSSENCRequest) return void this.socket.write(encode.SSLRefuse);
     if (code === StartupCode.CancelRequest) return this.CancelRequest(p);
@@ -197,6 +222,7 @@ export class ClientStartup implements FrameSink {
     if (s.kind === 'send') return void this.socket.write(s.data);
     if (s.kind === 'fail') {
       if (this.auth) this.ctx.authFailed?.(this.auth.method);
+      if (this.address !== null) this.ctx.throttle?.failed(this.address);
       return this.refuse(s.error);
     }
     // Corked until the hand-off: when the pool can welcome the client at once, SASLFinal, AuthenticationOk,
@@ -232,9 +258,9 @@ export class ClientStartup implements FrameSink {
   }
 
   /** Logins that never become sessions log their end here; the user may be unknown yet. */
-  private logEnd(reason: string): void {
+  private logEnd(reason: string, level: 'info' | 'debug' = 'info'): void {
     const p = this.startup?.params;
-    this.ctx.log.info({ client: this.id, user: p?.get('user'), db: p?.get('database'), reason }, 'client disconnected during login');
+    this.ctx.log[level]({ client: this.id, user: p?.get('user'), db: p?.get('database'), reason }, 'client disconnected during login');
   }
 
   private finish(): void {
@@ -242,9 +268,9 @@ export class ClientStartup implements FrameSink {
     this.timer?.cancel();
   }
 
-  /** A FATAL error during login: send it and close. */
-  private refuse(err: PoolerError): void {
-    if (!this.done) this.logEnd(`${err.code}: ${err.message}`);
+  /** A FATAL error during login: send it and close. Throttled refusals log at debug: a storm would flood the log. */
+  private refuse(err: PoolerError, level: 'info' | 'debug' = 'info'): void {
+    if (!this.done) this.logEnd(`${err.code}: ${err.message}`, level);
     this.finish();
     this.scanner?.fail();
     this.socket.removeListener('data', this.onData);

@@ -68,9 +68,10 @@ export class RawClient {
     );
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** localAddress picks the client's own address, e.g. 127.0.0.2 to look like another host. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
+      const socket = net.connect({ port, host, localAddress });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.removeListener('error', reject);

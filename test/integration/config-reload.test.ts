@@ -108,3 +108,38 @@ t.test("changing a database's port moves new transactions to the new server whil
   t.equal(await portOf(idleSpare), pg2.port, 'as does the next transaction of a client that was idle');
   t.equal(await backendsOf(pg1, 'alice'), 0, 'nothing went back to the old server');
 });
+
+t.test('a smaller pool size closes the surplus idle connections at once, and busy ones as they come back', async (t) => {
+  const sluice = await startSluice(t, pg1, { default_pool_size: 20 });
+  await waitFor('no alice backends left by earlier tests', async () => (await backendsOf(pg1, 'alice')) === 0);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => connect(t, sluice)));
+  // Twenty open transactions hold twenty server connections; fifteen then end, and their connections idle.
+  await Promise.all(clients.map((c) => c.query('begin')));
+  t.equal(await backendsOf(pg1, 'alice'), 20, 'one backend per open transaction');
+  const busy = clients.slice(0, 5);
+  await Promise.all(clients.slice(5).map((c) => c.query('commit')));
+
+  sluice.reload({ default_pool_size: 2 });
+  await waitFor('the 15 idle surplus backends to close', async () => (await backendsOf(pg1, 'alice')) === 5);
+  t.equal(sluice.pooler.pools.get('app\0alice')?.idle.size, 0, 'no idle connection is kept above the new size');
+  await Promise.all(busy.map((c) => c.query('commit')));
+  await waitFor('the busy surplus to close as it came back', async () => (await backendsOf(pg1, 'alice')) === 2);
+  t.equal(sluice.pooler.pools.get('app\0alice')?.total, 2, 'the pool holds its new size');
+  t.same((await clients[19].query('select 1 as n')).rows, [{ n: 1 }], 'clients keep working on the smaller pool');
+});
+
+t.test('a smaller max_server_connections closes the idle connections above the new budget at once', async (t) => {
+  const sluice = await startSluice(t, pg1, { default_pool_size: 10, max_server_connections: 10 });
+  await waitFor('no alice backends left by earlier tests', async () => (await backendsOf(pg1, 'alice')) === 0);
+  const clients = await Promise.all(Array.from({ length: 10 }, () => connect(t, sluice)));
+  await Promise.all(clients.map((c) => c.query('begin')));
+  t.equal(await backendsOf(pg1, 'alice'), 10, 'one backend per open transaction');
+  await Promise.all(clients.map((c) => c.query('commit')));
+
+  sluice.reload({ max_server_connections: 3 });
+  await waitFor('the budget to keep 3 backends', async () => (await backendsOf(pg1, 'alice')) === 3);
+  t.equal(sluice.pooler.pools.get('app\0alice')?.total, 3, 'the pool holds what the budget allows');
+  const rows = await Promise.all(clients.map(async (c) => (await c.query('select 1 as n')).rows[0].n));
+  t.equal(rows.length, 10, 'every client still runs its transactions');
+  t.equal(await backendsOf(pg1, 'alice'), 3, 'within the budget');
+});

@@ -150,6 +150,17 @@ t.test('sections reserved for later modules are accepted and ignored', async (t)
   }
 });
 
+t.test('failed-login throttling: defaults, seconds in YAML, and a window is needed while it is on', async (t) => {
+  const defaults = parse(TRUST_APP);
+  t.same([defaults.auth_failure_limit, defaults.auth_failure_window, defaults.auth_failure_lockout], [50, 60_000, 30_000]);
+  const set = parse({ ...TRUST_APP, auth_failure_limit: 5, auth_failure_window: 0.5, auth_failure_lockout: 120 });
+  t.same([set.auth_failure_limit, set.auth_failure_window, set.auth_failure_lockout], [5, 500, 120_000]);
+  t.same(problemsOf({ ...TRUST_APP, auth_failure_window: 0 }),
+    ['auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)']);
+  t.equal(parse({ ...TRUST_APP, auth_failure_limit: 0, auth_failure_window: 0 }).auth_failure_limit, 0, 'off: any window will do');
+  t.same(problemsOf({ ...TRUST_APP, auth_failure_limit: -1 }), ['auth_failure_limit: expected integer >= 0, got -1']);
+});
+
 t.test('shutdown_timeout and stats_period are seconds in YAML, milliseconds in the snapshot', async (t) => {
   const defaults = parse(TRUST_APP);
   t.equal(defaults.shutdown_timeout, 20_000);
@@ -345,7 +356,8 @@ t.test('docs/configuration.md documents every setting with its default', async (
       t.match(docs, `| \`${key === 'server_tls' ? 'sslmode' : key}\` |`, key);
       continue;
     }
-    const shown = key.endsWith('_timeout') || key === 'server_lifetime' || key === 'stats_period' ? (value as number) / 1000 : value;
+    const seconds = key.endsWith('_timeout') || ['server_lifetime', 'stats_period', 'auth_failure_window', 'auth_failure_lockout'].includes(key);
+    const shown = seconds ? (value as number) / 1000 : value;
     t.match(docs, `| \`${key}\` | \`${String(shown)}\` |`, `${key} and its default`);
   }
   for (const key of ['auth_file', 'client_tls', 'host', 'dbname', 'tenants', 'shutdown_timeout']) t.match(docs, `\`${key}\``, key);

@@ -1,4 +1,4 @@
-// Tests Pool bookkeeping on fake time and fake sockets: LIFO reuse, release, lifetime, idle expiry, the min floor, reset, size cap.
+// Tests Pool bookkeeping on fake time and fake sockets: LIFO reuse, release, lifetime, idle expiry, the min floor, reset, size cap, shrinking.
 import { EventEmitter } from 'node:events';
 import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
@@ -111,6 +111,31 @@ t.test('a retired pool closes connections handed back', async (t) => {
   pool.release(conn);
   t.ok(conn.closed);
   t.equal(pool.total, 0);
+});
+
+t.test('a pool made smaller closes idle surplus at once, coldest first, and busy surplus as it comes back', async (t) => {
+  const { pool, add } = setup({ size: 4 });
+  const conns = [add().conn, add().conn, add().conn, add().conn];
+  const busy = [pool.takeIdle(), pool.takeIdle()] as ServerConnection[];
+  t.same(busy, [conns[3], conns[2]], 'the two warmest are lent out');
+  pool.settings = { ...pool.settings, size: 1 };
+  pool.trimToSize();
+  t.ok(conns[0].closed && conns[1].closed, 'both idle connections close');
+  t.same([pool.idle.size, pool.used.size], [0, 2], 'the busy ones stay with their clients');
+  pool.release(busy[0]);
+  t.ok(busy[0].closed, 'the first one back is surplus and closes');
+  pool.release(busy[1]);
+  t.equal(busy[1].list, pool.idle, 'the last one back fits the new size and stays');
+  t.equal(pool.total, 1);
+});
+
+t.test('a budget made smaller (max_server_connections) trims the pool to the slots its tally allows', async (t) => {
+  const { pool, add } = setup({ size: 10 });
+  const conns = [add().conn, add().conn, add().conn];
+  pool.tally = { conns: 3, slots: 1 };
+  pool.trimToSize();
+  t.same(conns.map((c) => c.closed), [true, true, false], 'the two coldest close');
+  t.same([pool.total, pool.tally.conns], [1, 1]);
 });
 
 t.test('sweep closes connections idle past server_idle_timeout, oldest first, and keeps younger ones', async (t) => {
