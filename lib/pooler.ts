@@ -114,6 +114,7 @@ export class Pooler {
       closed: (p) => this.scheduler.poolClosed(p),
       loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
       launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
+      fault: (p, err) => this.log.error({ pool: p.name, err }, 'internal error after a server login'),
     });
     this.notifyHub = new NotifyHub(this.clock, this.log);
     this.loginThrottle = new LoginThrottle(this.clock, () => this.config, {

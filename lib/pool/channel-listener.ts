@@ -111,10 +111,12 @@ export class ChannelListener implements FrameSink {
 
   private connect(): void {
     this.state = 'connecting';
-    loginToServer({ ...this.opts.target(), applicationName: APPLICATION_NAME }).then(
-      (login) => this.loggedIn(login),
-      (err: Error) => this.loginFailed(err.message),
-    );
+    loginToServer({ ...this.opts.target(), applicationName: APPLICATION_NAME })
+      .then(
+        (login) => this.loggedIn(login),
+        (err: Error) => this.loginFailed(err.message),
+      )
+      .catch((err: unknown) => this.opts.log.error({ pool: this.name, err }, 'internal error after the notify listener logged in'));
   }
 
   private loggedIn(login: LoginResult): void {

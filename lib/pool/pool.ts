@@ -45,6 +45,8 @@ export interface PoolEvents {
   loginFailed(pool: Pool, reason: string, retryable: boolean): void;
   /** A connection attempt (connect, TLS and login) ended after ms, logged in or not (metrics). */
   launched?(pool: Pool, ms: number, ok: boolean): void;
+  /** What a login's completion set off threw (a fault boundary: it must not become an unhandled rejection). */
+  fault?(pool: Pool, err: unknown): void;
 }
 
 export class Pool {
@@ -205,7 +207,7 @@ export class Pool {
         this.flushParamWaiters(err.message);
         this.events.loginFailed(this, err.message, retryable);
       },
-    );
+    ).catch((err: unknown) => this.events.fault?.(this, err));
   }
 
   /**

@@ -236,3 +236,25 @@ t.test('closeIdle and closeAll', async (t) => {
   t.ok(used.closed);
   t.equal(pool.total, 0);
 });
+
+t.test('what a login\'s completion sets off may throw: the pool reports it instead of an unhandled rejection', async (t) => {
+  const clock = new FakeClock(0);
+  let reported: unknown = null;
+  const done = new Promise<void>((resolve) => {
+    const events: PoolEvents = {
+      idle: () => undefined,
+      loginFailed: () => {
+        throw new Error('boom in loginFailed');
+      },
+      fault: (_p, err) => {
+        reported = err;
+        resolve();
+      },
+    };
+    // Port 1 refuses at once, so the login fails and its handler runs.
+    const pool = new Pool('app/alice', SETTINGS, clock, events, () => 1);
+    pool.launch(1);
+  });
+  await done;
+  t.match(reported, { message: 'boom in loginFailed' });
+});
