@@ -32,7 +32,8 @@ const SOCKET_COLUMNS = {
 } as const;
 
 // Sluice's own columns follow PgBouncer's.
-export const CLIENTS_COLUMNS = columns({ ...SOCKET_COLUMNS, tenant: 'text', class: 'text' });
+// buffered_bytes: what Sluice holds for the client (see ClientSession.bufferedBytes), bounded near pkt_buf.
+export const CLIENTS_COLUMNS = columns({ ...SOCKET_COLUMNS, tenant: 'text', class: 'text', buffered_bytes: 'int8' });
 export const SERVERS_COLUMNS = columns({ ...SOCKET_COLUMNS, tenant: 'text', pinned: 'int4' });
 
 /** The pointer columns: PgBouncer prints addresses, Sluice prints stable names of the same objects. */
@@ -68,7 +69,7 @@ function clientRow(host: AdminHost, s: ClientSession): Cell[] {
     Math.floor(waitUs / 1_000_000), waitUs % 1_000_000, 0,
     clientPtr(id), s.server ? serverPtr(s.server.id) : null, 0, tlsInfo(s.socket),
     s.applicationName, host.preparedByClient?.(s) ?? 0, id,
-    tenant, s.state === 'idle' ? null : s.txClass,
+    tenant, s.state === 'idle' ? null : s.txClass, s.bufferedBytes,
   ];
 }
 
@@ -78,7 +79,7 @@ function consoleRow(host: AdminHost, c: ConsoleClient): Cell[] {
     'C', user, database, 'none', 'active', ...ends(c.socket),
     wallTime(host, c.connectedAt), wallTime(host, c.lastActivity), 0, 0, 0,
     clientPtr(id), null, 0, tlsInfo(c.socket), '', 0, id,
-    null, null,
+    null, null, c.socket.writableLength,
   ];
 }
 

@@ -51,6 +51,8 @@ export const DEFAULTS = Object.freeze({
   // PgBouncer passes such statements through; Sluice does too by default, and logs a warning for each.
   session_state: 'allow' as SessionStatePolicy,
   max_packet_size: 1_073_741_823,
+  // PgBouncer's pkt_buf is 4 KiB of C buffer; Node moves data in chunks of up to 64 KiB, so a few of those.
+  pkt_buf: 262_144,
   max_prepared_statements: 200,
   server_tls: Object.freeze({ sslmode: 'prefer' as SslMode }),
   // Below Kubernetes' default 30 s termination grace period, so Sluice closes cleanly before it is killed.
@@ -69,6 +71,8 @@ const SESSION_STATE_POLICIES = ['pin', 'reject', 'allow'] as const satisfies rea
 // Postgres refuses messages of 1 GiB or more; below 1 KiB not even a startup packet fits.
 const MIN_PACKET_SIZE = 1024;
 const MAX_PACKET_SIZE = 1_073_741_823;
+// Below a few KiB every read would pause; above 1 GiB it bounds nothing a message could not already take.
+const MIN_PKT_BUF = 4096;
 
 // ---- The YAML shape. ----
 
@@ -121,6 +125,7 @@ const configSchema = z.strictObject({
   server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
   session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
   max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
+  pkt_buf: integer(MIN_PKT_BUF, MAX_PACKET_SIZE).default(DEFAULTS.pkt_buf),
   max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
   client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
   server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
@@ -217,6 +222,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     server_reset_query: cfg.server_reset_query,
     session_state: cfg.session_state,
     max_packet_size: cfg.max_packet_size,
+    pkt_buf: cfg.pkt_buf,
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
     max_prepared_statements: cfg.max_prepared_statements,

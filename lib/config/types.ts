@@ -81,6 +81,8 @@ export interface SluiceConfig {
   /** Transaction mode only: a user's setting wins over its database's, which wins over this one. */
   readonly session_state: SessionStatePolicy;
   readonly max_packet_size: number;
+  /** Bytes Sluice buffers for one client in either direction before it stops reading from the other side. */
+  readonly pkt_buf: number;
   /** SIGTERM: how long running transactions may take to finish before remaining clients are closed; 0 = no limit. */
   readonly shutdown_timeout: number;
   /** How often SHOW STATS averages are recomputed. */

@@ -1,9 +1,18 @@
-// Per listener metrics: clients by state at scrape time, TLS handshakes, authentication failures and throttled logins as events.
+// Per listener metrics: clients by state and their buffered bytes at scrape time, TLS handshakes, authentication failures and throttled logins as events.
 import type { Registry } from 'prom-client';
 import { ValueFamily, type ValueSeries } from './series.js';
 
 export const CLIENT_STATES = ['login', 'idle', 'waiting', 'active'] as const;
 export type SessionState = 'idle' | 'waiting' | 'active';
+
+/** What a scrape reads of a logged-in session. */
+export interface SessionView {
+  readonly state: SessionState;
+  /** Bytes Sluice holds for the client (see ClientSession.bufferedBytes). */
+  readonly bufferedBytes: number;
+  /** Reading from the client or from its server is paused by backpressure. */
+  readonly readingPaused: boolean;
+}
 
 export class ClientMetrics {
   private readonly clients: ValueFamily;
@@ -13,6 +22,9 @@ export class ClientMetrics {
   private readonly authByMethod = new Map<string, ValueSeries>();
   private readonly faults: ValueSeries;
   private readonly throttled: ValueSeries;
+  private readonly buffered: ValueSeries;
+  private readonly bufferedMax: ValueSeries;
+  private readonly paused: ValueSeries;
 
   constructor(register: Registry, private readonly listener: string) {
     this.clients = new ValueFamily('sluice_clients',
@@ -28,6 +40,13 @@ export class ClientMetrics {
     this.throttled = new ValueFamily('sluice_client_logins_throttled_total',
       'Logins refused because their client address had too many failed logins (auth_failure_limit).', ['listener'], 'counter')
       .register(register).child({ listener });
+    this.buffered = new ValueFamily('sluice_client_buffered_bytes',
+      'Bytes Sluice holds for its clients: unsent to them, waiting for a server or held, being gathered, unsent to their servers.', ['listener'], 'gauge')
+      .register(register).child({ listener });
+    this.bufferedMax = new ValueFamily('sluice_client_buffered_bytes_max', 'The most bytes Sluice holds for any one client (bounded near pkt_buf).',
+      ['listener'], 'gauge').register(register).child({ listener });
+    this.paused = new ValueFamily('sluice_clients_paused',
+      'Clients whose reading, or their server connection\'s, is paused by backpressure (pkt_buf).', ['listener'], 'gauge').register(register).child({ listener });
     this.tlsOk = tls.child({ listener, result: 'ok' });
     this.tlsFailed = tls.child({ listener, result: 'error' });
   }
@@ -51,13 +70,23 @@ export class ClientMetrics {
   }
 
   /** Scrape time: `open` client sockets in all, of which the sessions are logged in. */
-  refresh(open: number, sessions: Iterable<{ readonly state: SessionState }>): void {
+  refresh(open: number, sessions: Iterable<SessionView>): void {
     const n = { login: 0, idle: 0, waiting: 0, active: 0 };
     let loggedIn = 0;
+    let buffered = 0;
+    let most = 0;
+    let paused = 0;
     for (const s of sessions) {
       n[s.state]++;
       loggedIn++;
+      const b = s.bufferedBytes;
+      buffered += b;
+      if (b > most) most = b;
+      if (s.readingPaused) paused++;
     }
+    this.buffered.value = buffered;
+    this.bufferedMax.value = most;
+    this.paused.value = paused;
     n.login = Math.max(0, open - loggedIn);
     for (const state of CLIENT_STATES) this.clients.child({ listener: this.listener, state }).value = n[state];
   }

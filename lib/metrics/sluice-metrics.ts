@@ -2,7 +2,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { SchedulerSnapshot } from '../scheduler/scheduler-types.js';
-import { ClientMetrics, type SessionState } from './client-metrics.js';
+import { ClientMetrics, type SessionView } from './client-metrics.js';
 import { PoolMetrics, type PoolView } from './pool-metrics.js';
 import { TenantMetrics } from './tenant-metrics.js';
 import { isOwnFamily } from './series.js';
@@ -19,7 +19,7 @@ export interface MetricsSources {
   pools(): Iterable<PoolView>;
   /** Client sockets open, logged in or not. */
   openClients(): number;
-  sessions(): Iterable<{ readonly state: SessionState }>;
+  sessions(): Iterable<SessionView>;
 }
 
 /**

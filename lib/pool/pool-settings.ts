@@ -30,6 +30,7 @@ export function poolSettings(c: SluiceConfig, db: DatabaseConfig, serverUser: st
     lifetimeMs: c.server_lifetime,
     resetQuery: c.server_reset_query,
     maxPreparedStatements: c.max_prepared_statements,
+    pktBuf: c.pkt_buf,
   };
 }
 

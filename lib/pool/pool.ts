@@ -23,6 +23,8 @@ export interface PoolSettings {
   resetQuery: string;
   /** Bound of each server connection's prepared-statement LRU in transaction mode; 0 turns the feature off. */
   maxPreparedStatements: number;
+  /** pkt_buf: bytes buffered for one client, either way, before reading from the other side pauses. */
+  pktBuf: number;
 }
 
 /** Plain counters of the prepared-statement LRUs of one pool, for metrics to export. */

@@ -35,6 +35,8 @@ export interface ServerLink {
    * nothing of it (see TERMINATED).
    */
   serverClosed(reason: string, fatalSent: boolean, unanswered: boolean): void;
+  /** The server socket wrote out what was buffered for it (after a write that overfilled it). */
+  serverDrained?(): void;
 }
 
 /** What becomes of a reply a watcher looked at. */
@@ -113,6 +115,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private watcher: ReplyWatcher | null = null;
   /** The scanner counts COMPLETIONS (set while a watcher is attached, kept after it leaves). */
   private counting = false;
+  /** Reading stopped because the linked client does not take its bytes; every change of link resumes it. */
+  private paused = false;
 
   constructor(
     readonly id: number,
@@ -139,10 +143,12 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
     // The server's FIN: nothing more will come, so the connection must not be handed out while Node closes it.
     this.socket.on('end', () => this.handleClose('server closed the connection'));
+    this.socket.on('drain', () => this.link?.serverDrained?.());
     this.socket.on('close', () => this.handleClose('server closed the connection'));
   }
 
   attach(link: ServerLink, watcher: ReplyWatcher | null = null): void {
+    this.resumeReading();
     this.link = link;
     this.watcher = watcher;
     this.answered = false;
@@ -157,6 +163,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   }
 
   detach(): void {
+    this.resumeReading();
     this.link = null;
     this.boundaryWanted = false;
     if (!this.watcher) return;
@@ -177,6 +184,23 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   watchParameterDescriptions(on: boolean): void {
     this.scanner.setInterest(Backend.ParameterDescription, on);
+  }
+
+  /** Backpressure: the linked client's socket holds too much; no more is read until resumeReading or a change of link. */
+  pauseReading(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  get readingPaused(): boolean {
+    return this.paused;
   }
 
   write(data: Buffer): void {

@@ -11,9 +11,17 @@ export interface FrameSink {
   forward(buf: Buffer, start: number, end: number): void;
   /** The stream is not valid protocol: a length below 4 or above the maximum. */
   onFrameError(reason: 'length' | 'too_large', length: number): void;
+  /**
+   * The head of a streaming message (see FrameScanner.setStreaming): buf[start, end) holds its first bytes,
+   * type and length included, and `total` is the whole message's size. Return false to keep the head out
+   * of the forwarded stream; the rest of the message is forwarded as it arrives either way.
+   */
+  onHead?(type: number, buf: Buffer, start: number, end: number, total: number): boolean;
 }
 
 const HEADER = 5;
+/** What the sink sees of a streaming message: enough for a comment tag and a statement's first keywords. */
+export const STREAM_HEAD = 16384;
 /** What the scanner does with each message type. */
 const FORWARD = 0;
 const INSPECT = 1;
@@ -51,6 +59,11 @@ export class FrameScanner {
   /** The declared size of the partial message; its buffer grows towards it as bytes arrive, so a
    *  header that merely claims a huge length costs no memory. */
   private partialTotal = 0;
+  /** For a streaming message's head being gathered: the bytes of the message after it, else 0. */
+  private streamRest = 0;
+  /** Messages of these types stream when larger than streamAbove (0: none stream). */
+  private streams: Uint8Array | null = null;
+  private streamAbove = 0;
   private failed = false;
   /**
    * Whole messages of counted types forwarded or handed over so far. A counted message split across chunks
@@ -96,6 +109,22 @@ export class FrameScanner {
   /** Hands the counted message that brings `counted` to n to the sink, like an interesting one (0: none). */
   stopAtCount(n: number): void {
     this.stopAt = n;
+  }
+
+  /**
+   * Messages of these interesting types larger than `above` bytes that span chunks are not gathered whole:
+   * the sink sees their first STREAM_HEAD bytes (onHead), and the rest is forwarded as it arrives, so a
+   * huge message costs no more memory than an uninteresting one. `above` is at least STREAM_HEAD.
+   */
+  setStreaming(types: Iterable<number>, above: number): void {
+    this.streams ??= new Uint8Array(256);
+    for (const t of types) this.streams[t] = 1;
+    this.streamAbove = Math.max(above, STREAM_HEAD);
+  }
+
+  /** Bytes of a message being gathered: memory the scanner holds. */
+  get pendingBytes(): number {
+    return this.partial === null ? 0 : this.partial.length;
   }
 
   setMaxLength(max: number): void {
@@ -147,7 +176,9 @@ export class FrameScanner {
       }
       if (end > len) {
         this.flush(chunk, fwd, pos);
-        this.startPartial(chunk, pos, total);
+        // A streaming message's head may be whole already: its rest is the remainder of this chunk.
+        const after = this.startPartial(chunk, pos, total);
+        if (after >= 0) this.skipFrom(chunk, after);
         return;
       }
       if (kind === COUNT && ++this.counted !== this.stopAt) {
@@ -165,15 +196,19 @@ export class FrameScanner {
 
   /** Finishes whatever the previous chunk left open; returns where normal scanning starts, or -1. */
   private resume(chunk: Buffer): number {
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, chunk.length);
-      this.skip -= n;
-      this.flush(chunk, 0, n);
-      return this.skip > 0 ? -1 : n;
-    }
-    if (this.headLen > 0) return this.resumeHeader(chunk);
-    if (this.partial) return this.fillPartial(chunk, 0);
-    return 0;
+    let pos = 0;
+    if (this.headLen > 0) pos = this.resumeHeader(chunk);
+    else if (this.partial) pos = this.fillPartial(chunk, 0);
+    // An uninteresting message spanning chunks, or the rest of a streaming one whose head just completed.
+    return pos < 0 || this.skip === 0 ? pos : this.skipFrom(chunk, pos);
+  }
+
+  /** Forwards what remains to skip, from `from` on; returns where the next message starts, or -1. */
+  private skipFrom(chunk: Buffer, from: number): number {
+    const n = Math.min(this.skip, chunk.length - from);
+    this.skip -= n;
+    this.flush(chunk, from, from + n);
+    return this.skip > 0 ? -1 : from + n;
   }
 
   private resumeHeader(chunk: Buffer): number {
@@ -201,18 +236,24 @@ export class FrameScanner {
       this.flush(chunk, need, need + n);
       return this.skip > 0 ? -1 : need + n;
     }
-    this.partial = Buffer.allocUnsafe(initialCapacity(total, chunk.length));
-    this.partialTotal = total;
-    head.copy(this.partial, 0, 0, HEADER);
+    this.openPartial(type, total, chunk.length);
+    head.copy(this.partial as Buffer, 0, 0, HEADER);
     this.partialLen = HEADER;
     return this.fillPartial(chunk, need);
   }
 
-  private startPartial(chunk: Buffer, pos: number, total: number): void {
-    this.partial = Buffer.allocUnsafe(initialCapacity(total, chunk.length - pos));
-    this.partialTotal = total;
-    chunk.copy(this.partial, 0, pos);
-    this.partialLen = chunk.length - pos;
+  /** Gathers a message that spans chunks (or a streaming one's head); returns where its rest starts, or -1. */
+  private startPartial(chunk: Buffer, pos: number, total: number): number {
+    this.openPartial(chunk[pos], total, chunk.length - pos);
+    this.partialLen = 0;
+    return this.fillPartial(chunk, pos);
+  }
+
+  private openPartial(type: number, total: number, have: number): void {
+    const streams = this.streams !== null && this.streams[type] === 1 && total > this.streamAbove;
+    this.partialTotal = streams ? STREAM_HEAD : total;
+    this.streamRest = streams ? total - STREAM_HEAD : 0;
+    this.partial = Buffer.allocUnsafe(streams ? STREAM_HEAD : initialCapacity(total, have));
   }
 
   private fillPartial(chunk: Buffer, from: number): number {
@@ -227,10 +268,20 @@ export class FrameScanner {
     this.partialLen += n;
     if (this.partialLen < this.partialTotal) return -1;
     this.partial = null;
+    if (this.streamRest > 0) return this.streamHead(msg, from + n);
     const handOver = this.interest[msg[0]] !== COUNT || ++this.counted === this.stopAt;
     const relay = !handOver || this.sink.onMessage(msg[0], msg, 0, msg.length);
     if (relay && !this.failed) this.sink.forward(msg, 0, msg.length);
     return this.failed ? -1 : from + n;
+  }
+
+  /** A streaming message's head is complete: the sink sees it, and the rest is to be skipped (forwarded). */
+  private streamHead(head: Buffer, next: number): number {
+    this.skip = this.streamRest;
+    this.streamRest = 0;
+    const sink = this.sink;
+    if ((sink.onHead?.(head[0], head, 0, head.length, head.length + this.skip) ?? true) && !this.failed) sink.forward(head, 0, head.length);
+    return this.failed ? -1 : next;
   }
 
   private lengthOk(length: number): boolean {

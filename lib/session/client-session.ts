@@ -15,7 +15,8 @@ import { RequestLedger } from './request-ledger.js';
 import { INSPECTED_CLIENT_TYPES, refusalOf } from './client-messages.js';
 import { TransactionTiming } from './transaction-timing.js';
 import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
-import { HeldInput } from './held-input.js';
+import { Held, HeldInput } from './held-input.js';
+import { FlowControl } from './flow-control.js';
 import { ClientWriter } from './client-writer.js';
 import { PreparedStatements } from './prepared-statements.js';
 import { FirstFrames } from './first-frames.js';
@@ -23,6 +24,8 @@ import type { SessionContext, SessionIdentity } from './session-context.js';
 
 /** Built once: every session's scanner shares it. */
 const INSPECTED = interestTable(INSPECTED_CLIENT_TYPES);
+/** Message types that stream through when larger than pkt_buf, instead of being gathered whole. */
+const STREAMED = [Frontend.Query];
 
 export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   // Waiter: queued (ticket), holding a slot (grant), or granted and waiting for a connection (list).
@@ -70,6 +73,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   private readonly input = new HeldInput();
   /** Every write to the client goes through it, so relayed bytes and the pooler's own frames keep their order. */
   private readonly out: ClientWriter;
+  /** Backpressure both ways: which socket is read, so what is buffered for this client stays near pkt_buf. */
+  private readonly flow: FlowControl;
+  /** Bytes still to come of a streaming message whose head was dropped; they are dropped too. */
+  private dropRest = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -84,6 +91,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.out = new ClientWriter(socket);
     this.params = new ClientParams(pool.params, startupParams);
     this.scanner = new FrameScanner(this, INSPECTED, maxPacketSize);
+    this.scanner.setStreaming(STREAMED, pool.settings.pktBuf);
+    this.flow = new FlowControl(socket);
     this.guard = new StateGuard(this, ctx.guard);
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
@@ -91,6 +100,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
       sending: () => {
         if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
+        this.flowCheck();
       },
       syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
     });
@@ -110,6 +120,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
         this.crash(err, 'client close');
       }
     });
+    socket.on('drain', () => this.flow.clientDrained(this.server));
   }
 
   /** Named prepared statements the client holds (0 where they are not tracked). */
@@ -129,6 +140,17 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   /** The query class of the transaction being admitted or run. */
   get txClass(): string {
     return this.shape.cls;
+  }
+
+  /** Bytes Sluice holds for this client: unsent to it, waiting for a server or held, gathered, unsent to its server. */
+  get bufferedBytes(): number {
+    const toServer = this.server?.socket.writableLength ?? 0;
+    return this.socket.writableLength + this.first.bytes + this.input.bytes + this.scanner.pendingBytes + toServer;
+  }
+
+  /** Reading from the client, or from its server for it, is paused by backpressure. */
+  get readingPaused(): boolean {
+    return this.flow.paused || (this.server?.readingPaused ?? false);
   }
 
   get applicationName(): string {
@@ -155,11 +177,18 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     out?.uncork();
     if (this.releaseAtBoundary) this.releaseIfBetweenMessages();
     this.acquireIfPending();
+    this.flowCheck();
+  }
+
+  /** Reads from the client or not, as what waits for a server and the server's socket allow (see FlowControl.update). */
+  private flowCheck(): void {
+    if (!this.ended) this.flow.update(this.first.bytes + this.input.bytes, this.server, this.pool.settings.pktBuf);
   }
 
   private acquireIfPending(): void {
     if (!this.server && !this.ticket && !this.list && !this.first.empty && !this.ended) {
       this.pool = this.currentPool();
+      this.scanner.setStreaming(STREAMED, this.pool.settings.pktBuf);
       this.ctx.scheduler.acquire(this, this.ident.tenant, this.shape.cls);
     }
   }
@@ -172,7 +201,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   onMessage(type: number, buf: Buffer, start: number, end: number): boolean {
     if (this.input.held) {
-      this.input.keep(buf.subarray(start, end), true);
+      this.input.keep(buf.subarray(start, end), Held.Message);
       return false;
     }
     if (!this.admit(type, buf, start, end)) return false;
@@ -184,11 +213,37 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     return false;
   }
 
-  private admit(type: number, buf: Buffer, start: number, end: number): boolean {
-    // The first message of a transaction decides its class; later ones never queue.
+  /**
+   * The head of a Query larger than pkt_buf (see FrameScanner.setStreaming): it streams through, so the state
+   * guard never sees its whole text and the server connection is closed after its transaction, not reused.
+   */
+  onHead(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.input.held) {
+      this.input.keep(buf.subarray(start, end), Held.Head);
+      return false;
+    }
+    this.classify(type, buf, start, end);
+    const pass = !this.owed.discarding && this.streamed(type, buf, start, end);
+    // What follows of a dropped head never reaches the server either.
+    if (!pass) this.dropRest = buf.readInt32BE(start + 1) + 1 - (end - start);
+    return pass;
+  }
+
+  private streamed(type: number, buf: Buffer, start: number, end: number): boolean {
+    this.guard.unscanned();
+    this.requestSent();
+    return this.prepared && this.server && !this.first.syncing ? this.prepared.sendHead(type, buf, start, end) : true;
+  }
+
+  /** The first message of a transaction decides its class; later ones never queue. */
+  private classify(type: number, buf: Buffer, start: number, end: number): void {
     if (this.first.empty && !this.server && !this.ticket && !this.list) {
       this.shape.decide(this.ctx.isolation(), this.ident.ruleClass, this.ctx.lanes, type, buf, start, end);
     }
+  }
+
+  private admit(type: number, buf: Buffer, start: number, end: number): boolean {
+    this.classify(type, buf, start, end);
     if (this.owed.discarding) {
       if (type === Frontend.Sync) this.endDiscard();
       return false;
@@ -246,11 +301,17 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   forward(buf: Buffer, start: number, end: number): void {
+    if (this.dropRest > 0) {
+      const n = Math.min(this.dropRest, end - start);
+      this.dropRest -= n;
+      start += n;
+      if (start === end) return;
+    }
     if (this.owed.discarding || this.ended) return;
     // Waiting for a server (the usual case under load): kept as a range of the chunk, with no view per message.
     if (!this.input.held && (!this.server || this.first.syncing)) return this.first.keep(buf, start, end);
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    if (this.input.held) return this.input.keep(part, false);
+    if (this.input.held) return this.input.keep(part, Held.Bytes);
     this.first.alsoSent(part);
     (this.server as ServerConnection).write(part);
   }
@@ -295,6 +356,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   private reject(err: PoolerError): void {
     this.first.clear();
+    this.flowCheck();
     if (err.fatal) return this.sendError(err);
     // One write for the error and its ReadyForQuery: under overload, rejections are most of what is sent.
     this.socket.cork();
@@ -320,9 +382,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   /** Handles what came in while input was held, in arrival order, until something holds it again. */
   resume(): void {
-    this.input.release((buf, message) => {
-      if (!message || this.onMessage(buf[0], buf, 0, buf.length)) this.forward(buf, 0, buf.length);
+    this.input.release((buf, kind) => {
+      if (kind === Held.Bytes) return this.forward(buf, 0, buf.length);
+      const pass = kind === Held.Message ? this.onMessage(buf[0], buf, 0, buf.length) : this.onHead(buf[0], buf, 0, buf.length);
+      if (pass) this.forward(buf, 0, buf.length);
     });
+    this.flowCheck();
     if (this.input.held) return;
     this.acquireIfPending();
     this.guard.flush();
@@ -346,11 +411,30 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.owed.discarding = true;
   }
 
+  /** The transaction is over, but its connection may hold state nobody saw: closed instead of pooled. */
+  closeServer(reason: string): void {
+    const conn = this.server;
+    if (!conn) return;
+    this.server = null;
+    this.prepared?.detach();
+    conn.detach();
+    conn.close(reason);
+    this.ctx.scheduler.release(this);
+    this.flowCheck();
+  }
+
   // ServerLink
 
   batch(on: boolean): void {
     if (on) this.out.begin();
-    else this.out.finish();
+    else {
+      this.out.finish();
+      if (this.server) this.flow.relayed(this.server, this.pool.settings.pktBuf);
+    }
+  }
+
+  serverDrained(): void {
+    this.flowCheck();
   }
 
   serverData(buf: Buffer, start: number, end: number): void {
@@ -427,6 +511,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.prepared?.detach();
     if (unanswered && this.sendElsewhere(reason)) return;
     this.ctx.scheduler.release(this);
+    this.flowCheck();
     if (this.ended) return;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
     else this.close(`server connection lost: ${reason}`);
@@ -455,6 +540,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);
     this.ctx.scheduler.release(this);
+    this.flowCheck();
   }
 
   /** The client is leaving: hand the server back only if it is provably clean, else roll back or close it. */

@@ -22,6 +22,8 @@ export class FirstFrames {
   private runBuf: Buffer | null = null;
   private runStart = 0;
   private runEnd = 0;
+  /** Bytes kept, for flow control and SHOW CLIENTS. */
+  private kept = 0;
   /** Set while the client's session parameters are applied to a newly linked server; frames keep queuing meanwhile. */
   syncing = false;
   /**
@@ -44,11 +46,16 @@ export class FirstFrames {
     return this.runBuf === null && this.parts.length === 0;
   }
 
+  get bytes(): number {
+    return this.kept;
+  }
+
   /**
    * Keeps buf[start, end). A range that continues the last one in the same chunk only extends it: a
    * pipeline of messages read in one chunk costs no view per message, and is cut out once, when sent.
    */
   keep(buf: Buffer, start = 0, end = buf.length): void {
+    this.kept += end - start;
     if (this.runBuf === buf && this.runEnd === start) {
       this.runEnd = end;
       return;
@@ -69,6 +76,7 @@ export class FirstFrames {
   clear(): void {
     this.parts = [];
     this.runBuf = null;
+    this.kept = 0;
     this.forget();
   }
 
@@ -97,6 +105,7 @@ export class FirstFrames {
     if (sent.length > 0) {
       this.cutRun();
       this.parts = sent.concat(this.parts);
+      for (const p of sent) this.kept += p.length;
     }
     return !this.empty;
   }
@@ -128,6 +137,7 @@ export class FirstFrames {
       if (this.sentBytes <= RESEND_MAX_BYTES) this.sent = parts;
       else this.forget();
     }
+    this.kept = 0;
     this.host.sending();
     if (this.prepared && parts.length > 0) this.prepared.sendAll(parts);
     else if (parts.length === 1) conn.write(parts[0]);

@@ -92,9 +92,19 @@ export class PreparedStatements implements RepliesOwner {
       if (this.send(all[at], all, at, end)) this.batch.write(conn, all, at, end);
       at = end;
     }
-    // Only CopyData is ever relayed before it is whole.
-    if (at < all.length) this.batch.write(conn, all, at, all.length);
+    // Only CopyData and a streaming Query's head (sent as such) are ever relayed before they are whole.
+    if (at < all.length && (all[at] === Frontend.CopyData || at + 5 > all.length || this.sendHead(all[at], all, at, all.length))) {
+      this.batch.write(conn, all, at, all.length);
+    }
     this.batch.end();
+  }
+
+  /** The head of a Query streaming through (larger than pkt_buf): tracked as a Query, and no retry reaches back over it. */
+  sendHead(type: number, buf: Buffer, start: number, end: number): boolean {
+    const pass = this.send(type, buf, start, end);
+    this.window.reset();
+    this.window.ranRequest();
+    return pass;
   }
 
   /** Everything Sluice itself sends goes after the client's messages before it. */

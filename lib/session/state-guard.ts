@@ -41,6 +41,8 @@ export interface GuardHost {
   releaseServer(): void;
   /** The session value of a carried parameter, read back from the server: the client's own from now on. */
   carriedParam(name: string, value: string): void;
+  /** As releaseServer, except that the connection is closed instead of pooled. */
+  closeServer(reason: string): void;
 }
 
 export interface GuardContext {
@@ -54,10 +56,14 @@ export interface GuardContext {
 const MAX_INBOX = 10_000;
 /** Distinct statements warned about per client under allow; later ones are not logged. */
 const MAX_WARNED = 100;
+/** Why a connection that ran a statement the guard could not read is closed (see unscanned). */
+const UNSCANNED = 'a statement too large to scan for session state ran on it';
 
 export class StateGuard implements NotifySubscriber {
   /** Ask the server after this transaction whether state remains (to pin, or to unpin). */
   private probeAfter = false;
+  /** A statement streamed through unread: when in doubt, close the connection after its transaction instead of pooling it. */
+  private closeAfter = false;
   private pinned: { conn: ServerConnection; pool: Pool } | null = null;
   /** A LISTEN reached the server: after the transaction its channels move to the hub. */
   private adoptAfter = false;
@@ -112,6 +118,15 @@ export class StateGuard implements NotifySubscriber {
     if (found.effects.length === 0) return PASS;
     if (type === Frontend.Parse) this.stateful.set(statementName(buf, start), found.effects);
     return this.apply(type, buf, start, found.effects);
+  }
+
+  /**
+   * A Query or Parse larger than pkt_buf streams through, so its text is never seen whole: whatever state it
+   * may have left (a SET of any setting, a temp table, a lock) goes away with its server connection, which is
+   * closed after the transaction. A pinned connection stays this client's, and is closed when it leaves or unpins.
+   */
+  unscanned(): void {
+    if (this.host.pool.settings.mode === 'transaction') this.closeAfter = true;
   }
 
   /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
@@ -241,7 +256,12 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
-    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter) return this.pinned?.conn === conn;
+    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter) {
+      if (this.pinned?.conn === conn) return true;
+      if (!this.closeAfter) return false;
+      this.giveBack();
+      return true;
+    }
     this.hold();
     this.settle(conn, this.host.pool);
     return true;
@@ -265,7 +285,7 @@ export class StateGuard implements NotifySubscriber {
       });
     }
     if (!this.probeAfter) {
-      if (this.pinned?.conn !== conn) this.host.releaseServer();
+      if (this.pinned?.conn !== conn) this.giveBack();
       return this.unhold();
     }
     this.probeAfter = false;
@@ -275,7 +295,7 @@ export class StateGuard implements NotifySubscriber {
       if (error !== null || (remaining as string[]).length > 0) this.pin(conn, pool, remaining ?? []);
       else {
         this.unpin();
-        this.host.releaseServer();
+        this.giveBack();
       }
       this.unhold();
     });
@@ -306,6 +326,14 @@ export class StateGuard implements NotifySubscriber {
     });
   }
 
+  /** The connection goes back to the pool, or is closed if a statement ran on it unscanned. */
+  private giveBack(): void {
+    if (!this.closeAfter) return this.host.releaseServer();
+    this.closeAfter = false;
+    this.ctx.log.info({ client: this.host.ident.id }, 'server connection closed after a statement too large to scan for session state');
+    this.host.closeServer(UNSCANNED);
+  }
+
   private pin(conn: ServerConnection, pool: Pool, remaining: string[]): void {
     if (this.pinned?.conn === conn) return;
     this.pinned = { conn, pool };
@@ -327,6 +355,11 @@ export class StateGuard implements NotifySubscriber {
     // A LISTEN that reached the server and was never moved to the hub is reset like pinned state.
     const p = this.pinned ?? (this.adoptAfter ? { conn, pool: this.host.pool } : null);
     this.adoptAfter = false;
+    if (this.closeAfter && p?.conn !== conn) {
+      this.closeAfter = false;
+      conn.close(UNSCANNED);
+      return true;
+    }
     if (!p || p.conn !== conn) return false;
     this.pinned = null;
     const reset = p.pool.settings.resetQuery;
@@ -364,6 +397,7 @@ export class StateGuard implements NotifySubscriber {
   /** The linked server connection died. */
   serverLost(): void {
     this.pinned = null;
+    // closeAfter stays: the statement may be sent again to another connection (see ClientSession.sendElsewhere).
     this.probeAfter = this.adoptAfter = false;
   }
 

@@ -9,13 +9,14 @@ import type { Grant } from '../../../lib/scheduler/scheduler-nodes.js';
 import { isRejection, type SchedulerSnapshot } from '../../../lib/scheduler/scheduler-types.js';
 import { EVENT_LOOP_SAMPLE_MS, SluiceMetrics, type MetricsSources } from '../../../lib/metrics/sluice-metrics.js';
 import type { PoolView } from '../../../lib/metrics/pool-metrics.js';
+import type { SessionView } from '../../../lib/metrics/client-metrics.js';
 import { parseExposition, promtoolCheck, samples, total } from '../../helpers/exposition.js';
 import { policy } from '../scheduler/fixtures.js';
 
 interface World {
   snapshots: Map<string, SchedulerSnapshot>;
   pools: PoolView[];
-  sessions: Array<{ state: 'idle' | 'waiting' | 'active' }>;
+  sessions: SessionView[];
   open: number;
   maxTenants: number;
   listed: string[];
@@ -207,8 +208,9 @@ t.test('pools: server connections by state, connect latency and errors, eviction
   t.equal(total(m, 'sluice_pool_prepared_statement_evictions_total', { pool: 'app/bob' }), 1);
 });
 
-t.test('clients by state per listener, TLS handshakes and auth failures by method', async (t) => {
-  const { metrics, scrape } = setup({ open: 5, sessions: [{ state: 'idle' }, { state: 'active' }, { state: 'waiting' }, { state: 'idle' }] });
+t.test('clients by state and their buffered bytes per listener, TLS handshakes and auth failures by method', async (t) => {
+  const view = (state: SessionView['state'], bufferedBytes = 0, readingPaused = false): SessionView => ({ state, bufferedBytes, readingPaused });
+  const { metrics, scrape } = setup({ open: 5, sessions: [view('idle'), view('active', 300_000, true), view('waiting', 70_000), view('idle', 10)] });
   metrics.tlsHandshake(true);
   metrics.authFailed('md5');
   t.equal(total(await scrape(), 'sluice_client_tls_handshakes_total'), 0, 'nothing is counted before the listener is up');
@@ -223,6 +225,9 @@ t.test('clients by state per listener, TLS handshakes and auth failures by metho
   t.same([st('login'), st('idle'), st('waiting'), st('active')], [1, 2, 1, 1]);
   t.same([total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'ok' }), total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'error' })], [1, 1]);
   t.equal(total(m, 'sluice_client_auth_failures_total', { ...l, method: 'scram' }), 2);
+  t.equal(total(m, 'sluice_client_buffered_bytes', l), 370_010, 'buffered bytes summed over clients');
+  t.equal(total(m, 'sluice_client_buffered_bytes_max', l), 300_000, 'and the most for one client');
+  t.equal(total(m, 'sluice_clients_paused', l), 1, 'clients paused by backpressure');
 });
 
 t.test('process metrics are there, with the sluice_ prefix, and the registry is not the global one', async (t) => {

@@ -46,6 +46,7 @@ const SETTINGS: PoolSettings = {
   lifetimeMs: 3_600_000,
   resetQuery: 'DISCARD ALL',
   maxPreparedStatements: 200,
+  pktBuf: 262_144,
 };
 
 function setup(overrides: Partial<PoolSettings> = {}) {

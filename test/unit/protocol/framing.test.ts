@@ -1,7 +1,7 @@
 // Tests for FrameScanner: byte-exact relay under any chunking, delivery of interesting messages, framing errors.
 import t from 'tap';
 import fc from 'fast-check';
-import { FrameScanner, interestTable, StartupReader, type FrameSink } from '../../../lib/protocol/framing.js';
+import { FrameScanner, interestTable, STREAM_HEAD, StartupReader, type FrameSink } from '../../../lib/protocol/framing.js';
 import { bulk, header, message, readyForQuery, splitAt, sync } from '../../helpers/bytes.js';
 
 const Z = 0x5a;
@@ -149,6 +149,79 @@ t.test('relays byte-exactly and delivers each interesting message once, for any 
     { numRuns: 300 },
   );
   t.pass('forwarded bytes = stream minus dropped messages; onMessage once each, in order, before later bytes');
+});
+
+/** Records heads as well; every message is kept. */
+class HeadRecorder extends Recorder {
+  readonly heads: Array<{ type: number; bytes: Buffer; total: number }> = [];
+  maxPending = 0;
+  scanner: FrameScanner | null = null;
+
+  onHead(type: number, buf: Buffer, start: number, end: number, total: number): boolean {
+    this.heads.push({ type, bytes: Buffer.from(buf.subarray(start, end)), total });
+    return true;
+  }
+
+  override forward(buf: Buffer, start: number, end: number): void {
+    super.forward(buf, start, end);
+    this.maxPending = Math.max(this.maxPending, this.scanner?.pendingBytes ?? 0);
+  }
+}
+
+t.test('streaming: a large message spanning chunks is relayed as it arrives, the sink sees its head only', async (t) => {
+  const above = 20_000;
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ type: fc.constantFrom('S', 'Z', 'D'), size: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(above, KB100)) }),
+        { minLength: 1, maxLength: 8 }).chain((specs) => {
+        const frames = specs.map((m, i) => bulk(m.type, m.size, i));
+        return fc.tuple(fc.constant(frames), cutsFor(frames));
+      }),
+      ([frames, cuts]) => {
+        const rec = new HeadRecorder();
+        const scanner = new FrameScanner(rec, [Z, S]);
+        rec.scanner = scanner;
+        scanner.setStreaming([S], above);
+        const stream = Buffer.concat(frames);
+        const chunks = splitAt(stream, cuts);
+        feedAll(scanner, chunks);
+        // Which S messages spanned chunks: those are streamed, the others delivered whole.
+        const ends = new Set<number>();
+        let at = 0;
+        for (const c of chunks) ends.add((at += c.length));
+        const expectedHeads: Buffer[] = [];
+        const expectedWhole: Buffer[] = [];
+        at = 0;
+        for (const f of frames) {
+          const spans = [...ends].some((e) => e > at && e < at + f.length);
+          if (f[0] === S && f.length > above && spans) expectedHeads.push(f.subarray(0, STREAM_HEAD));
+          else if (f[0] === S || f[0] === Z) expectedWhole.push(f);
+          at += f.length;
+        }
+        expectAll({
+          'byte-exact relay': rec.output.equals(stream),
+          'heads are the first STREAM_HEAD bytes': rec.heads.length === expectedHeads.length && rec.heads.every((h, i) => h.bytes.equals(expectedHeads[i])),
+          'heads carry the whole size': rec.heads.every((h) => h.total > above),
+          'other messages whole': rec.seen.length === expectedWhole.length && rec.seen.every((m, i) => m.bytes.equals(expectedWhole[i])),
+          'never gathers more than a head': rec.maxPending <= STREAM_HEAD,
+          'ends at a boundary': scanner.atBoundary,
+        });
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('relay is unchanged; a streamed message costs the scanner at most STREAM_HEAD bytes');
+});
+
+t.test('streaming: without setStreaming a large interesting message is gathered whole', async (t) => {
+  const rec = new HeadRecorder();
+  const scanner = new FrameScanner(rec, [S]);
+  const big = bulk('S', KB100);
+  feedAll(scanner, splitAt(big, [1000, 50_000]));
+  t.equal(rec.heads.length, 0);
+  t.equal(rec.seen.length, 1);
+  t.ok(rec.seen[0].bytes.equals(big));
+  t.equal(scanner.pendingBytes, 0, 'and nothing is kept once it was handed over');
 });
 
 t.test('one-byte chunks', async (t) => {

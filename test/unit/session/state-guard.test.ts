@@ -31,6 +31,7 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     skipToSync: () => void calls.push('skipToSync'),
     releaseServer: () => void calls.push('release'),
     carriedParam: (name: string, value: string) => void calls.push(`carried ${name}=${value}`),
+    closeServer: () => void calls.push('close'),
   } satisfies GuardHost;
   const hub = (opts.hub ?? {
     subscribe: (_p: unknown, ch: string, sub: unknown, done: (e: string | null) => void) => (subs.set(ch, sub), done(null)),
@@ -198,4 +199,38 @@ t.test('a client that leaves while its LISTEN is on its way is unsubscribed when
   t.same(unsubscribed, ['a', 'a'], 'and again once the hub confirms it');
   t.equal(pending.length, 1, 'the rest of the Query is not run');
   t.same(s.out, [], 'nothing is written to a client that is gone');
+});
+
+t.test('a statement too large to scan: the connection is closed after its transaction instead of released', async (t) => {
+  const s = setup('allow');
+  const conn = { status: TxStatus.Idle, closed: false } as unknown as ServerConnection;
+  t.equal(s.guard.transactionEnded(conn), false, 'an ordinary transaction: the session releases the connection');
+  s.guard.unscanned();
+  t.equal(s.guard.transactionEnded(conn), true, 'the guard takes care of it');
+  t.same(s.calls, ['close'], 'closed, not released');
+  t.equal(s.guard.transactionEnded(conn), false, 'once: the next transaction is ordinary again');
+  t.match(s.captured.lines(), [{ msg: /too large to scan/ }]);
+});
+
+t.test('a statement too large to scan, then the client leaves: its connection is closed', async (t) => {
+  const s = setup('reject');
+  const closed: string[] = [];
+  const conn = { status: TxStatus.InTransaction, closed: false, close: (r: string) => void closed.push(r) } as unknown as ServerConnection;
+  s.guard.unscanned();
+  t.equal(s.guard.leave(conn), true);
+  t.match(closed, [/too large to scan/]);
+});
+
+t.test('a statement too large to scan in session mode changes nothing (the reset query runs anyway)', async (t) => {
+  const s = setup('pin', { mode: 'session' });
+  s.guard.unscanned();
+  t.equal(s.guard.transactionEnded({ status: TxStatus.Idle } as unknown as ServerConnection), false);
+});
+
+t.test('a lost server connection: the next one is closed too, since the statement may be sent to it again', async (t) => {
+  const s = setup('allow');
+  s.guard.unscanned();
+  s.guard.serverLost();
+  t.equal(s.guard.transactionEnded({ status: TxStatus.Idle } as unknown as ServerConnection), true);
+  t.same(s.calls, ['close']);
 });
