@@ -1,0 +1,134 @@
+// Proves Sluice's memory per client stays near pkt_buf whatever the result or message size: slow readers pause their server, huge queries stream, queued pipelines pause their client.
+import t from 'tap';
+import pg from 'pg';
+import { startTestPostgres } from '../helpers/postgres.js';
+import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { consoleClient, eventually } from '../helpers/console.js';
+import { firstColumn, loginMd5, type RawClient } from '../helpers/raw-client.js';
+import { cstr, message } from '../helpers/bytes.js';
+import type { ClientSession } from '../../lib/session/client-session.js';
+
+const PKT_BUF = 262_144;
+// Beyond pkt_buf: the server read (up to 64 KiB) relayed before the check that pauses, and a client read in flight.
+const SLACK = 256 * 1024;
+const ROWS = 300;
+const BIG_RESULT = `SELECT repeat('x', 1000000) FROM generate_series(1, ${ROWS})`;
+
+const realPg = await startTestPostgres(t);
+const sluice = await startSluice(t, realPg, { admin_users: ['alice'], pkt_buf: PKT_BUF, default_pool_size: 2 });
+
+function sessionOf(s: TestSluice, pid: number): ClientSession {
+  for (const session of s.pooler.sessions.values()) if (session.ident.pid === pid) return session;
+  throw new Error(`no session with key ${pid}`);
+}
+
+/** Reads the rest of the stream without keeping it; resolves with its size once it ends with ReadyForQuery. */
+function drainToReady(client: RawClient): Promise<number> {
+  const socket = client.socket;
+  socket.removeAllListeners('data');
+  return new Promise((resolve) => {
+    let total = 0;
+    let tail = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      tail = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - 6))]).subarray(-6);
+      if (tail.equals(Buffer.from('Z\0\0\0\x05I', 'latin1'))) resolve(total);
+    });
+    socket.resume();
+  });
+}
+
+async function bobServed(): Promise<number> {
+  const other = new pg.Client(sluice.options('bob'));
+  await other.connect();
+  const { rows } = await other.query('select 41 + 1 as n');
+  await other.end();
+  return rows[0].n;
+}
+
+t.test('a client that never reads a large result: its linked server is paused, buffering stays within pkt_buf, others are served', async (t) => {
+  const { client, pid } = await loginMd5(sluice.port);
+  t.teardown(() => client.destroy());
+  client.socket.pause();
+  client.send(message('Q', cstr(BIG_RESULT)));
+  const s = sessionOf(sluice, pid);
+  await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
+  const server = s.server!;
+  t.ok(s.bufferedBytes <= PKT_BUF + SLACK, `Sluice holds ${s.bufferedBytes} bytes for it, at most pkt_buf (${PKT_BUF}) and a read or two`);
+
+  t.equal(await bobServed(), 42, 'a well-behaved client of the same pool is served meanwhile');
+
+  t.equal(s.server, server, 'the server connection stays linked');
+  t.ok(server.readingPaused, 'and unread');
+  t.equal(s.state, 'active', 'SHOW CLIENTS shows it active');
+  const admin = await consoleClient(t, sluice);
+  const { rows } = await admin.query('SHOW CLIENTS');
+  const row = rows.find((r) => Number(r.id) === s.ident.id);
+  t.ok(Number(row.buffered_bytes) > 0 && Number(row.buffered_bytes) <= PKT_BUF + SLACK, `SHOW CLIENTS buffered_bytes ${row.buffered_bytes}`);
+
+  const size = await drainToReady(client);
+  t.ok(size > ROWS * 1_000_000, `once it reads, the whole result arrives (${size} bytes)`);
+  await eventually('the server connection to go back to the pool', () => s.server === null);
+  t.notOk(server.readingPaused, 'and it is read again in the pool');
+});
+
+t.test('a client that leaves while its server is paused: the connection is closed, not pooled paused', async (t) => {
+  const { client, pid } = await loginMd5(sluice.port);
+  client.socket.pause();
+  client.send(message('Q', cstr(BIG_RESULT)));
+  const s = sessionOf(sluice, pid);
+  await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
+  const server = s.server!;
+  client.destroy();
+  await eventually('the server connection to close', () => server.closed);
+  t.equal(await bobServed(), 42, 'the pool serves the next client');
+});
+
+t.test('a 50 MB Query streams through: the right answer, bounded buffering, and its server connection is not reused', async (t) => {
+  const { client, pid } = await loginMd5(sluice.port);
+  t.teardown(() => client.destroy());
+  const s = sessionOf(sluice, pid);
+  let most = 0;
+  // Runs after the session handled each chunk (its listener came first).
+  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const text = 'y'.repeat(50_000_000);
+  client.send(message('Q', cstr(`SELECT length('${text}')::text || ' ' || pg_backend_pid() AS r`)));
+  const reply = await client.readUntil('Z', 120_000);
+  const [length, backend] = (firstColumn(reply)[0] ?? '').split(' ');
+  t.equal(length, '50000000', 'Postgres saw the whole text');
+  t.ok(most > 0 && most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
+  await eventually('the server connection that ran it to close', async () => {
+    const gone = await realPg.query('select count(*)::int as n from pg_stat_activity where pid = $1', [Number(backend)]);
+    return gone[0].n === 0;
+  });
+  t.pass('closed after the transaction, since the state guard could not read the statement');
+  const again = await client.query('select 1');
+  t.same(firstColumn(again), ['1'], 'the client carries on');
+});
+
+t.test('a client pipelining while it waits for a server stops being read beyond pkt_buf, and is served in full', async (t) => {
+  const single = await startSluice(t, realPg, { pkt_buf: PKT_BUF, default_pool_size: 1 });
+  const holder = new pg.Client(single.options('bob'));
+  await holder.connect();
+  await holder.query('begin');
+  const { client, pid } = await loginMd5(single.port);
+  t.teardown(() => client.destroy());
+  const s = sessionOf(single, pid);
+  const n = 2000;
+  const one = message('Q', cstr(`select 1 -- ${'z'.repeat(1000)}`));
+  client.send(Buffer.concat(Array.from({ length: n }, () => one)));
+  await eventually('reading from the client to pause', () => s.readingPaused);
+  t.equal(s.state, 'waiting', 'it waits for the one server connection');
+  t.ok(s.bufferedBytes <= PKT_BUF + SLACK, `Sluice holds ${s.bufferedBytes} of its ${n * one.length} bytes`);
+  await holder.query('commit');
+  await holder.end();
+  let ready = 0;
+  let errors = 0;
+  while (ready < n) {
+    const m = await client.readMessage(30_000);
+    if (m.type === 'Z') ready++;
+    if (m.type === 'E') errors++;
+  }
+  t.equal(errors, 0, `all ${n} queries answered, none failed`);
+  t.notOk(s.readingPaused, 'and it is read again');
+});
