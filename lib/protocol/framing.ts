@@ -17,6 +17,8 @@ export interface FrameSink {
    * of the forwarded stream; the rest of the message is forwarded as it arrives either way.
    */
   onHead?(type: number, buf: Buffer, start: number, end: number, total: number): boolean;
+  /** Asked first, with the same head: true to gather this message whole after all (the owner must rewrite it). */
+  gatherWhole?(type: number, buf: Buffer, start: number, end: number): boolean;
 }
 
 const HEADER = 5;
@@ -267,8 +269,14 @@ export class FrameScanner {
     chunk.copy(msg, this.partialLen, from, from + n);
     this.partialLen += n;
     if (this.partialLen < this.partialTotal) return -1;
+    if (this.streamRest > 0) {
+      if (!this.sink.gatherWhole?.(msg[0], msg, 0, msg.length)) return this.streamHead(msg, from + n);
+      // Gathered after all: the head is the start of the whole message, which grows as it arrives.
+      this.partialTotal += this.streamRest;
+      this.streamRest = 0;
+      return this.fillPartial(chunk, from + n);
+    }
     this.partial = null;
-    if (this.streamRest > 0) return this.streamHead(msg, from + n);
     const handOver = this.interest[msg[0]] !== COUNT || ++this.counted === this.stopAt;
     const relay = !handOver || this.sink.onMessage(msg[0], msg, 0, msg.length);
     if (relay && !this.failed) this.sink.forward(msg, 0, msg.length);
@@ -277,6 +285,7 @@ export class FrameScanner {
 
   /** A streaming message's head is complete: the sink sees it, and the rest is to be skipped (forwarded). */
   private streamHead(head: Buffer, next: number): number {
+    this.partial = null;
     this.skip = this.streamRest;
     this.streamRest = 0;
     const sink = this.sink;

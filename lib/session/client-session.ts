@@ -24,8 +24,8 @@ import type { SessionContext, SessionIdentity } from './session-context.js';
 
 /** Built once: every session's scanner shares it. */
 const INSPECTED = interestTable(INSPECTED_CLIENT_TYPES);
-/** Message types that stream through when larger than pkt_buf, instead of being gathered whole. */
-const STREAMED = [Frontend.Query];
+/** Message types that stream through when larger than pkt_buf, instead of being gathered whole (see gatherWhole). */
+const STREAMED = [Frontend.Query, Frontend.Parse, Frontend.Bind];
 
 export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   // Waiter: queued (ticket), holding a slot (grant), or granted and waiting for a connection (list).
@@ -213,9 +213,17 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     return false;
   }
 
+  /** A named Parse or Bind larger than pkt_buf is gathered whole where Sluice renames prepared statements. */
+  gatherWhole(type: number, buf: Buffer, start: number): boolean {
+    if (!this.prepared || type === Frontend.Query) return false;
+    const name = type === Frontend.Parse ? start + 5 : buf.indexOf(0, start + 5) + 1;
+    return name > 0 && buf[name] !== 0;
+  }
+
   /**
-   * The head of a Query larger than pkt_buf (see FrameScanner.setStreaming): it streams through, so the state
-   * guard never sees its whole text and the server connection is closed after its transaction, not reused.
+   * The head of a Query, Parse or Bind larger than pkt_buf (see FrameScanner.setStreaming): it streams through,
+   * so the state guard never sees a whole statement text, and its server connection is closed after the
+   * transaction instead of reused.
    */
   onHead(type: number, buf: Buffer, start: number, end: number): boolean {
     if (this.input.held) {
@@ -230,8 +238,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   private streamed(type: number, buf: Buffer, start: number, end: number): boolean {
-    this.guard.unscanned();
-    this.requestSent();
+    if (type === Frontend.Bind) this.guard.statementUse(type, buf, start);
+    else this.guard.unscanned();
+    if (type === Frontend.Query) this.requestSent();
+    else this.owed.open = true;
     return this.prepared && this.server && !this.first.syncing ? this.prepared.sendHead(type, buf, start, end) : true;
   }
 

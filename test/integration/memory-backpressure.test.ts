@@ -106,6 +106,25 @@ t.test('a 50 MB Query streams through: the right answer, bounded buffering, and 
   t.same(firstColumn(again), ['1'], 'the client carries on');
 });
 
+t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement\'s is gathered, and both answer right', async (t) => {
+  const c = new pg.Client(sluice.options('bob'));
+  await c.connect();
+  t.teardown(() => c.end());
+  const s = sessionOf(sluice, (c as unknown as { processID: number }).processID);
+  let most = 0;
+  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const value = 'v'.repeat(30_000_000);
+  const unnamed = await c.query('select length($1::text) as n', [value]);
+  t.equal(unnamed.rows[0].n, 30_000_000, 'the unnamed statement saw the whole value');
+  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
+  most = 0;
+  const named = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: [value] });
+  t.equal(named.rows[0].n, 30_000_000, 'a named statement, renamed by Sluice, is gathered whole and still right');
+  t.ok(most > 20_000_000, `the documented exception shows in the accounting: ${most} bytes gathered`);
+  const again = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: ['abc'] });
+  t.equal(again.rows[0].n, 3, 'and it can be used again');
+});
+
 t.test('a client pipelining while it waits for a server stops being read beyond pkt_buf, and is served in full', async (t) => {
   const single = await startSluice(t, realPg, { pkt_buf: PKT_BUF, default_pool_size: 1 });
   const holder = new pg.Client(single.options('bob'));
