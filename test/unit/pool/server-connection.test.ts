@@ -39,6 +39,7 @@ function setup() {
     serverDrained: () => void events.push('drained'),
     serverCopyIn: () => undefined,
     serverFault: () => undefined,
+    serverBetweenMessages: () => undefined,
   };
   return { socket, conn, link, events };
 }
