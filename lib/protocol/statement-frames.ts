@@ -32,6 +32,12 @@ export function bindStatementStart(buf: Buffer, start: number, end: number): num
   return portalEnd < 0 ? -1 : portalEnd + 1;
 }
 
+/** A Parse or Bind that names a prepared statement (not the unnamed one); reads only the names, so a head will do. */
+export function namesStatement(type: number, buf: Buffer, start: number, end: number): boolean {
+  const from = type === Frontend.Parse ? start + 5 : type === Frontend.Bind ? bindStatementStart(buf, start, end) : -1;
+  return from >= 0 && from < end && buf[from] !== 0;
+}
+
 /** A copy of the frame buf[start, end) with the bytes [from, to) replaced by `name`, its length fixed. */
 export function withName(buf: Buffer, start: number, end: number, from: number, to: number, name: Buffer): Buffer {
   const out = Buffer.allocUnsafe(end - start - (to - from) + name.length);

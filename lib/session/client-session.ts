@@ -2,6 +2,7 @@
 import type net from 'node:net';
 import { Frontend, TxStatus } from '../protocol/codes.js';
 import { FrameScanner, interestTable, type FrameSink } from '../protocol/framing.js';
+import { namesStatement } from '../protocol/statement-frames.js';
 import * as encode from '../protocol/encode.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { List } from '../list.js';
@@ -214,10 +215,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   /** A named Parse or Bind larger than pkt_buf is gathered whole where Sluice renames prepared statements. */
-  gatherWhole(type: number, buf: Buffer, start: number): boolean {
-    if (!this.prepared || type === Frontend.Query) return false;
-    const name = type === Frontend.Parse ? start + 5 : buf.indexOf(0, start + 5) + 1;
-    return name > 0 && buf[name] !== 0;
+  gatherWhole(type: number, buf: Buffer, start: number, end: number): boolean {
+    return this.prepared !== null && namesStatement(type, buf, start, end);
   }
 
   /**

@@ -3,7 +3,7 @@ import t from 'tap';
 import { parseBackend } from '../../helpers/bytes.js';
 import { bind, closeStatement as clientClose, describeStatement, parse } from '../../helpers/wire.js';
 import {
-  bindStatementStart, closeStatement, COMPLETIONS, dropsAllStatements, FailingDescribe, nulAt, Sync, withName,
+  bindStatementStart, closeStatement, COMPLETIONS, dropsAllStatements, FailingDescribe, namesStatement, nulAt, Sync, withName,
 } from '../../../lib/protocol/statement-frames.js';
 import * as encode from '../../../lib/protocol/encode.js';
 
@@ -24,6 +24,17 @@ t.test('Bind: the statement name follows the portal name', async (t) => {
   const unnamed = bind();
   const u = bindStatementStart(unnamed, 0, unnamed.length);
   t.equal(nulAt(unnamed, u, unnamed.length), u, 'the unnamed statement is an empty name');
+});
+
+t.test('namesStatement: a Parse or Bind of a named statement, read from its head alone', async (t) => {
+  const named = parse('select 1', 'mine');
+  t.ok(namesStatement(0x50, named, 0, named.length));
+  t.notOk(namesStatement(0x50, parse('select 1'), 0, 14), 'the unnamed statement');
+  const b = bind(['x'.repeat(100)], { portal: 'p1', statement: 'stmt' });
+  t.ok(namesStatement(0x42, b, 0, 12), 'a Bind cut after its names');
+  t.notOk(namesStatement(0x42, bind(['x'], { portal: 'p1' }), 0, 12), 'a Bind of the unnamed statement');
+  t.notOk(namesStatement(0x42, b, 0, 8), 'a head that ends inside the portal name says nothing');
+  t.notOk(namesStatement(0x51, named, 0, named.length), 'only Parse and Bind');
 });
 
 t.test('Describe and Close of a statement: the name after the S', async (t) => {
