@@ -1,4 +1,4 @@
-// Proves Sluice's memory per client stays near pkt_buf whatever the result or message size: slow readers pause their server, huge queries stream, queued pipelines pause their client.
+// Proves Sluice's memory per client stays near pkt_buf whatever the result or message size: slow readers pause their server, slow servers pause their client, huge messages stream, queued pipelines pause their client.
 import t from 'tap';
 import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
@@ -123,6 +123,36 @@ t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind
   t.ok(most > 20_000_000, `the documented exception shows in the accounting: ${most} bytes gathered`);
   const again = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: ['abc'] });
   t.equal(again.rows[0].n, 3, 'and it can be used again');
+});
+
+t.test('a server that does not take a client\'s pipeline: reading from the client stops beyond pkt_buf, and all is answered', async (t) => {
+  const holder = new pg.Client(sluice.options('bob'));
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('select pg_advisory_lock(4242)');
+  const { client, pid } = await loginMd5(sluice.port);
+  t.teardown(() => client.destroy());
+  const s = sessionOf(sluice, pid);
+  let most = 0;
+  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  // Postgres waits for the lock and reads nothing more meanwhile: what follows piles up in front of it, well
+  // beyond what the kernel buffers on loopback (a receive buffer may grow to net.ipv4.tcp_rmem's 32 MB).
+  const n = 1500;
+  const one = message('Q', cstr(`select 2 -- ${'w'.repeat(64_000)}`));
+  client.send(message('Q', cstr('select pg_advisory_lock(4242)')), Buffer.concat(Array.from({ length: n }, () => one)));
+  await eventually('reading from the client to pause', () => s.readingPaused && s.server !== null && !s.server.readingPaused, 60_000);
+  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} of ${n * one.length} bytes`);
+  await holder.query('select pg_advisory_unlock(4242)');
+  let ready = 0;
+  let errors = 0;
+  while (ready < n + 1) {
+    const m = await client.readMessage(30_000);
+    if (m.type === 'Z') ready++;
+    if (m.type === 'E') errors++;
+  }
+  t.equal(errors, 0, `the lock and all ${n} queries answered, none failed`);
+  t.ok(most <= PKT_BUF + SLACK, `and Sluice never held more than ${most} bytes for it`);
+  await client.query('select pg_advisory_unlock(4242)');
 });
 
 t.test('a client pipelining while it waits for a server stops being read beyond pkt_buf, and is served in full', async (t) => {
