@@ -106,6 +106,22 @@ t.test('a 50 MB Query streams through: the right answer, bounded buffering, and 
   t.same(firstColumn(again), ['1'], 'the client carries on');
 });
 
+t.test('a large Query that arrives while input is held (a LISTEN served by the hub) streams through once it is released', async (t) => {
+  const { client, pid } = await loginMd5(sluice.port);
+  t.teardown(() => client.destroy());
+  const s = sessionOf(sluice, pid);
+  let most = 0;
+  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  // One write: the LISTEN holds input while the hub subscribes, so the big Query's head and body are held.
+  const big = message('Q', cstr(`select length('${'h'.repeat(2_000_000)}') as n`));
+  client.send(message('Q', cstr('listen backpressure_ch')), big);
+  const listen = await client.readUntil('Z', 30_000);
+  t.ok(listen.some((m) => m.type === 'C' && m.body.toString().startsWith('LISTEN')), 'LISTEN answered');
+  const reply = await client.readUntil('Z', 30_000);
+  t.same(firstColumn(reply), ['2000000'], 'the held Query reached Postgres whole');
+  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
+});
+
 t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement\'s is gathered, and both answer right', async (t) => {
   const c = new pg.Client(sluice.options('bob'));
   await c.connect();
