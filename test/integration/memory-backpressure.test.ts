@@ -1,5 +1,5 @@
 // Proves Sluice's memory per client stays near pkt_buf whatever the result or message size: slow readers pause their server, slow servers pause their client, huge messages stream, queued pipelines pause their client.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
@@ -20,6 +20,21 @@ const sluice = await startSluice(t, realPg, { admin_users: ['alice'], pkt_buf: P
 function sessionOf(s: TestSluice, pid: number): ClientSession {
   for (const session of s.pooler.sessions.values()) if (session.ident.pid === pid) return session;
   throw new Error(`no session with key ${pid}`);
+}
+
+/** Counts the most bytes Sluice held for a session, sampled after it handled each read from its client. */
+function peakOf(session: ClientSession): { bytes: number } {
+  const peak = { bytes: 0 };
+  // Runs after the session's own listener, which came first.
+  session.socket.on('data', () => void (peak.bytes = Math.max(peak.bytes, session.bufferedBytes)));
+  return peak;
+}
+
+/** A raw client logged in (bob) with its session, closed at teardown. */
+async function rawClient(t: Test, on: TestSluice = sluice): Promise<{ client: RawClient; s: ClientSession }> {
+  const { client, pid } = await loginMd5(on.port);
+  t.teardown(() => client.destroy());
+  return { client, s: sessionOf(on, pid) };
 }
 
 /** Reads the rest of the stream without keeping it; resolves with its size once it ends with ReadyForQuery. */
@@ -47,11 +62,9 @@ async function bobServed(): Promise<number> {
 }
 
 t.test('a client that never reads a large result: its linked server is paused, buffering stays within pkt_buf, others are served', async (t) => {
-  const { client, pid } = await loginMd5(sluice.port);
-  t.teardown(() => client.destroy());
+  const { client, s } = await rawClient(t);
   client.socket.pause();
   client.send(message('Q', cstr(BIG_RESULT)));
-  const s = sessionOf(sluice, pid);
   await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
   const server = s.server!;
   t.ok(s.bufferedBytes <= PKT_BUF + SLACK, `Sluice holds ${s.bufferedBytes} bytes for it, at most pkt_buf (${PKT_BUF}) and a read or two`);
@@ -73,10 +86,9 @@ t.test('a client that never reads a large result: its linked server is paused, b
 });
 
 t.test('a client that leaves while its server is paused: the connection is closed, not pooled paused', async (t) => {
-  const { client, pid } = await loginMd5(sluice.port);
+  const { client, s } = await rawClient(t);
   client.socket.pause();
   client.send(message('Q', cstr(BIG_RESULT)));
-  const s = sessionOf(sluice, pid);
   await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
   const server = s.server!;
   client.destroy();
@@ -85,18 +97,14 @@ t.test('a client that leaves while its server is paused: the connection is close
 });
 
 t.test('a 50 MB Query streams through: the right answer, bounded buffering, and its server connection is not reused', async (t) => {
-  const { client, pid } = await loginMd5(sluice.port);
-  t.teardown(() => client.destroy());
-  const s = sessionOf(sluice, pid);
-  let most = 0;
-  // Runs after the session handled each chunk (its listener came first).
-  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const { client, s } = await rawClient(t);
+  const most = peakOf(s);
   const text = 'y'.repeat(50_000_000);
   client.send(message('Q', cstr(`SELECT length('${text}')::text || ' ' || pg_backend_pid() AS r`)));
   const reply = await client.readUntil('Z', 120_000);
   const [length, backend] = (firstColumn(reply)[0] ?? '').split(' ');
   t.equal(length, '50000000', 'Postgres saw the whole text');
-  t.ok(most > 0 && most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
+  t.ok(most.bytes > 0 && most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
   await eventually('the server connection that ran it to close', async () => {
     const gone = await realPg.query('select count(*)::int as n from pg_stat_activity where pid = $1', [Number(backend)]);
     return gone[0].n === 0;
@@ -107,11 +115,8 @@ t.test('a 50 MB Query streams through: the right answer, bounded buffering, and 
 });
 
 t.test('a large Query that arrives while input is held (a LISTEN served by the hub) streams through once it is released', async (t) => {
-  const { client, pid } = await loginMd5(sluice.port);
-  t.teardown(() => client.destroy());
-  const s = sessionOf(sluice, pid);
-  let most = 0;
-  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const { client, s } = await rawClient(t);
+  const most = peakOf(s);
   // One write: the LISTEN holds input while the hub subscribes, so the big Query's head and body are held.
   const big = message('Q', cstr(`select length('${'h'.repeat(2_000_000)}') as n`));
   client.send(message('Q', cstr('listen backpressure_ch')), big);
@@ -119,7 +124,7 @@ t.test('a large Query that arrives while input is held (a LISTEN served by the h
   t.ok(listen.some((m) => m.type === 'C' && m.body.toString().startsWith('LISTEN')), 'LISTEN answered');
   const reply = await client.readUntil('Z', 30_000);
   t.same(firstColumn(reply), ['2000000'], 'the held Query reached Postgres whole');
-  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
+  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
 });
 
 t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement\'s is gathered, and both answer right', async (t) => {
@@ -127,16 +132,15 @@ t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind
   await c.connect();
   t.teardown(() => c.end());
   const s = sessionOf(sluice, (c as unknown as { processID: number }).processID);
-  let most = 0;
-  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const most = peakOf(s);
   const value = 'v'.repeat(30_000_000);
   const unnamed = await c.query('select length($1::text) as n', [value]);
   t.equal(unnamed.rows[0].n, 30_000_000, 'the unnamed statement saw the whole value');
-  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} bytes for it`);
-  most = 0;
+  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+  most.bytes = 0;
   const named = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: [value] });
   t.equal(named.rows[0].n, 30_000_000, 'a named statement, renamed by Sluice, is gathered whole and still right');
-  t.ok(most > 20_000_000, `the documented exception shows in the accounting: ${most} bytes gathered`);
+  t.ok(most.bytes > 20_000_000, `the documented exception shows in the accounting: ${most.bytes} bytes gathered`);
   const again = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: ['abc'] });
   t.equal(again.rows[0].n, 3, 'and it can be used again');
 });
@@ -146,18 +150,15 @@ t.test('a server that does not take a client\'s pipeline: reading from the clien
   await holder.connect();
   t.teardown(() => holder.end());
   await holder.query('select pg_advisory_lock(4242)');
-  const { client, pid } = await loginMd5(sluice.port);
-  t.teardown(() => client.destroy());
-  const s = sessionOf(sluice, pid);
-  let most = 0;
-  s.socket.on('data', () => void (most = Math.max(most, s.bufferedBytes)));
+  const { client, s } = await rawClient(t);
+  const most = peakOf(s);
   // Postgres waits for the lock and reads nothing more meanwhile: what follows piles up in front of it, well
   // beyond what the kernel buffers on loopback (a receive buffer may grow to net.ipv4.tcp_rmem's 32 MB).
   const n = 1500;
   const one = message('Q', cstr(`select 2 -- ${'w'.repeat(64_000)}`));
   client.send(message('Q', cstr('select pg_advisory_lock(4242)')), Buffer.concat(Array.from({ length: n }, () => one)));
   await eventually('reading from the client to pause', () => s.readingPaused && s.server !== null && !s.server.readingPaused, 60_000);
-  t.ok(most <= PKT_BUF + SLACK, `Sluice held at most ${most} of ${n * one.length} bytes`);
+  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} of ${n * one.length} bytes`);
   await holder.query('select pg_advisory_unlock(4242)');
   let ready = 0;
   let errors = 0;
@@ -167,7 +168,7 @@ t.test('a server that does not take a client\'s pipeline: reading from the clien
     if (m.type === 'E') errors++;
   }
   t.equal(errors, 0, `the lock and all ${n} queries answered, none failed`);
-  t.ok(most <= PKT_BUF + SLACK, `and Sluice never held more than ${most} bytes for it`);
+  t.ok(most.bytes <= PKT_BUF + SLACK, `and Sluice never held more than ${most.bytes} bytes for it`);
   await client.query('select pg_advisory_unlock(4242)');
 });
 
@@ -176,9 +177,7 @@ t.test('a client pipelining while it waits for a server stops being read beyond 
   const holder = new pg.Client(single.options('bob'));
   await holder.connect();
   await holder.query('begin');
-  const { client, pid } = await loginMd5(single.port);
-  t.teardown(() => client.destroy());
-  const s = sessionOf(single, pid);
+  const { client, s } = await rawClient(t, single);
   const n = 2000;
   const one = message('Q', cstr(`select 1 -- ${'z'.repeat(1000)}`));
   client.send(Buffer.concat(Array.from({ length: n }, () => one)));
