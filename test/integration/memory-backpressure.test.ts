@@ -4,7 +4,8 @@ import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { consoleClient, eventually } from '../helpers/console.js';
-import { firstColumn, loginMd5, type RawClient } from '../helpers/raw-client.js';
+import { errorFields, firstColumn, loginMd5, type RawClient } from '../helpers/raw-client.js';
+import { parse, syncMsg } from '../helpers/wire.js';
 import { cstr, message } from '../helpers/bytes.js';
 import type { ClientSession } from '../../lib/session/client-session.js';
 
@@ -125,6 +126,18 @@ t.test('a large Query that arrives while input is held (a LISTEN served by the h
   const reply = await client.readUntil('Z', 30_000);
   t.same(firstColumn(reply), ['2000000'], 'the held Query reached Postgres whole');
   t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+});
+
+t.test('a large Query after a refused Parse is dropped whole up to the Sync, and the stream stays in step', async (t) => {
+  const strict = await startSluice(t, realPg, { pkt_buf: PKT_BUF, session_state: 'reject' });
+  const { client } = await rawClient(t, strict);
+  // The guard refuses the Parse and skips to Sync: the large Query between them streams nowhere.
+  const big = message('Q', cstr(`select length('${'d'.repeat(1_000_000)}')`));
+  client.send(parse('create temp table refused (x int)'), big, syncMsg());
+  const replies = await client.readUntil('Z', 30_000);
+  t.same(replies.map((m) => m.type), ['E', 'Z'], 'the refusal, then ReadyForQuery at the Sync');
+  t.equal(errorFields(replies[0]).code, '0A000', 'session state refused (0A000)');
+  t.same(firstColumn(await client.query('select 5')), ['5'], 'the next query is read from a message boundary');
 });
 
 t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement\'s is gathered, and both answer right', async (t) => {
