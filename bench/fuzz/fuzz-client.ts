@@ -23,7 +23,7 @@ export interface SessionResult {
 }
 
 /** How long a hostile session waits for an answer before it goes on regardless. */
-const AWAIT_MS = 2000;
+const AWAIT_MS = 1000;
 const AWAIT_MATCH: Record<string, (m: BackendMsg) => boolean> = {
   readyForQuery: (m) => m.name === 'readyForQuery',
   copyInResponse: (m) => m.name === 'copyInResponse' || m.name === 'readyForQuery',

@@ -27,11 +27,13 @@ const COPY_ROWS = 20;
 const SAMPLES = 8;
 
 class Check {
-  constructor(private readonly tally: GoodTally, private readonly who: string) {}
+  constructor(private readonly tally: GoodTally, private readonly who: string, private readonly onWrong: (what: string) => void) {}
 
   equal(what: string, got: unknown, want: unknown): void {
-    if (JSON.stringify(got) === JSON.stringify(want)) this.tally.checks++;
-    else this.tally.wrong.push(`${this.who}: ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    if (JSON.stringify(got) === JSON.stringify(want)) return void this.tally.checks++;
+    const wrong = `${this.who}: ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`;
+    this.tally.wrong.push(wrong);
+    this.onWrong(wrong);
   }
 }
 
@@ -90,6 +92,8 @@ export interface GoodClientOptions {
   defaults: Defaults;
   tally: GoodTally;
   running: () => boolean;
+  /** Called at each wrong answer, when it is seen. */
+  onWrong: (what: string) => void;
 }
 
 function noteError(tally: GoodTally, who: string, err: unknown): void {
@@ -102,7 +106,7 @@ function noteError(tally: GoodTally, who: string, err: unknown): void {
 export async function runGoodClient(o: GoodClientOptions): Promise<void> {
   const app = `good_${o.id}`;
   const rng = new Prng(o.seed, 2_000_000 + o.id);
-  const check = new Check(o.tally, app);
+  const check = new Check(o.tally, app, o.onWrong);
   for (let round = 0; o.running(); round++) {
     const client = new pg.Client({
       ...o.endpoint.shared, host: o.endpoint.host, port: o.endpoint.port, application_name: app,

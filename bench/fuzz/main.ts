@@ -12,15 +12,19 @@ import { Cleanup } from '../core/cleanup.js';
 import { startChild } from '../core/child.js';
 import { waitForPort } from '../targets/auth-file.js';
 import { fuzzEndpoint, fuzzSluiceConfig, prepareDatabase, type FuzzUsers } from './fuzz-setup.js';
+import { errorLines } from './sluice-watch.js';
 import { describePlan } from './plan-text.js';
 import { Prng } from './prng.js';
-import { describeReport, runFuzz, type FuzzOptions } from './run-fuzz.js';
+import { describeReport, failed, runFuzz, type FuzzOptions } from './run-fuzz.js';
 import { planSession } from './session-plan.js';
 
-const USAGE = `usage: npm run fuzz -- [--seed N] [--messages N] [--concurrency N] [--good N] [--only I,J]
+const USAGE = `usage: npm run fuzz -- [--seed N] [--messages N] [--concurrency N] [--good N] [--only I,J] [--show] [--log FILE]
+Exits 1 when Sluice crashed or stopped serving, a client read an answer not its own, Sluice logged an
+internal error, or a well-behaved client saw an error.
+
   --seed N         PRNG seed (default 1); the same seed sends the same sessions
   --messages N     frontend messages to send in all (default 20000)
-  --concurrency N  hostile sessions at a time (default 8)
+  --concurrency N  hostile sessions at a time (default 24)
   --good N         well-behaved clients checking their answers meanwhile (default 2)
   --only I,J       replay only these sessions of the seed, one after another
   --show           print the plan of each --only session before running it
@@ -37,7 +41,7 @@ type CliOptions = Omit<FuzzOptions, 'endpoint' | 'sluice' | 'defaults'> & { log?
 function parse(argv: string[]): CliOptions {
   const { values } = parseArgs({ args: argv, options: {
     seed: { type: 'string', default: '1' }, messages: { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '8' }, good: { type: 'string', default: '2' }, only: { type: 'string' }, log: { type: 'string' },
+    concurrency: { type: 'string', default: '24' }, good: { type: 'string', default: '2' }, only: { type: 'string' }, log: { type: 'string' },
     show: { type: 'boolean', default: false },
   } });
   const int = (name: string, text: string, min: number) => {
@@ -87,14 +91,23 @@ async function startSluice(cleanup: Cleanup, config: Record<string, unknown>, po
   await writeFile(file, JSON.stringify(config));
   const cli = fileURLToPath(new URL('../../lib/cli.js', import.meta.url));
   const logFile = log ? createWriteStream(log) : null;
+  const errors: string[] = [];
   const child = startChild(cleanup, process.execPath, [cli, '--config', file], {
     env: { ...process.env, SLUICE_LOG_LEVEL: log ? 'info' : 'warn' },
     maxOutput: 256 * 1024,
-    onLine: logFile ? (line) => logFile.write(`${line}\n`) : undefined,
+    onLine: (line) => {
+      logFile?.write(`${line}\n`);
+      if (!line.startsWith('{')) return;
+      try {
+        errors.push(...errorLines([JSON.parse(line) as Record<string, unknown>]));
+      } catch {
+        // Not a log line (a stack trace's object literal, say): the exit report carries it.
+      }
+    },
   });
   await waitForPort('127.0.0.1', port, child.done);
   const exited = child.done.then((r) => `${r.signal ?? `exit ${r.code}`}; its last output:\n${child.tail()}`);
-  return { pid: child.pid, exited, stop: () => child.stop('SIGINT', 5000) };
+  return { pid: child.pid, exited, internalErrors: () => errors };
 }
 
 async function main(): Promise<number> {
@@ -115,7 +128,7 @@ async function main(): Promise<number> {
     const sluice = await startSluice(cleanup, fuzzSluiceConfig({ port, pgHost: '127.0.0.1', pgPort: pgServer.server.port, database: DATABASE, users: USERS, sharedVerifier }), port, opts.log);
     const report = await runFuzz({ ...opts, endpoint: fuzzEndpoint(port, DATABASE, USERS), sluice, defaults });
     console.log(describeReport(report).join('\n'));
-    return report.crashes.length > 0 || report.wrongAnswers.length > 0 ? 1 : 0;
+    return failed(report) ? 1 : 0;
   } finally {
     await cleanup.runAll();
   }

@@ -35,6 +35,8 @@ export interface FuzzReport {
   wallMs: number;
   crashes: string[];
   wrongAnswers: string[];
+  /** Sluice's error-level log lines: exceptions it caught and survived. */
+  internalErrors: string[];
   good: GoodTally;
   firstFailure: FirstFailure | null;
   rssMb: { start: number | null; peak: number; end: number | null };
@@ -79,7 +81,7 @@ class Run {
 
 function goodClients(run: Run, running: () => boolean): Promise<void>[] {
   return Array.from({ length: run.o.goodClients }, (_, id) =>
-    runGoodClient({ endpoint: run.o.endpoint, id, seed: run.o.seed, defaults: run.o.defaults, tally: run.good, running }));
+    runGoodClient({ endpoint: run.o.endpoint, id, seed: run.o.seed, defaults: run.o.defaults, tally: run.good, running, onWrong: (w) => run.failed(`wrong answer: ${w}`) }));
 }
 
 function reportProgress(run: Run): NodeJS.Timeout {
@@ -96,11 +98,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const good = goodClients(run, () => goodRunning && !watch.crashed);
   const ticker = reportProgress(run);
   await Promise.all(Array.from({ length: o.only ? 1 : o.concurrency }, () => run.worker()));
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // Good clients meet what the last sessions left behind.
   goodRunning = false;
   await Promise.all(good);
   clearInterval(ticker);
-  for (const w of run.good.wrong) run.failed(`wrong answer: ${w}`);
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // Let Sluice close what the clients left.
   if (!watch.crashed) {
     const problem = await probe(o.endpoint);
     if (problem) watch.crashes.push(`Sluice stopped serving after the run: ${problem}`);
@@ -109,9 +110,14 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   watch.stop();
   return {
     seed: o.seed, messages: run.sent, sessions: run.sessions, wallMs: Math.round(performance.now() - run.started),
-    crashes: watch.crashes, wrongAnswers: [...run.wrong, ...run.good.wrong], good: run.good, firstFailure: run.first,
+    crashes: watch.crashes, wrongAnswers: [...run.wrong, ...run.good.wrong], internalErrors: o.sluice.internalErrors(), good: run.good, firstFailure: run.first,
     rssMb: { start: rssStart, peak: watch.peakRssMb, end: rssEnd },
   };
+}
+
+/** A crash, a wrong answer, an internal error, or an error a good client saw: the run failed. */
+export function failed(r: FuzzReport): boolean {
+  return r.crashes.length + r.wrongAnswers.length + r.internalErrors.length + r.good.errors > 0;
 }
 
 /** The report as text lines, for the CLI and the test's output. */
@@ -122,6 +128,8 @@ export function describeReport(r: FuzzReport): string[] {
     `crashes: ${r.crashes.length}${r.crashes.length ? ` (${r.crashes[0]})` : ''}`,
     `wrong answers: ${r.wrongAnswers.length}`,
     ...r.wrongAnswers.slice(0, 10).map((w) => `  ${w}`),
+    `internal errors logged by Sluice: ${r.internalErrors.length}`,
+    ...r.internalErrors.slice(0, 5).map((e) => `  ${e}`),
     `good clients: ${r.good.checks} answers checked, ${r.good.errors} errors`,
     ...r.good.errorSamples.map((e) => `  ${e}`),
     `Sluice RSS: start ${mb(r.rssMb.start)}, peak ${mb(r.rssMb.peak)}, end ${mb(r.rssMb.end)}`,

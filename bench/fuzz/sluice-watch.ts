@@ -9,6 +9,18 @@ export interface SluiceProcess {
   pid: number;
   /** Resolves with how the process ended (exit code or signal, and its last output). */
   exited: Promise<string>;
+  /** Its log lines at level error so far (an exception a fault boundary caught is one): each a Sluice bug. */
+  internalErrors(): string[];
+}
+
+/** pino's level for error. */
+const ERROR_LEVEL = 50;
+
+/** Sluice's JSON log lines at level error or above, as short text; anything else is skipped. */
+export function errorLines(lines: Iterable<{ level?: unknown; msg?: unknown; [k: string]: unknown }>): string[] {
+  const out: string[] = [];
+  for (const l of lines) if (typeof l.level === 'number' && l.level >= ERROR_LEVEL) out.push(JSON.stringify(l).slice(0, 600));
+  return out;
 }
 
 const PROBE_EVERY_MS = 2000;

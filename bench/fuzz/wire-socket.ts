@@ -29,6 +29,15 @@ export function drawSplit(rng: Prng, length: number, maxPauseMs = 2): SplitPlan 
   return { cuts: sorted, pauseMs: sorted.map(() => rng.int(maxPauseMs + 1)) };
 }
 
+/**
+ * pg-protocol's parser hands out Buffers (CopyData chunks, the md5 salt) that are views of its own
+ * buffer, which it overwrites with later input; a message read later than it was parsed needs its own copy.
+ */
+function owned(m: BackendMsg): BackendMsg {
+  for (const [key, value] of Object.entries(m)) if (Buffer.isBuffer(value)) m[key] = Buffer.from(value);
+  return m;
+}
+
 const pause = (ms: number) => new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 
 export class WireSocket {
@@ -48,7 +57,7 @@ export class WireSocket {
     });
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.parser.parse(chunk, (m) => this.queue.push(m as unknown as BackendMsg));
+        this.parser.parse(chunk, (m) => this.queue.push(owned(m as unknown as BackendMsg)));
       } catch {
         socket.destroy(); // Bytes the parser cannot follow: nothing after them is readable.
       }
