@@ -40,9 +40,11 @@ class Check {
 /** One round over node-postgres: a parameter echo with the session settings, a named prepared statement, a transaction. */
 async function pgRound(client: pg.Client, token: string, app: string, defaults: Defaults, check: Check): Promise<void> {
   const echo = await client.query(
-    "SELECT $1::text AS t, current_setting('application_name') AS app, current_setting('search_path') AS sp, current_setting('work_mem') AS wm",
+    "SELECT $1::text AS t, current_setting('application_name') AS app, current_setting('search_path') AS sp, current_setting('work_mem') AS wm, pg_backend_pid() AS pid",
     [token]);
-  check.equal('echo', echo.rows, [{ t: token, app, sp: defaults.searchPath, wm: defaults.workMem }]);
+  const { pid, ...settings } = echo.rows[0] ?? {};
+  // The backend's pid names the server connection in a failure, to follow it through Postgres's log.
+  check.equal(`echo on backend ${pid}`, [settings], [{ t: token, app, sp: defaults.searchPath, wm: defaults.workMem }]);
   const prepared = await client.query({ name: 'good_echo', text: 'SELECT $1::text AS t, $2::int + 1 AS n', values: [token, 41] });
   check.equal('prepared', prepared.rows, [{ t: token, n: 42 }]);
   await client.query('BEGIN');

@@ -63,6 +63,8 @@ async function startPostgres(cleanup: Cleanup, log?: string) {
   const logFile = log ? createWriteStream(log) : null;
   const server = await startLocalPostgres({
     hba: [`host all ${USERS.md5.user} 127.0.0.1/32 md5`],
+    // With --log, every statement with its backend's pid, to follow a failure through the server.
+    settings: logFile ? { log_statement: 'all', log_line_prefix: '%m [%p] %u ' } : undefined,
     log: logFile ? (line) => logFile.write(`${line}\n`) : undefined,
   });
   cleanup.add(() => server.stop());
