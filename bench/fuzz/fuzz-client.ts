@@ -1,4 +1,5 @@
 // Owns running one hostile session against Sluice: login, its planned steps, and a check that every tagged row it reads is its own.
+import { serialize } from '../../lib/protocol/pg-protocol.js';
 import { Prng } from './prng.js';
 import type { SessionPlan, Step } from './session-plan.js';
 import { login, type Credentials } from './wire-login.js';
@@ -47,8 +48,22 @@ function checkTokens(plan: SessionPlan, messages: BackendMsg[], wrong: string[])
   }
 }
 
-async function runStep(sock: WireSocket, step: Step, plan: SessionPlan, wrong: string[]): Promise<number> {
+/** Sends a CancelRequest on its own connection and waits until Sluice closes it. */
+async function sendCancel(sock: WireSocket, endpoint: FuzzEndpoint, keyOffset: number): Promise<number> {
+  if (!sock.cancelKey) return 0;
+  const { pid, secret } = sock.cancelKey;
+  const other = await WireSocket.connect(endpoint.host, endpoint.port).catch(() => null);
+  if (!other) return 0;
+  await other.send(serialize.cancel(pid, (secret + keyOffset) | 0));
+  await other.until(() => false, AWAIT_MS);
+  other.destroy();
+  return 1;
+}
+
+async function runStep(sock: WireSocket, step: Step, plan: SessionPlan, wrong: string[], endpoint: FuzzEndpoint): Promise<number> {
   switch (step.kind) {
+    case 'cancel':
+      return sendCancel(sock, endpoint, step.keyOffset);
     case 'send':
       await sock.send(step.bytes, step.split);
       return step.messages;
@@ -78,7 +93,7 @@ export async function runSession(plan: SessionPlan, endpoint: FuzzEndpoint, seed
   result.messages += 2;
   if (outcome === 'ready') {
     for (const step of plan.steps) {
-      result.messages += await runStep(sock, step, plan, result.wrong);
+      result.messages += await runStep(sock, step, plan, result.wrong, endpoint);
       checkTokens(plan, sock.drain(), result.wrong);
       if (!sock.isOpen) break;
     }

@@ -26,6 +26,7 @@ function step(s: Step): string {
     case 'await': return `read until ${s.until}`;
     case 'halfClose': return 'half-close (end)';
     case 'destroy': return 'vanish (destroy)';
+    case 'cancel': return `CancelRequest on a new connection, with ${s.keyOffset === 0 ? 'this session\'s key' : `its secret ${s.keyOffset > 0 ? '+' : ''}${s.keyOffset}`}`;
   }
 }
 

@@ -11,7 +11,9 @@ export type Step =
   | { kind: 'send'; bytes: Buffer; messages: number; split: SplitPlan }
   | { kind: 'await'; until: AwaitName }
   | { kind: 'halfClose' }
-  | { kind: 'destroy' };
+  | { kind: 'destroy' }
+  /** A CancelRequest on a new connection with this session's key, or with a key one off from it. */
+  | { kind: 'cancel'; keyOffset: number };
 
 export interface SessionPlan {
   index: number;
@@ -24,10 +26,10 @@ export interface SessionPlan {
   steps: Step[];
 }
 
-type Act = 'simple' | 'extended' | 'copyIn' | 'copyOut' | 'bigResult' | 'transaction' | 'setState' | 'mutation' | 'vanish' | 'halfClose';
+type Act = 'simple' | 'extended' | 'copyIn' | 'copyOut' | 'bigResult' | 'transaction' | 'setState' | 'mutation' | 'cancel' | 'vanish' | 'halfClose';
 
 const ACT_WEIGHTS: Record<Act, number> = {
-  simple: 20, extended: 18, copyIn: 14, copyOut: 8, bigResult: 6, transaction: 8, setState: 10, mutation: 10, vanish: 3, halfClose: 3,
+  simple: 20, extended: 18, copyIn: 14, copyOut: 8, bigResult: 6, transaction: 8, setState: 10, mutation: 10, cancel: 5, vanish: 3, halfClose: 3,
 };
 
 /** Named statements every session draws from, so Sluice's shared statement cache sees the same names from many clients. */
@@ -43,6 +45,10 @@ class PlanBuilder {
 
   await(until: AwaitName, p = 1): void {
     if (this.rng.chance(p)) this.steps.push({ kind: 'await', until });
+  }
+
+  cancel(keyOffset: number): void {
+    this.steps.push({ kind: 'cancel', keyOffset });
   }
 
   end(kind: 'halfClose' | 'destroy'): void {
@@ -145,6 +151,13 @@ function setState(b: PlanBuilder, rng: Prng): void {
   b.await('readyForQuery', 0.6);
 }
 
+/** A slow query cancelled with this session's key; sometimes with a wrong key, which must cancel nobody. */
+function cancel(b: PlanBuilder, rng: Prng): void {
+  b.send(serialize.query(`SELECT '${b.token}' AS t, pg_sleep(${rng.pick(['0.01', '0.05', '0.2'])})`));
+  b.cancel(rng.chance(0.7) ? 0 : rng.pick([1, -1, 0x10000]));
+  b.await('readyForQuery');
+}
+
 function mutation(b: PlanBuilder, rng: Prng): void {
   const m = mutate(rng, rng.pick(MUTATIONS), b.token);
   b.send(m.bytes, m.messages);
@@ -153,7 +166,7 @@ function mutation(b: PlanBuilder, rng: Prng): void {
 }
 
 const ACTS: Record<Act, (b: PlanBuilder, rng: Prng) => void> = {
-  simple, extended, copyIn, copyOut, bigResult, transaction, setState, mutation,
+  simple, extended, copyIn, copyOut, bigResult, transaction, setState, mutation, cancel,
   vanish: (b) => b.end('destroy'),
   halfClose: (b) => b.end('halfClose'),
 };

@@ -42,6 +42,8 @@ const pause = (ms: number) => new Promise<void>((resolve) => (ms > 0 ? setTimeou
 
 export class WireSocket {
   readonly closed: Promise<void>;
+  /** The cancel key Sluice handed out at login (BackendKeyData), once seen. */
+  cancelKey: { pid: number; secret: number } | null = null;
   private readonly queue: BackendMsg[] = [];
   private wake: (() => void) | null = null;
   private isClosed = false;
@@ -57,7 +59,7 @@ export class WireSocket {
     });
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.parser.parse(chunk, (m) => this.queue.push(owned(m as unknown as BackendMsg)));
+        this.parser.parse(chunk, (m) => this.receive(owned(m as unknown as BackendMsg)));
       } catch {
         socket.destroy(); // Bytes the parser cannot follow: nothing after them is readable.
       }
@@ -71,6 +73,11 @@ export class WireSocket {
       socket.once('connect', () => resolve(new WireSocket(socket)));
       socket.once('error', reject);
     });
+  }
+
+  private receive(m: BackendMsg): void {
+    if (m.name === 'backendKeyData') this.cancelKey = { pid: m.processID as number, secret: m.secretKey as number };
+    this.queue.push(m);
   }
 
   get isOpen(): boolean {

@@ -57,5 +57,5 @@ t.test('across many sessions every kind of step occurs, and a closed socket is t
       if ((s.kind === 'destroy' || s.kind === 'halfClose') && k !== plan.steps.length - 1) t.fail(`session ${i}: step ${k} closes the socket before the end`);
     });
   }
-  t.same([...kinds].sort(), ['await', 'destroy', 'halfClose', 'send']);
+  t.same([...kinds].sort(), ['await', 'cancel', 'destroy', 'halfClose', 'send']);
 });
