@@ -1,8 +1,8 @@
 // A client's CancelRequest that reaches Postgres late, after its query ended and its server connection went to another client, must not cancel that other client's query (found by the protocol fuzzer).
 import net from 'node:net';
 import t from 'tap';
-import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
+import { connectKeyed, type KeyedClient } from '../helpers/keyed-client.js';
 import { sendCancelRequest } from '../helpers/raw-client.js';
 import { startSluice } from '../helpers/sluice.js';
 
@@ -44,15 +44,8 @@ const sluice = await startSluice(t, realPg, {
   databases: { app: { host: '127.0.0.1', port: proxy.port, dbname: 'app' } },
 });
 
-interface KeyedClient extends pg.Client {
-  processID: number;
-  secretKey: number;
-}
-
 async function connect(): Promise<KeyedClient> {
-  const c = new pg.Client(sluice.options('alice')) as KeyedClient;
-  c.on('error', () => undefined);
-  await c.connect();
+  const c = await connectKeyed(sluice.options('alice'));
   t.teardown(() => c.end().catch(() => undefined));
   return c;
 }
