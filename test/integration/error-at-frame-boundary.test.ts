@@ -30,7 +30,7 @@ function frames(bytes: Buffer): { types: string[]; problem: string | null } {
 t.test('an unknown message type sent during a COPY OUT', async (t) => {
   const sock = await WireSocket.connect('127.0.0.1', sluice.port);
   t.teardown(() => sock.destroy());
-  t.equal(await login(sock, { user: 'alice', password: 'alice-secret', database: 'app', applicationName: 'x' }, null), 'ready');
+  t.equal(await login(sock, { user: 'alice', password: 'alice-secret', database: 'app', applicationName: 'x' }, null), 'ready', 'logs in');
   const received: Buffer[] = [];
   // A copy: the fuzzer's parser may later reuse a chunk's memory for its own buffer.
   sock.socket.on('data', (chunk: Buffer) => received.push(Buffer.from(chunk)));
