@@ -43,7 +43,8 @@ export interface FuzzReport {
 }
 
 const SETTLE_MS = 1000;
-const RECENT = 16;
+/** More than the sessions in flight at once (24 by default), so the one that broke something is among them. */
+const RECENT = 64;
 
 class Run {
   sent = 0;
