@@ -7,10 +7,12 @@ import { Cleanup } from './core/cleanup.js';
 import { describeMachine, hardFdLimit, pgbenchVersion, procUnits } from './core/machine.js';
 import { latestResultsDir, renderDir, resultsDir, saveScenario, type Renderers } from './report/results.js';
 import { fairFifo } from './scenarios/fair-fifo.js';
+import { faults } from './scenarios/faults.js';
 import { http } from './scenarios/http.js';
 import { idle } from './scenarios/idle.js';
 import { noisy } from './scenarios/noisy.js';
 import { SCENARIO_NAMES, type BenchContext, type Scenario, type ScenarioName } from './scenarios/scenario.js';
+import { soak } from './scenarios/soak.js';
 import { storm } from './scenarios/storm.js';
 import { throughput } from './scenarios/throughput.js';
 import { startBenchPostgres, type BenchPostgres } from './targets/bench-postgres.js';
@@ -19,7 +21,7 @@ import { findPgbouncer, PgbouncerTarget, PGBOUNCER_INSTALL_HINT } from './target
 import { SluiceTarget } from './targets/sluice-target.js';
 import type { Target } from './targets/target.js';
 
-const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http };
+const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http, faults, soak };
 const RENDERERS = Object.fromEntries(SCENARIO_NAMES.map((n) => [n, SCENARIOS[n].render])) as Renderers;
 const PGBENCH_SCALE = 10;
 const IDLE_CLIENTS = 10_000;
@@ -78,7 +80,7 @@ async function bench(args: BenchArgs, root: string, cleanup: Cleanup): Promise<v
   const postgres = await startBenchPostgres(cleanup, PGBENCH_SCALE);
   const { targets, pgbouncerVersion } = targetsFor(args, cleanup, { root, fdLimit }, postgres, pgbouncer);
   const ctx: BenchContext = {
-    options: { seconds: args.seconds, quick: args.quick, fdLimit, idleClients },
+    options: { seconds: args.seconds, quick: args.quick, fdLimit, idleClients, soakSeconds: args.soakSeconds },
     rootDir: root, cleanup, postgres, targets, units: await procUnits(), progress,
   };
   const dir = resultsDir(root, new Date(), args.quick);

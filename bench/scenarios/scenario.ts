@@ -8,8 +8,10 @@ import type { ProcUnits } from '../core/proc-stat.js';
 import { DATABASE, type BenchPostgres, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target, TargetName } from '../targets/target.js';
 
-export const SCENARIO_NAMES = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http'] as const;
+export const SCENARIO_NAMES = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http', 'faults', 'soak'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** What a bare `npm run bench` runs: faults and soak only when named (a soak takes 10 minutes by itself). */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http'];
 
 export interface BenchOptions {
   /** Measured seconds of each run. */
@@ -19,6 +21,8 @@ export interface BenchOptions {
   fdLimit: number;
   /** Idle clients the idle scenario connects: 10,000 unless the open-files limit allows fewer. */
   idleClients: number;
+  /** How long the soak scenario runs. */
+  soakSeconds: number;
 }
 
 export interface BenchContext {
@@ -70,6 +74,16 @@ export async function attempt(ctx: BenchContext, variant: string, target: Target
     ctx.progress(`  ${variant} via ${target}: FAILED: ${message}`);
     return { variant, target, error: message };
   }
+}
+
+/** attempt() for a measurement that gives several rows: its rows, or one row carrying the error. */
+export async function attemptRows(ctx: BenchContext, variant: string, target: TargetName, measure: () => Promise<Row[]>): Promise<Row[]> {
+  let rows: Row[] = [];
+  const row = await attempt(ctx, variant, target, async () => {
+    rows = await measure();
+    return { variant, target };
+  });
+  return row.error ? [row] : rows;
 }
 
 /** bench/load/<name>.js next to this compiled file. */

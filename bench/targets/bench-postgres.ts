@@ -7,8 +7,11 @@ import { runChild } from '../core/child.js';
 
 export const DATABASE = 'app';
 
-/** Login roles: `bench` for throughput, the rest are tenants of the isolation scenarios. */
-export const ROLES = ['bench', 'victim', 'noisy', 'tenant_a', 'tenant_b', 'tenant_c'] as const;
+/**
+ * Login roles: `bench` for throughput, `writer` for the fault scenario (its commits wait for the WAL
+ * write, since the server runs with synchronous_commit off), the rest are tenants of the isolation scenarios.
+ */
+export const ROLES = ['bench', 'victim', 'noisy', 'tenant_a', 'tenant_b', 'tenant_c', 'writer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface BenchPostgres {
@@ -53,6 +56,8 @@ async function createRoles(socketConfig: (db: string) => pg.ClientConfig, passwo
     await c.query(`CREATE DATABASE ${DATABASE}`);
     await c.query(`SET password_encryption = 'scram-sha-256'`);
     for (const role of ROLES) await c.query(`CREATE ROLE ${role} LOGIN PASSWORD ${c.escapeLiteral(password[role])}`);
+    // A backend killed with -9 makes Postgres restart from its WAL: an acknowledged commit must be there.
+    await c.query('ALTER ROLE writer SET synchronous_commit = on');
   });
 }
 

@@ -1,25 +1,14 @@
 // Proves CancelRequests through Sluice: a running query is canceled within a second, a wrong key does nothing, a queued query leaves the queue.
 import t from 'tap';
-import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
+import { connectKeyed, type KeyedClient } from '../helpers/keyed-client.js';
 import { sendCancelRequest } from '../helpers/raw-client.js';
 
 const realPg = await startTestPostgres(t);
 const sluice = await startSluice(t, realPg, { default_pool_size: 1 });
 
-/** node-postgres keeps the BackendKeyData it got at login here; Sluice handed these out, not Postgres. */
-interface KeyedClient extends pg.Client {
-  processID: number;
-  secretKey: number;
-}
-
-async function connect(): Promise<KeyedClient> {
-  const c = new pg.Client(sluice.options('alice')) as KeyedClient;
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
+const connect = (): Promise<KeyedClient> => connectKeyed(sluice.options('alice'));
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

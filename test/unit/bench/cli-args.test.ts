@@ -2,9 +2,10 @@
 import t from 'tap';
 import { parseBenchArgs } from '../../../bench/cli-args.js';
 
-t.test('no arguments: every scenario through every target, 10 s per run', async (t) => {
+t.test('no arguments: every scenario but faults and soak through every target, 10 s per run', async (t) => {
   const a = parseBenchArgs([], {});
   t.same(a.scenarios, ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http']);
+  t.equal(a.soakSeconds, 600, 'a soak runs 10 minutes unless told');
   t.same(a.targets, ['direct', 'pgbouncer', 'sluice']);
   t.equal(a.seconds, 10);
   t.equal(a.quick, false);
@@ -23,6 +24,13 @@ t.test('durations: --seconds wins over BENCH_SECONDS, which wins over the defaul
   t.equal(parseBenchArgs(['--seconds', '5'], { BENCH_SECONDS: '30' }).seconds, 5);
   t.throws(() => parseBenchArgs(['--seconds', '0'], {}), /whole number >= 1/);
   t.throws(() => parseBenchArgs([], { BENCH_SECONDS: 'soon' }), /whole number >= 1/);
+});
+
+t.test('faults and soak run when named; the soak takes its own duration', async (t) => {
+  t.same(parseBenchArgs(['faults', 'soak'], {}).scenarios, ['faults', 'soak']);
+  t.equal(parseBenchArgs(['soak', '--soak-seconds', '90'], {}).soakSeconds, 90);
+  t.equal(parseBenchArgs(['soak', '--quick'], {}).soakSeconds, 60, 'a quick soak is a minute');
+  t.throws(() => parseBenchArgs(['soak', '--soak-seconds', '5'], {}), /whole number >= 10/);
 });
 
 t.test('unknown names are refused with the list of known ones', async (t) => {
