@@ -306,7 +306,8 @@ export class Pooler {
     if (!s) return;
     s.cancel((conn) => {
       const t = s.pool.settings.target;
-      sendCancel(t.host, t.port, conn.pid, conn.secret);
+      conn.cancelSent();
+      sendCancel(t.host, t.port, conn.pid, conn.secret, () => conn.cancelDone());
     });
   }
 

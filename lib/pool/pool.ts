@@ -141,6 +141,8 @@ export class Pool {
   release(conn: ServerConnection): void {
     if (conn.closed) return;
     conn.detach();
+    // A cancel its last client sent may land late: held back until Postgres has taken it, as PgBouncer does.
+    if (conn.cancelling) return conn.whenCancelsDone(() => this.release(conn));
     const now = this.clock.now();
     conn.lastUsedAt = now;
     if (this.settings.lifetimeMs > 0 && now - conn.createdAt >= this.settings.lifetimeMs) {

@@ -108,6 +108,9 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   private answered = false;
   /** The link waits to hear serverBetweenMessages. */
   private boundaryWanted = false;
+  /** CancelRequests sent for this backend that Postgres has not yet taken, and what waits for them. */
+  private cancels = 0;
+  private afterCancels: (() => void) | null = null;
   /** The termination notice that came before any reply to the link (kept from the client), or null. */
   private terminatedBeforeReply: string | null = null;
   private internal: InternalDone | null = null;
@@ -224,6 +227,29 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   get busyInternally(): boolean {
     return this.internal !== null;
+  }
+
+  /** A CancelRequest for this backend is on its way; cancelDone when Postgres has taken it. */
+  cancelSent(): void {
+    this.cancels++;
+  }
+
+  cancelDone(): void {
+    if (--this.cancels > 0) return;
+    const after = this.afterCancels;
+    this.afterCancels = null;
+    if (after && !this.closed) after();
+  }
+
+  /** A cancel for the last client may still be on its way: the connection must not serve another client until it lands. */
+  get cancelling(): boolean {
+    return this.cancels > 0;
+  }
+
+  /** Runs fn once no cancel is on its way (at once if none is). */
+  whenCancelsDone(fn: () => void): void {
+    if (this.cancels === 0) return fn();
+    this.afterCancels = fn;
   }
 
   close(reason: string): void {
@@ -366,9 +392,11 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 }
 
 /** Sends a CancelRequest for a backend over a fresh connection, as the protocol requires. */
-export function sendCancel(host: string, port: number, pid: number, secret: number): void {
+export function sendCancel(host: string, port: number, pid: number, secret: number, done: () => void = () => undefined): void {
   const s = net.connect({ host, port });
   s.on('error', () => undefined);
   s.setTimeout(5000, () => s.destroy());
   s.once('connect', () => s.end(serialize.cancel(pid, secret)));
+  // Postgres closes the connection once it has signalled the backend: from then on the cancel can hit nothing new.
+  s.once('close', done);
 }

@@ -62,6 +62,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   private releaseAtBoundary = false;
   /** An exception escaped this session's handling: its server connection's state is unknown. */
   private faulted = false;
+  /** A FATAL of Sluice's own that waits for the server's message being relayed to end (see sendError). */
+  private errorAtBoundary: PoolerError | null = null;
   /** This transaction's first frames already went to a second server after the first died unanswered. */
   private retried = false;
   /** Shutdown asked this client to leave as soon as its running transaction ends (see serverReady). */
@@ -488,6 +490,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   serverBetweenMessages(): void {
+    const err = this.errorAtBoundary;
+    this.errorAtBoundary = null;
+    if (err) return this.sendError(err);
     if (this.releaseAtBoundary) this.releaseIfBetweenMessages();
   }
 
@@ -580,6 +585,12 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   sendError(err: PoolerError): void {
     if (this.ended) return;
+    const server = this.server;
+    if (err.fatal && server && !server.closed && server.midMessage) {
+      // A server message is half relayed to this client: the error goes after it, never inside it.
+      this.errorAtBoundary = err;
+      return server.waitForBoundary();
+    }
     this.out.error(err);
     if (err.fatal) this.close(`${err.code}: ${err.message}`);
   }

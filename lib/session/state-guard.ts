@@ -352,9 +352,10 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client leaves with its pinned connection: reset it and check, or close it. Returns false if not pinned. */
   leave(conn: ServerConnection): boolean {
-    // A LISTEN that reached the server and was never moved to the hub is reset like pinned state.
-    const p = this.pinned ?? (this.adoptAfter ? { conn, pool: this.host.pool } : null);
-    this.adoptAfter = false;
+    // A LISTEN that reached the server and was never moved to the hub is reset like pinned state, and so is
+    // state the probe was to look for once the transaction ended (a client that left before it could run).
+    const p = this.pinned ?? (this.adoptAfter || this.probeAfter ? { conn, pool: this.host.pool } : null);
+    this.adoptAfter = this.probeAfter = false;
     if (this.closeAfter && p?.conn !== conn) {
       this.closeAfter = false;
       conn.close(UNSCANNED);

@@ -12,10 +12,14 @@ const CANCEL_DELAY_MS = 400;
 
 const realPg = await startTestPostgres(t);
 
-/** A TCP proxy to Postgres that forwards everything at once, except that it holds each CancelRequest connection a while. */
+/**
+ * A TCP proxy to Postgres that forwards everything at once, except that it holds each CancelRequest connection a
+ * while. It is transparent about closing: the sender's half-close is passed on, and the connection closes when
+ * Postgres closes it, which is how a pooler learns that Postgres has taken a cancel.
+ */
 async function slowCancelProxy(): Promise<{ port: number; cancels: () => number }> {
   let cancels = 0;
-  const server = net.createServer((client) => {
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     client.once('data', (first) => {
       client.pause();
       const isCancel = first.length === 16 && first.readInt32BE(0) === 16 && first.readInt32BE(4) === CANCEL_CODE;

@@ -259,3 +259,20 @@ t.test('what a login\'s completion sets off may throw: the pool reports it inste
   await done;
   t.match(reported, { message: 'boom in loginFailed' });
 });
+
+t.test('a connection whose client sent a cancel goes back to idle only once Postgres has taken the cancel', async (t) => {
+  const { pool, add } = setup();
+  const { conn } = add();
+  t.equal(pool.takeIdle(), conn);
+  conn.cancelSent();
+  conn.cancelSent();
+  pool.release(conn);
+  t.equal(conn.list, pool.used, 'held back while cancels are on their way');
+  conn.cancelDone();
+  t.equal(conn.list, pool.used, 'one cancel still on its way');
+  conn.cancelDone();
+  t.equal(conn.list, pool.idle, 'idle once the last one landed');
+  t.equal(pool.takeIdle(), conn);
+  pool.release(conn);
+  t.equal(conn.list, pool.idle, 'no cancel, no wait');
+});
