@@ -71,6 +71,8 @@ export class StateGuard implements NotifySubscriber {
   private readCarriedAfter = false;
   /** Named or unnamed statements that would leave state each time they run, so Bind catches them. */
   private readonly stateful = new Map<string, StateEffect[]>();
+  /** Named or unnamed statements that change a carried parameter, so each Bind reads it back again. */
+  private readonly carrying = new Set<string>();
   /** Named or unnamed statements that LISTEN or UNLISTEN, for the same reason. */
   private readonly listening = new Map<string, ListenOp[]>();
   /** Channels this client LISTENs on through the hub. */
@@ -100,13 +102,16 @@ export class StateGuard implements NotifySubscriber {
     const from = sqlTextStart(type, buf, start, end);
     if (from < 0) return PASS;
     const to = sqlTextEnd(buf, from, end);
-    if (type === Frontend.Parse && this.stateful.size + this.listening.size > 0) this.forget(statementName(buf, start));
+    if (type === Frontend.Parse && this.remembered > 0) this.forget(statementName(buf, start));
     const hint = scanSessionState(buf, from, to);
     if (hint === StateHint.None) return PASS;
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
-    if (found.carried) this.readCarriedAfter = true;
+    if (found.carried) {
+      this.readCarriedAfter = true;
+      if (type === Frontend.Parse) this.carrying.add(statementName(buf, start));
+    }
     if (found.listenOps.length > 0) {
       // A pinned connection may LISTEN itself (its channels could not move to the hub): then UNLISTEN must reach it too.
       const serverListens = this.pinned !== null && found.listenOps.some((op) => !op.listen);
@@ -131,7 +136,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
   statementUse(type: number, buf: Buffer, start: number): void {
-    if (this.stateful.size + this.listening.size === 0) return;
+    if (this.remembered === 0) return;
     if (type === Frontend.Close) {
       if (buf[start + 5] === 0x53 /* S */) this.forget(buf.toString('utf8', start + 6, buf.indexOf(0, start + 6)));
       return;
@@ -142,11 +147,18 @@ export class StateGuard implements NotifySubscriber {
     if (ops) this.listenOnServer(ops);
     const effects = this.stateful.get(name);
     if (effects && this.policy() === 'pin') this.probeAfter = true;
+    if (this.carrying.has(name)) this.readCarriedAfter = true;
+  }
+
+  /** Statements remembered for what running them again does. */
+  private get remembered(): number {
+    return this.stateful.size + this.listening.size + this.carrying.size;
   }
 
   private forget(statement: string): void {
     this.stateful.delete(statement);
     this.listening.delete(statement);
+    this.carrying.delete(statement);
   }
 
   private policy(): SessionStatePolicy {
@@ -353,9 +365,10 @@ export class StateGuard implements NotifySubscriber {
   /** The client leaves with its pinned connection: reset it and check, or close it. Returns false if not pinned. */
   leave(conn: ServerConnection): boolean {
     // A LISTEN that reached the server and was never moved to the hub is reset like pinned state, and so is
-    // state the probe was to look for once the transaction ended (a client that left before it could run).
-    const p = this.pinned ?? (this.adoptAfter || this.probeAfter ? { conn, pool: this.host.pool } : null);
-    this.adoptAfter = this.probeAfter = false;
+    // what was to be probed or read back once the transaction ended (a client that left before that could run).
+    const unsettled = this.adoptAfter || this.probeAfter || this.readCarriedAfter;
+    const p = this.pinned ?? (unsettled ? { conn, pool: this.host.pool } : null);
+    this.adoptAfter = this.probeAfter = this.readCarriedAfter = false;
     if (this.closeAfter && p?.conn !== conn) {
       this.closeAfter = false;
       conn.close(UNSCANNED);

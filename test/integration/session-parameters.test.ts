@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import pgLib from 'pg';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
-import { WireClient, queryMsg, rowsOf, statusesOf } from '../helpers/wire.js';
+import { WireClient, copyData, queryMsg, rowsOf, statusesOf } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
 await pg.query('create schema if not exists a_schema authorization alice');
@@ -107,6 +107,34 @@ t.test('parameters a server may not report (search_path before 18, extra_float_d
   t.match(await show(a), defaults, 'RESET ALL goes back to the defaults');
   const sa = await show(a);
   t.equal((await show(b)).pid, sa.pid, 'every transaction here ran on the one backend');
+});
+
+t.test('a client that leaves before its SET was read back leaves nothing behind (SET, then a COPY that fails, then Terminate)', async (t) => {
+  await pg.query('create table if not exists copy_sink (n int); grant all on copy_sink to alice');
+  const w = await WireClient.connect({ host: '127.0.0.1', port: sluice.port, user: 'alice', password: 'alice-secret', database: APP_DB });
+  // In one write: Sluice holds the connection for the COPY data, so the transaction never ends on its own.
+  w.send(queryMsg("SET search_path = a_schema, public; SET extra_float_digits = 0"), queryMsg('COPY public.copy_sink FROM STDIN'));
+  const types = () => w.next().then((m) => m.type);
+  while ((await types()) !== 'G');
+  w.send(copyData('too\tmany\tcolumns\n'));
+  while ((await types()) !== 'Z');
+  await w.close();
+  const b = await client(t);
+  const { rows } = await b.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
+  const [defaults] = await pg.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
+  t.same(rows[0], defaults, 'the next client on that backend sees the defaults');
+});
+
+t.test('a prepared statement that SETs a carried parameter is followed each time it runs', async (t) => {
+  const a = await client(t);
+  const b = await client(t);
+  const setOne = { name: 'efd-one', text: 'SET extra_float_digits = 1' };
+  await a.query(setOne);
+  await a.query('SET extra_float_digits = 3');
+  await a.query(setOne);
+  await b.query('select 1');
+  t.equal((await a.query('SHOW extra_float_digits')).rows[0].extra_float_digits, '1', 'the second run of the statement counts');
+  t.equal((await b.query('SHOW extra_float_digits')).rows[0].extra_float_digits, (await pg.query('SHOW extra_float_digits'))[0].extra_float_digits);
 });
 
 t.test('startup-packet application_name is honoured per client, visible in pg_stat_activity', async (t) => {
