@@ -34,6 +34,8 @@ export function fuzzSluiceConfig(o: { port: number; pgHost: string; pgPort: numb
     server_connect_timeout: 5,
     // Untracked SETs pin their client, so no SET of a fuzz client may reach a good one.
     session_state: 'pin',
+    // Hostile and good clients share 127.0.0.1: the fuzzer's wrong passwords must not lock the good ones out.
+    auth_failure_limit: 0,
     server_tls: { sslmode: 'disable' },
     databases: { [o.database]: { host: o.pgHost, port: o.pgPort, dbname: o.database } },
     users: { [o.users.shared.user]: { password: o.sharedVerifier }, [o.users.md5.user]: { password: o.users.md5.password } },
