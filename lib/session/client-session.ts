@@ -469,7 +469,11 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       // Released only between messages of both streams: a CopyData half sent, or COPY data still coming after
       // the server's error, must reach this server (Postgres drops it), never the next one; the rest of a
       // message half relayed to this client must reach this client.
-      if (this.midMessage()) this.releaseAtBoundary = true;
+      // Stalled there, the client holds its server as if idle in a transaction: idle_transaction_timeout applies.
+      if (this.midMessage()) {
+        this.releaseAtBoundary = true;
+        this.idleInTxSince = now;
+      }
       // The guard keeps a pinned connection, or first asks the server whether state remains.
       else if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
     }
@@ -512,6 +516,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   private releaseIfBetweenMessages(): void {
     if (this.midMessage()) return;
     this.releaseAtBoundary = false;
+    this.idleInTxSince = 0;
     const conn = this.server;
     // Anything the client sent since (a new request, held input) keeps the link as usual.
     if (!conn || !this.quiet || conn.status !== TxStatus.Idle) return;

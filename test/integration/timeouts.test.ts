@@ -4,6 +4,8 @@ import pg from 'pg';
 import t from 'tap';
 import { ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { loginMd5 } from '../helpers/raw-client.js';
+import { cstr, header, message } from '../helpers/bytes.js';
 
 type Failure = { code?: string; message: string; severity?: string };
 
@@ -151,4 +153,24 @@ t.test('min_pool_size keeps server connections open with no clients', async (t) 
   };
   await waitFor('two janitor rounds', () => sweeps >= 2);
   t.same(await backends('plainuser'), floor, 'the same two are kept despite server_idle_timeout');
+});
+
+t.test('idle_transaction_timeout also ends a client that stalls inside COPY data after the server ended the COPY', async (t) => {
+  await pgServer.query('create table if not exists stall_copy (x int); grant all on stall_copy to public');
+  const sluice = await startSluice(t, pgServer, { default_pool_size: 1, idle_transaction_timeout: 0.5 });
+  const before = await backends('bob');
+  const { client: raw } = await loginMd5(sluice.port);
+  t.teardown(() => raw.destroy());
+  raw.send(message('Q', cstr('copy stall_copy from stdin')));
+  await raw.readUntil('G');
+  // A bad row, then the start of a CopyData that never ends: Sluice keeps the link for the rest of it.
+  raw.send(message('d', 'x\n'), header('d', 4 + 1000), Buffer.alloc(10));
+  t.equal((await raw.readError()).code, '22P02');
+  const [ready, timeout] = [await raw.readMessage(), await raw.readError(3000)];
+  t.equal(ready.type, 'Z');
+  t.equal(timeout.code, '25P03', 'the stalled client gets idle_transaction_timeout');
+  t.ok(await raw.closesWithin(2000), 'and is disconnected');
+  await waitFor('its backend to be closed', async () => (await backends('bob')).every((p) => before.includes(p)));
+  const next = await connect(t, sluice, 'bob');
+  t.same((await next.client.query('select 1 as n')).rows, [{ n: 1 }], 'the next client is served on a fresh backend');
 });
