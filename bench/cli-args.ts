@@ -18,7 +18,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [scenario ...] [--quick] [--seconds N] [--soak-seconds N] [--targets direct,pgbouncer,sluice]
        npm run bench -- --table [bench/results/<dir>]
 
-scenarios: ${SCENARIO_NAMES.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')}; faults and soak only when named)
+scenarios: ${SCENARIO_NAMES.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')}; faults, soak and logins only when named)
   --quick        smoke run: 2 s per measurement, fewer client counts (a few minutes for all scenarios)
   --seconds N    measured seconds per run (default 10; env BENCH_SECONDS)
   --soak-seconds N  how long the soak scenario runs (default 600; 60 with --quick)

@@ -14,6 +14,7 @@ import { noisy } from './scenarios/noisy.js';
 import { SCENARIO_NAMES, type BenchContext, type Scenario, type ScenarioName } from './scenarios/scenario.js';
 import { soak } from './scenarios/soak.js';
 import { storm } from './scenarios/storm.js';
+import { loginStorm } from './scenarios/login-storm.js';
 import { throughput } from './scenarios/throughput.js';
 import { startBenchPostgres, type BenchPostgres } from './targets/bench-postgres.js';
 import { DirectTarget } from './targets/direct-target.js';
@@ -21,7 +22,7 @@ import { findPgbouncer, PgbouncerTarget, PGBOUNCER_INSTALL_HINT } from './target
 import { SluiceTarget } from './targets/sluice-target.js';
 import type { Target } from './targets/target.js';
 
-const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http, faults, soak };
+const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http, faults, soak, logins: loginStorm };
 const RENDERERS = Object.fromEntries(SCENARIO_NAMES.map((n) => [n, SCENARIOS[n].render])) as Renderers;
 const PGBENCH_SCALE = 10;
 const IDLE_CLIENTS = 10_000;

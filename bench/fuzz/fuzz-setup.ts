@@ -23,8 +23,9 @@ export async function prepareDatabase(query: AdminQuery, users: FuzzUsers): Prom
 }
 
 /** Sluice's settings for a fuzz run (JSON is YAML, so this goes into a config file as is). */
-export function fuzzSluiceConfig(o: { port: number; pgHost: string; pgPort: number; database: string; users: FuzzUsers; sharedVerifier: string }): Record<string, unknown> {
+export function fuzzSluiceConfig(o: { port: number; pgHost: string; pgPort: number; database: string; users: FuzzUsers; sharedVerifier: string; httpPort?: number }): Record<string, unknown> {
   return {
+    ...(o.httpPort ? { admin_http: { listen_addr: '127.0.0.1', port: o.httpPort } } : {}),
     listen_addr: '127.0.0.1',
     listen_port: o.port,
     auth_type: 'md5',

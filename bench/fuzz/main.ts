@@ -86,7 +86,7 @@ async function startPostgres(cleanup: Cleanup, log?: string) {
 }
 
 /** Sluice from the same compiled tree as this file (dist-bench/lib/cli.js), with its output kept for the report. */
-async function startSluice(cleanup: Cleanup, config: Record<string, unknown>, port: number, log?: string) {
+async function startSluice(cleanup: Cleanup, config: Record<string, unknown>, port: number, log?: string, httpPort?: number) {
   const dir = await mkdtemp(path.join(tmpdir(), 'sluice-fuzz-'));
   cleanup.add(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'sluice.yaml');
@@ -109,7 +109,18 @@ async function startSluice(cleanup: Cleanup, config: Record<string, unknown>, po
   });
   await waitForPort('127.0.0.1', port, child.done);
   const exited = child.done.then((r) => `${r.signal ?? `exit ${r.code}`}; its last output:\n${child.tail()}`);
-  return { pid: child.pid, exited, internalErrors: () => errors };
+  return { pid: child.pid, exited, internalErrors: () => errors, heapUsedMb: httpPort ? () => heapUsedMb(httpPort) : undefined };
+}
+
+/** sluice_nodejs_heap_size_used_bytes from Sluice's /metrics, in MB; null when it cannot be read. */
+async function heapUsedMb(httpPort: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const m = /^sluice_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+    return m ? Number(m[1]) / 2 ** 20 : null;
+  } catch {
+    return null;
+  }
 }
 
 async function main(): Promise<number> {
@@ -127,8 +138,10 @@ async function main(): Promise<number> {
     const pgServer = await startPostgres(cleanup, opts.log && `${opts.log}.postgres`);
     const { defaults, sharedVerifier } = await prepareDatabase(pgServer.query, USERS);
     const port = await freePort();
-    const sluice = await startSluice(cleanup, fuzzSluiceConfig({ port, pgHost: '127.0.0.1', pgPort: pgServer.server.port, database: DATABASE, users: USERS, sharedVerifier }), port, opts.log);
-    const report = await runFuzz({ ...opts, endpoint: fuzzEndpoint(port, DATABASE, USERS), sluice, defaults });
+    const httpPort = await freePort(); // /metrics, for the heap in use beside the RSS.
+    const config = fuzzSluiceConfig({ port, httpPort, pgHost: '127.0.0.1', pgPort: pgServer.server.port, database: DATABASE, users: USERS, sharedVerifier });
+    const sluice = await startSluice(cleanup, config, port, opts.log, httpPort);
+    const report = await runFuzz({ ...opts, settleRssMs: opts.only ? 0 : 60_000, endpoint: fuzzEndpoint(port, DATABASE, USERS), sluice, defaults });
     console.log(describeReport(report).join('\n'));
     return failed(report) ? 1 : 0;
   } finally {

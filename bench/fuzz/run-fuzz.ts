@@ -17,6 +17,8 @@ export interface FuzzOptions {
   endpoint: FuzzEndpoint;
   sluice: SluiceProcess;
   defaults: Defaults;
+  /** After the run, wait this long before the `settled` RSS sample (0: no such sample). */
+  settleRssMs?: number;
   progress?: (line: string) => void;
 }
 
@@ -39,10 +41,14 @@ export interface FuzzReport {
   internalErrors: string[];
   good: GoodTally;
   firstFailure: FirstFailure | null;
-  rssMb: { start: number | null; peak: number; end: number | null };
+  rssMb: { start: number | null; peak: number; end: number | null; settled: number | null };
+  /** V8 heap in use at the baseline and when settled, where Sluice serves /metrics. */
+  heapMb: { start: number | null; settled: number | null };
 }
 
 const SETTLE_MS = 1000;
+/** Good clients alone before the hostile sessions start, when a settled RSS is wanted. */
+const WARM_MS = 10_000;
 /** More than the sessions in flight at once (24 by default), so the one that broke something is among them. */
 const RECENT = 64;
 
@@ -93,10 +99,13 @@ function reportProgress(run: Run): NodeJS.Timeout {
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const watch = new SluiceWatch(o.sluice, o.endpoint);
   const run = new Run(o, watch);
-  const rssStart = await watch.sampleRss();
   watch.start(() => run.failed(watch.crashes[0]));
   let goodRunning = true;
   const good = goodClients(run, () => goodRunning && !watch.crashed);
+  // With a settled sample to compare, the baseline is Sluice warmed up by the good clients alone, not a cold process.
+  if (o.settleRssMs) await new Promise((resolve) => setTimeout(resolve, WARM_MS));
+  const rssStart = await watch.sampleRss();
+  const heapStart = (await o.sluice.heapUsedMb?.()) ?? null;
   const ticker = reportProgress(run);
   await Promise.all(Array.from({ length: o.only ? 1 : o.concurrency }, () => run.worker()));
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // Good clients meet what the last sessions left behind.
@@ -109,11 +118,23 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   }
   const rssEnd = await watch.sampleRss();
   watch.stop();
+  const rssSettled = o.settleRssMs ? await settledRss(watch, o.settleRssMs) : null;
+  const heapSettled = o.settleRssMs ? ((await o.sluice.heapUsedMb?.()) ?? null) : null;
   return {
     seed: o.seed, messages: run.sent, sessions: run.sessions, wallMs: Math.round(performance.now() - run.started),
     crashes: watch.crashes, wrongAnswers: [...run.wrong, ...run.good.wrong], internalErrors: o.sluice.internalErrors(), good: run.good, firstFailure: run.first,
-    rssMb: { start: rssStart, peak: watch.peakRssMb, end: rssEnd },
+    rssMb: { start: rssStart, peak: watch.peakRssMb, end: rssEnd, settled: rssSettled },
+    heapMb: { start: heapStart, settled: heapSettled },
   };
+}
+
+/**
+ * Sluice's RSS `waitMs` after every client has gone: what "back near its baseline" is judged on, since
+ * V8's memory reducer and malloc give memory back over tens of seconds once the load stops, not at once.
+ */
+async function settledRss(watch: SluiceWatch, waitMs: number): Promise<number | null> {
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  return watch.sampleRss();
 }
 
 /** A crash, a wrong answer, an internal error, or an error a good client saw: the run failed. */
@@ -133,7 +154,8 @@ export function describeReport(r: FuzzReport): string[] {
     ...r.internalErrors.slice(0, 5).map((e) => `  ${e}`),
     `good clients: ${r.good.checks} answers checked, ${r.good.errors} errors`,
     ...r.good.errorSamples.map((e) => `  ${e}`),
-    `Sluice RSS: start ${mb(r.rssMb.start)}, peak ${mb(r.rssMb.peak)}, end ${mb(r.rssMb.end)}`,
+    `Sluice RSS: start ${mb(r.rssMb.start)}, peak ${mb(r.rssMb.peak)}, end ${mb(r.rssMb.end)}${r.rssMb.settled === null ? '' : `, ${mb(r.rssMb.settled)} a minute after the last client left`}`,
+    ...(r.heapMb.start === null || r.heapMb.settled === null ? [] : [`Sluice V8 heap in use: ${mb(r.heapMb.start)} at the baseline, ${mb(r.heapMb.settled)} a minute after`]),
   ];
   const f = r.firstFailure;
   if (f) lines.push(`first failure after ${f.afterMessages} messages, ${(f.afterMs / 1000).toFixed(1)} s: ${f.what}`, `  sessions started last: ${f.recent.join(',')} (replay: npm run fuzz -- --seed ${r.seed} --only ${f.recent.join(',')} --show)`);

@@ -11,6 +11,8 @@ export interface SluiceProcess {
   exited: Promise<string>;
   /** Its log lines at level error so far (an exception a fault boundary caught is one): each a Sluice bug. */
   internalErrors(): string[];
+  /** V8 heap in use (MB) from its /metrics, when it serves them; null otherwise. */
+  heapUsedMb?(): Promise<number | null>;
 }
 
 /** pino's level for error. */

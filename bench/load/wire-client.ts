@@ -9,6 +9,8 @@ export interface WireConfig {
   user: string;
   password: string;
   database: string;
+  /** The source address to connect from (any 127.x.y.z on loopback), so a pooler sees distinct clients. */
+  localAddress?: string;
 }
 
 export type QueryOutcome = { ok: true } | { ok: false; code: string; message: string; fatal: boolean };
@@ -84,7 +86,7 @@ export class WireClient {
   /** Resolves after login, at the first ReadyForQuery; rejects with the server's message otherwise. */
   static connect(cfg: WireConfig, cache: ScramKeyCache): Promise<WireClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: cfg.host, port: cfg.port, noDelay: true });
+      const socket = net.connect({ host: cfg.host, port: cfg.port, noDelay: true, localAddress: cfg.localAddress });
       const client = new WireClient(socket);
       const scram = new ScramExchange(cfg.password, cache);
       let ready = false;

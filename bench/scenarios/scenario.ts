@@ -8,9 +8,9 @@ import type { ProcUnits } from '../core/proc-stat.js';
 import { DATABASE, type BenchPostgres, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target, TargetName } from '../targets/target.js';
 
-export const SCENARIO_NAMES = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http', 'faults', 'soak'] as const;
+export const SCENARIO_NAMES = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http', 'faults', 'soak', 'logins'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
-/** What a bare `npm run bench` runs: faults and soak only when named (a soak takes 10 minutes by itself). */
+/** What a bare `npm run bench` runs: faults, soak and logins only when named (a soak takes 10 minutes by itself). */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['throughput', 'fairfifo', 'noisy', 'storm', 'idle', 'http'];
 
 export interface BenchOptions {
