@@ -24,8 +24,15 @@ export class FakeLink {
     return this as unknown as ServerConnection;
   }
 
+  /** Kept message by message, however many one write holds. */
   write(b: Buffer): void {
-    this.sent.push(b);
+    let at = 0;
+    while (at + 5 <= b.length) {
+      const end = at + 1 + b.readInt32BE(at + 1);
+      this.sent.push(b.subarray(at, end));
+      at = end;
+    }
+    if (at < b.length) this.sent.push(b.subarray(at));
   }
 
   cork(): void {}

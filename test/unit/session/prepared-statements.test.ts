@@ -15,7 +15,13 @@ interface Setup {
 
 function setup({ max = 200, registry = new StatementRegistry(), server }: Setup = {}) {
   let link: FakeLink | null = null;
-  const ps = new PreparedStatements(registry, { serverData: (b, s, e) => (link as FakeLink).toClient(b, s, e) });
+  const held = { count: 0, resumed: 0 };
+  const host = {
+    serverData: (b: Buffer, s: number, e: number) => (link as FakeLink).toClient(b, s, e),
+    hold: () => void held.count++,
+    resume: () => void held.resumed++,
+  };
+  const ps = new PreparedStatements(registry, host);
   link = new FakeLink(() => ps.replies, server?.statements);
   const pool = {
     preparedStats: { hits: 0, misses: 0, evictions: 0 },
@@ -28,7 +34,7 @@ function setup({ max = 200, registry = new StatementRegistry(), server }: Setup 
     for (const f of frames) if (ps.send(f[0], f, 0, f.length)) to.write(f);
   };
   const send = (...frames: Buffer[]) => sendOn(link as FakeLink, ...frames);
-  return { ps, link, pool, send, sendOn, registry };
+  return { ps, link, pool, send, sendOn, registry, held };
 }
 
 const nameOf = (link: FakeLink, i: number) => link.sentSummary()[i].split(' ')[1];

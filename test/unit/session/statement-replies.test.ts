@@ -4,7 +4,7 @@ import { FakeLink } from '../../helpers/fake-link.js';
 import { Reply } from '../../../lib/session/reply-queue.js';
 import { StatementReplies, type RepliesOwner } from '../../../lib/session/statement-replies.js';
 
-const NAMES = ['Pass', 'Statement', 'ClientParse', 'Probe', 'Prepare', 'Close', 'Synth', 'Sync', 'Query', 'Resync'];
+const NAMES = ['Pass', 'Statement', 'Described', 'Verify', 'ClientParse', 'Probe', 'Prepare', 'Close', 'Synth', 'Sync', 'Query', 'Resync'];
 
 /** Records what the matcher asks of its owner; writes answers to the link's client. */
 class Owner implements RepliesOwner {
@@ -35,6 +35,14 @@ class Owner implements RepliesOwner {
 
   retry(aux: number): void {
     this.calls.push(`retry ${aux}`);
+  }
+
+  described(ref: unknown, buf: Buffer, start: number): void {
+    this.calls.push(`described ${String(ref)} ${String.fromCharCode(buf[start])}`);
+  }
+
+  verified(ref: unknown, buf: Buffer, start: number): void {
+    this.calls.push(`verified ${String(ref)} ${String.fromCharCode(buf[start])}`);
   }
 }
 
