@@ -2,30 +2,20 @@
 import { Frontend, TxStatus } from '../protocol/codes.js';
 import * as encode from '../protocol/encode.js';
 import {
-  bindStatementStart, closeStatement, describesPortalNext, describeStatement, dropsAllStatements, FailingDescribe, Flush,
-  nulAt, PORTAL_TARGET, STATEMENT_TARGET, withName,
+  bindStatementStart, dropsAllStatements, FailingDescribe, nulAt, PORTAL_TARGET, STATEMENT_TARGET, withName,
 } from '../protocol/statement-frames.js';
-import { rowShape, sameShape } from '../protocol/row-shape.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
 import type { Pool } from '../pool/pool.js';
 import { Reply } from './reply-queue.js';
 import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
-import type { SharedStatement, StatementRegistry } from './statement-registry.js';
+import type { StatementRegistry } from './statement-registry.js';
 import { RetryWindow } from './retry-window.js';
 import { BatchWrite } from './batch-write.js';
 import { HeldRequests, type HoldHost } from './held-requests.js';
-
-/** A client name bound to a statement (and what a failed or skipped Parse or Close must put back). */
-interface Binding {
-  readonly name: string;
-  readonly stmt: SharedStatement;
-  /**
-   * The result shape (protocol/row-shape) the client was shown for it, by a Describe of the statement or
-   * of a portal bound from it; null until then. Drivers that cache it decode every later row with it.
-   */
-  shape: Buffer | null;
-}
+import { ClientNames, type Binding } from './client-names.js';
+import { StatementPlacement } from './statement-placement.js';
+import { ShapeGate } from './shape-gate.js';
 
 /** Who the statements serve: the client's bytes go there, and its input waits there while requests are held. */
 export type StatementsHost = Pick<ServerLink, 'serverData'> & HoldHost;
@@ -33,16 +23,12 @@ export type StatementsHost = Pick<ServerLink, 'serverData'> & HoldHost;
 // Synth answers.
 const PARSE_COMPLETE = 0;
 const CLOSE_COMPLETE = 1;
-// Why Sluice closed a statement.
-const EVICTED = 0;
-const DOUBTED = 1;
 
 const STALE_PLAN = '0A000'; // cached plan must not change result type
 const NO_SUCH_STATEMENT = '26000';
-const ALREADY_EXISTS = '42P05';
 export class PreparedStatements implements RepliesOwner {
   readonly replies = new StatementReplies(this);
-  private readonly names = new Map<string, Binding>();
+  private readonly names: ClientNames;
   private conn: ServerConnection | null = null;
   private pool: Pool | null = null;
   /** After Sluice's own error the client's requests are dropped up to its Sync, as Postgres would skip them. */
@@ -59,14 +45,15 @@ export class PreparedStatements implements RepliesOwner {
   private readonly batch = new BatchWrite();
   /** Requests waiting for Sluice's check of a statement's result shape (see verify). */
   private readonly held: HeldRequests;
-  /** The statement the unnamed-or-not portal just bound came from, when the client's next message describes that portal. */
-  private describedPortal: Binding | null = null;
+  private readonly placement = new StatementPlacement(this.replies, (frame) => this.write(frame));
+  private readonly shapes = new ShapeGate();
 
   constructor(
-    private readonly registry: StatementRegistry,
+    registry: StatementRegistry,
     private readonly out: StatementsHost,
   ) {
     this.held = new HeldRequests(out);
+    this.names = new ClientNames(registry);
   }
 
   /** The client starts a transaction on conn. */
@@ -74,6 +61,7 @@ export class PreparedStatements implements RepliesOwner {
     this.conn = conn;
     this.pool = pool;
     this.namesChanged = false;
+    this.placement.attach(conn, pool);
     conn.statements.beginTransaction();
     this.replies.attach(conn);
   }
@@ -81,8 +69,9 @@ export class PreparedStatements implements RepliesOwner {
   detach(): void {
     this.replies.detach();
     this.conn = null;
+    this.placement.detach();
     this.held.drop();
-    this.describedPortal = null;
+    this.shapes.reset();
     this.skipping = this.unnamedDropsAll = this.describedBefore = false;
     this.window.reset();
   }
@@ -95,7 +84,6 @@ export class PreparedStatements implements RepliesOwner {
   /** The client left: its names let go of their statements. */
   close(): void {
     this.detach();
-    for (const b of this.names.values()) this.registry.release(b.stmt);
     this.names.clear();
   }
 
@@ -160,7 +148,7 @@ export class PreparedStatements implements RepliesOwner {
         this.replies.expect(Reply.Pass);
         return true;
       case Frontend.Sync:
-        this.describedPortal = null;
+        this.shapes.reset();
         this.window.synced();
         this.replies.expect(Reply.Sync);
         return true;
@@ -188,22 +176,11 @@ export class PreparedStatements implements RepliesOwner {
     const name = buf.toString('utf8', start + 5, nameEnd);
     if (this.names.has(name)) return this.fail(poolerError('SLUICE_DUPLICATE_PREPARED_STATEMENT', { name }));
     if (!this.window.replaying) (this.pool as Pool).stats.clientParseCount++;
-    const stmt = this.registry.acquire(buf, start, end, nameEnd);
-    const binding: Binding = { name, stmt, shape: null };
-    this.names.set(name, binding);
+    const binding = this.names.bind(name, buf, start, end, nameEnd);
     this.namesChanged = true;
-    const conn = this.conn as ServerConnection;
-    const stats = (this.pool as Pool).preparedStats;
-    if (conn.statements.has(stmt.name)) {
-      // Another client prepared the same text here already: answer ParseComplete in its turn.
-      conn.statements.touch(stmt.name);
-      stats.hits++;
-      this.replies.expect(Reply.Synth, binding, PARSE_COMPLETE);
-      return false;
-    }
-    stats.misses++;
-    this.place(stmt);
-    this.replies.expect(Reply.ClientParse, binding);
+    // Another client prepared the same text here already: answer ParseComplete in its turn.
+    if (this.placement.beforeClientParse(binding.stmt)) this.replies.expect(Reply.Synth, binding, PARSE_COMPLETE);
+    else this.replies.expect(Reply.ClientParse, binding);
     return false;
   }
 
@@ -220,8 +197,7 @@ export class PreparedStatements implements RepliesOwner {
   }
 
   private Describe(buf: Buffer, start: number, end: number): boolean {
-    const portalOf = this.describedPortal;
-    this.describedPortal = null;
+    const portalOf = this.shapes.takePortal();
     if (portalOf !== null && buf[start + 5] === PORTAL_TARGET) {
       // The columns the client reads its rows with from now on.
       this.replies.expect(Reply.Described, portalOf, -1);
@@ -244,15 +220,9 @@ export class PreparedStatements implements RepliesOwner {
     const isBind = buf[start] === Frontend.Bind;
     const lru = (this.conn as ServerConnection).statements;
     const present = lru.has(b.stmt.name);
-    // The common case: the copy here is known to return what the client was shown (the same buffer, once compared).
-    const shape = present ? lru.touch(b.stmt.name) : null;
-    if (b.shape === null || shape === null || !sameShape(shape, b.shape)) {
-      // A client that describes the portal it binds is shown the columns again before any row: no check needed.
-      const describing = isBind && describesPortalNext(buf, start, end);
-      if (b.shape !== null && !describing) return this.verify(b, buf, start, end);
-      this.describedPortal = describing ? b : null;
-    }
-    this.ensurePrepared(b.stmt, present);
+    const copyShape = present ? lru.touch(b.stmt.name) : null;
+    if (this.shapes.mustCheck(b, copyShape, isBind, buf, start, end)) return this.verify(b, buf, start, end);
+    this.placement.ensure(b.stmt, present);
     const stmt = b.stmt;
     this.write(withName(buf, start, end, from, to, stmt.nameBytes));
     const again = this.describedBefore && !isBind;
@@ -275,12 +245,8 @@ export class PreparedStatements implements RepliesOwner {
     }
     // The server's statement stays for others: the client only lets go of its name.
     const name = buf.toString('utf8', start + 6, to);
-    const binding = this.names.get(name) ?? null;
-    if (binding) {
-      this.namesChanged = true;
-      this.names.delete(name);
-      this.registry.release(binding.stmt);
-    }
+    const binding = this.names.close(name);
+    if (binding) this.namesChanged = true;
     this.replies.expect(Reply.Synth, binding, CLOSE_COMPLETE);
     return false;
   }
@@ -293,43 +259,8 @@ export class PreparedStatements implements RepliesOwner {
     return false;
   }
 
-  /** `present`: the connection has it (and it was just touched). */
-  private ensurePrepared(stmt: SharedStatement, present: boolean): void {
-    const stats = (this.pool as Pool).preparedStats;
-    if (present) {
-      stats.hits++;
-      return;
-    }
-    stats.misses++;
-    this.place(stmt);
-    this.replies.expect(Reply.Prepare, stmt.name);
-  }
-
-  /** Writes the Parse that prepares stmt here, after closing what must go first (LRU victims, a doubtful old copy). */
-  private place(stmt: SharedStatement): void {
-    const conn = this.conn as ServerConnection;
-    const pool = this.pool as Pool;
-    const lru = conn.statements;
-    const max = Math.max(1, pool.settings.maxPreparedStatements);
-    for (let victim = lru.victim(max); victim !== null; victim = lru.victim(max)) {
-      lru.remove(victim);
-      this.write(closeStatement(victim));
-      this.replies.expect(Reply.Close, victim, EVICTED);
-      pool.preparedStats.evictions++;
-    }
-    if (lru.isDoubtful(stmt.name)) {
-      lru.settle(stmt.name);
-      this.write(closeStatement(stmt.name));
-      this.replies.expect(Reply.Close, stmt.name, DOUBTED);
-    }
-    lru.add(stmt.name);
-    pool.stats.serverParseCount++;
-    this.write(stmt.parse);
-  }
-
   /** DISCARD ALL or DEALLOCATE ALL: every statement of this session is gone, on the server too. */
   private dropAll(): void {
-    for (const b of this.names.values()) this.registry.release(b.stmt);
     this.names.clear();
     this.conn?.statements.doubtAll();
   }
@@ -354,19 +285,16 @@ export class PreparedStatements implements RepliesOwner {
   }
 
   undo(kind: Reply, ref: unknown, aux: number, sqlstate: string | null): void {
-    const lru = (this.conn as ServerConnection).statements;
     switch (kind) {
       case Reply.ClientParse:
-        this.unbind(ref as Binding);
-        this.forgetOnServer(lru, (ref as Binding).stmt.name, sqlstate);
+        this.names.unbind(ref as Binding);
+        this.placement.parseUndone((ref as Binding).stmt.name, sqlstate);
         return;
       case Reply.Prepare:
-        this.forgetOnServer(lru, ref as string, sqlstate);
+        this.placement.parseUndone(ref as string, sqlstate);
         return;
       case Reply.Close:
-        // A skipped Close closed nothing.
-        if (aux === EVICTED) lru.add(ref as string);
-        else lru.doubt(ref as string);
+        this.placement.closeUndone(ref as string, aux);
         return;
       case Reply.Verify:
         // The check never ran: the server skips the held requests up to their Sync, and so does Sluice.
@@ -375,31 +303,12 @@ export class PreparedStatements implements RepliesOwner {
         return;
       case Reply.Synth:
         if (ref === null) return;
-        if (aux === PARSE_COMPLETE) this.unbind(ref as Binding);
-        else this.rebind(ref as Binding);
+        if (aux === PARSE_COMPLETE) this.names.unbind(ref as Binding);
+        else this.names.rebind(ref as Binding);
         return;
       default:
         return;
     }
-  }
-
-  private forgetOnServer(lru: ServerConnection['statements'], name: string, sqlstate: string | null): void {
-    if (sqlstate === ALREADY_EXISTS) lru.doubt(name);
-    else lru.remove(name);
-  }
-
-  /** A Parse that did not happen: the name is free again. */
-  private unbind(b: Binding): void {
-    if (this.names.get(b.name) !== b) return;
-    this.names.delete(b.name);
-    this.registry.release(b.stmt);
-  }
-
-  /** A Close that did not happen: the name still holds its statement. */
-  private rebind(b: Binding): void {
-    if (this.names.has(b.name)) return;
-    this.registry.retain(b.stmt);
-    this.names.set(b.name, b);
   }
 
   statementFailed(sqlstate: string, ref: unknown, aux: number, clean: boolean): boolean {
@@ -429,18 +338,7 @@ export class PreparedStatements implements RepliesOwner {
    */
   private verify(b: Binding, buf: Buffer, start: number, end: number): boolean {
     this.window.unkeep(buf, start);
-    const lru = (this.conn as ServerConnection).statements;
-    const name = b.stmt.name;
-    if (lru.has(name)) {
-      lru.remove(name);
-      this.write(closeStatement(name));
-      this.replies.expect(Reply.Close, name, DOUBTED);
-    }
-    (this.pool as Pool).preparedStats.misses++;
-    this.place(b.stmt);
-    this.replies.expect(Reply.Prepare, name);
-    this.write(describeStatement(b.stmt.nameBytes));
-    this.write(Flush);
+    this.placement.prepareAndDescribe(b.stmt);
     this.replies.expect(Reply.Verify, b);
     // Sent elsewhere after a server loss, the held requests would be lost: the client is told instead.
     this.namesChanged = true;
@@ -449,16 +347,11 @@ export class PreparedStatements implements RepliesOwner {
   }
 
   described(ref: unknown, buf: Buffer, start: number, end: number): void {
-    const b = ref as Binding;
-    b.shape = rowShape(buf, start, end);
-    (this.conn as ServerConnection).statements.setShape(b.stmt.name, b.shape);
+    this.shapes.described(ref as Binding, (this.conn as ServerConnection).statements, buf, start, end);
   }
 
   verified(ref: unknown, buf: Buffer, start: number, end: number): void {
-    const b = ref as Binding;
-    const shape = rowShape(buf, start, end);
-    const same = b.shape !== null && sameShape(shape, b.shape);
-    (this.conn as ServerConnection).statements.setShape(b.stmt.name, same ? (b.shape as Buffer) : shape);
+    const same = this.shapes.verified(ref as Binding, (this.conn as ServerConnection).statements, buf, start, end);
     // Postgres' answer to a statement whose result changed under it: it fails, every time, until prepared again.
     this.release(same ? null : poolerError('SLUICE_RESULT_TYPE_CHANGED'));
   }
