@@ -1,4 +1,5 @@
 // Proves that after DDL a client that was shown a named statement's columns gets rows of those columns or 0A000, never rows of another shape: on the same server connection and on one where the statement is prepared afresh.
+import { execFile } from 'node:child_process';
 import t, { type Test } from 'tap';
 import pgLib from 'pg';
 import postgres from 'postgres';
@@ -162,4 +163,50 @@ t.test('node-postgres named statements (a Describe with every Bind) follow every
   t.same((await c.query(q)).rows, [{ id: 1, a: 1.5, extra: 'x' }]);
   await pg.query(CHANGES[1].ddl(tb));
   t.same((await c.query(q)).rows, [{ id: 1, extra: 'x' }]);
+});
+
+/**
+ * asyncpg (Debian's, in /usr/bin/python3) caches each statement's columns and decodes rows in binary:
+ * before the change, after it on the same server connection, and on a fresh one. Prints each row as JSON.
+ */
+const ASYNCPG = `
+import asyncio, json, os, sys, asyncpg
+async def main():
+    c = await asyncpg.connect(os.environ['DSN'])
+    q = 'select * from ' + os.environ['TB'] + ' where id = $1'
+    print(json.dumps(dict(await c.fetchrow(q, 1))))
+    sys.stdout.flush()
+    for step in ('ddl', 'fresh'):
+        sys.stdin.readline()
+        print(json.dumps(dict(await c.fetchrow(q, 1))))
+        sys.stdout.flush()
+    await c.close()
+asyncio.run(main())
+`;
+
+t.test('asyncpg, ALTER COLUMN TYPE: the new values, never float8 bytes read as int8', async (t) => {
+  const tb = await table();
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const o = sluice.options('alice');
+  const dsn = `postgresql://${o.user}:${encodeURIComponent(o.password)}@${o.host}:${o.port}/${o.database}`;
+  const child = execFile('/usr/bin/python3', ['-c', ASYNCPG], { env: { ...process.env, DSN: dsn, TB: tb }, timeout: 30_000 });
+  const lines: string[] = [];
+  let wake = (): void => undefined;
+  child.stdout?.on('data', (d: Buffer) => {
+    lines.push(...d.toString().split('\n').filter((l) => l !== ''));
+    wake();
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const line = async (n: number): Promise<unknown> => {
+    while (lines.length < n) await new Promise<void>((r) => (wake = r));
+    return JSON.parse(lines[n - 1]);
+  };
+  t.same(await line(1), { id: 1, a: 10 });
+  await pg.query(CHANGES[2].ddl(tb));
+  child.stdin?.write('\n');
+  t.same(await line(2), { id: 1, a: 1.5 }, 'asyncpg re-prepares on 0A000, as it does against Postgres');
+  await dropServerConnections(sluice);
+  child.stdin?.write('\n');
+  t.same(await line(3), { id: 1, a: 1.5 }, 'on a fresh server connection');
+  await exited;
 });
