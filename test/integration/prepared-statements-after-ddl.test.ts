@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import {
-  WireClient, bind, dataRow, describePortal, describeStatement, errorFields, execute, parse, syncMsg, typesOf, type BackendMsg,
+  WireClient, bind, dataRow, describePortal, describeStatement, errorFields, execute, parse, queryMsg, syncMsg, typesOf, type BackendMsg,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
@@ -114,6 +114,39 @@ t.test('a statement prepared by another client after the change serves that clie
   t.equal(errorFields(or[0]).C, '0A000');
   late.send(bind([], { statement: 's' }), execute(), syncMsg());
   t.same(rows(await late.untilReady()), CHANGES[0].after, 'and the later client still works');
+});
+
+t.test('inside a transaction on the other server connection of a pool of two: checked as it is sent', async (t) => {
+  const tb = await table();
+  const sluice = await startSluice(t, pg, { default_pool_size: 2 });
+  const c = await wire(t, sluice);
+  await prepareDescribed(c, tb);
+  const other = await wire(t, sluice);
+  // The other client holds the connection c used, so c's transaction gets a new one.
+  other.send(queryMsg('begin'));
+  await other.untilReady();
+  c.send(queryMsg('begin'));
+  t.equal(typesOf(await c.untilReady()), 'CZ');
+  c.send(bind([], { statement: 's' }), execute(), syncMsg());
+  t.same(rows(await c.untilReady()), [['1', '10']], 'the same columns on the new connection: the rows');
+  c.send(queryMsg('commit'));
+  await c.untilReady();
+  other.send(queryMsg('commit'));
+  await other.untilReady();
+  await pg.query(CHANGES[0].ddl(tb));
+  // Both connections now hold a copy from before the change; c's next transaction finds one stale.
+  c.send(queryMsg('begin'));
+  await c.untilReady();
+  c.send(bind([], { statement: 's' }), execute(), syncMsg());
+  const r = await c.untilReady();
+  t.equal(typesOf(r), 'EZ');
+  t.equal(errorFields(r[0]).C, '0A000');
+  t.equal(r[1].body.toString('latin1'), 'E', 'the transaction is aborted, as on one backend');
+  c.send(queryMsg('rollback'));
+  await c.untilReady();
+  c.send(bind([], { statement: 's' }), execute(), syncMsg());
+  t.equal(errorFields((await c.untilReady())[0]).C, '0A000', 'and after it, until the client prepares it again');
+  t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.total, 2, 'two server connections');
 });
 
 t.test('a copy prepared afresh whose columns are unchanged serves silently', async (t) => {
