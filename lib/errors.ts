@@ -140,6 +140,7 @@ export const ERRORS = {
     'ERROR',
     (p) => `prepared statement "${p.name}" already exists`,
   ),
+  SLUICE_RESULT_TYPE_CHANGED: def('0A000', 'ERROR', () => 'cached plan must not change result type'),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
   SLUICE_DATABASE_REMOVED: def<{ database: string }>(

@@ -1,8 +1,19 @@
 // What one server connection has prepared under Sluice's names: an LRU bounded by max_prepared_statements.
 
+/** One statement prepared on the connection. */
+interface Copy {
+  /** The transaction (epoch) that last used it. */
+  epoch: number;
+  /**
+   * Its result shape (see protocol/row-shape), fixed when it was prepared, once a Describe of it has been
+   * seen; null until then. Postgres refuses to run a copy whose result would now differ (0A000).
+   */
+  shape: Buffer | null;
+}
+
 export class ServerStatements {
-  /** Name → the transaction (epoch) that last used it; Map order is least recently used first. */
-  private readonly lru = new Map<string, number>();
+  /** Name → its copy; Map order is least recently used first. */
+  private readonly lru = new Map<string, Copy>();
   /**
    * Names the server may or may not still have: after a client's DISCARD ALL or DEALLOCATE ALL, or a
    * statement that failed as stale. Sluice closes such a name before preparing it again, so it never
@@ -25,17 +36,26 @@ export class ServerStatements {
     return this.lru.has(name);
   }
 
-  /** A prepared name is used now: it becomes the most recently used. */
-  touch(name: string): void {
+  /** A prepared name is used now: it becomes the most recently used. Returns its shape (null: not known yet). */
+  touch(name: string): Buffer | null {
+    const copy = this.lru.get(name) as Copy;
     this.lru.delete(name);
-    this.lru.set(name, this.epoch);
+    copy.epoch = this.epoch;
+    this.lru.set(name, copy);
+    return copy.shape;
   }
 
   /** The name is being prepared now. */
   add(name: string): void {
     this.doubtful.delete(name);
     this.lru.delete(name);
-    this.lru.set(name, this.epoch);
+    this.lru.set(name, { epoch: this.epoch, shape: null });
+  }
+
+  /** The result shape a Describe of the prepared name showed. */
+  setShape(name: string, shape: Buffer): void {
+    const copy = this.lru.get(name);
+    if (copy) copy.shape = shape;
   }
 
   /** The name is gone from the server (closed, or its Parse failed or was skipped). */
@@ -67,7 +87,7 @@ export class ServerStatements {
   /** The least recently used name to close so that one more fits within max, or null (room, or all in use now). */
   victim(max: number): string | null {
     if (this.lru.size < max) return null;
-    for (const [name, epoch] of this.lru) return epoch === this.epoch ? null : name;
+    for (const [name, copy] of this.lru) return copy.epoch === this.epoch ? null : name;
     return null;
   }
 

@@ -82,9 +82,11 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  /** The R field: the Postgres routine that raised it, which some drivers act on. */
+  routine?: string;
 }
 
-/** ErrorResponse, or NoticeResponse when notice is true: S, V, C, M, D, H fields. */
+/** ErrorResponse, or NoticeResponse when notice is true: S, V, C, M, D, H, R fields. */
 export function errorResponse(f: ErrorFields, notice = false): Buffer {
   const parts: Array<[string, string]> = [
     ['S', f.severity],
@@ -94,6 +96,7 @@ export function errorResponse(f: ErrorFields, notice = false): Buffer {
   ];
   if (f.detail) parts.push(['D', f.detail]);
   if (f.hint) parts.push(['H', f.hint]);
+  if (f.routine) parts.push(['R', f.routine]);
   const bodies = parts.map(([k, v]) => Buffer.from(k + v + '\0'));
   const len = bodies.reduce((n, p) => n + p.length, 0) + 1;
   return frame(notice ? Backend.NoticeResponse : Backend.ErrorResponse, len, (b, at) => {

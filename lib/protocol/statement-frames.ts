@@ -3,6 +3,7 @@ import { Backend, Frontend } from './codes.js';
 
 /** Describe and Close name a prepared statement with 'S' (or a portal with 'P'). */
 export const STATEMENT_TARGET = 0x53; // S
+export const PORTAL_TARGET = 0x50; // P
 
 /**
  * Backend messages that end the reply to one extended-query request (ErrorResponse aside): Parse,
@@ -38,6 +39,29 @@ export function namesStatement(type: number, buf: Buffer, start: number, end: nu
   return from >= 0 && from < end && buf[from] !== 0;
 }
 
+/**
+ * The Bind at buf[start, end) is followed in the same buffer by a Describe of the portal it binds: the
+ * client asks for the columns again before it reads any row (node-postgres always, pgjdbc at first).
+ */
+export function describesPortalNext(buf: Buffer, start: number, end: number): boolean {
+  if (end + 6 >= buf.length || buf[end] !== Frontend.Describe || buf[end + 5] !== PORTAL_TARGET) return false;
+  const portalEnd = nulAt(buf, start + 5, end);
+  const describedEnd = nulAt(buf, end + 6, end + 1 + buf.readInt32BE(end + 1));
+  if (portalEnd < 0 || describedEnd < 0 || describedEnd - (end + 6) !== portalEnd - (start + 5)) return false;
+  return buf.compare(buf, start + 5, portalEnd, end + 6, describedEnd) === 0;
+}
+
+/** Describe('S', name) of a statement Sluice prepared. */
+export function describeStatement(name: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(7 + name.length);
+  out[0] = Frontend.Describe;
+  out.writeInt32BE(6 + name.length, 1);
+  out[5] = STATEMENT_TARGET;
+  name.copy(out, 6);
+  out[6 + name.length] = 0;
+  return out;
+}
+
 /** A copy of the frame buf[start, end) with the bytes [from, to) replaced by `name`, its length fixed. */
 export function withName(buf: Buffer, start: number, end: number, from: number, to: number, name: Buffer): Buffer {
   const out = Buffer.allocUnsafe(end - start - (to - from) + name.length);
@@ -69,6 +93,8 @@ function bare(type: number, body: Buffer): Buffer {
 }
 
 export const Sync = bare(Frontend.Sync, Buffer.alloc(0));
+/** Asks the server to send what it has answered so far, without ending the pipeline. */
+export const Flush = bare(Frontend.Flush, Buffer.alloc(0));
 /**
  * A request that always fails: Describe of a statement no one can have prepared (Sluice's own names
  * are longer). Sent where Sluice itself must answer with an error, so that the server aborts the

@@ -2,36 +2,33 @@
 import { Frontend, TxStatus } from '../protocol/codes.js';
 import * as encode from '../protocol/encode.js';
 import {
-  bindStatementStart, closeStatement, dropsAllStatements, FailingDescribe, nulAt, STATEMENT_TARGET, withName,
+  bindStatementStart, dropsAllStatements, FailingDescribe, nulAt, PORTAL_TARGET, STATEMENT_TARGET, withName,
 } from '../protocol/statement-frames.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
 import type { Pool } from '../pool/pool.js';
 import { Reply } from './reply-queue.js';
 import { DESCRIBED_BEFORE, StatementReplies, type RepliesOwner } from './statement-replies.js';
-import type { SharedStatement, StatementRegistry } from './statement-registry.js';
+import type { StatementRegistry } from './statement-registry.js';
 import { RetryWindow } from './retry-window.js';
 import { BatchWrite } from './batch-write.js';
+import { HeldRequests, type HoldHost } from './held-requests.js';
+import { ClientNames, type Binding } from './client-names.js';
+import { StatementPlacement } from './statement-placement.js';
+import { ShapeGate } from './shape-gate.js';
 
-/** A client name bound to a statement: what a failed or skipped Parse or Close must put back. */
-interface Binding {
-  readonly name: string;
-  readonly stmt: SharedStatement;
-}
+/** Who the statements serve: the client's bytes go there, and its input waits there while requests are held. */
+export type StatementsHost = Pick<ServerLink, 'serverData'> & HoldHost;
 
 // Synth answers.
 const PARSE_COMPLETE = 0;
 const CLOSE_COMPLETE = 1;
-// Why Sluice closed a statement.
-const EVICTED = 0;
-const DOUBTED = 1;
 
 const STALE_PLAN = '0A000'; // cached plan must not change result type
 const NO_SUCH_STATEMENT = '26000';
-const ALREADY_EXISTS = '42P05';
 export class PreparedStatements implements RepliesOwner {
   readonly replies = new StatementReplies(this);
-  private readonly names = new Map<string, SharedStatement>();
+  private readonly names: ClientNames;
   private conn: ServerConnection | null = null;
   private pool: Pool | null = null;
   /** After Sluice's own error the client's requests are dropped up to its Sync, as Postgres would skip them. */
@@ -46,17 +43,25 @@ export class PreparedStatements implements RepliesOwner {
   namesChanged = false;
   /** sendAll's writes: untouched runs of messages merge, and the pipeline leaves in one write (corked only if it must). */
   private readonly batch = new BatchWrite();
+  /** Requests waiting for Sluice's check of a statement's result shape (see verify). */
+  private readonly held: HeldRequests;
+  private readonly placement = new StatementPlacement(this.replies, (frame) => this.write(frame));
+  private readonly shapes = new ShapeGate();
 
   constructor(
-    private readonly registry: StatementRegistry,
-    private readonly out: Pick<ServerLink, 'serverData'>,
-  ) {}
+    registry: StatementRegistry,
+    private readonly out: StatementsHost,
+  ) {
+    this.held = new HeldRequests(out);
+    this.names = new ClientNames(registry);
+  }
 
   /** The client starts a transaction on conn. */
   attach(conn: ServerConnection, pool: Pool): void {
     this.conn = conn;
     this.pool = pool;
     this.namesChanged = false;
+    this.placement.attach(conn, pool);
     conn.statements.beginTransaction();
     this.replies.attach(conn);
   }
@@ -64,6 +69,9 @@ export class PreparedStatements implements RepliesOwner {
   detach(): void {
     this.replies.detach();
     this.conn = null;
+    this.placement.detach();
+    this.held.drop();
+    this.shapes.reset();
     this.skipping = this.unnamedDropsAll = this.describedBefore = false;
     this.window.reset();
   }
@@ -76,7 +84,6 @@ export class PreparedStatements implements RepliesOwner {
   /** The client left: its names let go of their statements. */
   close(): void {
     this.detach();
-    for (const stmt of this.names.values()) this.registry.release(stmt);
     this.names.clear();
   }
 
@@ -93,7 +100,8 @@ export class PreparedStatements implements RepliesOwner {
       at = end;
     }
     // Only CopyData and a streaming Query's head (sent as such) are ever relayed before they are whole.
-    if (at < all.length && (all[at] === Frontend.CopyData || at + 5 > all.length || this.sendHead(all[at], all, at, all.length))) {
+    if (at < all.length && this.held.active) this.held.keep(all.subarray(at));
+    else if (at < all.length && (all[at] === Frontend.CopyData || at + 5 > all.length || this.sendHead(all[at], all, at, all.length))) {
       this.batch.write(conn, all, at, all.length);
     }
     this.batch.end();
@@ -117,6 +125,10 @@ export class PreparedStatements implements RepliesOwner {
    * Sluice sent something in its place (or nothing).
    */
   send(type: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.held.active) {
+      this.held.keep(buf.subarray(start, end));
+      return false;
+    }
     if (this.skipping) {
       if (type !== Frontend.Sync) return false;
       this.skipping = false;
@@ -136,6 +148,7 @@ export class PreparedStatements implements RepliesOwner {
         this.replies.expect(Reply.Pass);
         return true;
       case Frontend.Sync:
+        this.shapes.reset();
         this.window.synced();
         this.replies.expect(Reply.Sync);
         return true;
@@ -163,22 +176,11 @@ export class PreparedStatements implements RepliesOwner {
     const name = buf.toString('utf8', start + 5, nameEnd);
     if (this.names.has(name)) return this.fail(poolerError('SLUICE_DUPLICATE_PREPARED_STATEMENT', { name }));
     if (!this.window.replaying) (this.pool as Pool).stats.clientParseCount++;
-    const stmt = this.registry.acquire(buf, start, end, nameEnd);
-    this.names.set(name, stmt);
+    const binding = this.names.bind(name, buf, start, end, nameEnd);
     this.namesChanged = true;
-    const binding: Binding = { name, stmt };
-    const conn = this.conn as ServerConnection;
-    const stats = (this.pool as Pool).preparedStats;
-    if (conn.statements.has(stmt.name)) {
-      // Another client prepared the same text here already: answer ParseComplete in its turn.
-      conn.statements.touch(stmt.name);
-      stats.hits++;
-      this.replies.expect(Reply.Synth, binding, PARSE_COMPLETE);
-      return false;
-    }
-    stats.misses++;
-    this.place(stmt);
-    this.replies.expect(Reply.ClientParse, binding);
+    // Another client prepared the same text here already: answer ParseComplete in its turn.
+    if (this.placement.beforeClientParse(binding.stmt)) this.replies.expect(Reply.Synth, binding, PARSE_COMPLETE);
+    else this.replies.expect(Reply.ClientParse, binding);
     return false;
   }
 
@@ -195,6 +197,12 @@ export class PreparedStatements implements RepliesOwner {
   }
 
   private Describe(buf: Buffer, start: number, end: number): boolean {
+    const portalOf = this.shapes.takePortal();
+    if (portalOf !== null && buf[start + 5] === PORTAL_TARGET) {
+      // The columns the client reads its rows with from now on.
+      this.replies.expect(Reply.Described, portalOf, -1);
+      return true;
+    }
     const to = buf[start + 5] === STATEMENT_TARGET ? nulAt(buf, start + 6, end) : -1;
     if (to <= start + 6) {
       // A portal, or the unnamed statement.
@@ -207,14 +215,21 @@ export class PreparedStatements implements RepliesOwner {
   /** Bind or Describe of a named statement: prepared on this server first if need be, then sent under Sluice's name. */
   private rename(buf: Buffer, start: number, end: number, from: number, to: number): boolean {
     const name = buf.toString('utf8', from, to);
-    const stmt = this.names.get(name);
-    if (!stmt) return this.fail(poolerError('SLUICE_UNKNOWN_PREPARED_STATEMENT', { name }));
-    this.ensurePrepared(stmt);
+    const b = this.names.get(name);
+    if (!b) return this.fail(poolerError('SLUICE_UNKNOWN_PREPARED_STATEMENT', { name }));
+    const isBind = buf[start] === Frontend.Bind;
+    const lru = (this.conn as ServerConnection).statements;
+    const present = lru.has(b.stmt.name);
+    const copyShape = present ? lru.touch(b.stmt.name) : null;
+    if (this.shapes.mustCheck(b, copyShape, isBind, buf, start, end)) return this.verify(b, buf, start, end);
+    this.placement.ensure(b.stmt, present);
+    const stmt = b.stmt;
     this.write(withName(buf, start, end, from, to, stmt.nameBytes));
-    const again = this.describedBefore && buf[start] === Frontend.Describe;
+    const again = this.describedBefore && !isBind;
     this.describedBefore = false;
-    this.replies.expect(Reply.Statement, stmt, again ? DESCRIBED_BEFORE : this.window.candidate(buf, start, end));
-    if (buf[start] === Frontend.Bind) {
+    const kind = isBind ? Reply.Statement : Reply.Described;
+    this.replies.expect(kind, b, again ? DESCRIBED_BEFORE : this.window.candidate(buf, start, end));
+    if (isBind) {
       if (!this.window.replaying) (this.pool as Pool).stats.bindCount++;
       this.window.ranRequest();
       if (stmt.dropsAll) this.dropAll();
@@ -230,14 +245,8 @@ export class PreparedStatements implements RepliesOwner {
     }
     // The server's statement stays for others: the client only lets go of its name.
     const name = buf.toString('utf8', start + 6, to);
-    const stmt = this.names.get(name);
-    let binding: Binding | null = null;
-    if (stmt) {
-      this.namesChanged = true;
-      this.names.delete(name);
-      this.registry.release(stmt);
-      binding = { name, stmt };
-    }
+    const binding = this.names.close(name);
+    if (binding) this.namesChanged = true;
     this.replies.expect(Reply.Synth, binding, CLOSE_COMPLETE);
     return false;
   }
@@ -250,44 +259,8 @@ export class PreparedStatements implements RepliesOwner {
     return false;
   }
 
-  private ensurePrepared(stmt: SharedStatement): void {
-    const lru = (this.conn as ServerConnection).statements;
-    const stats = (this.pool as Pool).preparedStats;
-    if (lru.has(stmt.name)) {
-      lru.touch(stmt.name);
-      stats.hits++;
-      return;
-    }
-    stats.misses++;
-    this.place(stmt);
-    this.replies.expect(Reply.Prepare, stmt.name);
-  }
-
-  /** Writes the Parse that prepares stmt here, after closing what must go first (LRU victims, a doubtful old copy). */
-  private place(stmt: SharedStatement): void {
-    const conn = this.conn as ServerConnection;
-    const pool = this.pool as Pool;
-    const lru = conn.statements;
-    const max = Math.max(1, pool.settings.maxPreparedStatements);
-    for (let victim = lru.victim(max); victim !== null; victim = lru.victim(max)) {
-      lru.remove(victim);
-      this.write(closeStatement(victim));
-      this.replies.expect(Reply.Close, victim, EVICTED);
-      pool.preparedStats.evictions++;
-    }
-    if (lru.isDoubtful(stmt.name)) {
-      lru.settle(stmt.name);
-      this.write(closeStatement(stmt.name));
-      this.replies.expect(Reply.Close, stmt.name, DOUBTED);
-    }
-    lru.add(stmt.name);
-    pool.stats.serverParseCount++;
-    this.write(stmt.parse);
-  }
-
   /** DISCARD ALL or DEALLOCATE ALL: every statement of this session is gone, on the server too. */
   private dropAll(): void {
-    for (const stmt of this.names.values()) this.registry.release(stmt);
     this.names.clear();
     this.conn?.statements.doubtAll();
   }
@@ -305,59 +278,44 @@ export class PreparedStatements implements RepliesOwner {
 
   refuse(ref: unknown): void {
     const err = ref as PoolerError;
-    const frame = encode.errorResponse({ severity: err.severity, sqlstate: err.sqlstate, message: err.message });
+    // Postgres' routine for its own error: drivers re-prepare on it (postgres.js looks at nothing else).
+    const routine = err.code === 'SLUICE_RESULT_TYPE_CHANGED' ? 'RevalidateCachedQuery' : undefined;
+    const frame = encode.errorResponse({ severity: err.severity, sqlstate: err.sqlstate, message: err.message, routine });
     this.out.serverData(frame, 0, frame.length);
   }
 
   undo(kind: Reply, ref: unknown, aux: number, sqlstate: string | null): void {
-    const lru = (this.conn as ServerConnection).statements;
     switch (kind) {
       case Reply.ClientParse:
-        this.unbind(ref as Binding);
-        this.forgetOnServer(lru, (ref as Binding).stmt.name, sqlstate);
+        this.names.unbind(ref as Binding);
+        this.placement.parseUndone((ref as Binding).stmt.name, sqlstate);
         return;
       case Reply.Prepare:
-        this.forgetOnServer(lru, ref as string, sqlstate);
+        this.placement.parseUndone(ref as string, sqlstate);
         return;
       case Reply.Close:
-        // A skipped Close closed nothing.
-        if (aux === EVICTED) lru.add(ref as string);
-        else lru.doubt(ref as string);
+        this.placement.closeUndone(ref as string, aux);
+        return;
+      case Reply.Verify:
+        // The check never ran: the server skips the held requests up to their Sync, and so does Sluice.
+        this.skipping = true;
+        this.release(null);
         return;
       case Reply.Synth:
         if (ref === null) return;
-        if (aux === PARSE_COMPLETE) this.unbind(ref as Binding);
-        else this.rebind(ref as Binding);
+        if (aux === PARSE_COMPLETE) this.names.unbind(ref as Binding);
+        else this.names.rebind(ref as Binding);
         return;
       default:
         return;
     }
   }
 
-  private forgetOnServer(lru: ServerConnection['statements'], name: string, sqlstate: string | null): void {
-    if (sqlstate === ALREADY_EXISTS) lru.doubt(name);
-    else lru.remove(name);
-  }
-
-  /** A Parse that did not happen: the name is free again. */
-  private unbind(b: Binding): void {
-    if (this.names.get(b.name) !== b.stmt) return;
-    this.names.delete(b.name);
-    this.registry.release(b.stmt);
-  }
-
-  /** A Close that did not happen: the name still holds its statement. */
-  private rebind(b: Binding): void {
-    if (this.names.has(b.name)) return;
-    this.registry.retain(b.stmt);
-    this.names.set(b.name, b.stmt);
-  }
-
   statementFailed(sqlstate: string, ref: unknown, aux: number, clean: boolean): boolean {
     if (sqlstate !== STALE_PLAN && sqlstate !== NO_SUCH_STATEMENT) return false;
     const conn = this.conn as ServerConnection;
     // The server's copy is stale or gone: the next use closes and prepares it again.
-    conn.statements.doubt((ref as SharedStatement).name);
+    conn.statements.doubt((ref as Binding).stmt.name);
     // Retried only outside a transaction block, where nothing ran before it that the failure rolled back.
     if (!clean || !this.window.holds(aux) || conn.status !== TxStatus.Idle) return false;
     // A Describe found stale had already sent its ParameterDescription; a missing statement fails before that.
@@ -368,7 +326,48 @@ export class PreparedStatements implements RepliesOwner {
   retry(aux: number): void {
     const again = this.window.take(aux);
     this.window.replaying = true;
-    for (const m of again) if (this.send(m[0], m, 0, m.length)) this.write(m);
+    // As one run, so that a Bind still sees the Describe that follows it (describesPortalNext).
+    this.sendAll(again);
     this.window.replaying = false;
+  }
+
+  /**
+   * Bind or Describe of a statement whose columns the client was shown, where this connection's copy is not
+   * known to return those: Sluice prepares it afresh and describes it, and holds this request and all after it
+   * until the answer says whether they may go (verified). Only this path waits for the server.
+   */
+  private verify(b: Binding, buf: Buffer, start: number, end: number): boolean {
+    this.window.unkeep(buf, start);
+    this.placement.prepareAndDescribe(b.stmt);
+    this.replies.expect(Reply.Verify, b);
+    // Sent elsewhere after a server loss, the held requests would be lost: the client is told instead.
+    this.namesChanged = true;
+    this.held.start(buf.subarray(start, end), this.window.replaying);
+    return false;
+  }
+
+  described(ref: unknown, buf: Buffer, start: number, end: number): void {
+    this.shapes.described(ref as Binding, (this.conn as ServerConnection).statements, buf, start, end);
+  }
+
+  verified(ref: unknown, buf: Buffer, start: number, end: number): void {
+    const same = this.shapes.verified(ref as Binding, (this.conn as ServerConnection).statements, buf, start, end);
+    // Postgres' answer to a statement whose result changed under it: it fails, every time, until prepared again.
+    this.release(same ? null : poolerError('SLUICE_RESULT_TYPE_CHANGED'));
+  }
+
+  /** Sends the held requests: the first one fails with `err` if given, and the rest are skipped up to Sync. */
+  private release(err: PoolerError | null): void {
+    const taken = this.held.take();
+    if (!taken) return;
+    if (err) {
+      taken.kept.shift();
+      this.describedBefore = false;
+      this.fail(err);
+    }
+    this.window.replaying = taken.retrying;
+    if (taken.kept.length > 0) this.sendAll(taken.kept);
+    this.window.replaying = false;
+    this.held.resumed();
   }
 }

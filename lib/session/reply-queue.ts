@@ -4,8 +4,15 @@
 export const enum Reply {
   /** Extended-query requests whose replies pass through untouched; `count` of them. */
   Pass,
-  /** Bind or Describe('S') of a client's named statement: passes through; may be healed if it fails as stale. */
+  /** Bind of a client's named statement: passes through; may be healed if it fails as stale. */
   Statement,
+  /**
+   * The client's Describe of a named statement, or of the portal it just bound: passes through, and the
+   * RowDescription it gets is recorded as what the client was shown. A Describe('S') may be healed like Statement.
+   */
+  Described,
+  /** Sluice's own Describe('S') of a statement it just prepared: swallowed; its shape decides whether held requests go. */
+  Verify,
   /** The client's Parse under Sluice's name: passes through; undone if it fails or is skipped. */
   ClientParse,
   /** A request sent to fail: its ErrorResponse is replaced by the pooler's own. */

@@ -23,6 +23,12 @@ export class RetryWindow {
     if (this.keeping && !this.replaying && this.bufs.length <= MAX_KEPT) this.push(buf, start, end);
   }
 
+  /** The message just kept at buf[start] was held back instead of sent: it is kept again when it goes. */
+  unkeep(buf: Buffer, start: number): void {
+    const n = this.bufs.length - 1;
+    if (n >= 0 && this.bufs[n] === buf && this.starts[n] === start) this.bufs.length = this.starts.length = this.ends.length = n;
+  }
+
   /** A Bind or Execute was sent: later failures in this pipeline are not retried. */
   ranRequest(): void {
     this.ran = true;

@@ -20,6 +20,10 @@ export interface RepliesOwner {
   statementFailed(sqlstate: string, ref: unknown, aux: number, clean: boolean): boolean;
   /** Sends the failed request again, and what followed it up to its Sync. */
   retry(aux: number): void;
+  /** A Described entry's RowDescription or NoData (buf[start, end)), on its way to the client. */
+  described(ref: unknown, buf: Buffer, start: number, end: number): void;
+  /** A Verify entry's RowDescription or NoData (buf[start, end)): the shape of the statement just prepared. */
+  verified(ref: unknown, buf: Buffer, start: number, end: number): void;
 }
 
 /**
@@ -31,6 +35,11 @@ export const DESCRIBED_BEFORE = -2;
 /** Entries whose ReadyForQuery ends them. */
 function endsAtReady(kind: Reply): boolean {
   return kind === Reply.Sync || kind === Reply.Query || kind === Reply.Resync;
+}
+
+/** Entries whose completion the watcher must see: Sluice's own requests, and what a client is shown of a statement. */
+function stopsAt(kind: Reply): boolean {
+  return kind === Reply.Prepare || kind === Reply.Close || kind === Reply.Verify || kind === Reply.Described;
 }
 
 /** Entries answered by one completion message each (a Pass run by `count`). */
@@ -62,8 +71,9 @@ export class StatementReplies implements ReplyWatcher {
     const conn = this.conn as ServerConnection;
     if (this.queue.size === 0) this.base = conn.completions;
     this.queue.push(kind, ref, aux);
-    if (kind === Reply.Synth || kind === Reply.Prepare || kind === Reply.Close) this.arm();
-    else if (aux === DESCRIBED_BEFORE) conn.watchParameterDescriptions(true);
+    if (kind === Reply.Synth || stopsAt(kind)) this.arm();
+    // Seen once asked for, until the link ends: ParameterDescriptions come only with Describe('S'), which is rare.
+    if (kind === Reply.Verify || aux === DESCRIBED_BEFORE) conn.watchParameterDescriptions(true);
   }
 
   parameters(_buf: Buffer, _start: number, _end: number): Verdict {
@@ -75,9 +85,10 @@ export class StatementReplies implements ReplyWatcher {
       if (answered(q.kind(n))) done -= q.count(n);
       n++;
     }
-    if (n >= q.size || q.kind(n) !== Reply.Statement || q.aux(n) !== DESCRIBED_BEFORE) return Verdict.Forward;
+    if (n >= q.size) return Verdict.Forward;
+    if (q.kind(n) === Reply.Verify) return Verdict.Swallow;
+    if (q.kind(n) !== Reply.Described || q.aux(n) !== DESCRIBED_BEFORE) return Verdict.Forward;
     q.setAux(n, -1);
-    (this.conn as ServerConnection).watchParameterDescriptions(false);
     return Verdict.Swallow;
   }
 
@@ -101,7 +112,7 @@ export class StatementReplies implements ReplyWatcher {
         n = -1;
         continue;
       }
-      if (kind === Reply.Prepare || kind === Reply.Close) return conn.stopAtCompletion(this.base + units + 1);
+      if (stopsAt(kind)) return conn.stopAtCompletion(this.base + units + 1);
       if (endsAtReady(kind)) break;
       units += q.count(n);
     }
@@ -123,11 +134,14 @@ export class StatementReplies implements ReplyWatcher {
     if (this.queue.size === 0) return Verdict.Forward;
     this.consume(conn.completions - this.base - 1);
     const kind = this.queue.kind(0);
+    const ref = this.queue.ref(0);
     this.queue.take();
     this.base++;
-    // Sluice's own Parse or Close: the client never asked. Anything else is delivered here, so that
-    // the answers arm() writes next come after it.
-    if (kind !== Reply.Prepare && kind !== Reply.Close) this.owner.toClient(buf, start, end);
+    // Sluice's own Parse, Close or Describe: the client never asked. Anything else is delivered here, so
+    // that the answers arm() writes next come after it.
+    if (kind === Reply.Described) this.owner.described(ref, buf, start, end);
+    if (kind === Reply.Verify) this.owner.verified(ref, buf, start, end);
+    else if (kind !== Reply.Prepare && kind !== Reply.Close) this.owner.toClient(buf, start, end);
     this.arm();
     return Verdict.Delivered;
   }
@@ -155,6 +169,7 @@ export class StatementReplies implements ReplyWatcher {
         this.owner.refuse(ref);
         return Verdict.Swallow;
       case Reply.Statement:
+      case Reply.Described:
         return this.statementFailed(sqlstate, ref, aux);
       default:
         this.owner.undo(kind, ref, aux, sqlstate);

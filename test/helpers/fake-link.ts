@@ -24,8 +24,15 @@ export class FakeLink {
     return this as unknown as ServerConnection;
   }
 
+  /** Kept message by message, however many one write holds. */
   write(b: Buffer): void {
-    this.sent.push(b);
+    let at = 0;
+    while (at + 5 <= b.length) {
+      const end = at + 1 + b.readInt32BE(at + 1);
+      this.sent.push(b.subarray(at, end));
+      at = end;
+    }
+    if (at < b.length) this.sent.push(b.subarray(at));
   }
 
   cork(): void {}
@@ -48,11 +55,17 @@ export class FakeLink {
 
   /** The server sends one message of this type ('E' takes a SQLSTATE). */
   reply(type: string, sqlstate = 'XX000'): void {
-    const code = type.charCodeAt(0);
     let frame: Buffer;
     if (type === 'Z') frame = readyForQuery(String.fromCharCode(this.status));
     else if (type === 'E') frame = message('E', `SERROR\0C${sqlstate}\0Mboom\0\0`);
     else frame = message(type);
+    this.replyFrame(frame, sqlstate);
+  }
+
+  /** The server sends this whole message (a RowDescription with columns, say). */
+  replyFrame(frame: Buffer, sqlstate = 'XX000'): void {
+    const type = String.fromCharCode(frame[0]);
+    const code = frame[0];
     const w = this.watcher();
     let verdict = Verdict.Forward;
     if (COMPLETIONS.includes(code)) {

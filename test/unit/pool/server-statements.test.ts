@@ -45,3 +45,17 @@ t.test('doubt: forgotten, remembered as maybe still on the server, until settled
   t.notOk(s.isDoubtful('b'), 'preparing it again settles the doubt');
   t.ok(s.has('b'));
 });
+
+t.test('a copy\'s shape: unknown when added, kept by touch, gone with the copy', async (t) => {
+  const s = new ServerStatements();
+  s.add('a');
+  t.equal(s.touch('a'), null);
+  const shape = Buffer.from('cols');
+  s.setShape('a', shape);
+  t.equal(s.touch('a'), shape);
+  s.doubt('a');
+  s.setShape('a', shape);
+  t.notOk(s.has('a'), 'setting the shape of a copy not held does nothing');
+  s.add('a');
+  t.equal(s.touch('a'), null, 'prepared again: unknown again');
+});

@@ -3,7 +3,8 @@ import t from 'tap';
 import { parseBackend } from '../../helpers/bytes.js';
 import { bind, closeStatement as clientClose, describeStatement, parse } from '../../helpers/wire.js';
 import {
-  bindStatementStart, closeStatement, COMPLETIONS, dropsAllStatements, FailingDescribe, namesStatement, nulAt, Sync, withName,
+  bindStatementStart, closeStatement, COMPLETIONS, describeStatement as describeOwn, dropsAllStatements, FailingDescribe, namesStatement,
+  nulAt, Sync, withName,
 } from '../../../lib/protocol/statement-frames.js';
 import * as encode from '../../../lib/protocol/encode.js';
 
@@ -70,4 +71,8 @@ t.test('dropsAllStatements recognises DISCARD ALL and DEALLOCATE ALL only', asyn
   const no = ['DISCARD PLANS', 'DEALLOCATE foo', 'select 1', 'discard allx', 'DEALLOCATE', ''];
   for (const sql of yes) t.ok(dropsAllStatements(Buffer.from(sql + '\0'), 0, sql.length + 1), sql);
   for (const sql of no) t.notOk(dropsAllStatements(Buffer.from(sql + '\0'), 0, sql.length + 1), JSON.stringify(sql));
+});
+
+t.test('describeStatement is the client\'s Describe(\'S\') under Sluice\'s name', async (t) => {
+  t.ok(describeOwn(Buffer.from('sluice_abc')).equals(describeStatement('sluice_abc')));
 });

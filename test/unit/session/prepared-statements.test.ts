@@ -1,6 +1,7 @@
 // Tests for a client's named statements in transaction mode, against a simulated server: renaming, injected and swallowed messages, Sluice's own answers in reply order, errors, undo, retry.
 import t from 'tap';
-import { bind, closePortal, closeStatement, describeStatement, execute, parse, queryMsg, syncMsg } from '../../helpers/wire.js';
+import { bind, closePortal, closeStatement, describePortal, describeStatement, execute, parse, queryMsg, syncMsg } from '../../helpers/wire.js';
+import * as encode from '../../../lib/protocol/encode.js';
 import { FakeLink } from '../../helpers/fake-link.js';
 import { PreparedStatements } from '../../../lib/session/prepared-statements.js';
 import { StatementRegistry } from '../../../lib/session/statement-registry.js';
@@ -15,7 +16,15 @@ interface Setup {
 
 function setup({ max = 200, registry = new StatementRegistry(), server }: Setup = {}) {
   let link: FakeLink | null = null;
-  const ps = new PreparedStatements(registry, { serverData: (b, s, e) => (link as FakeLink).toClient(b, s, e) });
+  /** Where the client's bytes are recorded: the link of the server connection it is on. */
+  let current: FakeLink | null = null;
+  const held = { count: 0, resumed: 0 };
+  const host = {
+    serverData: (b: Buffer, s: number, e: number) => (current ?? (link as FakeLink)).toClient(b, s, e),
+    hold: () => void held.count++,
+    resume: () => void held.resumed++,
+  };
+  const ps = new PreparedStatements(registry, host);
   link = new FakeLink(() => ps.replies, server?.statements);
   const pool = {
     preparedStats: { hits: 0, misses: 0, evictions: 0 },
@@ -28,7 +37,13 @@ function setup({ max = 200, registry = new StatementRegistry(), server }: Setup 
     for (const f of frames) if (ps.send(f[0], f, 0, f.length)) to.write(f);
   };
   const send = (...frames: Buffer[]) => sendOn(link as FakeLink, ...frames);
-  return { ps, link, pool, send, sendOn, registry };
+  /** The client's next transaction runs on `to`. */
+  const moveTo = (to: FakeLink) => {
+    ps.detach();
+    current = to;
+    ps.attach(to.conn, pool);
+  };
+  return { ps, link, pool, send, sendOn, registry, held, moveTo };
 }
 
 const nameOf = (link: FakeLink, i: number) => link.sentSummary()[i].split(' ')[1];
@@ -222,4 +237,83 @@ t.test('Close of a portal and of the unnamed statement pass through as they are'
   t.same(link.sentSummary(), ['C p', 'C ', 'S'], 'the portal p and the unnamed statement, untouched');
   link.replies('33Z');
   t.same(link.client, ['3', '3', 'Z']);
+});
+
+const cols = (...names: string[]) => encode.rowDescription(names.map((name) => ({ name, typeOid: 23 })));
+
+/** A client that prepared and described `s` (select *, columns id and a) on its first server connection, then moved to a new one. */
+function describedThenMoved() {
+  const s = setup();
+  s.send(parse('select * from t', 's'), describeStatement('s'), syncMsg());
+  s.link.replies('1t');
+  s.link.replyFrame(cols('id', 'a'));
+  s.link.reply('Z');
+  const other = new FakeLink(() => s.ps.replies);
+  s.moveTo(other);
+  return { ...s, other, send: (...frames: Buffer[]) => s.sendOn(other, ...frames) };
+}
+
+t.test('a described statement on a connection without it: prepared, described, and the Bind held until the columns match', async (t) => {
+  const { other, send, held } = describedThenMoved();
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  const name = nameOf(other, 0);
+  t.same(other.sentSummary(), [`P ${name}`, `D ${name}`, 'H'], 'nothing of the client\'s goes yet');
+  t.equal(held.count, 1, 'the session holds its input meanwhile');
+  other.replies('1t');
+  t.same(other.sentSummary().length, 3);
+  other.replyFrame(cols('id', 'a'));
+  t.same(other.sentSummary().slice(3), [`B ${name}`, 'E', 'S'], 'the same columns: the held requests go');
+  t.equal(held.resumed, 1);
+  other.replies('2DCZ');
+  t.same(other.client, ['2', 'D', 'C', 'Z'], 'the client sees only the replies to its own requests');
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  t.same(other.sentSummary().slice(6), [`B ${name}`, 'E', 'S'], 'checked once per copy');
+});
+
+t.test('other columns on the fresh copy: 0A000 in the Bind\'s place, the rest skipped to Sync, every time', async (t) => {
+  const { other, send } = describedThenMoved();
+  for (const first of [true, false]) {
+    send(bind([], { statement: 's' }), execute(), syncMsg());
+    // The second time the copy is known to differ: it is closed and prepared again, in case it was only stale.
+    other.replies(first ? '1t' : '31t');
+    other.replyFrame(cols('id', 'a', 'extra'));
+    t.same(other.sentSummary().slice(-2), ['D sluice_', 'S'], 'a request sure to fail instead of Bind, Execute dropped');
+    other.replies('EZ');
+    t.same(other.client.slice(-2), ['E0A000', 'Z']);
+    other.sent.length = 0;
+  }
+});
+
+t.test('requests sent while others are held wait behind them', async (t) => {
+  const { other, send } = describedThenMoved();
+  send(bind([], { statement: 's' }), execute(), syncMsg(), parse('select 2'), bind(), execute(), syncMsg());
+  t.same(other.sentSummary().map((s) => s[0]), ['P', 'D', 'H']);
+  other.replies('1t');
+  other.replyFrame(cols('id', 'a'));
+  t.same(other.sentSummary().slice(3).map((s) => s[0]), ['B', 'E', 'S', 'P', 'B', 'E', 'S'], 'in order');
+});
+
+t.test('the check\'s Parse fails: the server\'s error, and the held requests skipped to their Sync', async (t) => {
+  const { other, send, held } = describedThenMoved();
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  other.reply('E', '42P01');
+  t.same(other.sentSummary().slice(3), ['S'], 'only the Sync goes');
+  t.equal(held.resumed, 1);
+  other.reply('Z');
+  t.same(other.client, ['E42P01', 'Z']);
+  t.notOk(other.statements.has(nameOf(other, 0)), 'not prepared there');
+});
+
+t.test('a Bind whose portal the client describes next is not held, and the new columns are recorded', async (t) => {
+  const { other, send, ps } = describedThenMoved();
+  // In one piece, as a driver writes it: Sluice sees the Describe that follows the Bind.
+  ps.sendAll([Buffer.concat([bind([], { statement: 's' }), describePortal(), execute(), syncMsg()])]);
+  const name = nameOf(other, 0);
+  t.same(other.sentSummary(), [`P ${name}`, `B ${name}`, 'D ', 'E', 'S'], 'no Describe of Sluice\'s: only the client\'s of its portal');
+  other.replies('12');
+  other.replyFrame(cols('id', 'a', 'extra'));
+  other.replies('DCZ');
+  t.same(other.client, ['2', 'T', 'D', 'C', 'Z']);
+  send(bind([], { statement: 's' }), execute(), syncMsg());
+  t.same(other.sentSummary().slice(5), [`B ${name}`, 'E', 'S'], 'the client now knows these columns: no check');
 });

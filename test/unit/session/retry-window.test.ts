@@ -48,3 +48,15 @@ t.test('messages sent again are not kept again, and long pipelines are not retri
   feed(w, Array.from({ length: 70 }, () => execute()));
   t.notOk(w.holds(first), 'more than 64 messages: not held whole');
 });
+
+t.test('unkeep takes back the message just kept, and only that one', async (t) => {
+  const w = new RetryWindow();
+  const buf = Buffer.from('abcdef');
+  t.equal(w.candidate(buf, 0, 2), 0);
+  w.message(buf, 2, 4);
+  w.unkeep(buf, 0);
+  t.ok(w.holds(1), 'not the last one: nothing changes');
+  w.unkeep(buf, 2);
+  t.notOk(w.holds(1));
+  t.ok(w.holds(0));
+});

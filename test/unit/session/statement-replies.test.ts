@@ -4,7 +4,7 @@ import { FakeLink } from '../../helpers/fake-link.js';
 import { Reply } from '../../../lib/session/reply-queue.js';
 import { StatementReplies, type RepliesOwner } from '../../../lib/session/statement-replies.js';
 
-const NAMES = ['Pass', 'Statement', 'ClientParse', 'Probe', 'Prepare', 'Close', 'Synth', 'Sync', 'Query', 'Resync'];
+const NAMES = ['Pass', 'Statement', 'Described', 'Verify', 'ClientParse', 'Probe', 'Prepare', 'Close', 'Synth', 'Sync', 'Query', 'Resync'];
 
 /** Records what the matcher asks of its owner; writes answers to the link's client. */
 class Owner implements RepliesOwner {
@@ -35,6 +35,14 @@ class Owner implements RepliesOwner {
 
   retry(aux: number): void {
     this.calls.push(`retry ${aux}`);
+  }
+
+  described(ref: unknown, buf: Buffer, start: number): void {
+    this.calls.push(`described ${String(ref)} ${String.fromCharCode(buf[start])}`);
+  }
+
+  verified(ref: unknown, buf: Buffer, start: number): void {
+    this.calls.push(`verified ${String(ref)} ${String.fromCharCode(buf[start])}`);
   }
 }
 
@@ -141,4 +149,29 @@ t.test('a failed statement: retried only when the owner says so; the failed try\
   b.link.reply('E', '0A000');
   t.same(b.owner.calls, ['failed s 0A000 clean=false'], 'something was sent after the Sync: not clean');
   t.same(b.link.client, ['E0A000']);
+});
+
+t.test('a Verify: its ParameterDescription and answer are the owner\'s, and what follows waits for it', async (t) => {
+  const { replies, link, owner } = setup();
+  replies.expect(Reply.Pass);
+  replies.expect(Reply.Prepare, 'p');
+  replies.expect(Reply.Verify, 'v');
+  link.replies('11');
+  link.reply('t');
+  link.reply('T');
+  t.same(link.client, ['1'], 'only the reply to the client\'s own request');
+  t.same(owner.calls, ['verified v T']);
+  replies.expect(Reply.Synth, 'after');
+  t.same(link.client, ['1', 'answer:after'], 'answers owed after it go at once');
+});
+
+t.test('a Described: the owner sees the columns the client is shown, then the client does', async (t) => {
+  const { replies, link, owner } = setup();
+  replies.expect(Reply.Described, 'd');
+  replies.expect(Reply.Synth, 'next');
+  link.reply('t');
+  t.same(link.client, ['t'], 'the client\'s own ParameterDescription passes');
+  link.reply('n');
+  t.same(owner.calls, ['described d n']);
+  t.same(link.client, ['t', 'n', 'answer:next']);
 });
