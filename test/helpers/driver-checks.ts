@@ -76,7 +76,7 @@ function assertDdl(t: Test, got: any, program: DriverProgram) {
       const wrong = attempts.filter((a) => (a as { error?: string }).error !== '0A000' && JSON.stringify(a) !== JSON.stringify(rows));
       t.same(wrong, [], `${label}: every attempt gave the new rows or 0A000, never other rows or errors`);
       if (how === 'transaction' || program.recoversInAutocommit) {
-        t.same(attempts.at(-1), rows, `${label}: the driver recovers and reads the new rows`);
+        t.strictSame(attempts.at(-1), rows, `${label}: the driver recovers and reads the new rows`);
       }
     }
   }
@@ -96,7 +96,7 @@ async function runTarget(t: Test, program: DriverProgram, target: Target, endpoi
       continue;
     }
     if (check === 'ddl') assertDdl(t, line.got, program);
-    else t.same(line.got, expected[check as keyof typeof expected], check);
+    else t.strictSame(line.got, expected[check as keyof typeof expected], check);
   }
   t.equal(r.code, 0, `the program exited cleanly ${context}`);
 }
