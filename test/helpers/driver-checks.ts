@@ -7,6 +7,7 @@ import {
   CONCURRENT,
   DDL_ATTEMPTS,
   DDL_STAGES,
+  POOL_SIZE,
   OBSERVE_SQL,
   STARTUP,
   expectedResults,
@@ -53,6 +54,7 @@ function config(program: DriverProgram, target: Target, endpoint: Endpoint, pg: 
     concurrentRounds: CONCURRENT.rounds,
     ddl: DDL_STAGES.map((s) => [s.stage, s.ddl]),
     ddlAttempts: DDL_ATTEMPTS,
+    leftoverClients: POOL_SIZE[target],
   });
 }
 
@@ -74,7 +76,7 @@ function assertDdl(t: Test, got: any, program: DriverProgram) {
       const label = `${stage}, ${how}`;
       t.equal(attempts.length, DDL_ATTEMPTS, `${label}: ${DDL_ATTEMPTS} attempts ran`);
       const wrong = attempts.filter((a) => (a as { error?: string }).error !== '0A000' && JSON.stringify(a) !== JSON.stringify(rows));
-      t.same(wrong, [], `${label}: every attempt gave the new rows or 0A000, never other rows or errors`);
+      t.strictSame(wrong, [], `${label}: every attempt gave the new rows or 0A000, never other rows or errors`);
       if (how === 'transaction' || program.recoversInAutocommit) {
         t.strictSame(attempts.at(-1), rows, `${label}: the driver recovers and reads the new rows`);
       }
@@ -110,9 +112,9 @@ export async function runDriverChecks(t: Test, pg: TestPostgres, program: Driver
   const alice = { user: ROLES.alice.user, password: ROLES.alice.password, database: APP_DB };
   const direct = { host: pg.host, port: pg.port, ...alice };
   await t.test(`${program.name}, directly on Postgres ${pg.version}`, (t) => runTarget(t, program, 'direct', direct, pg, defaults));
-  for (const [mode, size] of [['session', 6], ['transaction', 2]] as const) {
-    await t.test(`${program.name} through Sluice, ${mode} mode, pool of ${size}`, async (t) => {
-      const sluice = await startSluice(t, pg, { pool_mode: mode, default_pool_size: size });
+  for (const mode of ['session', 'transaction'] as const) {
+    await t.test(`${program.name} through Sluice, ${mode} mode, pool of ${POOL_SIZE[mode]}`, async (t) => {
+      const sluice = await startSluice(t, pg, { pool_mode: mode, default_pool_size: POOL_SIZE[mode] });
       await runTarget(t, program, mode, { host: '127.0.0.1', port: sluice.port, ...alice }, pg, defaults);
     });
   }

@@ -31,6 +31,12 @@ export const DDL_STAGES: { stage: string; ddl: string; rows: unknown[][] }[] = [
 
 export const DDL_ATTEMPTS = 3;
 
+/**
+ * Server connections per pool: transaction mode's few are shared by every client; session mode needs one per client.
+ * The last check opens this many clients at once, to see every server connection (directly: as many backends).
+ */
+export const POOL_SIZE: Record<Target, number> = { direct: 2, session: 6, transaction: 2 };
+
 /** What each check reports (its `got`), for a client whose fresh session shows `defaults`. */
 export function expectedResults(target: Target, schema: string, defaults: Observed) {
   const bystander = { ...defaults, application_name: 'drv-bystander' };
@@ -65,6 +71,8 @@ export function expectedResults(target: Target, schema: string, defaults: Observ
       bystander: [bystander, bystander, bystander],
       concurrent: { setter: [setter], bystander: [bystander] },
     },
+    // After every client above has left, new clients find nothing of theirs on any server connection.
+    leftovers: Array.from({ length: POOL_SIZE[target] }, () => bystander),
   };
 }
 

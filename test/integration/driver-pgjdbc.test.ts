@@ -11,8 +11,8 @@ const PGJDBC_JAR = '/usr/share/java/postgresql.jar';
 
 // Compiled once: each of the three runs then starts a JVM without compiling.
 const classes = t.testdir();
-const source = fileURLToPath(new URL('drivers/pgjdbc-checks.java', import.meta.url));
-const compiled = await run('javac', ['-d', classes, '-cp', PGJDBC_JAR, source]);
+const sources = ['pgjdbc-checks.java', 'mini-json.java'].map((f) => fileURLToPath(new URL(`drivers/${f}`, import.meta.url)));
+const compiled = await run('javac', ['-d', classes, '-cp', PGJDBC_JAR, ...sources]);
 if (compiled.code !== 0) throw new Error(`javac failed: ${compiled.err}`);
 
 const pg = await startTestPostgres(t);

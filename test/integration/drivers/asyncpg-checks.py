@@ -172,6 +172,19 @@ async def check_set_stays():
     return out
 
 
+async def check_leftovers():
+    # As many clients as the pool has server connections, each inside a transaction: together they see every one.
+    conns = [await connect("drv-bystander") for _ in range(CFG["leftoverClients"])]
+    seen = []
+    for c in conns:
+        await c.execute("begin")
+        seen.append(await observe(c))
+    for c in conns:
+        await c.execute("commit")
+        await c.close()
+    return seen
+
+
 CHECKS = {
     "prepared-hop": check_prepared_hop,
     "prepared-concurrent": check_prepared_concurrent,
@@ -179,6 +192,7 @@ CHECKS = {
     "startup-settings": check_startup_settings,
     "reset": check_reset,
     "set-stays": check_set_stays,
+    "leftovers": check_leftovers,
 }
 
 

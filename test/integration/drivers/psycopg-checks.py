@@ -185,6 +185,19 @@ def check_set_stays():
     return out
 
 
+def check_leftovers():
+    # As many clients as the pool has server connections, each inside a transaction: together they see every one.
+    conns = [connect("drv-bystander") for _ in range(CFG["leftoverClients"])]
+    seen = []
+    for c in conns:
+        c.execute("begin")
+        seen.append(observe(c))
+    for c in conns:
+        c.execute("commit")
+        c.close()
+    return seen
+
+
 CHECKS = {
     "prepared-hop": check_prepared_hop,
     "prepared-concurrent": check_prepared_concurrent,
@@ -192,6 +205,7 @@ CHECKS = {
     "startup-settings": check_startup_settings,
     "reset": check_reset,
     "set-stays": check_set_stays,
+    "leftovers": check_leftovers,
 }
 
 for name, fn in CHECKS.items():
