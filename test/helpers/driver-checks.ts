@@ -39,8 +39,8 @@ interface Endpoint {
 
 type Line = { check: string; got?: any; failed?: unknown };
 
-/** Slow enough for a JVM on 2 busy cores, short enough that a hang fails the file well before tap's timeout. */
-const PROGRAM_TIMEOUT_MS = 120_000;
+/** Slow enough for a JVM on 2 busy cores; three hung runs still end before tap's 180 s timeout for the file. */
+const PROGRAM_TIMEOUT_MS = 50_000;
 
 function config(program: DriverProgram, target: Target, endpoint: Endpoint, pg: TestPostgres): string {
   return JSON.stringify({

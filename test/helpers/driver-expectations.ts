@@ -20,6 +20,7 @@ export const OBSERVE_SQL = `select current_setting('statement_timeout') as state
 /** Sent in the startup packet (libpq/pgjdbc `options`, asyncpg `server_settings`) by the startup and reset checks. */
 export const STARTUP = { applicationName: 'drv-startup', settings: { statement_timeout: '1234', lock_timeout: '4321' } };
 
+/** prepared-concurrent: clients at once, each running the driver's three prepared statements this many rounds. */
 export const CONCURRENT = { clients: 4, rounds: 30, statements: 3 };
 
 /** Each DDL under `select * … order by id`, in order, and the rows it leaves (table: id int, a int, b text; 2 rows). */
@@ -29,6 +30,7 @@ export const DDL_STAGES: { stage: string; ddl: string; rows: unknown[][] }[] = [
   { stage: 'alter column type', ddl: 'alter column a type text using (a * 10)::text', rows: [[1, '100', 7], [2, '200', 7]] },
 ];
 
+/** Runs of the stale statement after each DDL, per client: a first 0A000, then the retry that must recover. */
 export const DDL_ATTEMPTS = 3;
 
 /**

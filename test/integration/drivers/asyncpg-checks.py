@@ -16,7 +16,7 @@ TABLE = CFG["table"]
 def connect(app, settings=None):
     t = CFG["target"]
     return asyncpg.connect(host=t["host"], port=t["port"], user=t["user"], password=t["password"], database=t["database"],
-                           server_settings={"application_name": app, **(settings or {})}, timeout=10, command_timeout=30)
+                           server_settings={"application_name": app, **(settings or {})}, timeout=10, command_timeout=10)
 
 
 async def admin(sql):

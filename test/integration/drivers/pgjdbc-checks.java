@@ -44,7 +44,7 @@ class PgjdbcChecks {
     p.setProperty("password", (String) endpoint.get("password"));
     p.setProperty("prepareThreshold", "1");
     p.setProperty("connectTimeout", "10");
-    p.setProperty("socketTimeout", "30");
+    p.setProperty("socketTimeout", "10");
     if (app != null) p.setProperty("ApplicationName", app);
     if (options != null) {
       p.setProperty("options", options);
