@@ -18,25 +18,18 @@ const COUNTS = [
 
 /** What the probe needs to know beyond the catalog views. */
 export interface ProbeScope {
-  /** Parameters Sluice itself re-applies for each client: their session values are not state. */
-  carried: Iterable<string>;
   /** The role the connection logged in as, to notice SET SESSION AUTHORIZATION. */
   loginUser: string;
-  /** Custom settings (`app.user`) the client set: pg_settings does not list such placeholders. */
-  custom: Iterable<string>;
 }
 
 export function probeQuery(scope: ProbeScope): string {
   const counts = COUNTS.map(([, sql]) => `(${sql})`).join(',\n  ');
-  // role and session_authorization are hidden from pg_settings, and so are custom placeholders.
+  // Every other setting follows its client (session/params.ts): only the two that cannot are state here.
+  // role and session_authorization are hidden from pg_settings.
   return `SELECT ${counts},
   (SELECT pg_catalog.string_agg(name, ', ' ORDER BY name) FROM (
-    SELECT name FROM pg_catalog.pg_settings
-      WHERE source = 'session' AND pg_catalog.lower(name) <> ALL (${textArray(scope.carried)})
-    UNION ALL SELECT 'role' WHERE pg_catalog.current_setting('role') <> 'none'
-    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}
-    UNION ALL SELECT n FROM pg_catalog.unnest(${textArray(scope.custom)}) AS n
-      WHERE coalesce(pg_catalog.current_setting(n, true), '') <> '') AS s)`;
+    SELECT 'role' AS name WHERE pg_catalog.current_setting('role') <> 'none'
+    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}) AS s)`;
 }
 
 /**
@@ -66,13 +59,38 @@ export function listeningChannels(conn: ServerConnection, done: (channels: strin
 
 const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
 
-/** The current values of these settings on an idle connection, in order; same linking rules as the probe. */
-export function currentSettings(conn: ServerConnection, names: readonly string[], done: (values: string[] | null, error: string | null) => void): void {
-  const sql = `SELECT ${names.map((n) => `pg_catalog.current_setting(${literal(n)})`).join(', ')}`;
+/**
+ * The session-level values an idle connection holds, by lower-case name: every setting whose source is the
+ * session, and the custom settings named (pg_settings does not list them; an empty one counts as unset).
+ * Same linking rules as the probe.
+ */
+export function sessionSettings(conn: ServerConnection, customs: Iterable<string>, done: (values: Map<string, string> | null, error: string | null) => void): void {
+  const sql = `SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'
+    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n`;
   ask(conn, sql, (rows, error) => {
-    const row = rows?.[rows.length - 1];
-    if (error || !row) return done(null, error ?? 'no row');
-    done(row.map((v) => v ?? ''), null);
+    if (error || !rows) return done(null, error ?? 'no rows');
+    const values = new Map<string, string>();
+    for (const [name, value] of rows) if (name !== null && value !== null && value !== '') values.set(name, value);
+    done(values, null);
+  });
+}
+
+/** A Postgres error as the server sent it, or a reason the question could not be asked (sqlstate null). */
+export interface SettingsRefusal {
+  sqlstate: string | null;
+  message: string;
+}
+
+/**
+ * Whether Postgres accepts these settings, tried with set_config(…, true) in a one-statement transaction
+ * that ends with it, so nothing stays. Same linking rules as the probe.
+ */
+export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<string, string>, done: (refusal: SettingsRefusal | null) => void): void {
+  const calls = [...settings].map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, true)`);
+  ask(conn, `SELECT ${calls.join(', ')}`, (_rows, error) => {
+    if (error === null) return done(null);
+    const m = /^([0-9A-Z]{5}): ([\s\S]*)$/.exec(error);
+    done(m ? { sqlstate: m[1], message: m[2] } : { sqlstate: null, message: error });
   });
 }
 
@@ -83,8 +101,9 @@ function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, err
   conn.write(serialize.query(sql));
 }
 
+/** An E'' literal: a pooled connection may have standard_conforming_strings off. */
 function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
+  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
 function textArray(items: Iterable<string>): string {

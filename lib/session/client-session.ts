@@ -485,8 +485,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.params.set(name, value);
   }
 
-  carriedParam(name: string, value: string): void {
-    this.params.set(name, value);
+  get customSettings(): ReadonlySet<string> {
+    return this.params.customs;
+  }
+
+  useCustomSetting(name: string): void {
+    this.params.useCustom(name);
+  }
+
+  settingsReadBack(values: ReadonlyMap<string, string>): void {
+    this.params.readBack(values);
   }
 
   serverCopyIn(): void {
