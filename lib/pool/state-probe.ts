@@ -75,6 +75,19 @@ export function sessionSettings(conn: ServerConnection, customs: Iterable<string
   });
 }
 
+/**
+ * Puts back the startup values a RESET, RESET ALL or DISCARD ALL took away: each one whose setting no longer
+ * has a session-level value (a custom one: is empty) is set again. Calls back with what was set, in order.
+ * Same linking rules as the probe.
+ */
+export function restoreSettings(conn: ServerConnection, startup: ReadonlyMap<string, string>, done: (set: Array<[string, string]> | null, error: string | null) => void): void {
+  const rows = [...startup].map(([name, value]) => `(${literal(name)}, ${literal(value)})`).join(', ');
+  const sql = `SELECT s.n, pg_catalog.set_config(s.n, s.v, false) FROM (VALUES ${rows}) AS s(n, v)
+    WHERE CASE WHEN pg_catalog.strpos(s.n, '.') > 0 THEN coalesce(pg_catalog.current_setting(s.n, true), '') = ''
+      ELSE NOT EXISTS (SELECT FROM pg_catalog.pg_settings p WHERE pg_catalog.lower(p.name) = s.n AND p.source = 'session') END`;
+  ask(conn, sql, (result, error) => done(error || !result ? null : result.map((r) => [r[0] ?? '', r[1] ?? '']), error));
+}
+
 /** A Postgres error as the server sent it, or a reason the question could not be asked (sqlstate null). */
 export interface SettingsRefusal {
   sqlstate: string | null;

@@ -68,6 +68,8 @@ export class ClientParams {
   readonly wanted = new Map<string, string>();
   /** What RESET returns to, as Postgres returns to a session's startup values. */
   private readonly startup = new Map<string, string>();
+  /** The client's startup packet's own settings (without the pool's defaults). */
+  readonly own = new Map<string, string>();
   /** Session values of the client's own: reported by the server, or read back after a transaction. */
   private readonly session = new Map<string, string>();
   /** Custom settings (`myapp.x`) this client uses: pg_settings does not list them, so the read-back names them. */
@@ -81,6 +83,7 @@ export class ClientParams {
     for (const [k, v] of startupParams) {
       const name = k.toLowerCase();
       this.startup.set(name, v);
+      this.own.set(name, v);
       if (name.includes('.')) this.customNames.add(name);
     }
     for (const [k, v] of this.startup) this.wanted.set(k, v);

@@ -36,6 +36,8 @@ export interface Classified {
   carried: boolean;
   /** Custom settings (`myapp.x`) named, lower-case: the read-back must ask for them by name. */
   customs: string[];
+  /** RESET, RESET ALL, SET … TO DEFAULT or DISCARD ALL: Postgres goes to the server's default, the client's startup value must come back. */
+  resets: boolean;
 }
 
 /** What classify collects while it walks the statements. */
@@ -43,9 +45,11 @@ interface Found {
   effects: StateEffect[];
   carried: boolean;
   customs: string[];
+  resets: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [] }) as Classified;
+const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false }) as Classified;
+const RESET_KINDS = new Set(['VAR_RESET', 'VAR_RESET_ALL', 'VAR_SET_DEFAULT']);
 /** Settings that change who the session is: carrying them would hand one client's privileges to its next connections unchecked. */
 const IDENTITY_SETTINGS: Record<string, string> = {
   role: 'SET ROLE',
@@ -80,7 +84,7 @@ export class StateParser {
     } catch {
       return NONE;
     }
-    const found: Found = { effects: [], carried: false, customs: [] };
+    const found: Found = { effects: [], carried: false, customs: [], resets: false };
     const listenOps: ListenOp[] = [];
     let others = 0;
     for (const { stmt } of stmts) {
@@ -92,9 +96,9 @@ export class StateParser {
         statementEffect(stmt, found);
       }
     }
-    const { effects, carried, customs } = found;
+    const { effects, carried, customs, resets } = found;
     if (effects.length === 0 && listenOps.length === 0 && !carried) return NONE;
-    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs };
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, resets };
   }
 }
 
@@ -112,7 +116,7 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
     case 'VariableSetStmt':
       return setEffect(node, found);
     case 'DiscardStmt':
-      if (node.target === 'DISCARD_ALL') found.carried = true;
+      if (node.target === 'DISCARD_ALL') found.carried = found.resets = true;
       return;
     case 'CreateStmt':
       return tempEffect(node.relation, node.oncommit, 'TABLE', out);
@@ -144,6 +148,7 @@ function setEffect(node: Record<string, any>, found: Found): void {
   if (node.is_local) return;
   const name = String(node.name ?? '').toLowerCase();
   if (node.kind === 'VAR_SET_MULTI' && name !== 'session characteristics') return;
+  if (RESET_KINDS.has(node.kind)) found.resets = true;
   const identity = IDENTITY_SETTINGS[name];
   if (identity === undefined) return carry(name, found);
   // RESET ROLE and friends end the state; SET ROLE to a value starts it.

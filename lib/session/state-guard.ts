@@ -7,7 +7,7 @@ import type { SessionStatePolicy } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { NotifyHub, NotifySubscriber } from '../pool/notify-hub.js';
-import { probeSessionState, sessionSettings, type ProbeScope } from '../pool/state-probe.js';
+import { probeSessionState, restoreSettings, sessionSettings, type ProbeScope } from '../pool/state-probe.js';
 import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-scan.js';
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
 import { rejectionParse, rejectionQuery } from './state-rejection.js';
@@ -43,6 +43,8 @@ export interface GuardHost {
   useCustomSetting(name: string): void;
   /** The connection's session-level settings, read back after a transaction that may have changed them: the client's own from now on. */
   settingsReadBack(values: ReadonlyMap<string, string>): void;
+  /** The settings of the client's startup packet, by lower-case name: what RESET returns to. */
+  readonly startupSettings: ReadonlyMap<string, string>;
   /** As releaseServer, except that the connection is closed instead of pooled. */
   closeServer(reason: string): void;
 }
@@ -80,6 +82,10 @@ export class StateGuard implements NotifySubscriber {
   private readonly stateful = new Map<string, StateEffect[]>();
   /** Named or unnamed statements that change a session-level setting, so each Bind reads them back again. */
   private readonly carrying = new Set<string>();
+  /** A RESET (or the like) ran: the client's startup values are put back after the transaction. */
+  private restoreAfter = false;
+  /** Named or unnamed statements that RESET, so each Bind puts the startup values back again. */
+  private readonly restoring = new Set<string>();
   /** Named or unnamed statements that LISTEN or UNLISTEN, for the same reason. */
   private readonly listening = new Map<string, ListenOp[]>();
   /** Channels this client LISTENs on through the hub. */
@@ -103,7 +109,6 @@ export class StateGuard implements NotifySubscriber {
 
   /** Query and Parse: the hot path is one byte scan; the parser runs only on candidates. */
   inspect(type: number, buf: Buffer, start: number, end: number): Verdict {
-    if (this.host.pool.settings.mode !== 'transaction') return PASS;
     const from = sqlTextStart(type, buf, start, end);
     if (from < 0) return PASS;
     const to = sqlTextEnd(buf, from, end);
@@ -113,6 +118,12 @@ export class StateGuard implements NotifySubscriber {
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
+    if (found.resets && this.host.startupSettings.size > 0) {
+      this.restoreAfter = true;
+      if (type === Frontend.Parse) this.restoring.add(statementName(buf, start));
+    }
+    // Session mode: the connection stays the client's, so only its startup values need putting back.
+    if (this.host.pool.settings.mode !== 'transaction') return PASS;
     if (found.carried) {
       this.readCarriedAfter = true;
       for (const name of found.customs) this.host.useCustomSetting(name);
@@ -156,17 +167,19 @@ export class StateGuard implements NotifySubscriber {
     if (policy === 'pin') this.probeAfter = true;
     else if (policy === 'allow' && effects?.some((e) => e.uncarried !== undefined)) this.closeAfter ??= UNCARRIED;
     if (this.carrying.has(name)) this.readCarriedAfter = true;
+    if (this.restoring.has(name)) this.restoreAfter = true;
   }
 
   /** Statements remembered for what running them again does. */
   private get remembered(): number {
-    return this.stateful.size + this.listening.size + this.carrying.size;
+    return this.stateful.size + this.listening.size + this.carrying.size + this.restoring.size;
   }
 
   private forget(statement: string): void {
     this.stateful.delete(statement);
     this.listening.delete(statement);
     this.carrying.delete(statement);
+    this.restoring.delete(statement);
   }
 
   private policy(): SessionStatePolicy {
@@ -288,7 +301,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
-    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter) {
+    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter && !this.restoreAfter) {
       if (this.pinned?.conn === conn) return true;
       if (this.closeAfter === null) return false;
       this.giveBack();
@@ -301,6 +314,10 @@ export class StateGuard implements NotifySubscriber {
 
   /** Input held: moves the server's LISTENs to the hub, asks whether other state remains, then keeps or releases conn. */
   private settle(conn: ServerConnection, pool: Pool): void {
+    if (this.restoreAfter) {
+      this.restoreAfter = false;
+      return this.restoreStartup(conn, () => this.settle(conn, pool));
+    }
     if (this.readCarriedAfter) {
       this.readCarriedAfter = false;
       return this.readCarried(conn, () => this.settle(conn, pool));
@@ -354,6 +371,45 @@ export class StateGuard implements NotifySubscriber {
     });
   }
 
+  /**
+   * Session mode: a transaction ended on the client's own connection. Returns true when the guard puts the
+   * client's startup values back first (after a RESET), holding input meanwhile.
+   */
+  sessionTransactionEnded(conn: ServerConnection): boolean {
+    if (!this.restoreAfter) return false;
+    this.restoreAfter = false;
+    this.hold();
+    this.restoreStartup(conn, () => this.unhold());
+    return true;
+  }
+
+  /**
+   * RESET sends Postgres to the server's default; a Postgres session would go to its startup value. So the
+   * startup values a RESET took away are set again, and the client is told of the reported ones, as Postgres
+   * tells it of any change. Until this runs (the rest of the RESET's own transaction) the server default shows.
+   */
+  private restoreStartup(conn: ServerConnection, next: () => void): void {
+    restoreSettings(conn, this.host.startupSettings, (set, error) => {
+      if (conn.closed) return this.unhold();
+      if (set === null) {
+        conn.close(`could not put back startup settings: ${error}`);
+        return this.unhold();
+      }
+      for (const [name, value] of set) {
+        if (conn.values.has(name)) this.host.toClient(encode.parameterStatus(this.reportedName(name), value));
+        else conn.applied.set(name, value);
+      }
+      if (set.length > 0) conn.paramsEpoch++;
+      next();
+    });
+  }
+
+  /** A reported parameter as the server spells it (DateStyle): the pool's login saw every one. */
+  private reportedName(name: string): string {
+    for (const key of this.host.pool.params?.keys() ?? []) if (key.toLowerCase() === name) return key;
+    return name;
+  }
+
   /** The connection goes back to the pool, or is closed if a statement ran on it unscanned. */
   private giveBack(): void {
     const reason = this.closeAfter;
@@ -385,7 +441,7 @@ export class StateGuard implements NotifySubscriber {
     // what was to be probed or read back once the transaction ended (a client that left before that could run).
     const unsettled = this.adoptAfter || this.probeAfter || this.readCarriedAfter;
     const p = this.pinned ?? (unsettled ? { conn, pool: this.host.pool } : null);
-    this.adoptAfter = this.probeAfter = this.readCarriedAfter = false;
+    this.adoptAfter = this.probeAfter = this.readCarriedAfter = this.restoreAfter = false;
     if (this.closeAfter !== null && p?.conn !== conn) {
       conn.close(this.closeAfter);
       this.closeAfter = null;

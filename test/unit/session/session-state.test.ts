@@ -76,8 +76,8 @@ t.test('multi-statement strings report every statement; LISTEN and UNLISTEN beco
 });
 
 t.test('text that does not parse has no effects (Postgres refuses it too)', async (t) => {
-  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [] });
-  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [] });
+  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false });
+  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false });
 });
 
 t.test('session_state: a user setting wins over its database, which wins over the top level', async (t) => {

@@ -31,6 +31,7 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     skipToSync: () => void calls.push('skipToSync'),
     releaseServer: () => void calls.push('release'),
     customSettings: new Set<string>(),
+    startupSettings: new Map<string, string>(),
     useCustomSetting: (name: string) => void calls.push(`custom ${name}`),
     settingsReadBack: (values: ReadonlyMap<string, string>) => void calls.push(`read back ${[...values].map(([k, v]) => `${k}=${v}`).join(' ')}`),
     closeServer: () => void calls.push('close'),
