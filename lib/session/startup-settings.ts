@@ -49,13 +49,14 @@ export function optionSettings(options: string): Array<[string, string]> | Start
   const words = splitOptions(options);
   const out: Array<[string, string]> = [];
   for (let i = 0; i < words.length; i++) {
-    let w = words[i];
+    const given = words[i];
+    let w = given;
     if (w === '-c') w = words[++i] ?? '';
     else if (w.startsWith('-c')) w = w.slice(2);
     else if (w.startsWith('--')) w = w.slice(2);
     else return { name: `options switch ${w}` };
     const eq = w.indexOf('=');
-    if (eq < 1) return { name: `options switch ${words[i]} (expected name=value)` };
+    if (eq < 1) return { name: `options switch ${w || given} (expected name=value)` };
     out.push([w.slice(0, eq).replace(/-/g, '_'), w.slice(eq + 1)]);
   }
   return out;

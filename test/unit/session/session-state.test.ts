@@ -96,3 +96,12 @@ t.test('session_state: a user setting wins over its database, which wins over th
   t.throws(() => parseConfig({ auth_type: 'trust', session_state: 'track', databases: { app: { host: 'h' } } }, { baseDir: '.' }),
     { message: /session_state: expected one of pin, reject, allow, got "track"/ });
 });
+
+t.test('RESET, RESET ALL, SET … TO DEFAULT and DISCARD ALL are marked: the startup values come back after them', async (t) => {
+  for (const sql of ['reset work_mem', 'RESET ALL', 'set datestyle to default', 'discard all', 'select 1; reset "MyApp".x']) {
+    t.equal(parser.classify(sql).resets, true, sql);
+  }
+  for (const sql of ['set work_mem = 1', 'discard plans', 'set local work_mem to default', "select set_config('work_mem', '1MB', false)"]) {
+    t.equal(parser.classify(sql).resets, false, sql);
+  }
+});
