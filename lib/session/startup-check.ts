@@ -30,7 +30,10 @@ export class StartupChecker {
     let known = this.known.get(pool);
     if (!known) this.known.set(pool, (known = new Set()));
     const unknown = new Map<string, string>();
-    for (const [name, value] of settings) if (!known.has(pairKey(name, value))) unknown.set(name, value);
+    for (const [name, value] of settings) {
+      // Postgres takes any application_name (it truncates and cleans it): clients that vary it cost no check.
+      if (name !== 'application_name' && !known.has(pairKey(name, value))) unknown.set(name, value);
+    }
     if (unknown.size === 0) return done(null);
     const cache = known;
     this.scheduler.acquire(new SettingsCheck(pool, unknown, this.scheduler, (refusal) => {

@@ -7,7 +7,8 @@ import type { SessionStatePolicy } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { NotifyHub, NotifySubscriber } from '../pool/notify-hub.js';
-import { probeSessionState, restoreSettings, sessionSettings, type ProbeScope } from '../pool/state-probe.js';
+import { probeSessionState, type ProbeScope } from '../pool/state-probe.js';
+import { readBack, restoreStartup, type SettingsHost } from './state-settings.js';
 import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-scan.js';
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
 import { rejectionParse, rejectionQuery } from './state-rejection.js';
@@ -20,15 +21,13 @@ export const CONSUMED = 1;
 export type Verdict = typeof PASS | typeof CONSUMED | Buffer;
 
 /** The session as the guard sees it. */
-export interface GuardHost {
+export interface GuardHost extends SettingsHost {
   readonly ident: { readonly id: number; readonly user: string; readonly database: string };
-  readonly pool: Pool;
   readonly server: ServerConnection | null;
   /** Nothing sent and unanswered, no batch open, input not held. */
   readonly quiet: boolean;
   /** The transaction status the client was last told. */
   readonly clientStatus: number;
-  toClient(frame: Buffer): void;
   /** Sluice's own ReadyForQuery; queued notifications follow it out. */
   ready(status: number): void;
   /** Stop and restart handling client input; messages that arrive meanwhile keep their order. */
@@ -38,13 +37,7 @@ export interface GuardHost {
   skipToSync(): void;
   /** The transaction is over and nothing is pinned: connection and slot go back. */
   releaseServer(): void;
-  /** Custom settings (`myapp.x`) the client uses: the read-back asks for them by name. */
-  readonly customSettings: ReadonlySet<string>;
   useCustomSetting(name: string): void;
-  /** The connection's session-level settings, read back after a transaction that may have changed them: the client's own from now on. */
-  settingsReadBack(values: ReadonlyMap<string, string>): void;
-  /** The settings of the client's startup packet, by lower-case name: what RESET returns to. */
-  readonly startupSettings: ReadonlyMap<string, string>;
   /** As releaseServer, except that the connection is closed instead of pooled. */
   closeServer(reason: string): void;
 }
@@ -316,11 +309,11 @@ export class StateGuard implements NotifySubscriber {
   private settle(conn: ServerConnection, pool: Pool): void {
     if (this.restoreAfter) {
       this.restoreAfter = false;
-      return this.restoreStartup(conn, () => this.settle(conn, pool));
+      return restoreStartup(conn, this.host, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
     }
     if (this.readCarriedAfter) {
       this.readCarriedAfter = false;
-      return this.readCarried(conn, () => this.settle(conn, pool));
+      return readBack(conn, this.host, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
     }
     if (this.adoptAfter) {
       this.adoptAfter = false;
@@ -351,27 +344,6 @@ export class StateGuard implements NotifySubscriber {
   }
 
   /**
-   * Reads back the connection's session-level settings: the client keeps them as its own, and the connection
-   * is known to hold them, so the next client gets its own values or the defaults. Reading after the
-   * transaction gets SET LOCAL, a rollback and a function's own SET clause right, as Postgres applied them.
-   */
-  private readCarried(conn: ServerConnection, next: () => void): void {
-    sessionSettings(conn, this.host.customSettings, (values, error) => {
-      if (conn.closed) return this.unhold();
-      if (values === null) {
-        // The connection may hold this client's values unknown to Sluice: it must not serve anyone else.
-        conn.close(`could not read back session settings: ${error}`);
-        return this.unhold();
-      }
-      this.host.settingsReadBack(values);
-      conn.applied.clear();
-      for (const [name, value] of values) if (!conn.values.has(name)) conn.applied.set(name, value);
-      conn.paramsEpoch++;
-      next();
-    });
-  }
-
-  /**
    * Session mode: a transaction ended on the client's own connection. Returns true when the guard puts the
    * client's startup values back first (after a RESET), holding input meanwhile.
    */
@@ -379,35 +351,8 @@ export class StateGuard implements NotifySubscriber {
     if (!this.restoreAfter) return false;
     this.restoreAfter = false;
     this.hold();
-    this.restoreStartup(conn, () => this.unhold());
+    restoreStartup(conn, this.host, () => this.unhold());
     return true;
-  }
-
-  /**
-   * RESET sends Postgres to the server's default; a Postgres session would go to its startup value. So the
-   * startup values a RESET took away are set again, and the client is told of the reported ones, as Postgres
-   * tells it of any change. Until this runs (the rest of the RESET's own transaction) the server default shows.
-   */
-  private restoreStartup(conn: ServerConnection, next: () => void): void {
-    restoreSettings(conn, this.host.startupSettings, (set, error) => {
-      if (conn.closed) return this.unhold();
-      if (set === null) {
-        conn.close(`could not put back startup settings: ${error}`);
-        return this.unhold();
-      }
-      for (const [name, value] of set) {
-        if (conn.values.has(name)) this.host.toClient(encode.parameterStatus(this.reportedName(name), value));
-        else conn.applied.set(name, value);
-      }
-      if (set.length > 0) conn.paramsEpoch++;
-      next();
-    });
-  }
-
-  /** A reported parameter as the server spells it (DateStyle): the pool's login saw every one. */
-  private reportedName(name: string): string {
-    for (const key of this.host.pool.params?.keys() ?? []) if (key.toLowerCase() === name) return key;
-    return name;
   }
 
   /** The connection goes back to the pool, or is closed if a statement ran on it unscanned. */
