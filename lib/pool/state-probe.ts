@@ -2,7 +2,7 @@
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend } from '../protocol/codes.js';
 import { decodeErrorFields } from '../protocol/decode.js';
-import type { ServerConnection, ServerLink } from './server-connection.js';
+import { UNTIMED, type ServerConnection, type ServerLink } from './server-connection.js';
 
 /** What remains, one readable entry per kind (empty: clean); or why the question could not be answered. */
 export type ProbeDone = (remaining: string[] | null, error: string | null) => void;
@@ -38,7 +38,7 @@ export function probeQuery(scope: ProbeScope): string {
  * previous link hears of it as usual.
  */
 export function probeSessionState(conn: ServerConnection, scope: ProbeScope, done: ProbeDone): void {
-  ask(conn, probeQuery(scope), (rows, error) => {
+  ask(conn, UNTIMED + probeQuery(scope), (rows, error) => {
     const row = rows?.[rows.length - 1];
     if (error || !row) return done(null, error ?? 'the state probe returned no row');
     const remaining: string[] = [];
@@ -54,7 +54,7 @@ export function probeSessionState(conn: ServerConnection, scope: ProbeScope, don
 
 /** The channels an idle connection LISTENs on itself (a client's LISTEN reached it); same linking rules as the probe. */
 export function listeningChannels(conn: ServerConnection, done: (channels: string[] | null, error: string | null) => void): void {
-  ask(conn, LISTENING_SQL, (rows, error) => done(error ? null : (rows as Row[]).map((r) => r[0] as string), error));
+  ask(conn, UNTIMED + LISTENING_SQL, (rows, error) => done(error ? null : (rows as Row[]).map((r) => r[0] as string), error));
 }
 
 const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
@@ -65,12 +65,19 @@ const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
  * Same linking rules as the probe.
  */
 export function sessionSettings(conn: ServerConnection, customs: Iterable<string>, done: (values: Map<string, string> | null, error: string | null) => void): void {
-  const sql = `SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'
-    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n`;
+  // Read untimed, the client's own statement_timeout first: SET LOCAL makes it look session-level. It counts
+  // as the client's when it differs from what RESET would give (set_config returns that value's spelling).
+  const sql = `SELECT pg_catalog.current_setting('statement_timeout'); ${UNTIMED}
+    SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'
+    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n
+    UNION ALL SELECT NULL, pg_catalog.set_config(name, reset_val, true) FROM pg_catalog.pg_settings WHERE name = 'statement_timeout'`;
   ask(conn, sql, (rows, error) => {
-    if (error || !rows) return done(null, error ?? 'no rows');
+    if (error || !rows || rows.length < 2) return done(null, error ?? 'no rows');
     const values = new Map<string, string>();
-    for (const [name, value] of rows) if (name !== null && value !== null && value !== '') values.set(name, value);
+    for (const [name, value] of rows.slice(1, -1)) if (name !== null && value !== null && value !== '') values.set(name, value);
+    const timeout = rows[0][0];
+    values.delete('statement_timeout');
+    if (timeout !== null && timeout !== rows[rows.length - 1][1]) values.set('statement_timeout', timeout);
     done(values, null);
   });
 }
@@ -100,7 +107,7 @@ export interface SettingsRefusal {
  */
 export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<string, string>, done: (refusal: SettingsRefusal | null) => void): void {
   const calls = [...settings].map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, true)`);
-  ask(conn, `SELECT ${calls.join(', ')}`, (_rows, error) => {
+  ask(conn, `${UNTIMED}SELECT ${calls.join(', ')}`, (_rows, error) => {
     if (error === null) return done(null);
     const m = /^([0-9A-Z]{5}): ([\s\S]*)$/.exec(error);
     done(m ? { sqlstate: m[1], message: m[2] } : { sqlstate: null, message: error });

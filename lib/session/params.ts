@@ -20,6 +20,9 @@ export interface ServerParamState {
   cleanApplied?: number;
 }
 
+/** set_config calls per SELECT, below Postgres' limit of 1664 target columns. */
+const MAX_CALLS = 1000;
+
 /** An E'' literal, so a client that turned standard_conforming_strings off cannot make a backslash end it early. */
 function literal(s: string): string {
   return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -39,11 +42,14 @@ export function settingIdentifier(name: string): string {
  */
 export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState): string | null {
   let select: string | null = null;
+  let calls = 0;
   for (const [name, value] of wanted) {
     const current = server.values.get(name) ?? server.applied.get(name);
     if (current === value) continue;
     const call = `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`;
-    select = select === null ? `SELECT ${call}` : `${select}, ${call}`;
+    // A SELECT takes at most 1664 columns: a client with more settings gets several.
+    select = select === null ? `SELECT ${call}` : calls % MAX_CALLS === 0 ? `${select}; SELECT ${call}` : `${select}, ${call}`;
+    calls++;
     if (!server.values.has(name)) server.applied.set(name, value);
   }
   let resets = '';
@@ -68,7 +74,7 @@ export class ClientParams {
   readonly wanted = new Map<string, string>();
   /** What RESET returns to, as Postgres returns to a session's startup values. */
   private readonly startup = new Map<string, string>();
-  /** The client's startup packet's own settings (without the pool's defaults). */
+  /** The client's startup packet's settings that differ from the pool's defaults: what a RESET must bring back. */
   readonly own = new Map<string, string>();
   /** Session values of the client's own: reported by the server, or read back after a transaction. */
   private readonly session = new Map<string, string>();
@@ -82,8 +88,9 @@ export class ClientParams {
     for (const [k, v] of poolParams ?? []) this.startup.set(k.toLowerCase(), v);
     for (const [k, v] of startupParams) {
       const name = k.toLowerCase();
+      // A value the server's own login already has (client_encoding UTF8, say) is what RESET gives anyway.
+      if (this.startup.get(name) !== v) this.own.set(name, v);
       this.startup.set(name, v);
-      this.own.set(name, v);
       if (name.includes('.')) this.customNames.add(name);
     }
     for (const [k, v] of this.startup) this.wanted.set(k, v);

@@ -102,6 +102,8 @@ export class StateGuard implements NotifySubscriber {
 
   /** Query and Parse: the hot path is one byte scan; the parser runs only on candidates. */
   inspect(type: number, buf: Buffer, start: number, end: number): Verdict {
+    // Session mode: only a RESET matters, and only to a client with startup settings of its own.
+    if (this.host.pool.settings.mode !== 'transaction' && this.host.startupSettings.size === 0) return PASS;
     const from = sqlTextStart(type, buf, start, end);
     if (from < 0) return PASS;
     const to = sqlTextEnd(buf, from, end);

@@ -129,3 +129,17 @@ t.test('ignore_startup_parameters drops the named ones, in parameters and in opt
   const d = await client(t, all, { options: '-c work_mem=5MB -B 100' });
   t.equal((await settings(d)).wm, DEFAULTS.wm, 'options ignored whole, even a switch Sluice would refuse');
 });
+
+t.test("a client's own tiny statement_timeout cuts none of Sluice's own statements: the read-back, and the next client's sync", async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const a = await client(t, sluice);
+  const b = await client(t, sluice);
+  // Many custom settings make the read-back, and resetting them for the next client, take longer than 1 ms.
+  const sets = Array.from({ length: 3000 }, (_, i) => `set sf.x${i} = 'v${i}'`).join('; ');
+  await a.query(sets);
+  await a.query('set statement_timeout = 1');
+  const theirs = (await b.query(`select coalesce(current_setting('sf.x2999', true), '') as last, current_setting('statement_timeout') as st`)).rows[0];
+  t.same(theirs, { last: '', st: DEFAULTS.st }, 'b, next on the same backend, has none of them');
+  const [mine] = (await a.query(`set statement_timeout = 0; select current_setting('sf.x2999') as last`) as unknown as pgLib.QueryResult[])[1].rows;
+  t.equal(mine.last, 'v2999', 'a keeps its settings');
+});

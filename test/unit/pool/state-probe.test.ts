@@ -110,12 +110,16 @@ function answer<T>(ask: (conn: ServerConnection, done: (v: T) => void) => void, 
 t.test('sessionSettings reads name/value rows; an unset custom setting (null or empty) is left out', async (t) => {
   const { value, sql } = await answer<Map<string, string> | null>(
     (c, done) => sessionSettings(c, ['myapp.x', "odd'.y"], (v) => done(v)),
-    [encode.dataRow(['statement_timeout', '1234ms']), encode.dataRow(['myapp.x', 'v']), encode.dataRow(["odd'.y", '']), encode.dataRow(['other.z', null])],
+    [encode.dataRow(['0']), encode.dataRow(['statement_timeout', '0']), encode.dataRow(['work_mem', '8MB']), encode.dataRow(['myapp.x', 'v']),
+      encode.dataRow(["odd'.y", '']), encode.dataRow(['other.z', null]), encode.dataRow([null, '0'])],
   );
-  t.same(value, new Map([['statement_timeout', '1234ms'], ['myapp.x', 'v']]));
-  t.equal(parseSync(sql).stmts?.length, 1, 'one statement');
+  t.same(value, new Map([['work_mem', '8MB'], ['myapp.x', 'v']]), "statement_timeout at its default is not the client's");
+  t.equal(parseSync(sql).stmts?.length, 3, "the client's statement_timeout, SET LOCAL statement_timeout = 0, the read-back");
   t.match(sql, /source = 'session'/);
   t.match(sql, /E'odd''\.y'/, 'custom names are quoted');
+  const timed = await answer<Map<string, string> | null>((c, done) => sessionSettings(c, [], (v) => done(v)),
+    [encode.dataRow(['5s']), encode.dataRow(['statement_timeout', '0']), encode.dataRow([null, '0'])]);
+  t.same(timed.value, new Map([['statement_timeout', '5s']]), "the client's own statement_timeout, as it was before Sluice's SET LOCAL");
 });
 
 t.test("checkSettings runs set_config(…, true) for each, and gives back Postgres' error code and message", async (t) => {
