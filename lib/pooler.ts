@@ -109,7 +109,7 @@ export class Pooler {
       sessions: () => this.sessions.values(),
     });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
-    this.startupChecker = new StartupChecker(this.scheduler);
+    this.startupChecker = new StartupChecker(() => this.clock.now());
     this.directory = new PoolDirectory(this.clock, {
       idle: (p) => {
         this.scheduler.poolIdle(p);
@@ -267,12 +267,11 @@ export class Pooler {
     const tenant = tenantOf(iso, facts);
     const ruleClass = ruleClassOf(iso, facts);
     // Postgres refuses a bad startup setting at login with its own error; so does Sluice, having asked it.
-    this.startupChecker.check(pool, tenant, ruleClass ?? 'default', req.settings, (refusal) => {
+    this.startupChecker.check(pool, req.settings, (refusal) => {
       if (req.socket.destroyed) return;
       try {
         if (refusal === null) return this.openSession(req, pool, tenant, ruleClass);
-        if ('code' in refusal) return this.refuse(req, refusal);
-        if (refusal.sqlstate === null) return this.refuse(req, poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason: refusal.message }));
+        if (refusal.sqlstate === null) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: refusal.message }));
         this.refuseAsPostgres(req, refusal.sqlstate, refusal.message);
       } catch (e) {
         this.log.error({ client: req.id, err: e }, 'internal error starting a client session');
