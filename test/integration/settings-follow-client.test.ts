@@ -143,3 +143,19 @@ t.test("a client's own tiny statement_timeout cuts none of Sluice's own statemen
   const [mine] = (await a.query(`set statement_timeout = 0; select current_setting('sf.x2999') as last`) as unknown as pgLib.QueryResult[])[1].rows;
   t.equal(mine.last, 'v2999', 'a keeps its settings');
 });
+
+t.test("SET SESSION CHARACTERISTICS (pgjdbc's setTransactionIsolation) and a prepared set_config(…, false) stay with their client", async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const a = await client(t, sluice);
+  const b = await client(t, sluice);
+  const isolation = async (c: pgLib.Client) => (await c.query('begin; show transaction_isolation; commit') as unknown as pgLib.QueryResult[])[1].rows[0].transaction_isolation;
+  await a.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+  t.equal(await isolation(b), DEFAULTS.iso, 'b, on the same backend, is not serializable');
+  t.equal(await isolation(a), 'serializable', 'a is');
+  const tag = { name: 'sf-tag', text: `select set_config('myapp.x', $1, false)` };
+  await a.query({ ...tag, values: ['one'] });
+  await b.query('select 1');
+  await a.query({ ...tag, values: ['two'] });
+  t.equal((await settings(b)).x, '', 'b never sees the tag');
+  t.equal((await settings(a)).x, 'two', 'a has the value of the last run of its prepared statement');
+});
