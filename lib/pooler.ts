@@ -13,7 +13,8 @@ import { SluiceMetrics } from './metrics/sluice-metrics.js';
 import { AdminHttpServer, type AdminContext } from './admin/http-server.js';
 import { checkReadiness } from './admin/readiness.js';
 import { Listener } from './listener.js';
-import { ClientStartup, clientTlsContext, sluiceOptions, type LoginRequest, type StartupContext } from './session/client-startup.js';
+import { StartupChecker } from './session/startup-check.js';
+import { ClientStartup, clientTlsContext, type LoginRequest, type StartupContext } from './session/client-startup.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionContext } from './session/session-context.js';
 import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
@@ -80,6 +81,8 @@ export class Pooler {
   private readonly configSource: (() => SluiceConfig) | undefined;
   /** Named prepared statements of all clients, shared by content. */
   readonly statements = new StatementRegistry();
+  /** Startup settings Postgres accepted, per pool: a client whose settings were seen before is welcomed at once. */
+  private readonly startupChecker: StartupChecker;
   private tlsContext: tls.SecureContext | null;
   private janitor: TimerHandle | null = null;
   private drainTimer: TimerHandle | null = null;
@@ -106,6 +109,7 @@ export class Pooler {
       sessions: () => this.sessions.values(),
     });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
+    this.startupChecker = new StartupChecker(() => this.clock.now());
     this.directory = new PoolDirectory(this.clock, {
       idle: (p) => {
         this.scheduler.poolIdle(p);
@@ -258,16 +262,39 @@ export class Pooler {
       user: req.user,
       database: req.database,
       applicationName: req.params.get('application_name') ?? '',
-      options: sluiceOptions(req.params.get('options') ?? '') ?? new Map(),
+      options: req.tags,
     };
     const tenant = tenantOf(iso, facts);
+    const ruleClass = ruleClassOf(iso, facts);
+    // Postgres refuses a bad startup setting at login with its own error; so does Sluice, having asked it.
+    this.startupChecker.check(pool, req.settings, (refusal) => {
+      if (req.socket.destroyed) return;
+      try {
+        if (refusal === null) return this.openSession(req, pool, tenant, ruleClass);
+        if (refusal.sqlstate === null) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: refusal.message }));
+        this.refuseAsPostgres(req, refusal.sqlstate, refusal.message);
+      } catch (e) {
+        this.log.error({ client: req.id, err: e }, 'internal error starting a client session');
+        this.refuse(req, poolerError('SLUICE_INTERNAL', { reason: e instanceof Error ? e.message : String(e) }));
+      }
+    });
+  }
+
+  /** Postgres' own refusal of a startup setting, as Postgres would send it at login: FATAL, its SQLSTATE and message. */
+  private refuseAsPostgres(req: LoginRequest, sqlstate: string, message: string): void {
+    this.log.info({ client: req.id, user: req.user, db: req.database, reason: `${sqlstate}: ${message}` }, 'client disconnected during login');
+    req.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate, message }));
+  }
+
+  private openSession(req: LoginRequest, pool: Pool, tenant: string, ruleClass: string | null): void {
+    const iso = this.config.scheduler;
     const max = (iso.tenants.get(tenant) ?? iso.default_tenant).max_clients;
     if (!this.clients.admit(tenant, max)) return this.refuse(req, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
     pool.stats.clientLogins++;
     const ident = {
-      id: req.id, user: req.user, database: req.database, tenant, ruleClass: ruleClassOf(iso, facts), ...this.clients.newCancelKey(),
+      id: req.id, user: req.user, database: req.database, tenant, ruleClass, ...this.clients.newCancelKey(),
     };
-    const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.params, this.config.max_packet_size);
+    const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.settings, this.config.max_packet_size);
     this.clients.add(session);
     const out: Buffer[] = [];
     for (const [k, v] of session.welcomeParams()) out.push(encode.parameterStatus(k, v));

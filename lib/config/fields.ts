@@ -61,6 +61,14 @@ export function names(defaultValue: readonly string[]) {
   return z.array(text(), { error: expecting('a list of user names') }).default([...defaultValue]);
 }
 
+/** Startup parameter names, as a list or as PgBouncer's comma-separated string; lower-cased, as Postgres compares them. */
+export function startupParameterNames(defaultValue: readonly string[]) {
+  return z
+    .union([z.array(text()), z.string()], { error: expecting('a list of parameter names, or one comma-separated string') })
+    .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((n) => n.trim().toLowerCase()).filter((n) => n !== ''))
+    .default([...defaultValue]);
+}
+
 /** A mapping with a fixed set of keys; any other key is reported as an unknown setting. */
 export function section<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape, { error: expecting('a mapping') });

@@ -8,7 +8,7 @@ import type {
 } from './types.js';
 import { parseSecret, parseUserlist, UserlistError } from './userlist.js';
 import {
-  expecting, flag, integer, namedSections, names, oneOf, seconds, secretText, section, text, type IssueInput,
+  expecting, flag, integer, namedSections, names, oneOf, seconds, secretText, section, startupParameterNames, text, type IssueInput,
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
@@ -50,6 +50,7 @@ export const DEFAULTS = Object.freeze({
   server_reset_query: 'DISCARD ALL',
   // PgBouncer passes such statements through; Sluice does too by default, and logs a warning for each.
   session_state: 'allow' as SessionStatePolicy,
+  ignore_startup_parameters: [] as readonly string[],
   max_packet_size: 1_073_741_823,
   // PgBouncer's pkt_buf is 4 KiB of C buffer; Node moves data in chunks of up to 64 KiB, so a few of those.
   pkt_buf: 262_144,
@@ -124,6 +125,7 @@ const configSchema = z.strictObject({
   idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
   server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
   session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
+  ignore_startup_parameters: startupParameterNames(DEFAULTS.ignore_startup_parameters),
   max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
   pkt_buf: integer(MIN_PKT_BUF, MAX_PACKET_SIZE).default(DEFAULTS.pkt_buf),
   max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
@@ -221,6 +223,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     idle_transaction_timeout: cfg.idle_transaction_timeout,
     server_reset_query: cfg.server_reset_query,
     session_state: cfg.session_state,
+    ignore_startup_parameters: Object.freeze(cfg.ignore_startup_parameters),
     max_packet_size: cfg.max_packet_size,
     pkt_buf: cfg.pkt_buf,
     shutdown_timeout: cfg.shutdown_timeout,

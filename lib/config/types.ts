@@ -80,6 +80,8 @@ export interface SluiceConfig {
   readonly server_reset_query: string;
   /** Transaction mode only: a user's setting wins over its database's, which wins over this one. */
   readonly session_state: SessionStatePolicy;
+  /** Startup parameters (and `options` settings) dropped instead of applied, lower-case; `options` drops the whole string's settings. */
+  readonly ignore_startup_parameters: readonly string[];
   readonly max_packet_size: number;
   /** Bytes Sluice buffers for one client in either direction before it stops reading from the other side. */
   readonly pkt_buf: number;

@@ -64,6 +64,13 @@ export interface ReplyWatcher {
 type InternalDone = (error: string | null) => void;
 
 /**
+ * Put before Sluice's own statements on a connection that may hold a client's statement_timeout: they run
+ * untimed (a client with a 5 ms timeout must not make Sluice lose track of a connection), and only for
+ * their own implicit transaction, so the client's value stays.
+ */
+export const UNTIMED = 'SET LOCAL statement_timeout = 0; ';
+
+/**
  * SQLSTATEs of the FATAL a backend sends as it is ended from outside (pg_terminate_backend, a shutdown,
  * recovery): its notice that it is going, not an answer to the client's request.
  */

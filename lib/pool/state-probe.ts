@@ -2,7 +2,7 @@
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend } from '../protocol/codes.js';
 import { decodeErrorFields } from '../protocol/decode.js';
-import type { ServerConnection, ServerLink } from './server-connection.js';
+import { UNTIMED, type ServerConnection, type ServerLink } from './server-connection.js';
 
 /** What remains, one readable entry per kind (empty: clean); or why the question could not be answered. */
 export type ProbeDone = (remaining: string[] | null, error: string | null) => void;
@@ -18,25 +18,18 @@ const COUNTS = [
 
 /** What the probe needs to know beyond the catalog views. */
 export interface ProbeScope {
-  /** Parameters Sluice itself re-applies for each client: their session values are not state. */
-  carried: Iterable<string>;
   /** The role the connection logged in as, to notice SET SESSION AUTHORIZATION. */
   loginUser: string;
-  /** Custom settings (`app.user`) the client set: pg_settings does not list such placeholders. */
-  custom: Iterable<string>;
 }
 
 export function probeQuery(scope: ProbeScope): string {
   const counts = COUNTS.map(([, sql]) => `(${sql})`).join(',\n  ');
-  // role and session_authorization are hidden from pg_settings, and so are custom placeholders.
+  // Every other setting follows its client (session/params.ts): only the two that cannot are state here.
+  // role and session_authorization are hidden from pg_settings.
   return `SELECT ${counts},
   (SELECT pg_catalog.string_agg(name, ', ' ORDER BY name) FROM (
-    SELECT name FROM pg_catalog.pg_settings
-      WHERE source = 'session' AND pg_catalog.lower(name) <> ALL (${textArray(scope.carried)})
-    UNION ALL SELECT 'role' WHERE pg_catalog.current_setting('role') <> 'none'
-    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}
-    UNION ALL SELECT n FROM pg_catalog.unnest(${textArray(scope.custom)}) AS n
-      WHERE coalesce(pg_catalog.current_setting(n, true), '') <> '') AS s)`;
+    SELECT 'role' AS name WHERE pg_catalog.current_setting('role') <> 'none'
+    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}) AS s)`;
 }
 
 /**
@@ -45,7 +38,7 @@ export function probeQuery(scope: ProbeScope): string {
  * previous link hears of it as usual.
  */
 export function probeSessionState(conn: ServerConnection, scope: ProbeScope, done: ProbeDone): void {
-  ask(conn, probeQuery(scope), (rows, error) => {
+  ask(conn, UNTIMED + probeQuery(scope), (rows, error) => {
     const row = rows?.[rows.length - 1];
     if (error || !row) return done(null, error ?? 'the state probe returned no row');
     const remaining: string[] = [];
@@ -61,18 +54,63 @@ export function probeSessionState(conn: ServerConnection, scope: ProbeScope, don
 
 /** The channels an idle connection LISTENs on itself (a client's LISTEN reached it); same linking rules as the probe. */
 export function listeningChannels(conn: ServerConnection, done: (channels: string[] | null, error: string | null) => void): void {
-  ask(conn, LISTENING_SQL, (rows, error) => done(error ? null : (rows as Row[]).map((r) => r[0] as string), error));
+  ask(conn, UNTIMED + LISTENING_SQL, (rows, error) => done(error ? null : (rows as Row[]).map((r) => r[0] as string), error));
 }
 
 const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
 
-/** The current values of these settings on an idle connection, in order; same linking rules as the probe. */
-export function currentSettings(conn: ServerConnection, names: readonly string[], done: (values: string[] | null, error: string | null) => void): void {
-  const sql = `SELECT ${names.map((n) => `pg_catalog.current_setting(${literal(n)})`).join(', ')}`;
+/**
+ * The session-level values an idle connection holds, by lower-case name: every setting whose source is the
+ * session, and the custom settings named (pg_settings does not list them; an empty one counts as unset).
+ * Same linking rules as the probe.
+ */
+export function sessionSettings(conn: ServerConnection, customs: Iterable<string>, done: (values: Map<string, string> | null, error: string | null) => void): void {
+  // Read untimed, the client's own statement_timeout first: SET LOCAL makes it look session-level. It counts
+  // as the client's when it differs from what RESET would give (set_config returns that value's spelling).
+  const sql = `SELECT pg_catalog.current_setting('statement_timeout'); ${UNTIMED}
+    SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'
+    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n
+    UNION ALL SELECT NULL, pg_catalog.set_config(name, reset_val, true) FROM pg_catalog.pg_settings WHERE name = 'statement_timeout'`;
   ask(conn, sql, (rows, error) => {
-    const row = rows?.[rows.length - 1];
-    if (error || !row) return done(null, error ?? 'no row');
-    done(row.map((v) => v ?? ''), null);
+    if (error || !rows || rows.length < 2) return done(null, error ?? 'no rows');
+    const values = new Map<string, string>();
+    for (const [name, value] of rows.slice(1, -1)) if (name !== null && value !== null && value !== '') values.set(name, value);
+    const timeout = rows[0][0];
+    values.delete('statement_timeout');
+    if (timeout !== null && timeout !== rows[rows.length - 1][1]) values.set('statement_timeout', timeout);
+    done(values, null);
+  });
+}
+
+/**
+ * Puts back the startup values a RESET, RESET ALL or DISCARD ALL took away: each one whose setting no longer
+ * has a session-level value (a custom one: is empty) is set again. Calls back with what was set, in order.
+ * Same linking rules as the probe.
+ */
+export function restoreSettings(conn: ServerConnection, startup: ReadonlyMap<string, string>, done: (set: Array<[string, string]> | null, error: string | null) => void): void {
+  const rows = [...startup].map(([name, value]) => `(${literal(name)}, ${literal(value)})`).join(', ');
+  const sql = `SELECT s.n, pg_catalog.set_config(s.n, s.v, false) FROM (VALUES ${rows}) AS s(n, v)
+    WHERE CASE WHEN pg_catalog.strpos(s.n, '.') > 0 THEN coalesce(pg_catalog.current_setting(s.n, true), '') = ''
+      ELSE NOT EXISTS (SELECT FROM pg_catalog.pg_settings p WHERE pg_catalog.lower(p.name) = s.n AND p.source = 'session') END`;
+  ask(conn, sql, (result, error) => done(error || !result ? null : result.map((r) => [r[0] ?? '', r[1] ?? '']), error));
+}
+
+/** A Postgres error as the server sent it, or a reason the question could not be asked (sqlstate null). */
+export interface SettingsRefusal {
+  sqlstate: string | null;
+  message: string;
+}
+
+/**
+ * Whether Postgres accepts these settings, tried with set_config(…, true) in a one-statement transaction
+ * that ends with it, so nothing stays. Same linking rules as the probe.
+ */
+export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<string, string>, done: (refusal: SettingsRefusal | null) => void): void {
+  const calls = [...settings].map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, true)`);
+  ask(conn, `${UNTIMED}SELECT ${calls.join(', ')}`, (_rows, error) => {
+    if (error === null) return done(null);
+    const m = /^([0-9A-Z]{5}): ([\s\S]*)$/.exec(error);
+    done(m ? { sqlstate: m[1], message: m[2] } : { sqlstate: null, message: error });
   });
 }
 
@@ -83,8 +121,9 @@ function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, err
   conn.write(serialize.query(sql));
 }
 
+/** An E'' literal: a pooled connection may have standard_conforming_strings off. */
 function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
+  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
 function textArray(items: Iterable<string>): string {

@@ -477,6 +477,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       // The guard keeps a pinned connection, or first asks the server whether state remains.
       else if (!this.server || !this.guard.transactionEnded(this.server)) this.releaseServer(now);
     }
+    // Session mode: the connection stays, but a RESET must bring back the client's startup values.
+    else if (quiet && status === TxStatus.Idle && this.server && !this.midMessage()) this.guard.sessionTransactionEnded(this.server);
     if (quiet) this.guard.flush();
     if (this.leaving && quiet && status === TxStatus.Idle) this.sendError(this.leaving);
   }
@@ -485,8 +487,20 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.params.set(name, value);
   }
 
-  carriedParam(name: string, value: string): void {
-    this.params.set(name, value);
+  get customSettings(): ReadonlySet<string> {
+    return this.params.customs;
+  }
+
+  useCustomSetting(name: string): void {
+    this.params.useCustom(name);
+  }
+
+  settingsReadBack(values: ReadonlyMap<string, string>): void {
+    this.params.readBack(values);
+  }
+
+  get startupSettings(): ReadonlyMap<string, string> {
+    return this.params.own;
   }
 
   serverCopyIn(): void {

@@ -11,6 +11,7 @@ import type { SluiceConfig } from '../config/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ClientAuthenticator, type AuthStep } from '../auth/authenticate.js';
+import { startupSettings } from './startup-settings.js';
 
 /** The largest startup packet accepted, as PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
 const MAX_STARTUP_PACKET = 10000;
@@ -24,6 +25,10 @@ export interface LoginRequest {
   user: string;
   database: string;
   params: Map<string, string>;
+  /** The settings the client's sessions apply (startup parameters and `options`), by lower-case name. */
+  settings: Map<string, string>;
+  /** `sluice.*` settings of `options`: how a client names its tenant. */
+  tags: Map<string, string>;
   scramKeys?: { clientKey: Buffer; serverKey: Buffer };
   /** Bytes the client sent after its last auth message. */
   rest: Buffer | null;
@@ -62,6 +67,7 @@ export class ClientStartup implements FrameSink {
   private scanner: FrameScanner | null = null;
   private auth: ClientAuthenticator | null = null;
   private startup: StartupPacket | null = null;
+  private parsed: { settings: Map<string, string>; tags: Map<string, string> } | null = null;
   private rest: Buffer[] = [];
   private done = false;
   /** The client's address, for failed-login throttling; null when unknown (the socket already closed). */
@@ -176,10 +182,11 @@ export class ClientStartup implements FrameSink {
     if (!user) return this.refuse(poolerError('SLUICE_NO_USER'));
     const database = s.params.get('database') || user;
     if (!this.ctx.knowsDatabase(database)) return this.refuse(poolerError('SLUICE_UNKNOWN_DATABASE', { database }));
-    const bad = badStartupParam(s.params);
-    if (bad) return this.refuse(poolerError('SLUICE_BAD_STARTUP_PARAMETER', { name: bad }));
+    const parsed = startupSettings(s.params, this.ctx.config.ignore_startup_parameters);
+    if ('name' in parsed) return this.refuse(poolerError('SLUICE_BAD_STARTUP_PARAMETER', { name: parsed.name }));
     s.params.set('database', database);
     this.startup = s;
+    this.parsed = parsed;
     this.beginAuth(user);
   }
 
@@ -237,15 +244,16 @@ export class ClientStartup implements FrameSink {
     queueMicrotask(() => {
       socket.removeListener('data', this.onData);
       try {
-        this.handOver(s, params);
+        this.handOver(s, params, this.parsed as NonNullable<ClientStartup['parsed']>);
       } finally {
         socket.uncork();
       }
     });
   }
 
-  private handOver(s: Extract<AuthStep, { kind: 'ok' }>, params: Map<string, string>): void {
+  private handOver(s: Extract<AuthStep, { kind: 'ok' }>, params: Map<string, string>, parsed: NonNullable<ClientStartup['parsed']>): void {
     this.ctx.loggedIn({
+      ...parsed,
       id: this.id,
       socket: this.socket,
       tls: this.tls,
@@ -278,33 +286,6 @@ export class ClientStartup implements FrameSink {
       this.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message }));
     }
   }
-}
-
-/** Startup parameters Sluice cannot honour per transaction; returns the first offending name. */
-function badStartupParam(params: Map<string, string>): string | null {
-  const options = params.get('options');
-  if (options !== undefined && sluiceOptions(options) === null) return 'options';
-  return null;
-}
-
-/**
- * The `-c sluice.x=v` / `--sluice.x=v` settings in a startup `options` string (how a client names its
- * tenant), or null when it also carries settings for Postgres, which cannot follow pooled transactions.
- */
-export function sluiceOptions(options: string): Map<string, string> | null {
-  const out = new Map<string, string>();
-  const words = options.trim().split(/\s+/).filter(Boolean);
-  for (let i = 0; i < words.length; i++) {
-    let w = words[i];
-    if (w === '-c') w = words[++i] ?? '';
-    else if (w.startsWith('-c')) w = w.slice(2);
-    else if (w.startsWith('--')) w = w.slice(2);
-    else return null;
-    const eq = w.indexOf('=');
-    if (eq < 1 || !w.startsWith('sluice.')) return null;
-    out.set(w.slice(0, eq), w.slice(eq + 1));
-  }
-  return out;
 }
 
 /** The TLS context for clients' SSLRequest, from client_tls; null when TLS is not configured. */

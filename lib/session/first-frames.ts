@@ -1,5 +1,5 @@
 // A transaction's frames that arrive before its server is linked, and their hand-over once one is.
-import type { ServerConnection } from '../pool/server-connection.js';
+import { UNTIMED, type ServerConnection } from '../pool/server-connection.js';
 import { appendPart } from '../protocol/byte-runs.js';
 import type { ClientParams } from './params.js';
 import type { PreparedStatements } from './prepared-statements.js';
@@ -119,10 +119,16 @@ export class FirstFrames {
     this.sentBytes = 0;
     if (!sync) return this.sendTo(conn);
     this.syncing = true;
-    conn.runInternal(sync, (err) => {
+    conn.runInternal(UNTIMED + sync, (err) => {
       this.syncing = false;
-      if (err && !conn.closed) this.host.syncFailed(err);
-      if (!err) this.params.adopt(conn);
+      if (err && !conn.closed) {
+        // The connection holds settings that are not this client's: it serves nobody. The frames, still
+        // unsent, go to another connection once (see ClientSession.sendElsewhere), else the client hears of it.
+        this.host.syncFailed(err);
+        return conn.close(`could not apply session parameters: ${err}`);
+      }
+      if (err) return;
+      this.params.adopt(conn);
       if (this.host.stillLinked(conn)) this.sendTo(conn);
     });
   }

@@ -1,7 +1,6 @@
 // What SQL leaves behind on a server connection after its transaction, read with PostgreSQL's own grammar (libpg-query), and the policy for it.
 import { loadModule, parseSync } from 'libpg-query';
 import type { SessionStatePolicy, SluiceConfig } from '../config/types.js';
-import { TRACKED_PARAMS } from './params.js';
 
 export type StateKind = 'set' | 'advisory_lock' | 'temp' | 'cursor' | 'prepare';
 
@@ -12,6 +11,8 @@ export interface StateEffect {
   statement: string;
   /** For kind set: the parameter, when the statement names it literally. */
   setting?: string;
+  /** For kind set: why its value cannot follow the client to its next server connection. */
+  uncarried?: string;
 }
 
 /** LISTEN channel, UNLISTEN channel, or UNLISTEN * (channel null). */
@@ -28,20 +29,32 @@ export interface Classified {
   /** Every statement is LISTEN or UNLISTEN: what Sluice can answer itself, without the server. */
   onlyListen: boolean;
   /**
-   * A statement may change the session value of a parameter Sluice carries from connection to connection
-   * (SET, RESET, RESET ALL, DISCARD ALL, set_config(…, false)): the server may never report it, so the
-   * value is read back once the transaction is over.
+   * A statement may change a session-level setting, which follows its client from connection to connection
+   * (SET, RESET, RESET ALL, DISCARD ALL, SET SESSION CHARACTERISTICS, set_config(…, false)): the server may
+   * never report it, so the connection's session values are read back once the transaction is over.
    */
   carried: boolean;
+  /** Custom settings (`myapp.x`) named, lower-case: the read-back must ask for them by name. */
+  customs: string[];
+  /** RESET, RESET ALL, SET … TO DEFAULT or DISCARD ALL: Postgres goes to the server's default, the client's startup value must come back. */
+  resets: boolean;
 }
 
 /** What classify collects while it walks the statements. */
 interface Found {
   effects: StateEffect[];
   carried: boolean;
+  customs: string[];
+  resets: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false }) as Classified;
+const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false }) as Classified;
+const RESET_KINDS = new Set(['VAR_RESET', 'VAR_RESET_ALL', 'VAR_SET_DEFAULT']);
+/** Settings that change who the session is: carrying them would hand one client's privileges to its next connections unchecked. */
+const IDENTITY_SETTINGS: Record<string, string> = {
+  role: 'SET ROLE',
+  session_authorization: 'SET SESSION AUTHORIZATION',
+};
 /** DeclareCursorStmt option bit for WITH HOLD (CURSOR_OPT_HOLD in parsenodes.h). */
 const CURSOR_OPT_HOLD = 0x20;
 const LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
@@ -71,7 +84,7 @@ export class StateParser {
     } catch {
       return NONE;
     }
-    const found: Found = { effects: [], carried: false };
+    const found: Found = { effects: [], carried: false, customs: [], resets: false };
     const listenOps: ListenOp[] = [];
     let others = 0;
     for (const { stmt } of stmts) {
@@ -83,9 +96,9 @@ export class StateParser {
         statementEffect(stmt, found);
       }
     }
-    const { effects, carried } = found;
+    const { effects, carried, customs, resets } = found;
     if (effects.length === 0 && listenOps.length === 0 && !carried) return NONE;
-    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried };
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, resets };
   }
 }
 
@@ -103,7 +116,7 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
     case 'VariableSetStmt':
       return setEffect(node, found);
     case 'DiscardStmt':
-      if (node.target === 'DISCARD_ALL') found.carried = true;
+      if (node.target === 'DISCARD_ALL') found.carried = found.resets = true;
       return;
     case 'CreateStmt':
       return tempEffect(node.relation, node.oncommit, 'TABLE', out);
@@ -131,17 +144,23 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
 }
 
 function setEffect(node: Record<string, any>, found: Found): void {
+  // SET LOCAL and SET TRANSACTION end with the transaction (the latter is VAR_SET_MULTI, never local-flagged).
   if (node.is_local) return;
-  const name = String(node.name ?? '');
-  if (node.kind === 'VAR_RESET_ALL' || TRACKED_PARAMS.has(name.toLowerCase())) found.carried = true;
-  if (node.kind === 'VAR_SET_MULTI') {
-    // SET TRANSACTION ends with the transaction; SET SESSION CHARACTERISTICS does not.
-    if (name === 'SESSION CHARACTERISTICS') found.effects.push({ kind: 'set', statement: 'SET SESSION CHARACTERISTICS' });
-    return;
+  const name = String(node.name ?? '').toLowerCase();
+  if (node.kind === 'VAR_SET_MULTI' && name !== 'session characteristics') return;
+  if (RESET_KINDS.has(node.kind)) found.resets = true;
+  const identity = IDENTITY_SETTINGS[name];
+  if (identity === undefined) return carry(name, found);
+  // RESET ROLE and friends end the state; SET ROLE to a value starts it.
+  if (node.kind === 'VAR_SET_VALUE' || node.kind === 'VAR_SET_CURRENT') {
+    found.effects.push({ kind: 'set', statement: identity, setting: name, uncarried: 'it changes the role the session runs as' });
   }
-  if (node.kind !== 'VAR_SET_VALUE' && node.kind !== 'VAR_SET_CURRENT') return;
-  if (TRACKED_PARAMS.has(name.toLowerCase())) return;
-  found.effects.push({ kind: 'set', statement: `SET ${name}`, setting: name });
+}
+
+/** A setting that follows its client: read back after the transaction (custom ones by name). */
+function carry(name: string, found: Found): void {
+  found.carried = true;
+  if (name.includes('.')) found.customs.push(name);
 }
 
 function tempEffect(rel: Record<string, any> | undefined, onCommit: string | undefined, what: string, out: StateEffect[]): void {
@@ -174,15 +193,15 @@ function callEffect(call: Record<string, any>, found: Found): void {
   }
   if (fn !== 'set_config' || call.args?.length !== 3) return;
   const [name, , local] = call.args as Array<Record<string, any>>;
-  const param = name.A_Const?.sval?.sval as string | undefined;
-  // Whether local or not, the value after the transaction is what counts, and it is read back then.
-  const carried = param === undefined || TRACKED_PARAMS.has(param.toLowerCase());
-  if (carried) found.carried = true;
+  const param = (name.A_Const?.sval?.sval as string | undefined)?.toLowerCase();
   const isLocal = local.A_Const?.boolval;
-  // Only a literal false is certainly session-level; a literal true ends with the transaction.
-  if (!isLocal || isLocal.boolval === true) return;
-  if (param !== undefined && carried) return;
-  out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param });
+  // Only a literal true certainly ends with the transaction.
+  if (isLocal?.boolval === true) return;
+  if (param !== undefined && IDENTITY_SETTINGS[param] === undefined) return carry(param, found);
+  // Whatever it sets, its value is read back after the transaction: only a custom one is out of sight.
+  found.carried = true;
+  const uncarried = param === undefined ? 'the setting it changes is not named in the statement' : 'it changes the role the session runs as';
+  out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param, uncarried });
 }
 
 function nameParts(list: unknown): string[] {

@@ -7,10 +7,10 @@ import type { SessionStatePolicy } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { NotifyHub, NotifySubscriber } from '../pool/notify-hub.js';
-import { currentSettings, probeSessionState, type ProbeScope } from '../pool/state-probe.js';
+import { probeSessionState, type ProbeScope } from '../pool/state-probe.js';
+import { readBack, restoreStartup, type SettingsHost } from './state-settings.js';
 import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-scan.js';
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
-import { TRACKED_PARAMS } from './params.js';
 import { rejectionParse, rejectionQuery } from './state-rejection.js';
 import { ClientChannels } from './state-listen.js';
 
@@ -21,15 +21,13 @@ export const CONSUMED = 1;
 export type Verdict = typeof PASS | typeof CONSUMED | Buffer;
 
 /** The session as the guard sees it. */
-export interface GuardHost {
+export interface GuardHost extends SettingsHost {
   readonly ident: { readonly id: number; readonly user: string; readonly database: string };
-  readonly pool: Pool;
   readonly server: ServerConnection | null;
   /** Nothing sent and unanswered, no batch open, input not held. */
   readonly quiet: boolean;
   /** The transaction status the client was last told. */
   readonly clientStatus: number;
-  toClient(frame: Buffer): void;
   /** Sluice's own ReadyForQuery; queued notifications follow it out. */
   ready(status: number): void;
   /** Stop and restart handling client input; messages that arrive meanwhile keep their order. */
@@ -39,8 +37,7 @@ export interface GuardHost {
   skipToSync(): void;
   /** The transaction is over and nothing is pinned: connection and slot go back. */
   releaseServer(): void;
-  /** The session value of a carried parameter, read back from the server: the client's own from now on. */
-  carriedParam(name: string, value: string): void;
+  useCustomSetting(name: string): void;
   /** As releaseServer, except that the connection is closed instead of pooled. */
   closeServer(reason: string): void;
 }
@@ -58,21 +55,30 @@ const MAX_INBOX = 10_000;
 const MAX_WARNED = 100;
 /** Why a connection that ran a statement the guard could not read is closed (see unscanned). */
 const UNSCANNED = 'a statement too large to scan for session state ran on it';
+/** Why a connection where a setting that cannot follow its client was set is closed (see closeUncarried). */
+const UNCARRIED = 'a client set a setting that cannot follow it to another server connection (SET ROLE, or set_config of an unnamed setting)';
 
 export class StateGuard implements NotifySubscriber {
   /** Ask the server after this transaction whether state remains (to pin, or to unpin). */
   private probeAfter = false;
-  /** A statement streamed through unread: when in doubt, close the connection after its transaction instead of pooling it. */
-  private closeAfter = false;
+  /**
+   * Why the connection is closed after this transaction instead of pooled: a statement streamed through unread
+   * (when in doubt, close it), or a setting that cannot follow its client. Null: pooled as usual.
+   */
+  private closeAfter: string | null = null;
   private pinned: { conn: ServerConnection; pool: Pool } | null = null;
   /** A LISTEN reached the server: after the transaction its channels move to the hub. */
   private adoptAfter = false;
-  /** A statement may have changed a carried parameter: its value is read back after the transaction. */
+  /** A statement may have changed a session-level setting: the connection's values are read back after the transaction. */
   private readCarriedAfter = false;
   /** Named or unnamed statements that would leave state each time they run, so Bind catches them. */
   private readonly stateful = new Map<string, StateEffect[]>();
-  /** Named or unnamed statements that change a carried parameter, so each Bind reads it back again. */
+  /** Named or unnamed statements that change a session-level setting, so each Bind reads them back again. */
   private readonly carrying = new Set<string>();
+  /** A RESET (or the like) ran: the client's startup values are put back after the transaction. */
+  private restoreAfter = false;
+  /** Named or unnamed statements that RESET, so each Bind puts the startup values back again. */
+  private readonly restoring = new Set<string>();
   /** Named or unnamed statements that LISTEN or UNLISTEN, for the same reason. */
   private readonly listening = new Map<string, ListenOp[]>();
   /** Channels this client LISTENs on through the hub. */
@@ -80,8 +86,6 @@ export class StateGuard implements NotifySubscriber {
   private readonly inbox: Buffer[] = [];
   private dropped = 0;
   private readonly warned = new Set<string>();
-  /** Custom settings (`app.user`) the client set: the probe must ask for them by name. */
-  private readonly custom = new Set<string>();
   private busy = false;
 
   constructor(
@@ -98,7 +102,8 @@ export class StateGuard implements NotifySubscriber {
 
   /** Query and Parse: the hot path is one byte scan; the parser runs only on candidates. */
   inspect(type: number, buf: Buffer, start: number, end: number): Verdict {
-    if (this.host.pool.settings.mode !== 'transaction') return PASS;
+    // Session mode: only a RESET matters, and only to a client with startup settings of its own.
+    if (this.host.pool.settings.mode !== 'transaction' && this.host.startupSettings.size === 0) return PASS;
     const from = sqlTextStart(type, buf, start, end);
     if (from < 0) return PASS;
     const to = sqlTextEnd(buf, from, end);
@@ -108,8 +113,15 @@ export class StateGuard implements NotifySubscriber {
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
+    if (found.resets && this.host.startupSettings.size > 0) {
+      this.restoreAfter = true;
+      if (type === Frontend.Parse) this.restoring.add(statementName(buf, start));
+    }
+    // Session mode: the connection stays the client's, so only its startup values need putting back.
+    if (this.host.pool.settings.mode !== 'transaction') return PASS;
     if (found.carried) {
       this.readCarriedAfter = true;
+      for (const name of found.customs) this.host.useCustomSetting(name);
       if (type === Frontend.Parse) this.carrying.add(statementName(buf, start));
     }
     if (found.listenOps.length > 0) {
@@ -131,7 +143,7 @@ export class StateGuard implements NotifySubscriber {
    * closed after the transaction. A pinned connection stays this client's, and is closed when it leaves or unpins.
    */
   unscanned(): void {
-    if (this.host.pool.settings.mode === 'transaction') this.closeAfter = true;
+    if (this.host.pool.settings.mode === 'transaction') this.closeAfter = UNSCANNED;
   }
 
   /** Bind of a statement remembered as stateful runs it again; Close of a statement forgets it. */
@@ -146,19 +158,23 @@ export class StateGuard implements NotifySubscriber {
     const ops = this.listening.get(name);
     if (ops) this.listenOnServer(ops);
     const effects = this.stateful.get(name);
-    if (effects && this.policy() === 'pin') this.probeAfter = true;
+    const policy = effects ? this.policy() : null;
+    if (policy === 'pin') this.probeAfter = true;
+    else if (policy === 'allow' && effects?.some((e) => e.uncarried !== undefined)) this.closeAfter ??= UNCARRIED;
     if (this.carrying.has(name)) this.readCarriedAfter = true;
+    if (this.restoring.has(name)) this.restoreAfter = true;
   }
 
   /** Statements remembered for what running them again does. */
   private get remembered(): number {
-    return this.stateful.size + this.listening.size + this.carrying.size;
+    return this.stateful.size + this.listening.size + this.carrying.size + this.restoring.size;
   }
 
   private forget(statement: string): void {
     this.stateful.delete(statement);
     this.listening.delete(statement);
     this.carrying.delete(statement);
+    this.restoring.delete(statement);
   }
 
   private policy(): SessionStatePolicy {
@@ -169,18 +185,30 @@ export class StateGuard implements NotifySubscriber {
     const policy = this.policy();
     if (policy === 'pin') {
       this.probeAfter = true;
-      for (const e of effects) if (e.setting?.includes('.')) this.custom.add(e.setting.toLowerCase());
       return PASS;
     }
     if (policy === 'reject') return this.reject(type, buf, start, effects[0].statement);
+    const uncarried = effects.filter((e) => e.uncarried !== undefined);
+    // A setting that cannot follow its client must not reach the next one either: the connection goes.
+    if (uncarried.length > 0) this.closeUncarried(uncarried);
     // Remembered per client, so a statement that repeats is named once; a client that makes up names gets a bounded set.
-    const fresh = effects.filter((e) => !this.warned.has(e.statement));
+    const fresh = effects.filter((e) => e.uncarried === undefined && !this.warned.has(e.statement));
     if (fresh.length > 0 && this.warned.size < MAX_WARNED) {
       for (const e of fresh) this.warned.add(e.statement);
       this.ctx.log.warn({ client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, statements: fresh.map((e) => e.statement) },
         'session state in transaction pooling stays on the server connection, where later clients may see it (session_state: allow)');
     }
     return PASS;
+  }
+
+  /** Logged once per statement, like the warning below; the connection is closed after the transaction. */
+  private closeUncarried(effects: StateEffect[]): void {
+    this.closeAfter ??= UNCARRIED;
+    const fresh = effects.filter((e) => !this.warned.has(e.statement));
+    if (fresh.length === 0 || this.warned.size >= MAX_WARNED) return;
+    const { id, user, database } = this.host.ident;
+    this.ctx.log.warn({ client: id, user, db: database, statements: fresh.map((e) => e.statement), why: fresh.map((e) => e.uncarried) },
+      'a setting that cannot follow its client: its server connection is closed after the transaction, and the next transaction runs without it (session_state: allow)');
   }
 
   /**
@@ -268,9 +296,9 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
-    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter) {
+    if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter && !this.restoreAfter) {
       if (this.pinned?.conn === conn) return true;
-      if (!this.closeAfter) return false;
+      if (this.closeAfter === null) return false;
       this.giveBack();
       return true;
     }
@@ -281,9 +309,13 @@ export class StateGuard implements NotifySubscriber {
 
   /** Input held: moves the server's LISTENs to the hub, asks whether other state remains, then keeps or releases conn. */
   private settle(conn: ServerConnection, pool: Pool): void {
+    if (this.restoreAfter) {
+      this.restoreAfter = false;
+      return restoreStartup(conn, this.host, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
+    }
     if (this.readCarriedAfter) {
       this.readCarriedAfter = false;
-      return this.readCarried(conn, () => this.settle(conn, pool));
+      return readBack(conn, this.host, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
     }
     if (this.adoptAfter) {
       this.adoptAfter = false;
@@ -314,36 +346,24 @@ export class StateGuard implements NotifySubscriber {
   }
 
   /**
-   * Reads back the carried parameters this server does not report (before Postgres 18, search_path; in every
-   * version, extra_float_digits): the client keeps its values, and the connection is known to hold them, so
-   * the next client gets its own or the defaults. Reading after the transaction gets SET LOCAL, a rollback
-   * and a function's own SET clause right, as Postgres applied them.
+   * Session mode: a transaction ended on the client's own connection. Returns true when the guard puts the
+   * client's startup values back first (after a RESET), holding input meanwhile.
    */
-  private readCarried(conn: ServerConnection, next: () => void): void {
-    const names = [...TRACKED_PARAMS].filter((n) => !conn.values.has(n));
-    if (names.length === 0) return next();
-    currentSettings(conn, names, (values, error) => {
-      if (conn.closed) return this.unhold();
-      if (values === null) {
-        // The connection may hold this client's values unknown to Sluice: it must not serve anyone else.
-        conn.close(`could not read back session parameters: ${error}`);
-        return this.unhold();
-      }
-      names.forEach((name, i) => {
-        this.host.carriedParam(name, values[i]);
-        conn.applied.set(name, values[i]);
-      });
-      conn.paramsEpoch++;
-      next();
-    });
+  sessionTransactionEnded(conn: ServerConnection): boolean {
+    if (!this.restoreAfter) return false;
+    this.restoreAfter = false;
+    this.hold();
+    restoreStartup(conn, this.host, () => this.unhold());
+    return true;
   }
 
   /** The connection goes back to the pool, or is closed if a statement ran on it unscanned. */
   private giveBack(): void {
-    if (!this.closeAfter) return this.host.releaseServer();
-    this.closeAfter = false;
-    this.ctx.log.info({ client: this.host.ident.id }, 'server connection closed after a statement too large to scan for session state');
-    this.host.closeServer(UNSCANNED);
+    const reason = this.closeAfter;
+    if (reason === null) return this.host.releaseServer();
+    this.closeAfter = null;
+    this.ctx.log.info({ client: this.host.ident.id, reason }, 'server connection closed after the transaction');
+    this.host.closeServer(reason);
   }
 
   private pin(conn: ServerConnection, pool: Pool, remaining: string[]): void {
@@ -368,10 +388,10 @@ export class StateGuard implements NotifySubscriber {
     // what was to be probed or read back once the transaction ended (a client that left before that could run).
     const unsettled = this.adoptAfter || this.probeAfter || this.readCarriedAfter;
     const p = this.pinned ?? (unsettled ? { conn, pool: this.host.pool } : null);
-    this.adoptAfter = this.probeAfter = this.readCarriedAfter = false;
-    if (this.closeAfter && p?.conn !== conn) {
-      this.closeAfter = false;
-      conn.close(UNSCANNED);
+    this.adoptAfter = this.probeAfter = this.readCarriedAfter = this.restoreAfter = false;
+    if (this.closeAfter !== null && p?.conn !== conn) {
+      conn.close(this.closeAfter);
+      this.closeAfter = null;
       return true;
     }
     if (!p || p.conn !== conn) return false;
@@ -405,7 +425,7 @@ export class StateGuard implements NotifySubscriber {
   }
 
   private scope(pool: Pool): ProbeScope {
-    return { carried: TRACKED_PARAMS, loginUser: pool.settings.target.user, custom: this.custom };
+    return { loginUser: pool.settings.target.user };
   }
 
   /** The linked server connection died. */

@@ -9,8 +9,9 @@ import {
 
 const pg = await startTestPostgres(t);
 await pg.query('drop table if exists sr_items; create table sr_items (id int); grant all on sr_items to alice');
+await pg.query('drop role if exists sr_role; create role sr_role; grant sr_role to alice, bob');
 
-const STATE_SQL = `select pg_backend_pid() as pid, current_setting('work_mem') as work_mem,
+const STATE_SQL = `select pg_backend_pid() as pid, current_user::text = 'sr_role' as in_role,
   (select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()) as advisory,
   to_regclass('pg_temp.sr_tmp') is not null as temp_table,
   (select count(*)::int from pg_cursors where is_holdable) as cursors,
@@ -19,8 +20,8 @@ const STATE_SQL = `select pg_backend_pid() as pid, current_setting('work_mem') a
 const [CLEAN] = await pg.query(STATE_SQL.replace('pg_backend_pid() as pid, ', ''));
 
 const CASES = [
-  { sql: `set work_mem = '7MB'`, named: 'SET work_mem' },
-  { sql: `select set_config('app.tenant', '1', false)`, named: "set_config('app.tenant', …, false)" },
+  { sql: 'set role sr_role', named: 'SET ROLE' },
+  { sql: `select set_config('role', 'sr_role', false)`, named: "set_config('role', …, false)" },
   { sql: 'select pg_advisory_lock(11)', named: 'pg_advisory_lock()' },
   { sql: 'create temp table sr_tmp (x int)', named: 'CREATE TEMP TABLE sr_tmp' },
   { sql: 'declare sr_cur cursor with hold for select 1', named: 'DECLARE sr_cur CURSOR WITH HOLD' },
@@ -65,7 +66,7 @@ t.test('inside a transaction block the transaction is aborted on the server too,
   const a = await client(t, sluice);
   await a.query('begin');
   await a.query('insert into sr_items values (1)');
-  await t.rejects(a.query(`set work_mem = '7MB'`), REJECTED);
+  await t.rejects(a.query('set role sr_role'), REJECTED);
   await t.rejects(a.query('select 1'), { code: '25P02' }, 'the server, too, knows the transaction failed');
   await a.query('commit');
   t.same(await pg.query('select * from sr_items'), [], 'COMMIT of the failed transaction rolled it back');
@@ -96,17 +97,17 @@ t.test('extended protocol: the Parse is refused and the batch skipped to Sync, i
 t.test('pipelined behind other requests, the server fails it in order with the same transaction semantics', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'reject' });
   const w = await wire(t, sluice);
-  w.send(queryMsg('select pg_sleep(0.05)'), queryMsg(`set work_mem = '7MB'`), queryMsg('select 2'));
+  w.send(queryMsg('select pg_sleep(0.05)'), queryMsg('set role sr_role'), queryMsg('select 2'));
   const replies = await w.untilReady(3);
   t.equal(statusesOf(replies), 'III');
   const err = replies.find((m) => m.type === 'E');
-  t.match(err && errorFields(err), { C: '0A000', M: /^SET work_mem is not allowed here/ }, 'the simple Query error keeps its SQLSTATE');
+  t.match(err && errorFields(err), { C: '0A000', M: /^SET ROLE is not allowed here/ }, 'the simple Query error keeps its SQLSTATE');
   t.ok(replies.slice(0, replies.indexOf(err!)).some((m) => m.type === 'C' && commandTag(m) === 'SELECT 1'), 'after the first result');
   // One implicit transaction: the INSERT before the refused Parse must not commit.
-  w.send(parse('insert into sr_items values (9)'), bind(), describePortal(), execute(), parse(`set work_mem = '7MB'`), bind(), execute(), syncMsg());
+  w.send(parse('insert into sr_items values (9)'), bind(), describePortal(), execute(), parse('set role sr_role'), bind(), execute(), syncMsg());
   const batch = await w.untilReady();
   t.equal(typesOf(batch), '12nCEZ', 'INSERT done, then the Parse fails, then ReadyForQuery');
-  t.match(errorFields(batch[4]), { M: /SET work_mem is not allowed here/ });
+  t.match(errorFields(batch[4]), { M: /SET ROLE is not allowed here/ });
   t.same(await pg.query('select * from sr_items'), [], 'the batch was rolled back as one transaction, as Postgres would');
   w.send(queryMsg(STATE_SQL));
   t.equal(statusesOf(await w.untilReady()), 'I', 'the connection is in step');
@@ -138,14 +139,14 @@ t.test('a user setting overrides the database, which overrides the top level', a
   });
   const alice = await client(t, sluice, 'alice');
   const bob = await client(t, sluice, 'bob');
-  await t.rejects(alice.query(`set work_mem = '7MB'`), REJECTED, 'alice gets the database setting');
-  await bob.query(`set work_mem = '7MB'`);
+  await t.rejects(alice.query('set role sr_role'), REJECTED, 'alice gets the database setting');
+  await bob.query('set role sr_role');
   t.pass('bob has his own setting');
   sluice.reload({
     session_state: 'allow',
     databases: { [APP_DB]: { host: pg.host, port: pg.port, dbname: APP_DB } },
     users,
   });
-  await alice.query(`set work_mem = '7MB'`);
+  await alice.query('set role sr_role');
   t.pass('a reload applies to connected clients at their next statement');
 });

@@ -22,6 +22,11 @@ class FakeConn {
     this.internal.push(sql);
     this.done = done;
   }
+  close(reason: string): void {
+    this.closed = true;
+    this.closeReason = reason;
+  }
+  closeReason = '';
   finish(err: string | null): void {
     const d = this.done;
     this.done = null;
@@ -104,13 +109,17 @@ t.test('differing parameters are applied first; frames kept meanwhile follow in 
   t.equal(log.failed.length, 0);
 });
 
-t.test('a failed sync is reported and the frames still go; an unlinked session sends nothing', async (t) => {
+t.test('a failed sync is reported, and its connection closed with the frames unsent (kept for another); an unlinked session sends nothing', async (t) => {
   const a = setup({ DateStyle: 'German, DMY' });
   a.first.keep(frame('Q1'));
   a.first.link(a.server);
+  t.match(a.conn.internal[0], /^SET LOCAL statement_timeout = 0; SELECT pg_catalog.set_config/, "untimed: a client's statement_timeout cannot cut it");
   a.conn.finish('invalid value');
   t.same(a.log.failed, ['invalid value']);
-  t.equal(a.conn.writes.length, 1);
+  t.equal(a.conn.writes.length, 0, 'nothing went to a connection with the wrong settings');
+  t.ok(a.conn.closed, 'it is closed');
+  t.match(a.conn.closeReason, /could not apply session parameters: invalid value/);
+  t.ok(a.first.resend(), 'the frames can go to another connection');
 
   const b = setup({ DateStyle: 'German, DMY' });
   b.first.keep(frame('Q1'));

@@ -2,7 +2,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { loadModule, parseSync } from 'libpg-query';
-import { ClientParams, paramSyncQuery, TRACKED_PARAMS, type ServerParamState } from '../../../lib/session/params.js';
+import { ClientParams, paramSyncQuery, settingIdentifier, type ServerParamState } from '../../../lib/session/params.js';
 
 interface Parsed {
   /** set_config(name, value, is_local) calls of the single SELECT, in order. */
@@ -104,11 +104,11 @@ t.test('unreported parameters are recorded in applied and reset when no longer w
     sets: [['search_path', 'tenant_b', false]],
     resets: ['extra_float_digits'],
   });
-  t.match(second, /^SELECT .*; RESET extra_float_digits$/);
+  t.match(second, /^SELECT .*; RESET "extra_float_digits"$/);
   t.same(s.applied, new Map([['search_path', 'tenant_b']]), 'the reset one is forgotten');
 
   const third = paramSyncQuery(wanted({ timezone: 'UTC' }), s);
-  t.equal(third, 'RESET search_path', 'only resets: no empty SELECT');
+  t.equal(third, 'RESET "search_path"', 'only resets: no empty SELECT');
   t.same(s.applied, new Map());
   t.equal(paramSyncQuery(wanted({ timezone: 'UTC' }), s), null, 'then nothing is left to do');
 });
@@ -120,27 +120,39 @@ t.test('a reported value wins over an applied one', async (t) => {
   t.same(readSql(sql as string).sets, [['search_path', 'other', false]]);
 });
 
-t.test('TRACKED_PARAMS are lower-case names RESET can take unquoted', async (t) => {
-  for (const name of TRACKED_PARAMS) {
-    t.match(name, /^[a-z_]+$/, name);
+t.test('RESET names each dotted part quoted, so any name from a startup packet stays one name', async (t) => {
+  for (const name of ['search_path', 'myapp.tenant_id', 'odd".name; drop', 'Mixed.Case']) {
     const s = server({}, { [name]: 'x' });
-    t.same(readSql(paramSyncQuery(wanted({}), s) as string).resets, [name]);
+    const sql = paramSyncQuery(wanted({}), s) as string;
+    t.equal(parseSync(sql).stmts?.length, 1, `${name}: one statement`);
+    t.same(readSql(sql).resets, [name], name);
   }
+  t.equal(settingIdentifier('a.b'), '"a"."b"');
 });
 
-t.test('ClientParams: pool defaults, startup choices on top, only tracked names, lower-cased', async (t) => {
+t.test('ClientParams: pool defaults, every startup setting on top, lower-cased', async (t) => {
   const pool = new Map([['TimeZone', 'UTC'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']]);
-  const p = new ClientParams(pool, new Map([['TimeZone', 'Europe/Paris'], ['work_mem', '64MB']]));
-  t.same([...p.wanted].sort(), [['datestyle', 'ISO, MDY'], ['timezone', 'Europe/Paris']], 'server_version and work_mem are not carried');
+  const p = new ClientParams(pool, new Map([['TimeZone', 'Europe/Paris'], ['work_mem', '64MB'], ['MyApp.X', '1']]));
+  t.same([...p.wanted].sort(), [['datestyle', 'ISO, MDY'], ['myapp.x', '1'], ['server_version', '17.0'], ['timezone', 'Europe/Paris'], ['work_mem', '64MB']]);
+  t.same([...p.customs], ['myapp.x'], 'custom settings are named for the read-back');
   t.same(
     [...p.welcome(pool)],
     [['TimeZone', 'Europe/Paris'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']],
     'the welcome keeps the server spelling of names and shows the client its own values',
   );
   p.set('search_path', 'tenant_a');
-  p.set('lock_timeout', '1s');
   t.equal(p.get('search_path'), 'tenant_a', 'a SET reported by the server is remembered');
-  t.equal(p.get('lock_timeout'), undefined, 'an untracked one is not');
+});
+
+t.test('ClientParams: a read-back replaces the session values; what is missing from it returns to the startup value', async (t) => {
+  const pool = new Map([['DateStyle', 'ISO, MDY']]);
+  const p = new ClientParams(pool, new Map([['DateStyle', 'Postgres, MDY'], ['statement_timeout', '1234']]));
+  p.readBack(new Map([['datestyle', 'Postgres, MDY'], ['statement_timeout', '1234ms'], ['work_mem', '8MB']]));
+  t.same(Object.fromEntries(p.wanted), { datestyle: 'Postgres, MDY', statement_timeout: '1234ms', work_mem: '8MB' }, 'a SET of the client is its own');
+  p.readBack(new Map([['datestyle', 'ISO, MDY']]));
+  t.same(Object.fromEntries(p.wanted), { datestyle: 'ISO, MDY', statement_timeout: '1234' }, 'RESET work_mem drops it; RESET statement_timeout brings the startup value back');
+  p.readBack(new Map());
+  t.same(Object.fromEntries(p.wanted), { datestyle: 'Postgres, MDY', statement_timeout: '1234' }, 'RESET ALL: the startup values');
 });
 
 t.test('ClientParams: syncs a server, then adopts its spelling so the next grant needs nothing', async (t) => {

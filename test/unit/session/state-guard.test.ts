@@ -30,7 +30,10 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     resume: () => void calls.push('resume'),
     skipToSync: () => void calls.push('skipToSync'),
     releaseServer: () => void calls.push('release'),
-    carriedParam: (name: string, value: string) => void calls.push(`carried ${name}=${value}`),
+    customSettings: new Set<string>(),
+    startupSettings: new Map<string, string>(),
+    useCustomSetting: (name: string) => void calls.push(`custom ${name}`),
+    settingsReadBack: (values: ReadonlyMap<string, string>) => void calls.push(`read back ${[...values].map(([k, v]) => `${k}=${v}`).join(' ')}`),
     closeServer: () => void calls.push('close'),
   } satisfies GuardHost;
   const hub = (opts.hub ?? {
@@ -68,7 +71,7 @@ t.test('reject, client waiting for nothing: answered here with 0A000 and ReadyFo
 t.test('reject behind requests in flight: a replacement the server fails in order', async (t) => {
   const s = setup('reject');
   s.host.quiet = false;
-  const q = s.query('set work_mem = 1');
+  const q = s.query('set role bob');
   t.ok(Buffer.isBuffer(q) && q[0] === 0x51 && /RAISE EXCEPTION/.test(q.toString()), 'a Query raising the error');
   const p = s.parse('prepare p as select 1', 'stmt');
   t.ok(Buffer.isBuffer(p) && p[0] === 0x50 && p.includes('stmt\0'), 'a Parse under the same name');
@@ -76,16 +79,30 @@ t.test('reject behind requests in flight: a replacement the server fails in orde
 });
 
 t.test('reject inside a failed transaction lets Postgres refuse it (25P02)', async (t) => {
-  t.equal(setup('reject', { server: { status: TxStatus.Failed } }).query('set work_mem = 1'), PASS);
+  t.equal(setup('reject', { server: { status: TxStatus.Failed } }).query('set role bob'), PASS);
 });
 
-t.test('allow passes through and warns once per statement', async (t) => {
+t.test('allow passes through and warns once per statement; a setting that follows its client is no state', async (t) => {
   const s = setup('allow');
   t.equal(s.query('set work_mem = 1'), PASS);
   t.equal(s.query('set work_mem = 2'), PASS);
   t.equal(s.query('prepare p as select 1'), PASS);
+  t.equal(s.query('prepare p as select 1'), PASS);
   const warnings = s.captured.lines().filter((l) => l.level === 40).map((l) => l.statements);
-  t.same(warnings, [['SET work_mem'], ['PREPARE p']]);
+  t.same(warnings, [['PREPARE p']]);
+});
+
+t.test('allow: a setting that cannot follow its client closes its connection after the transaction, and the log says why', async (t) => {
+  const s = setup('allow');
+  t.equal(s.query('set role bob'), PASS);
+  t.equal(s.guard.transactionEnded({} as ServerConnection), true, 'the guard takes care of the connection');
+  t.same(s.calls, ['close'], 'closed, not pooled');
+  const lines = s.captured.lines().filter((l) => l.level === 40);
+  t.same(lines.map((l) => l.statements), [['SET ROLE']]);
+  t.match(lines[0].msg, /cannot follow its client.*closed after the transaction/);
+  t.match(lines[0].why, [/role/]);
+  s.calls.length = 0;
+  t.equal(s.guard.transactionEnded({} as ServerConnection), false, 'the next transaction is pooled as usual');
 });
 
 t.test('LISTEN and UNLISTEN in a simple Query are answered through the hub, under every policy', async (t) => {
@@ -209,7 +226,7 @@ t.test('a statement too large to scan: the connection is closed after its transa
   t.equal(s.guard.transactionEnded(conn), true, 'the guard takes care of it');
   t.same(s.calls, ['close'], 'closed, not released');
   t.equal(s.guard.transactionEnded(conn), false, 'once: the next transaction is ordinary again');
-  t.match(s.captured.lines(), [{ msg: /too large to scan/ }]);
+  t.match(s.captured.lines(), [{ msg: /closed after the transaction/, reason: /too large to scan/ }]);
 });
 
 t.test('a statement too large to scan, then the client leaves: its connection is closed', async (t) => {
