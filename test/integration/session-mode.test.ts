@@ -142,3 +142,39 @@ t.test('startup-packet parameters are applied in session mode, and reset for the
   const plain = await startupSettings(t, sluice, {});
   t.match(plain, { app: '', enc: 'UTF8', tz: DEFAULT_TZ, efd: '1', pid: first.pid }, 'a client without them gets the defaults');
 });
+
+/** The first client runs its SQL and leaves; the second then gets the pool's only server connection. */
+async function afterClient(t: Test, sluice: TestSluice, sql: string, then: string) {
+  const first = await client(t, sluice);
+  const firstPid = await pid(first);
+  await first.query(sql);
+  await first.end();
+  const second = await client(t, sluice);
+  const row = (await second.query(then)).rows[0];
+  return { firstPid, row };
+}
+
+t.test("a client's setseed does not decide the next client's random(): DISCARD ALL keeps the seed", async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const [{ r: predicted }] = await pg.query('with s as materialized (select setseed(0.25)) select random() as r from s');
+  const { firstPid, row } = await afterClient(t, sluice, 'select setseed(0.25)', 'select random() as r, pg_backend_pid() as pid');
+  t.equal(row.pid, firstPid, 'the same backend');
+  t.not(row.r, predicted, 'random() is not what the first client could predict');
+});
+
+t.test('a backend a client loaded a library into is closed, not handed on: LOAD cannot be undone', async (t) => {
+  await pg.query(`create or replace function sm_load() returns void language plpgsql security definer
+    as $$ begin execute 'load ''auto_explain'''; end $$`);
+  await pg.query('grant execute on function sm_load() to alice');
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const loaded = `select (select count(*)::int from pg_settings where name like 'auto_explain.%') as n, pg_backend_pid() as pid`;
+  const { firstPid, row } = await afterClient(t, sluice, 'select sm_load()', loaded);
+  t.not(row.pid, firstPid, 'a new backend');
+  t.equal(row.n, 0, 'without the library');
+});
+
+t.test('a backend that only ran PL/pgSQL is handed on: the language is not a library a client chose to load', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const { firstPid, row } = await afterClient(t, sluice, 'do $$ begin perform 1; end $$', 'select pg_backend_pid() as pid');
+  t.equal(row.pid, firstPid, 'the same backend');
+});
