@@ -1,4 +1,4 @@
-// What session mode does after server_reset_query that DISCARD ALL does not: reseeds random(), and closes a connection a client loaded a library into.
+// What session mode does after server_reset_query that DISCARD ALL does not: reseeds random(), and closes a connection left with a library a client loaded or a temp schema.
 import { randomInt } from 'node:crypto';
 import { ask } from './state-probe.js';
 import type { ServerConnection } from './server-connection.js';
@@ -21,15 +21,18 @@ export function countLibrarySettings(conn: ServerConnection, done: (count: numbe
 
 /**
  * Runs after the reset query: reseeds random(), which DISCARD ALL leaves where the last client's setseed put it,
- * and says why the connection cannot be handed on (a library loaded since login), or null when it can.
+ * and says why the connection cannot be handed on (a library loaded since login, a temp schema), or null when it can.
  */
 export function finishReset(conn: ServerConnection, done: (leftover: string | null) => void): void {
   // A seed no client knows, in [-1, 1] with 48 random bits.
   const seed = (randomInt(0, 2 ** 48 - 1) / 2 ** 47 - 1).toFixed(16);
-  ask(conn, `SELECT pg_catalog.setseed(${seed}), ${LIBRARY_SETTINGS}`, (rows, error) => {
-    const n = rows?.[0]?.[1];
+  ask(conn, `SELECT pg_catalog.setseed(${seed}), ${LIBRARY_SETTINGS}, pg_catalog.pg_my_temp_schema() <> 0`, (rows, error) => {
+    const [, n, tempSchema] = rows?.[0] ?? [];
     if (error || n == null) return done(`reseeding after server_reset_query failed: ${error ?? 'no row'}`);
     if (conn.librarySettings !== null && Number(n) > conn.librarySettings) return done('a client loaded a library (LOAD), which cannot be unloaded');
+    // DISCARD ALL empties the temp schema but keeps it, and a backend that has one no longer marks a transaction
+    // that only resolves pg_temp (SET search_path TO pg_temp) as touching temp objects: PREPARE TRANSACTION then succeeds.
+    if (tempSchema === 't') return done('a client used temp objects: the backend keeps its temp schema');
     done(null);
   });
 }

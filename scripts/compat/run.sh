@@ -8,7 +8,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$HERE/prepare.sh"
 
 TARGETS=${COMPAT_TARGETS:-direct session transaction-allow transaction-pin transaction-reject}
-RUN_TIMEOUT=${COMPAT_TIMEOUT:-900}
+RUN_TIMEOUT=${COMPAT_TIMEOUT:-600}
 REGRESS_DIR=$SRC_DIR/src/test/regress
 SCHEDULE=${COMPAT_SCHEDULE:-$REGRESS_DIR/parallel_schedule}
 PG_REGRESS=$("$PG_BINDIR/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress

@@ -34,10 +34,12 @@ function waiting(sluice: TestSluice): number {
   return [...sluice.pooler.sessions.values()].filter((s) => s.state === 'waiting').length;
 }
 
-/** Leaves every kind of session state DISCARD ALL is meant to clear. */
-async function dirty(c: pgLib.Client): Promise<void> {
-  await c.query('create temp table sm_tmp (x int)');
-  await c.query('insert into sm_tmp values (1)');
+/** Leaves every kind of session state DISCARD ALL is meant to clear (a temp table only when asked: its backend is then closed). */
+async function dirty(c: pgLib.Client, temp: boolean): Promise<void> {
+  if (temp) {
+    await c.query('create temp table sm_tmp (x int)');
+    await c.query('insert into sm_tmp values (1)');
+  }
   await c.query('prepare sm_stmt as select 1');
   await c.query(`set statement_timeout = '7s'`);
   await c.query('select pg_advisory_lock(4242)');
@@ -52,18 +54,17 @@ const LEFTOVERS_SQL = `select to_regclass('pg_temp.sm_tmp') is not null as temp_
   pg_backend_pid() as pid`;
 
 /** The first client dirties the only backend and leaves; the second, queued meanwhile, gets that backend. */
-async function handOver(t: Test, sluice: TestSluice) {
+async function handOver(t: Test, sluice: TestSluice, temp: boolean) {
   const first = await client(t, sluice);
   const firstPid = await pid(first);
-  await dirty(first);
+  await dirty(first, temp);
   const second = await client(t, sluice);
   const seen = second.query(LEFTOVERS_SQL);
   await until(() => waiting(sluice) === 1, 'the second client to queue');
   t.equal(firstPid, await pid(first), 'the first client still owns the backend while the second waits');
   await first.end();
   const row = (await seen).rows[0];
-  t.equal(row.pid, firstPid, 'the second client got the same backend');
-  return row;
+  return { row, firstPid };
 }
 
 t.test('a client keeps its own backend, and its session state, across transactions', async (t) => {
@@ -90,13 +91,22 @@ t.test('a client keeps its own backend, and its session state, across transactio
 
 t.test('after a client leaves, DISCARD ALL runs: the next client on that backend sees none of its state', async (t) => {
   const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
-  const row = await handOver(t, sluice);
+  const { row, firstPid } = await handOver(t, sluice, false);
+  t.equal(row.pid, firstPid, 'the second client got the same backend');
+  t.match(row, { prepared: 0, statement_timeout: '0', advisory_locks: 0, listening: 0 });
+});
+
+t.test('a backend a client used temp tables on is closed after DISCARD ALL: its temp schema stays', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const { row, firstPid } = await handOver(t, sluice, true);
+  t.not(row.pid, firstPid, 'the second client got a new backend');
   t.match(row, { temp_table: false, prepared: 0, statement_timeout: '0', advisory_locks: 0, listening: 0 });
 });
 
 t.test('with server_reset_query "" the same hand-over keeps the state: the reset is what cleans', async (t) => {
   const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1, server_reset_query: '' });
-  const row = await handOver(t, sluice);
+  const { row, firstPid } = await handOver(t, sluice, true);
+  t.equal(row.pid, firstPid, 'the second client got the same backend');
   t.match(row, { temp_table: true, prepared: 1, statement_timeout: '7s', advisory_locks: 1, listening: 1 });
 });
 

@@ -208,7 +208,7 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
   ok.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
   t.equal(ok.conn.list, pool.used, 'not reusable until the reseed and library count answer');
   t.match(ok.socket.written[1].toString(), /setseed\(-?[01]\.\d+\)/, 'random() is reseeded');
-  ok.socket.emit('data', Buffer.concat([encode.dataRow(['', '2']), encode.readyForQuery(TxStatus.Idle)]));
+  ok.socket.emit('data', Buffer.concat([encode.dataRow(['', '2', 'f']), encode.readyForQuery(TxStatus.Idle)]));
   t.equal(ok.conn.list, pool.idle, 'reusable when no library was loaded');
   t.notOk(ok.conn.statements.has('sluice_0123'), 'prepared statements are not trusted after the reset');
   t.ok(ok.conn.statements.isDoubtful('sluice_0123'), 'and are closed before being prepared again');
@@ -227,8 +227,15 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
   loaded.conn.librarySettings = 2;
   pool.releaseWithReset(loaded.conn);
   loaded.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
-  loaded.socket.emit('data', Buffer.concat([encode.dataRow(['', '9']), encode.readyForQuery(TxStatus.Idle)]));
+  loaded.socket.emit('data', Buffer.concat([encode.dataRow(['', '9', 'f']), encode.readyForQuery(TxStatus.Idle)]));
   t.ok(loaded.conn.closed, 'a library loaded since login closes the connection');
+
+  const temp = add();
+  pool.takeIdle();
+  pool.releaseWithReset(temp.conn);
+  temp.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
+  temp.socket.emit('data', Buffer.concat([encode.dataRow(['', '0', 't']), encode.readyForQuery(TxStatus.Idle)]));
+  t.ok(temp.conn.closed, 'a temp schema closes the connection');
 
   const { pool: noReset, add: addTo } = setup({ mode: 'session', resetQuery: '' });
   const plain = addTo();
