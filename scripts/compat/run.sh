@@ -13,6 +13,7 @@ REGRESS_DIR=$SRC_DIR/src/test/regress
 SCHEDULE=${COMPAT_SCHEDULE:-$REGRESS_DIR/parallel_schedule}
 PG_REGRESS=$("$PG_BINDIR/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress
 RUNS=$SLUICE_COMPAT_CACHE/runs
+[[ ${COMPAT_DROP_PGOPTIONS:-0} == 1 ]] && RUNS=$SLUICE_COMPAT_CACHE/runs-without-pgoptions
 # Postgres refuses to run as root, and the suite's files must be the server's to read and write.
 RUN_AS=()
 [[ $(id -u) -eq 0 ]] && RUN_AS=(runuser -u postgres --)
@@ -74,7 +75,7 @@ YAML
 # COMPAT_DROP_PGOPTIONS=1 (a diagnosis, not the target): psql without the PGOPTIONS pg_regress sets.
 psql_bindir() {
   [[ ${COMPAT_DROP_PGOPTIONS:-0} == 1 ]] || { echo "$PG_BINDIR"; return; }
-  local bin=$RUNS/bin-without-pgoptions
+  local bin=$RUNS/bin
   mkdir -p "$bin"
   printf '#!/bin/sh\nunset PGOPTIONS\nexec %s/psql "$@"\n' "$PG_BINDIR" >"$bin/psql"
   chmod 755 "$bin/psql"
