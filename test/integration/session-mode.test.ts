@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import pgLib from 'pg';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
-import { WireClient, queryMsg, rowsOf } from '../helpers/wire.js';
+import { WireClient, copyData, queryMsg, rowsOf } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
 await pg.query('create table sm_items (id int primary key)');
@@ -187,4 +187,21 @@ t.test('a backend that only ran PL/pgSQL is handed on: the language is not a lib
   const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
   const { firstPid, row } = await afterClient(t, sluice, 'do $$ begin perform 1; end $$', 'select pg_backend_pid() as pid');
   t.equal(row.pid, firstPid, 'the same backend');
+});
+
+t.test('a client that leaves inside COPY FROM STDIN or a failed transaction leaves the next client a usable backend', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
+  const copying = await WireClient.connect(sluice.options('alice'));
+  copying.send(queryMsg('copy sm_items from stdin'));
+  t.equal((await copying.next()).type, 'G', 'the server waits for COPY data');
+  copying.send(copyData('41\n'));
+  await copying.close();
+  const failed = await client(t, sluice);
+  await failed.query('begin');
+  await failed.query('select 1/0').catch(() => undefined);
+  t.equal((await failed.query('select 1').catch((e: { code: string }) => e)).code, '25P02', 'the transaction is failed');
+  await failed.end();
+  const next = await client(t, sluice);
+  const r = await next.query(`select (select count(*)::int from sm_items where id = 41) as copied, now() = statement_timestamp() as own_transaction`);
+  t.same(r.rows, [{ copied: 0, own_transaction: true }], 'no half COPY, no failed transaction: a statement in its own transaction');
 });
