@@ -199,7 +199,7 @@ t.test('a client that leaves inside COPY FROM STDIN or a failed transaction leav
   const failed = await client(t, sluice);
   await failed.query('begin');
   await failed.query('select 1/0').catch(() => undefined);
-  t.equal((await failed.query('select 1').catch((e: { code: string }) => e)).code, '25P02', 'the transaction is failed');
+  await t.rejects(failed.query('select 1'), { code: '25P02' }, 'the transaction is failed');
   await failed.end();
   const next = await client(t, sluice);
   const r = await next.query(`select (select count(*)::int from sm_items where id = 41) as copied, now() = statement_timestamp() as own_transaction`);
