@@ -8,6 +8,9 @@ import { WireClient, copyData, queryMsg, rowsOf } from '../helpers/wire.js';
 const pg = await startTestPostgres(t);
 await pg.query('create table sm_items (id int primary key)');
 await pg.query('grant all on sm_items to alice');
+await pg.query('drop role if exists sm_role');
+await pg.query('create role sm_role');
+await pg.query('grant sm_role to alice');
 const [{ tz: DEFAULT_TZ }] = await pg.query(`select current_setting('TimeZone') as tz`);
 
 async function client(t: Test, sluice: TestSluice): Promise<pgLib.Client> {
@@ -44,13 +47,14 @@ async function dirty(c: pgLib.Client, temp: boolean): Promise<void> {
   await c.query(`set statement_timeout = '7s'`);
   await c.query('select pg_advisory_lock(4242)');
   await c.query('listen sm_channel');
+  await c.query('set role sm_role');
 }
 
 const LEFTOVERS_SQL = `select to_regclass('pg_temp.sm_tmp') is not null as temp_table,
   (select count(*)::int from pg_prepared_statements) as prepared,
   current_setting('statement_timeout') as statement_timeout,
   (select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()) as advisory_locks,
-  (select count(*)::int from pg_listening_channels()) as listening,
+  (select count(*)::int from pg_listening_channels()) as listening, current_user as role,
   pg_backend_pid() as pid`;
 
 /** The first client dirties the only backend and leaves; the second, queued meanwhile, gets that backend. */
@@ -93,7 +97,7 @@ t.test('after a client leaves, DISCARD ALL runs: the next client on that backend
   const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1 });
   const { row, firstPid } = await handOver(t, sluice, false);
   t.equal(row.pid, firstPid, 'the second client got the same backend');
-  t.match(row, { prepared: 0, statement_timeout: '0', advisory_locks: 0, listening: 0 });
+  t.match(row, { prepared: 0, statement_timeout: '0', advisory_locks: 0, listening: 0, role: 'alice' });
 });
 
 t.test('a backend a client used temp tables on is closed after DISCARD ALL: its temp schema stays', async (t) => {
@@ -107,7 +111,7 @@ t.test('with server_reset_query "" the same hand-over keeps the state: the reset
   const sluice = await startSluice(t, pg, { pool_mode: 'session', default_pool_size: 1, server_reset_query: '' });
   const { row, firstPid } = await handOver(t, sluice, true);
   t.equal(row.pid, firstPid, 'the second client got the same backend');
-  t.match(row, { temp_table: true, prepared: 1, statement_timeout: '7s', advisory_locks: 1, listening: 1 });
+  t.match(row, { temp_table: true, prepared: 1, statement_timeout: '7s', advisory_locks: 1, listening: 1, role: 'sm_role' });
 });
 
 t.test('a client that leaves inside a transaction is rolled back and the backend is reused', async (t) => {
