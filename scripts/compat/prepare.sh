@@ -4,6 +4,10 @@
 set -euo pipefail
 
 PG_BINDIR=${SLUICE_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+if [[ ! -x $PG_BINDIR/postgres ]] || ! command -v dpkg-query >/dev/null; then
+  echo "compat: needs Debian's PostgreSQL server in $PG_BINDIR (apt-get install postgresql-15), or SLUICE_PG_BINDIR" >&2
+  exit 1
+fi
 PG_VERSION_FULL=$("$PG_BINDIR/postgres" --version | awk '{print $3}')   # 15.18
 PG_MAJOR=${PG_VERSION_FULL%%.*}
 # The server's own packaged version: the suite's expected output must match the server it runs against.
