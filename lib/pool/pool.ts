@@ -5,6 +5,7 @@ import type { PoolMode } from '../config/types.js';
 import { TxStatus } from '../protocol/codes.js';
 import { ServerConnection } from './server-connection.js';
 import { PoolStats } from './pool-stats.js';
+import { countLibrarySettings, finishReset } from './session-reset.js';
 import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
 
 const CANNOT_CONNECT_NOW = '57P03';
@@ -166,7 +167,7 @@ export class Pool {
       // The reset (DISCARD ALL) also undid tracked settings the server never reports, such as extra_float_digits.
       conn.applied.clear();
       conn.statements.doubtAll();
-      this.release(conn);
+      finishReset(conn, (leftover) => (leftover !== null ? conn.close(leftover) : this.release(conn)));
     });
   }
 
@@ -192,14 +193,21 @@ export class Pool {
     const started = this.clock.now();
     loginToServer(this.settings.target).then(
       (login) => {
-        this.connecting--;
         this.events.launched?.(this, this.clock.now() - started, true);
         const conn = new ServerConnection(this.nextId(), login, this.clock.now(), (c) => this.onServerClosed(c));
         this.lastError = null;
         if (!this.params) this.params = new Map(login.params);
         this.flushParamWaiters(null);
-        move(conn, this.idle);
-        this.events.idle(this);
+        if (this.settings.mode !== 'session') return this.addIdle(conn);
+        // What a clean connection holds, for the reset to notice a library a client loads; it counts as connecting meanwhile.
+        countLibrarySettings(conn, (n, error) => {
+          if (error !== null) {
+            this.connecting--;
+            return conn.close(`counting library settings failed: ${error}`);
+          }
+          conn.librarySettings = n;
+          this.addIdle(conn);
+        });
       },
       (err: Error) => {
         this.connecting--;
@@ -212,6 +220,12 @@ export class Pool {
         this.events.loginFailed(this, err.message, retryable);
       },
     ).catch((err: unknown) => this.events.fault?.(this, err));
+  }
+
+  private addIdle(conn: ServerConnection): void {
+    this.connecting--;
+    move(conn, this.idle);
+    this.events.idle(this);
   }
 
   /**

@@ -114,9 +114,10 @@ export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<stri
   });
 }
 
-type Row = Array<string | null>;
+export type Row = Array<string | null>;
 
-function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void): void {
+/** Runs one simple query on an idle connection and hands back its rows as text; same linking rules as the probe. */
+export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void): void {
   conn.attach(new StateProbe(conn, done));
   conn.write(serialize.query(sql));
 }

@@ -204,8 +204,12 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
   t.equal(ok.socket.types, 'Q', 'the reset query was sent');
   t.ok(ok.socket.written[0].includes(Buffer.from('DISCARD ALL\0')));
   t.equal(ok.conn.list, pool.used, 'not reusable until the server answers');
+  ok.conn.librarySettings = 2;
   ok.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
-  t.equal(ok.conn.list, pool.idle, 'reusable after ReadyForQuery');
+  t.equal(ok.conn.list, pool.used, 'not reusable until the reseed and library count answer');
+  t.match(ok.socket.written[1].toString(), /setseed\(-?[01]\.\d+\)/, 'random() is reseeded');
+  ok.socket.emit('data', Buffer.concat([encode.dataRow(['', '2', 'f']), encode.readyForQuery(TxStatus.Idle)]));
+  t.equal(ok.conn.list, pool.idle, 'reusable when no library was loaded');
   t.notOk(ok.conn.statements.has('sluice_0123'), 'prepared statements are not trusted after the reset');
   t.ok(ok.conn.statements.isDoubtful('sluice_0123'), 'and are closed before being prepared again');
 
@@ -217,6 +221,21 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
     encode.readyForQuery(TxStatus.Idle),
   ]));
   t.ok(bad.conn.closed, 'a failed reset closes the connection');
+
+  const loaded = add();
+  pool.takeIdle();
+  loaded.conn.librarySettings = 2;
+  pool.releaseWithReset(loaded.conn);
+  loaded.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
+  loaded.socket.emit('data', Buffer.concat([encode.dataRow(['', '9', 'f']), encode.readyForQuery(TxStatus.Idle)]));
+  t.ok(loaded.conn.closed, 'a library loaded since login closes the connection');
+
+  const temp = add();
+  pool.takeIdle();
+  pool.releaseWithReset(temp.conn);
+  temp.socket.emit('data', encode.readyForQuery(TxStatus.Idle));
+  temp.socket.emit('data', Buffer.concat([encode.dataRow(['', '0', 't']), encode.readyForQuery(TxStatus.Idle)]));
+  t.ok(temp.conn.closed, 'a temp schema closes the connection');
 
   const { pool: noReset, add: addTo } = setup({ mode: 'session', resetQuery: '' });
   const plain = addTo();
