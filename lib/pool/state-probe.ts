@@ -116,9 +116,21 @@ export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<stri
 
 export type Row = Array<string | null>;
 
-/** Runs one simple query on an idle connection and hands back its rows as text; same linking rules as the probe. */
-export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void): void {
-  conn.attach(new StateProbe(conn, done));
+/** Times a query of Sluice's own is tried when Postgres cancels it (57014). */
+const CANCELLED_TRIES = 3;
+
+/**
+ * Runs one simple query on an idle connection and hands back its rows as text; same linking rules as the probe.
+ * A query canceled by Postgres is tried again: its first statement runs under the client's own
+ * statement_timeout until UNTIMED lifts it (a few microseconds, but a loaded machine can stall a backend for
+ * longer than a tiny timeout), or a CancelRequest meant for the client's query arrived late. Nothing of a
+ * canceled query stays: it ran in a transaction of its own.
+ */
+export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void, tries = CANCELLED_TRIES): void {
+  conn.attach(new StateProbe(conn, (rows, error) => {
+    if (error !== null && error.startsWith('57014') && tries > 1 && !conn.closed) ask(conn, sql, done, tries - 1);
+    else done(rows, error);
+  }));
   conn.write(serialize.query(sql));
 }
 

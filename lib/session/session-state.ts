@@ -115,6 +115,10 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
   switch (type) {
     case 'VariableSetStmt':
       return setEffect(node, found);
+    case 'DoStmt':
+      // Its body may SET or set_config(…, false) anything: read the session's values back afterwards.
+      found.carried = true;
+      return;
     case 'DiscardStmt':
       if (node.target === 'DISCARD_ALL') found.carried = found.resets = true;
       return;

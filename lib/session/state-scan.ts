@@ -103,6 +103,9 @@ const SET_PENDING = 0x100;
 
 function firstKeyword(buf: Buffer, s: number, e: number): number {
   switch (e - s) {
+    case 2:
+      // A DO block may SET inside its body, out of the scan's sight: the parser marks it for a read-back.
+      return isWord(buf, s, e, 'do') ? StateHint.Parse : StateHint.None;
     case 3:
       return isWord(buf, s, e, 'set') ? SET_PENDING : StateHint.None;
     case 4:

@@ -111,6 +111,16 @@ t.test('transaction mode: SET LOCAL does not persist; a function SET clause is u
   t.equal((await settings(a)).wm, '6MB', 'a does');
 });
 
+t.test('transaction mode: a SET inside a DO block stays with its client, and the next client of that backend has the default', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const a = await client(t, sluice);
+  const b = await client(t, sluice);
+  await a.query(`DO $$ BEGIN SET work_mem = '11MB'; PERFORM set_config('lock_timeout', '1500ms', false); END $$`);
+  const sb = await settings(b);
+  t.match(sb, { wm: DEFAULTS.wm, lt: DEFAULTS.lt }, 'b, on the same backend, has the defaults');
+  t.match(await settings(a), { wm: '11MB', lt: '1500ms', pid: sb.pid }, 'a keeps what its DO block set');
+});
+
 t.test('postgres.js: connection parameters are applied per client', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const sql = postgres({ ...sluice.options('alice'), max: 1, connection: { statement_timeout: '2222', application_name: 'pjs' } as Record<string, string> });

@@ -130,3 +130,29 @@ t.test("checkSettings runs set_config(…, true) for each, and gives back Postgr
     [encode.errorResponse({ severity: 'ERROR', sqlstate: '22023', message: 'invalid value for parameter "work_mem": "lots"' })]);
   t.same(bad.value, { sqlstate: '22023', message: 'invalid value for parameter "work_mem": "lots"' });
 });
+
+t.test('a query of its own that Postgres cancels (57014) is asked again, three times at most; other errors are not', async (t) => {
+  const answer = (conn: { link: ServerLink | null }, error: string | null) => {
+    const link = conn.link as ServerLink;
+    if (error) {
+      const b = encode.errorResponse({ severity: 'ERROR', sqlstate: error, message: 'canceling statement due to statement timeout' });
+      link.serverData(b, 0, b.length);
+    } else {
+      const b = encode.dataRow(['x']);
+      link.serverData(b, 0, b.length);
+    }
+    link.serverReady(1, TxStatus.Idle);
+  };
+  for (const [errors, expectWrites, expectError] of [
+    [['57014'], 2, null], [['57014', '57014'], 3, null], [['57014', '57014', '57014'], 3, '57014'], [['42P01'], 1, '42P01'],
+  ] as const) {
+    const { conn, written } = fakeConn(session);
+    let result: { rows: unknown; error: string | null } | null = null;
+    checkSettings(conn as unknown as ServerConnection, new Map([['work_mem', '1MB']]), (refusal) => (result = { rows: null, error: refusal?.sqlstate ?? null }));
+    for (const e of errors) if (result === null) answer(conn, e);
+    if (result === null) answer(conn, null);
+    t.equal(written.length, expectWrites, `${errors.join(', ')}: sent ${expectWrites} times`);
+    t.equal(result!.error, expectError, `${errors.join(', ')}: ends with ${expectError ?? 'an answer'}`);
+    t.equal(conn.link, session, 'the session is linked again');
+  }
+});

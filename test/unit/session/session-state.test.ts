@@ -49,6 +49,7 @@ t.test('statements that may change a session-level setting are marked, so the va
     "select set_config('search_path', 'a', false)", 'select set_config($1, $2, false)', "select set_config('x.y', 'a', $1)",
     'select 1; set search_path to default', 'set statement_timeout = 5', 'reset statement_timeout', 'set "MyApp".x = 1',
     'set session characteristics as transaction isolation level serializable', 'set work_mem from current',
+    "do $$ begin perform set_config('work_mem', '8MB', false); end $$", 'DO LANGUAGE plpgsql $x$ BEGIN SET enable_seqscan = off; END $x$',
   ]) {
     t.equal(parser.classify(sql).carried, true, sql);
   }

@@ -33,6 +33,8 @@ t.test('statements that may create state are flagged for the parser', async (t) 
     "select set_config('x.y', '1', false)",
     'select 1; set work_mem = 100',
     '/* leading */ -- line\n  listen x',
+    "do $$ begin set enable_seqscan = off; end $$",
+    'select 1; DO $b$ BEGIN NULL; END $b$',
   ]) {
     t.ok(scan(sql) & PARSE, sql);
   }
