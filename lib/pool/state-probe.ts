@@ -11,7 +11,10 @@ const COUNTS = [
   ['LISTEN', 'SELECT count(*) FROM pg_catalog.pg_listening_channels()'],
   ['advisory locks', `SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()`],
   ['temp objects', `SELECT (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())
-    + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema())`],
+    + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema())
+    + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = pg_catalog.pg_my_temp_schema())
+    + (SELECT count(*) FROM pg_catalog.pg_statistic_ext WHERE stxnamespace = pg_catalog.pg_my_temp_schema())
+    + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = pg_catalog.pg_my_temp_schema())`],
   ['holdable cursors', 'SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable'],
   ['SQL prepared statements', 'SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql'],
 ] as const;

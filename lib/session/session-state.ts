@@ -143,6 +143,7 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
       tempEffect(node.intoClause?.rel, node.intoClause?.onCommit, 'TABLE', out);
       return functionEffects(node, found);
     default:
+      if (/^(Create|Define|CompositeType)/.test(type)) tempObjectEffect(type, node, out);
       return functionEffects(node, found);
   }
 }
@@ -172,6 +173,20 @@ function tempEffect(rel: Record<string, any> | undefined, onCommit: string | und
   // ON COMMIT DROP: gone when its transaction ends.
   if (onCommit === 'ONCOMMIT_DROP') return;
   out.push({ kind: 'temp', statement: `CREATE TEMP ${what} ${rel.relname}` });
+}
+
+/** How a statement type names what it creates, in the log line. */
+const TEMP_OBJECT_WORDS: Record<string, string> = {
+  CreateStatsStmt: 'STATISTICS', CompositeTypeStmt: 'TYPE', CreateEnumStmt: 'TYPE', CreateRangeStmt: 'TYPE', CreateDomainStmt: 'DOMAIN',
+};
+
+/** Any other object created in pg_temp (statistics, types, domains, operators, aggregates): it lives as long as the session. */
+function tempObjectEffect(type: string, node: Record<string, any>, out: StateEffect[]): void {
+  const names = nameParts(node.defnames ?? node.domainname ?? node.typeName);
+  const schema = node.typevar?.schemaname ?? (names.length > 1 ? names[0] : undefined);
+  if (schema !== 'pg_temp') return;
+  const what = type === 'DefineStmt' ? String(node.kind ?? 'OBJECT_OBJECT').slice(7) : (TEMP_OBJECT_WORDS[type] ?? 'OBJECT');
+  out.push({ kind: 'temp', statement: `CREATE ${what} pg_temp.${node.typevar?.relname ?? names[names.length - 1]}` });
 }
 
 /** Session advisory locks and session-level set_config calls anywhere in the statement. */

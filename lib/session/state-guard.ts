@@ -8,6 +8,7 @@ import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { NotifyHub, NotifySubscriber } from '../pool/notify-hub.js';
 import { probeSessionState, type ProbeScope } from '../pool/state-probe.js';
+import { finishReset } from '../pool/session-reset.js';
 import { readBack, restoreStartup, type SettingsHost } from './state-settings.js';
 import { scanSessionState, sqlTextEnd, sqlTextStart, StateHint } from './state-scan.js';
 import type { ListenOp, StateEffect, StateParser } from './session-state.js';
@@ -420,7 +421,8 @@ export class StateGuard implements NotifySubscriber {
     probeSessionState(conn, this.scope(pool), (remaining, error) => {
       if (conn.closed) return;
       if (error !== null || (remaining as string[]).length > 0) return conn.close(`session state left after server_reset_query: ${error ?? remaining?.join('; ')}`);
-      pool.release(conn);
+      // What the reset cannot undo (a temp schema, random()'s seed) is handled as in session mode.
+      finishReset(conn, (leftover) => (leftover !== null ? conn.close(leftover) : pool.release(conn)));
     });
   }
 

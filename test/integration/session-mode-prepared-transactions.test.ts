@@ -33,3 +33,28 @@ t.test('after a client that used temp tables leaves, PREPARE TRANSACTION behaves
   await first.end();
   t.equal(await prepareInTemp(sluice.options('alice')), direct, 'through session mode, after that client: the same');
 });
+
+t.test('transaction mode, session_state pin: after a pinned client that used temp tables leaves, PREPARE TRANSACTION behaves as in a fresh session', async (t) => {
+  const direct = await prepareInTemp({ connectionString: pg.url() });
+  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+  const first = new pgLib.Client(sluice.options('alice'));
+  await first.connect();
+  await first.query('create temp table smx_tmp (x int)');
+  await first.end();
+  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'through transaction mode, after that pinned client: the same');
+});
+
+t.test('transaction mode, session_state pin: a temp statistics object pins its client like a temp table', async (t) => {
+  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 2 });
+  const a = new pgLib.Client(sluice.options('alice'));
+  const b = new pgLib.Client(sluice.options('alice'));
+  await a.connect();
+  await b.connect();
+  t.teardown(() => Promise.all([a.end(), b.end()]));
+  await a.query('create table if not exists smx_stats (x int, y int)');
+  await a.query('create statistics pg_temp.smx_st on x, y from smx_stats');
+  // b holds a backend meanwhile, so unpinned, a's next transaction could land on the other one.
+  await Promise.all([b.query('select pg_sleep(0.05)'), a.query('select pg_sleep(0.05)')]);
+  await a.query('drop statistics pg_temp.smx_st');
+  t.pass('the statistics object was still there: a stayed on its backend');
+});

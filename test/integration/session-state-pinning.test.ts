@@ -89,7 +89,9 @@ t.test('pin: a pinned client that leaves gets its backend reset; the next client
   await until(() => waiting(sluice) === 1, 'b to queue');
   await a.end();
   const after = await seen;
-  t.equal(after.pid, before.pid, 'the backend was reset and reused, not closed');
+  // DISCARD ALL empties the temp schema but keeps it, so a fresh session's behaviour (PREPARE TRANSACTION after a
+  // pg_temp lookup) would differ on that backend: it is closed rather than reused.
+  t.not(after.pid, before.pid, 'the backend kept a temp schema: closed, not reused');
   for (const c of CASES) t.notOk(c.dirty(after), `no ${c.name} left`);
   t.equal(after.work_mem, DEFAULT_WORK_MEM);
   t.equal(pinned(sluice), 0);

@@ -25,6 +25,12 @@ t.test('each kind of session state is recognised and named', async (t) => {
   t.same(names('create temp view v as select 1'), ['CREATE TEMP VIEW v']);
   t.same(names('create temp sequence s'), ['CREATE TEMP SEQUENCE s']);
   t.same(names("create function pg_temp.f() returns int language sql as 'select 1'"), ['CREATE FUNCTION pg_temp.f']);
+  t.same(names('CREATE STATISTICS pg_temp.s ON a, b FROM ab1'), ['CREATE STATISTICS pg_temp.s']);
+  t.same(names('create type pg_temp.t as (a int)'), ['CREATE TYPE pg_temp.t']);
+  t.same(names('create domain pg_temp.d as int'), ['CREATE DOMAIN pg_temp.d']);
+  t.same(names("create type pg_temp.e as enum ('a')"), ['CREATE TYPE pg_temp.e']);
+  t.same(names('create aggregate pg_temp.agg(int) (sfunc = int4pl, stype = int)'), ['CREATE AGGREGATE pg_temp.agg']);
+  t.same(names('create statistics s on a, b from ab1; create domain d as int'), [], 'the same, not in pg_temp: no state');
   t.same(names('declare c cursor with hold for select 1'), ['DECLARE c CURSOR WITH HOLD']);
   t.same(names('prepare p as select 1'), ['PREPARE p']);
 });
