@@ -92,6 +92,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   /** The same by lower-case name, plus tracked values set without a report: see session/params.ts. */
   readonly values = new Map<string, string>();
   readonly applied = new Map<string, string>();
+  /** Whose session values the connection last served (the client's parameters object); null when fresh. */
+  lastClient: object | null = null;
   /** Session mode: settings loaded libraries defined at login (see session-reset.ts); null when not counted. */
   librarySettings: number | null = null;
   /** Bumped when `values` changes; see session/params.ts. */

@@ -3,6 +3,7 @@ import { UNTIMED, type ServerConnection } from '../pool/server-connection.js';
 import { appendPart } from '../protocol/byte-runs.js';
 import type { ClientParams } from './params.js';
 import type { PreparedStatements } from './prepared-statements.js';
+import { mentionsSequenceCache } from './state-scan.js';
 
 /** The most of a transaction's opening bytes kept for sending again; a larger opening is not retried. */
 const RESEND_MAX_BYTES = 64 * 1024;
@@ -114,12 +115,13 @@ export class FirstFrames {
   link(conn: ServerConnection): void {
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
     const sync = this.params.syncQuery(conn);
+    const discard = this.foreignSequenceCache(conn) ? 'DISCARD SEQUENCES; ' : '';
     this.forget();
     this.onlyThese = true;
     this.sentBytes = 0;
-    if (!sync) return this.sendTo(conn);
+    if (!sync && !discard) return this.sendTo(conn);
     this.syncing = true;
-    conn.runInternal(UNTIMED + sync, (err) => {
+    conn.runInternal(UNTIMED + discard + (sync ?? ''), (err) => {
       this.syncing = false;
       if (err && !conn.closed) {
         // The connection holds settings that are not this client's: it serves nobody. The frames, still
@@ -128,9 +130,22 @@ export class FirstFrames {
         return conn.close(`could not apply session parameters: ${err}`);
       }
       if (err) return;
-      this.params.adopt(conn);
+      if (sync) this.params.adopt(conn);
       if (this.host.stillLinked(conn)) this.sendTo(conn);
     });
+  }
+
+  /**
+   * lastval() and currval() answer from the session's sequence cache, which on a connection another client used
+   * last holds that client's values: a client asking gets Postgres' "not yet defined in this session" instead.
+   */
+  private foreignSequenceCache(conn: ServerConnection): boolean {
+    const foreign = conn.lastClient !== null && conn.lastClient !== this.params;
+    conn.lastClient = this.params;
+    if (!foreign) return false;
+    this.cutRun();
+    for (const p of this.parts) if (mentionsSequenceCache(p)) return true;
+    return false;
   }
 
   /** Everything kept, to conn in one write. */

@@ -74,6 +74,20 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
   return flags;
 }
 
+/**
+ * Whether the bytes mention lastval or currval, in any case: what a session's sequence cache answers. A mention
+ * inside a literal counts too; the caller only discards a cache that is not the client's anyway.
+ */
+export function mentionsSequenceCache(buf: Buffer): boolean {
+  for (const tail of ['val', 'VAL', 'Val']) {
+    for (let i = buf.indexOf(tail, 4, 'latin1'); i >= 0; i = buf.indexOf(tail, i + 3, 'latin1')) {
+      if (IDENT[buf[i + 3]] === 1 || (i > 4 && IDENT[buf[i - 5]] === 1)) continue;
+      if (startsWithWord(buf, i - 4, i, 'last') || startsWithWord(buf, i - 4, i, 'curr')) return true;
+    }
+  }
+  return false;
+}
+
 // Byte classes, so bytes that matter to nobody (digits, operators, spaces) cost one table lookup.
 const OTHER = 0;
 const WORD = 1;
