@@ -20,6 +20,14 @@ export interface ServerParamState {
   cleanApplied?: number;
 }
 
+/**
+ * Reported settings no client can SET: Postgres reports them (is_superuser after SET ROLE, say), but they
+ * follow from the server or from who the session is, so they are never a client's own value to carry.
+ */
+const NOT_SETTABLE: ReadonlySet<string> = new Set([
+  'server_version', 'server_encoding', 'integer_datetimes', 'in_hot_standby', 'is_superuser', 'session_authorization', 'role',
+]);
+
 /** set_config calls per SELECT, below Postgres' limit of 1664 target columns. */
 const MAX_CALLS = 1000;
 
@@ -45,7 +53,7 @@ export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: Serv
   let calls = 0;
   for (const [name, value] of wanted) {
     const current = server.values.get(name) ?? server.applied.get(name);
-    if (current === value) continue;
+    if (current === value || NOT_SETTABLE.has(name)) continue;
     const call = `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`;
     // A SELECT takes at most 1664 columns: a client with more settings gets several.
     select = select === null ? `SELECT ${call}` : calls % MAX_CALLS === 0 ? `${select}; SELECT ${call}` : `${select}, ${call}`;
@@ -113,6 +121,7 @@ export class ClientParams {
   /** A ParameterStatus from the server (the client ran SET): the client's own value from now on. */
   set(name: string, value: string): void {
     const key = name.toLowerCase();
+    if (NOT_SETTABLE.has(key)) return;
     this.session.set(key, value);
     if (this.wanted.get(key) !== value) {
       this.wanted.set(key, value);

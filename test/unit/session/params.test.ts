@@ -155,6 +155,15 @@ t.test('ClientParams: a read-back replaces the session values; what is missing f
   t.same(Object.fromEntries(p.wanted), { datestyle: 'Postgres, MDY', statement_timeout: '1234' }, 'RESET ALL: the startup values');
 });
 
+t.test('ClientParams: settings no client can SET (is_superuser after SET ROLE) are never carried nor synced', async (t) => {
+  const p = new ClientParams(new Map([['is_superuser', 'on'], ['server_version', '15.18']]), new Map());
+  p.set('is_superuser', 'off');
+  p.set('session_authorization', 'bob');
+  t.equal(p.get('is_superuser'), 'on', 'the report is not the client\'s own value');
+  t.equal(p.get('session_authorization'), undefined);
+  t.equal(p.syncQuery(server({ is_superuser: 'off', server_version: '18.4' })), null, 'nothing to set_config: Postgres would refuse it (55P02)');
+});
+
 t.test('ClientParams: syncs a server, then adopts its spelling so the next grant needs nothing', async (t) => {
   const p = new ClientParams(null, new Map([['datestyle', 'iso']]));
   const s = server({ datestyle: 'Postgres, DMY' });
