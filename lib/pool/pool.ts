@@ -142,6 +142,7 @@ export class Pool {
   release(conn: ServerConnection): void {
     if (conn.closed) return;
     conn.detach();
+    if (conn.closeWhenReleased !== null) return conn.close(conn.closeWhenReleased);
     // A cancel its last client sent may land late: held back until Postgres has taken it, as PgBouncer does.
     if (conn.cancelling) return conn.whenCancelsDone(() => this.release(conn));
     const now = this.clock.now();

@@ -92,6 +92,13 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   /** The same by lower-case name, plus tracked values set without a report: see session/params.ts. */
   readonly values = new Map<string, string>();
   readonly applied = new Map<string, string>();
+  /**
+   * The client whose session state (let through under session_state: allow) this connection holds: when that
+   * client leaves, its state must end as a direct session's would, so the connection is closed.
+   */
+  stateOwner: object | null = null;
+  /** Set when the connection must close instead of going back to its pool, with the reason. */
+  closeWhenReleased: string | null = null;
   /** Whose session values the connection last served (the client's parameters object); null when fresh. */
   lastClient: object | null = null;
   /** Session mode: settings loaded libraries defined at login (see session-reset.ts); null when not counted. */

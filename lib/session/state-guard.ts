@@ -58,6 +58,8 @@ const MAX_WARNED = 100;
 const UNSCANNED = 'a statement too large to scan for session state ran on it';
 /** Why a connection where a setting that cannot follow its client was set is closed (see closeUncarried). */
 const UNCARRIED = 'a client set a setting that cannot follow it to another server connection (SET ROLE, or set_config of an unnamed setting)';
+/** Why a connection holding session state a client left under allow is closed when that client leaves. */
+const STATE_OWNER_LEFT = 'the client that left session state on it (session_state: allow) disconnected';
 
 export class StateGuard implements NotifySubscriber {
   /** Ask the server after this transaction whether state remains (to pin, or to unpin). */
@@ -88,6 +90,10 @@ export class StateGuard implements NotifySubscriber {
   private dropped = 0;
   private readonly warned = new Set<string>();
   private busy = false;
+  /** Under allow, this transaction let session state through: the connection holds it for this client. */
+  private leftState = false;
+  /** Connections holding session state this client left under allow (at most its pool's size). */
+  private readonly stateOn = new Set<ServerConnection>();
 
   constructor(
     private readonly host: GuardHost,
@@ -161,7 +167,10 @@ export class StateGuard implements NotifySubscriber {
     const effects = this.stateful.get(name);
     const policy = effects ? this.policy() : null;
     if (policy === 'pin') this.probeAfter = true;
-    else if (policy === 'allow' && effects?.some((e) => e.uncarried !== undefined)) this.closeAfter ??= UNCARRIED;
+    else if (policy === 'allow') {
+      if (effects?.some((e) => e.uncarried !== undefined)) this.closeAfter ??= UNCARRIED;
+      if (effects?.some((e) => e.uncarried === undefined)) this.leftState = true;
+    }
     if (this.carrying.has(name)) this.readCarriedAfter = true;
     if (this.restoring.has(name)) this.restoreAfter = true;
   }
@@ -192,6 +201,7 @@ export class StateGuard implements NotifySubscriber {
     const uncarried = effects.filter((e) => e.uncarried !== undefined);
     // A setting that cannot follow its client must not reach the next one either: the connection goes.
     if (uncarried.length > 0) this.closeUncarried(uncarried);
+    if (uncarried.length < effects.length) this.leftState = true;
     // Remembered per client, so a statement that repeats is named once; a client that makes up names gets a bounded set.
     const fresh = effects.filter((e) => e.uncarried === undefined && !this.warned.has(e.statement));
     if (fresh.length > 0 && this.warned.size < MAX_WARNED) {
@@ -297,6 +307,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
+    if (this.leftState) this.ownState(conn);
     if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter && !this.restoreAfter) {
       if (this.pinned?.conn === conn) return true;
       if (this.closeAfter === null) return false;
@@ -441,6 +452,21 @@ export class StateGuard implements NotifySubscriber {
   dispose(): void {
     this.channels.dispose();
     this.inbox.length = 0;
+    // Under allow, the state this client left ends with it, as a direct session's locks and temp tables do: a
+    // session advisory lock held on a pooled connection would otherwise block every other client forever.
+    for (const conn of this.stateOn) {
+      if (conn.closed || conn.stateOwner !== this) continue;
+      if (conn.link === null) conn.close(STATE_OWNER_LEFT);
+      else conn.closeWhenReleased = STATE_OWNER_LEFT;
+    }
+    this.stateOn.clear();
+  }
+
+  /** conn holds session state this client left under allow: it dies with the client (see dispose). */
+  private ownState(conn: ServerConnection): void {
+    this.leftState = false;
+    conn.stateOwner = this;
+    this.stateOn.add(conn);
   }
 
   private hold(): void {

@@ -171,6 +171,25 @@ t.test('allow: state passes through to the shared backend, as in PgBouncer, with
     'each statement named once, the repeat not again');
 });
 
+t.test('allow: the state a client left ends when it leaves, as a direct session\'s does: its advisory lock no longer blocks others forever', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'allow' });
+  const a = await client(t, sluice);
+  const b = await client(t, sluice);
+  const [{ pid }] = (await a.query('select pg_backend_pid() as pid, pg_advisory_lock(4242)')).rows;
+  // a holds its backend a moment, so b waits for the lock on the other backend.
+  const aBusy = a.query('select pg_sleep(0.2)');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const waiting = b.query('select pg_advisory_lock(4242)');
+  await aBusy;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await a.end();
+  const outcome = await Promise.race([waiting.then(() => 'b got the lock'), new Promise((resolve) => setTimeout(() => resolve('b still waits'), 5000))]);
+  t.equal(outcome, 'b got the lock', 'the backend that held it was closed once a left');
+  const [{ alive }] = await pg.query(`select count(*)::int as alive from pg_stat_activity where pid = ${pid}`);
+  t.equal(alive, 0, "a's backend is gone");
+  await b.query('select pg_advisory_unlock_all()');
+});
+
 t.test('allow: SET ROLE cannot follow its client, so its backend is closed after the transaction and the next client never runs as that role', async (t) => {
   const captured = captureLog('warn');
   const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'allow' }, { log: captured.log });
