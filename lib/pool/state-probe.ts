@@ -5,7 +5,7 @@ import { decodeErrorFields } from '../protocol/decode.js';
 import { UNTIMED, type ServerConnection, type ServerLink } from './server-connection.js';
 
 /** What remains, one readable entry per kind (empty: clean); or why the question could not be answered. */
-export type ProbeDone = (remaining: string[] | null, error: string | null) => void;
+export type ProbeDone = (remaining: string[] | null, error: string | null, tempSchema?: boolean) => void;
 
 const COUNTS = [
   ['LISTEN', 'SELECT count(*) FROM pg_catalog.pg_listening_channels()'],
@@ -32,7 +32,8 @@ export function probeQuery(scope: ProbeScope): string {
   return `SELECT ${counts},
   (SELECT pg_catalog.string_agg(name, ', ' ORDER BY name) FROM (
     SELECT 'role' AS name WHERE pg_catalog.current_setting('role') <> 'none'
-    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}) AS s)`;
+    UNION ALL SELECT 'session_authorization' WHERE session_user::text <> ${literal(scope.loginUser)}) AS s),
+  pg_catalog.pg_my_temp_schema() <> 0`;
 }
 
 /**
@@ -51,7 +52,8 @@ export function probeSessionState(conn: ServerConnection, scope: ProbeScope, don
     });
     const settings = row[COUNTS.length];
     if (settings) remaining.push(`SET ${settings}`);
-    done(remaining, null);
+    // An emptied temp schema is no state to pin for, but the backend is not like a fresh one (see session-reset.ts).
+    done(remaining, null, row[COUNTS.length + 1] === 't');
   });
 }
 

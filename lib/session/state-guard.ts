@@ -58,6 +58,8 @@ const MAX_WARNED = 100;
 const UNSCANNED = 'a statement too large to scan for session state ran on it';
 /** Why a connection where a setting that cannot follow its client was set is closed (see closeUncarried). */
 const UNCARRIED = 'a client set a setting that cannot follow it to another server connection (SET ROLE, or set_config of an unnamed setting)';
+/** Why a connection is closed when its client is unpinned with an emptied temp schema left on it. */
+const TEMP_SCHEMA_LEFT = 'a client used temp objects on it: the backend keeps its temp schema';
 /** Why a connection holding session state a client left under allow is closed when that client leaves. */
 const STATE_OWNER_LEFT = 'the client that left session state on it (session_state: allow) disconnected';
 
@@ -345,11 +347,13 @@ export class StateGuard implements NotifySubscriber {
       return this.unhold();
     }
     this.probeAfter = false;
-    probeSessionState(conn, this.scope(pool), (remaining, error) => {
+    probeSessionState(conn, this.scope(pool), (remaining, error, tempSchema) => {
       if (conn.closed) return this.unhold();
       if (error !== null) this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'session state check failed; keeping the client pinned');
       if (error !== null || (remaining as string[]).length > 0) this.pin(conn, pool, remaining ?? []);
       else {
+        // Its temp objects are gone, but the backend keeps their schema: the client moves on, the backend closes.
+        if (tempSchema) this.closeAfter ??= TEMP_SCHEMA_LEFT;
         this.unpin();
         this.giveBack();
       }

@@ -58,3 +58,15 @@ t.test('transaction mode, session_state pin: a temp statistics object pins its c
   await a.query('drop statistics pg_temp.smx_st');
   t.pass('the statistics object was still there: a stayed on its backend');
 });
+
+t.test('transaction mode, session_state pin: a client unpinned by dropping its temp table leaves no temp schema behind for the next', async (t) => {
+  const direct = await prepareInTemp({ connectionString: pg.url() });
+  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+  const first = new pgLib.Client(sluice.options('alice'));
+  await first.connect();
+  t.teardown(() => first.end());
+  await first.query('create temp table smx_tmp2 (x int)');
+  await first.query('drop table smx_tmp2');
+  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client, while the first is still connected: the same as a fresh session');
+  t.equal((await first.query('select 1 as one')).rows[0].one, 1, 'the first client goes on, on another backend');
+});
