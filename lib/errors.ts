@@ -135,6 +135,11 @@ export const ERRORS = {
     'ERROR',
     (p) => `prepared statement "${p.name}" does not exist`,
   ),
+  SLUICE_UNNAMED_STATEMENT_ELSEWHERE: def<Record<string, never>>(
+    '26000',
+    'ERROR',
+    () => 'unnamed prepared statement does not exist on this server connection: it was prepared in an earlier transaction; send Parse again',
+  ),
   SLUICE_DUPLICATE_PREPARED_STATEMENT: def<{ name: string }>(
     '42P05',
     'ERROR',

@@ -99,6 +99,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   stateOwner: object | null = null;
   /** Set when the connection must close instead of going back to its pool, with the reason. */
   closeWhenReleased: string | null = null;
+  /** The client (its prepared-statement tracker) whose unnamed statement, or simple query, ran here last; null when fresh. */
+  unnamedOwner: object | null = null;
   /** Whose session values the connection last served (the client's parameters object); null when fresh. */
   lastClient: object | null = null;
   /** Session mode: settings loaded libraries defined at login (see session-reset.ts); null when not counted. */

@@ -153,6 +153,8 @@ export class PreparedStatements implements RepliesOwner {
         this.replies.expect(Reply.Sync);
         return true;
       case Frontend.Query:
+        // A simple query replaces the unnamed statement: what is left of it here is this client's.
+        (this.conn as ServerConnection).unnamedOwner = this;
         if (dropsAllStatements(buf, start + 5, end)) this.dropAll();
         this.replies.expect(Reply.Query);
         return true;
@@ -170,6 +172,7 @@ export class PreparedStatements implements RepliesOwner {
     if (nameEnd <= start + 5) {
       // The unnamed statement (or a malformed Parse, which Postgres will refuse) passes through.
       if (nameEnd > 0) this.unnamedDropsAll = dropsAllStatements(buf, nameEnd + 1, end);
+      (this.conn as ServerConnection).unnamedOwner = this;
       this.replies.expect(Reply.Pass);
       return true;
     }
@@ -188,6 +191,7 @@ export class PreparedStatements implements RepliesOwner {
     const from = bindStatementStart(buf, start, end);
     const to = from < 0 ? -1 : nulAt(buf, from, end);
     if (to <= from) {
+      if (to === from && this.foreignUnnamed()) return this.fail(poolerError('SLUICE_UNNAMED_STATEMENT_ELSEWHERE', {}));
       if (to === from && this.unnamedDropsAll) this.dropAll();
       this.window.ranRequest();
       this.replies.expect(Reply.Pass);
@@ -206,6 +210,7 @@ export class PreparedStatements implements RepliesOwner {
     const to = buf[start + 5] === STATEMENT_TARGET ? nulAt(buf, start + 6, end) : -1;
     if (to <= start + 6) {
       // A portal, or the unnamed statement.
+      if (to === start + 6 && this.foreignUnnamed()) return this.fail(poolerError('SLUICE_UNNAMED_STATEMENT_ELSEWHERE', {}));
       this.replies.expect(Reply.Pass);
       return true;
     }
@@ -249,6 +254,12 @@ export class PreparedStatements implements RepliesOwner {
     if (binding) this.namesChanged = true;
     this.replies.expect(Reply.Synth, binding, CLOSE_COMPLETE);
     return false;
+  }
+
+  /** The unnamed statement on this connection is another client's: it must never run for this one. */
+  private foreignUnnamed(): boolean {
+    const owner = (this.conn as ServerConnection).unnamedOwner;
+    return owner !== null && owner !== this;
   }
 
   /** Sluice must answer with an error: a request that fails takes its place, so the server skips to Sync with the client. */

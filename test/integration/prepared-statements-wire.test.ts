@@ -237,3 +237,19 @@ t.test('session mode passes statement names through untouched', async (t) => {
   const r = await exchange(c, [parse('select 1', 'plain_name'), parse('select name from pg_prepared_statements'), bind(), execute(), syncMsg()]);
   t.same(r, ['1', '1', '2', 'D["plain_name"]', 'C SELECT 1', 'ZI']);
 });
+
+t.test("the unnamed statement another client parsed on the same backend never runs for this one", async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const a = await wire(t, sluice.options('bob'));
+  const b = await wire(t, sluice.options('bob'));
+  t.same(await exchange(a, [parse(`select 'secret of a'`), syncMsg()]), ['1', 'ZI'], 'a parses the unnamed statement and syncs');
+  const bUse = [bind(), execute(), syncMsg()];
+  const directly = await expected(t, bUse);
+  t.match(directly[0], /^E 26000/, 'directly, a session that parsed nothing has no unnamed statement');
+  const got = await exchange(b, bUse);
+  t.notOk(got.some((m) => m.includes('secret of a')), `b never runs a's statement: ${got.join(' ')}`);
+  t.match(got[0], /^E 26000 unnamed prepared statement does not exist/, 'b gets 26000, as a fresh session does');
+  t.equal(got.at(-1), 'ZI');
+  t.match((await exchange(b, [describeStatement(), syncMsg()]))[0], /^E 26000/, 'a Describe of it too');
+  t.same(await exchange(a, [bind(), execute(), syncMsg()]), ['2', 'D["secret of a"]', 'C SELECT 1', 'ZI'], 'a, whose statement it is, still runs it on that backend');
+});
