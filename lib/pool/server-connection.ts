@@ -240,6 +240,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   /** Runs SQL the pooler originates (parameter sync, ROLLBACK, reset query); its results never reach a client. */
   runInternal(sql: string, done: InternalDone): void {
+    // A simple query replaces the unnamed statement: no client's is left here.
+    this.unnamedOwner = null;
     this.internal = done;
     this.internalError = null;
     this.socket.write(serialize.query(sql));

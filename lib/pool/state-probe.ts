@@ -132,6 +132,7 @@ const CANCELLED_TRIES = 3;
  * canceled query stays: it ran in a transaction of its own.
  */
 export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void, tries = CANCELLED_TRIES): void {
+  conn.unnamedOwner = null; // The query replaces the unnamed statement: no client's is left.
   conn.attach(new StateProbe(conn, (rows, error) => {
     if (error !== null && error.startsWith('57014') && tries > 1 && !conn.closed) ask(conn, sql, done, tries - 1);
     else done(rows, error);

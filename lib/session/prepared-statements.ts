@@ -15,6 +15,7 @@ import { BatchWrite } from './batch-write.js';
 import { HeldRequests, type HoldHost } from './held-requests.js';
 import { ClientNames, type Binding } from './client-names.js';
 import { StatementPlacement } from './statement-placement.js';
+import { UnnamedStatement } from './unnamed-statement.js';
 import { ShapeGate } from './shape-gate.js';
 
 /** Who the statements serve: the client's bytes go there, and its input waits there while requests are held. */
@@ -26,6 +27,8 @@ const CLOSE_COMPLETE = 1;
 
 const STALE_PLAN = '0A000'; // cached plan must not change result type
 const NO_SUCH_STATEMENT = '26000';
+/** The ref of Sluice's own Parse of the client's unnamed statement (Reply.Prepare): not in the statement cache. */
+const UNNAMED = '';
 export class PreparedStatements implements RepliesOwner {
   readonly replies = new StatementReplies(this);
   private readonly names: ClientNames;
@@ -47,6 +50,7 @@ export class PreparedStatements implements RepliesOwner {
   private readonly held: HeldRequests;
   private readonly placement = new StatementPlacement(this.replies, (frame) => this.write(frame));
   private readonly shapes = new ShapeGate();
+  private readonly unnamed = new UnnamedStatement();
 
   constructor(
     registry: StatementRegistry,
@@ -155,6 +159,7 @@ export class PreparedStatements implements RepliesOwner {
       case Frontend.Query:
         // A simple query replaces the unnamed statement: what is left of it here is this client's.
         (this.conn as ServerConnection).unnamedOwner = this;
+        this.unnamed.forget();
         if (dropsAllStatements(buf, start + 5, end)) this.dropAll();
         this.replies.expect(Reply.Query);
         return true;
@@ -171,7 +176,10 @@ export class PreparedStatements implements RepliesOwner {
     const nameEnd = nulAt(buf, start + 5, end);
     if (nameEnd <= start + 5) {
       // The unnamed statement (or a malformed Parse, which Postgres will refuse) passes through.
-      if (nameEnd > 0) this.unnamedDropsAll = dropsAllStatements(buf, nameEnd + 1, end);
+      if (nameEnd > 0) {
+        this.unnamedDropsAll = dropsAllStatements(buf, nameEnd + 1, end);
+        this.unnamed.keep(buf, start, end);
+      }
       (this.conn as ServerConnection).unnamedOwner = this;
       this.replies.expect(Reply.Pass);
       return true;
@@ -191,7 +199,7 @@ export class PreparedStatements implements RepliesOwner {
     const from = bindStatementStart(buf, start, end);
     const to = from < 0 ? -1 : nulAt(buf, from, end);
     if (to <= from) {
-      if (to === from && this.foreignUnnamed()) return this.fail(poolerError('SLUICE_UNNAMED_STATEMENT_ELSEWHERE', {}));
+      if (to === from && !this.unnamedHere()) return false;
       if (to === from && this.unnamedDropsAll) this.dropAll();
       this.window.ranRequest();
       this.replies.expect(Reply.Pass);
@@ -210,7 +218,7 @@ export class PreparedStatements implements RepliesOwner {
     const to = buf[start + 5] === STATEMENT_TARGET ? nulAt(buf, start + 6, end) : -1;
     if (to <= start + 6) {
       // A portal, or the unnamed statement.
-      if (to === start + 6 && this.foreignUnnamed()) return this.fail(poolerError('SLUICE_UNNAMED_STATEMENT_ELSEWHERE', {}));
+      if (to === start + 6 && !this.unnamedHere()) return false;
       this.replies.expect(Reply.Pass);
       return true;
     }
@@ -256,10 +264,25 @@ export class PreparedStatements implements RepliesOwner {
     return false;
   }
 
-  /** The unnamed statement on this connection is another client's: it must never run for this one. */
-  private foreignUnnamed(): boolean {
-    const owner = (this.conn as ServerConnection).unnamedOwner;
-    return owner !== null && owner !== this;
+  /**
+   * Before a Bind or Describe of the unnamed statement: the one on this connection must be this client's. It is
+   * prepared here again from the client's last unnamed Parse when it is not (the transaction that parsed it ran
+   * elsewhere, or Sluice's own queries ran since); another client's never runs for this one. False when Sluice
+   * answered with an error instead.
+   */
+  private unnamedHere(): boolean {
+    const conn = this.conn as ServerConnection;
+    if (conn.unnamedOwner === this) return true;
+    const parse = this.unnamed.copy();
+    if (parse !== null) {
+      this.write(parse);
+      this.replies.expect(Reply.Prepare, UNNAMED);
+      conn.unnamedOwner = this;
+      return true;
+    }
+    // Nothing of a client's here (a fresh connection, or Sluice's own query ran last): Postgres answers as it would.
+    if (conn.unnamedOwner === null) return true;
+    return this.fail(poolerError('SLUICE_UNNAMED_STATEMENT_ELSEWHERE', {}));
   }
 
   /** Sluice must answer with an error: a request that fails takes its place, so the server skips to Sync with the client. */
@@ -302,7 +325,7 @@ export class PreparedStatements implements RepliesOwner {
         this.placement.parseUndone((ref as Binding).stmt.name, sqlstate);
         return;
       case Reply.Prepare:
-        this.placement.parseUndone(ref as string, sqlstate);
+        if (ref !== UNNAMED) this.placement.parseUndone(ref as string, sqlstate);
         return;
       case Reply.Close:
         this.placement.closeUndone(ref as string, aux);

@@ -252,4 +252,9 @@ t.test("the unnamed statement another client parsed on the same backend never ru
   t.equal(got.at(-1), 'ZI');
   t.match((await exchange(b, [describeStatement(), syncMsg()]))[0], /^E 26000/, 'a Describe of it too');
   t.same(await exchange(a, [bind(), execute(), syncMsg()]), ['2', 'D["secret of a"]', 'C SELECT 1', 'ZI'], 'a, whose statement it is, still runs it on that backend');
+  t.same(await exchange(b, [queryMsg('select 1')]), ['T1', 'D["1"]', 'C SELECT 1', 'ZI'], "b's simple query replaces the unnamed statement on that backend");
+  t.same(await exchange(a, [describeStatement(), bind(), execute(), syncMsg()]), ['t0', 'T1', '2', 'D["secret of a"]', 'C SELECT 1', 'ZI'],
+    "a's own unnamed statement is prepared again there from its last Parse, as its own session would still have it (psql's \\gdesc)");
+  t.same(await exchange(a, [queryMsg('select 2')]), ['T1', 'D["2"]', 'C SELECT 1', 'ZI']);
+  t.match((await exchange(a, [bind(), execute(), syncMsg()]))[0], /^E 26000/, "after a's own simple query it has none, as in Postgres");
 });
