@@ -38,6 +38,8 @@ export interface Classified {
   customs: string[];
   /** RESET, RESET ALL, SET … TO DEFAULT or DISCARD ALL: Postgres goes to the server's default, the client's startup value must come back. */
   resets: boolean;
+  /** A temp table that ends with its transaction (ON COMMIT DROP): no state, but its backend keeps a temp schema. */
+  tempSchema: boolean;
 }
 
 /** What classify collects while it walks the statements. */
@@ -46,9 +48,10 @@ interface Found {
   carried: boolean;
   customs: string[];
   resets: boolean;
+  tempSchema: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false }) as Classified;
+const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false, tempSchema: false }) as Classified;
 const RESET_KINDS = new Set(['VAR_RESET', 'VAR_RESET_ALL', 'VAR_SET_DEFAULT']);
 /** Settings that change who the session is: carrying them would hand one client's privileges to its next connections unchecked. */
 const IDENTITY_SETTINGS: Record<string, string> = {
@@ -84,7 +87,7 @@ export class StateParser {
     } catch {
       return NONE;
     }
-    const found: Found = { effects: [], carried: false, customs: [], resets: false };
+    const found: Found = { effects: [], carried: false, customs: [], resets: false, tempSchema: false };
     const listenOps: ListenOp[] = [];
     let others = 0;
     for (const { stmt } of stmts) {
@@ -96,9 +99,9 @@ export class StateParser {
         statementEffect(stmt, found);
       }
     }
-    const { effects, carried, customs, resets } = found;
-    if (effects.length === 0 && listenOps.length === 0 && !carried) return NONE;
-    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, resets };
+    const { effects, carried, customs, resets, tempSchema } = found;
+    if (effects.length === 0 && listenOps.length === 0 && !carried && !tempSchema) return NONE;
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, resets, tempSchema };
   }
 }
 
@@ -123,13 +126,13 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
       if (node.target === 'DISCARD_ALL') found.carried = found.resets = true;
       return;
     case 'CreateStmt':
-      return tempEffect(node.relation, node.oncommit, 'TABLE', out);
+      return tempEffect(node.relation, node.oncommit, 'TABLE', found);
     case 'CreateTableAsStmt':
-      return tempEffect(node.into?.rel, node.into?.onCommit, node.objtype === 'OBJECT_MATVIEW' ? 'MATERIALIZED VIEW' : 'TABLE', out);
+      return tempEffect(node.into?.rel, node.into?.onCommit, node.objtype === 'OBJECT_MATVIEW' ? 'MATERIALIZED VIEW' : 'TABLE', found);
     case 'ViewStmt':
-      return tempEffect(node.view, undefined, 'VIEW', out);
+      return tempEffect(node.view, undefined, 'VIEW', found);
     case 'CreateSeqStmt':
-      return tempEffect(node.sequence, undefined, 'SEQUENCE', out);
+      return tempEffect(node.sequence, undefined, 'SEQUENCE', found);
     case 'CreateFunctionStmt':
       if (nameParts(node.funcname)[0] === 'pg_temp') out.push({ kind: 'temp', statement: `CREATE FUNCTION ${nameParts(node.funcname).join('.')}` });
       return;
@@ -140,7 +143,7 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
       out.push({ kind: 'prepare', statement: `PREPARE ${node.name}` });
       return;
     case 'SelectStmt':
-      tempEffect(node.intoClause?.rel, node.intoClause?.onCommit, 'TABLE', out);
+      tempEffect(node.intoClause?.rel, node.intoClause?.onCommit, 'TABLE', found);
       return functionEffects(node, found);
     default:
       if (/^(Create|Define|CompositeType)/.test(type)) tempObjectEffect(type, node, out);
@@ -168,11 +171,14 @@ function carry(name: string, found: Found): void {
   if (name.includes('.')) found.customs.push(name);
 }
 
-function tempEffect(rel: Record<string, any> | undefined, onCommit: string | undefined, what: string, out: StateEffect[]): void {
+function tempEffect(rel: Record<string, any> | undefined, onCommit: string | undefined, what: string, found: Found): void {
   if (!rel || (rel.relpersistence !== 't' && rel.schemaname !== 'pg_temp')) return;
-  // ON COMMIT DROP: gone when its transaction ends.
-  if (onCommit === 'ONCOMMIT_DROP') return;
-  out.push({ kind: 'temp', statement: `CREATE TEMP ${what} ${rel.relname}` });
+  // ON COMMIT DROP: gone when its transaction ends, but the backend keeps the temp schema it made.
+  if (onCommit === 'ONCOMMIT_DROP') {
+    found.tempSchema = true;
+    return;
+  }
+  found.effects.push({ kind: 'temp', statement: `CREATE TEMP ${what} ${rel.relname}` });
 }
 
 /** How a statement type names what it creates, in the log line. */

@@ -133,6 +133,8 @@ export class StateGuard implements NotifySubscriber {
       for (const name of found.customs) this.host.useCustomSetting(name);
       if (type === Frontend.Parse) this.carrying.add(statementName(buf, start));
     }
+    // Under pin, the probe after the transaction sees the temp schema left and closes that backend.
+    if (found.tempSchema && this.policy() === 'pin') this.probeAfter = true;
     if (found.listenOps.length > 0) {
       // A pinned connection may LISTEN itself (its channels could not move to the hub): then UNLISTEN must reach it too.
       const serverListens = this.pinned !== null && found.listenOps.some((op) => !op.listen);

@@ -1,7 +1,7 @@
 // Proves session mode does not hand on a backend whose leftover temp schema would let PREPARE TRANSACTION succeed where a fresh session fails, as PostgreSQL's temp test expects.
 import t from 'tap';
 import pgLib from 'pg';
-import { startTestPostgres } from '../helpers/postgres.js';
+import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
 
 const pg = await startTestPostgres(t, { settings: { max_prepared_transactions: 4 } });
@@ -69,4 +69,17 @@ t.test('transaction mode, session_state pin: a client unpinned by dropping its t
   await first.query('drop table smx_tmp2');
   t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client, while the first is still connected: the same as a fresh session');
   t.equal((await first.query('select 1 as one')).rows[0].one, 1, 'the first client goes on, on another backend');
+});
+
+t.test('transaction mode, session_state pin: a temp table dropped at commit pins nothing, and leaves no temp schema for the next client', async (t) => {
+  const direct = await prepareInTemp({ connectionString: pg.url() });
+  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+  const first = new pgLib.Client(sluice.options('alice'));
+  await first.connect();
+  t.teardown(() => first.end());
+  await first.query('begin');
+  await first.query('create temp table smx_tmp3 (x int) on commit drop');
+  await first.query('commit');
+  t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.pinned.size ?? 0, 0, 'not pinned');
+  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client: the same as a fresh session');
 });

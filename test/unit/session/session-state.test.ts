@@ -83,8 +83,8 @@ t.test('multi-statement strings report every statement; LISTEN and UNLISTEN beco
 });
 
 t.test('text that does not parse has no effects (Postgres refuses it too)', async (t) => {
-  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false });
-  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false });
+  t.same(parser.classify('set statement_timeout ='), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false, tempSchema: false });
+  t.same(parser.classify(''), { effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false, tempSchema: false });
 });
 
 t.test('session_state: a user setting wins over its database, which wins over the top level', async (t) => {
@@ -111,4 +111,11 @@ t.test('RESET, RESET ALL, SET … TO DEFAULT and DISCARD ALL are marked: the sta
   for (const sql of ['set work_mem = 1', 'discard plans', 'set local work_mem to default', "select set_config('work_mem', '1MB', false)"]) {
     t.equal(parser.classify(sql).resets, false, sql);
   }
+});
+
+t.test('a temp table dropped at commit is no state, but marks the temp schema its backend keeps', async (t) => {
+  const c = parser.classify('create temp table t (x int) on commit drop');
+  t.same(c.effects, []);
+  t.equal(c.tempSchema, true);
+  t.equal(parser.classify('create temp table t (x int)').tempSchema, false, 'a lasting one is state of its own');
 });
