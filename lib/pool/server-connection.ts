@@ -240,10 +240,14 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   /** Runs SQL the pooler originates (parameter sync, ROLLBACK, reset query); its results never reach a client. */
   runInternal(sql: string, done: InternalDone): void {
-    // A simple query replaces the unnamed statement: no client's is left here.
-    this.unnamedOwner = null;
     this.internal = done;
     this.internalError = null;
+    this.writeOwnQuery(sql);
+  }
+
+  /** Sends a simple query of Sluice's own. It replaces the unnamed statement: no client's is left here. */
+  writeOwnQuery(sql: string): void {
+    this.unnamedOwner = null;
     this.socket.write(serialize.query(sql));
   }
 

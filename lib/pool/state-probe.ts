@@ -1,7 +1,7 @@
 // Asks a server connection which session state it still holds (and which channels it LISTENs on): the ground truth for pinning, for moving LISTENs to the hub, and for returning a connection clean.
-import { serialize } from '../protocol/pg-protocol.js';
 import { Backend } from '../protocol/codes.js';
 import { decodeErrorFields } from '../protocol/decode.js';
+import { literal, textArray } from '../sql-text.js';
 import { UNTIMED, type ServerConnection, type ServerLink } from './server-connection.js';
 
 /** What remains, one readable entry per kind (empty: clean); or why the question could not be answered. */
@@ -132,21 +132,11 @@ const CANCELLED_TRIES = 3;
  * canceled query stays: it ran in a transaction of its own.
  */
 export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void, tries = CANCELLED_TRIES): void {
-  conn.unnamedOwner = null; // The query replaces the unnamed statement: no client's is left.
   conn.attach(new StateProbe(conn, (rows, error) => {
     if (error !== null && error.startsWith('57014') && tries > 1 && !conn.closed) ask(conn, sql, done, tries - 1);
     else done(rows, error);
   }));
-  conn.write(serialize.query(sql));
-}
-
-/** An E'' literal: a pooled connection may have standard_conforming_strings off. */
-function literal(s: string): string {
-  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-function textArray(items: Iterable<string>): string {
-  return `ARRAY[${[...items].map(literal).join(', ')}]::text[]`;
+  conn.writeOwnQuery(sql);
 }
 
 class StateProbe implements ServerLink {

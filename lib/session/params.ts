@@ -1,4 +1,5 @@
 // Which settings follow a client across server connections (its startup values and its own session changes), and the SQL that re-applies them.
+import { literal } from '../sql-text.js';
 
 /** A server connection's view of its own settings, by lower-case name. */
 export interface ServerParamState {
@@ -30,11 +31,6 @@ const NOT_SETTABLE: ReadonlySet<string> = new Set([
 
 /** set_config calls per SELECT, below Postgres' limit of 1664 target columns. */
 const MAX_CALLS = 1000;
-
-/** An E'' literal, so a client that turned standard_conforming_strings off cannot make a backslash end it early. */
-function literal(s: string): string {
-  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
 
 /** A setting's name for RESET, each dotted part quoted: a name from a startup packet cannot end the statement. */
 export function settingIdentifier(name: string): string {

@@ -1,6 +1,7 @@
 // Replacement messages that make the server itself fail a rejected statement, for when other requests are still ahead of it.
 import { serialize } from '../protocol/pg-protocol.js';
 import type { PoolerError } from '../errors.js';
+import { literal } from '../sql-text.js';
 
 /**
  * A Query that raises the rejection with its own SQLSTATE and message. Run by the server, it comes back in
@@ -17,8 +18,4 @@ export function rejectionQuery(err: PoolerError): Buffer {
  */
 export function rejectionParse(name: string, err: PoolerError): Buffer {
   return serialize.parse({ name, text: `SELECT ${literal(`Sluice: ${err.message}`)}::pg_catalog.int4`, types: [] });
-}
-
-function literal(s: string): string {
-  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }

@@ -1,4 +1,5 @@
 // Tests for what session mode checks after server_reset_query: the SQL parses, random() gets a fresh seed, and which replies close the connection.
+import { serialize } from '../../../lib/protocol/pg-protocol.js';
 import t from 'tap';
 import { loadModule, parseSync } from 'libpg-query';
 import { countLibrarySettings, finishReset } from '../../../lib/pool/session-reset.js';
@@ -19,6 +20,9 @@ function fakeConn(librarySettings: number | null) {
     },
     detach() {
       this.link = null;
+    },
+    writeOwnQuery(sql: string) {
+      this.write(serialize.query(sql));
     },
     write(b: Buffer) {
       written.push(b.toString('utf8', 5, b.length - 1));

@@ -1,4 +1,5 @@
 // Tests for the session-state probe: its SQL (read back by the PostgreSQL grammar) and how it reads the reply and restores the link.
+import { serialize } from '../../../lib/protocol/pg-protocol.js';
 import t from 'tap';
 import { loadModule, parseSync } from 'libpg-query';
 import { checkSettings, listeningChannels, probeQuery, probeSessionState, sessionSettings } from '../../../lib/pool/state-probe.js';
@@ -25,6 +26,9 @@ function fakeConn(previous: ServerLink | null) {
     },
     detach() {
       this.link = null;
+    },
+    writeOwnQuery(sql: string) {
+      this.write(serialize.query(sql));
     },
     write(b: Buffer) {
       written.push(b);

@@ -1,4 +1,5 @@
 // Tests for the startup settings check: what needs checking, the per-pool cache, one check for clients that wait on the same settings, and where it runs.
+import { serialize } from '../../../lib/protocol/pg-protocol.js';
 import t from 'tap';
 import { StartupChecker } from '../../../lib/session/startup-check.js';
 import type { Pool } from '../../../lib/pool/pool.js';
@@ -18,6 +19,9 @@ function fakeConn() {
     },
     detach() {
       this.link = null;
+    },
+    writeOwnQuery(sql: string) {
+      this.write(serialize.query(sql));
     },
     write(b: Buffer) {
       sent.push(b.toString('utf8', 5, b.length - 1));

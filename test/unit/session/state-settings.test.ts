@@ -1,4 +1,5 @@
 // Tests for the steps after a client's transaction: reading back its session settings, and putting back the startup values a RESET took away.
+import { serialize } from '../../../lib/protocol/pg-protocol.js';
 import t from 'tap';
 import { readBack, restoreStartup, type SettingsHost } from '../../../lib/session/state-settings.js';
 import type { Pool } from '../../../lib/pool/pool.js';
@@ -21,6 +22,9 @@ function fakeConn() {
     },
     detach() {
       this.link = null;
+    },
+    writeOwnQuery(sql: string) {
+      this.write(serialize.query(sql));
     },
     write(b: Buffer) {
       this.sent.push(b.toString('utf8', 5, b.length - 1));
