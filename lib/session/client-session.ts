@@ -99,6 +99,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.guard = new StateGuard(this, ctx.guard);
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
+    const guard = this.guard;
     this.first = new FirstFrames(this.params, this.prepared, {
       stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
       sending: () => {
@@ -106,6 +107,9 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
         this.flowCheck();
       },
       syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
+      get asksSequenceCache() {
+        return guard.asksSequenceCache;
+      },
     });
     // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
     socket.on('data', (chunk: Buffer) => {

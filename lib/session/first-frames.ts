@@ -3,7 +3,6 @@ import { UNTIMED, type ServerConnection } from '../pool/server-connection.js';
 import { appendPart } from '../protocol/byte-runs.js';
 import type { ClientParams } from './params.js';
 import type { PreparedStatements } from './prepared-statements.js';
-import { mentionsSequenceCache } from './state-scan.js';
 
 /** The most of a transaction's opening bytes kept for sending again; a larger opening is not retried. */
 const RESEND_MAX_BYTES = 64 * 1024;
@@ -15,6 +14,8 @@ export interface FirstFramesHost {
   sending(): void;
   /** The client's session parameters could not be applied; the frames still go. */
   syncFailed(err: string): void;
+  /** The transaction calls lastval() or currval() (the state scan saw it). */
+  readonly asksSequenceCache: boolean;
 }
 
 export class FirstFrames {
@@ -142,10 +143,7 @@ export class FirstFrames {
   private foreignSequenceCache(conn: ServerConnection): boolean {
     const foreign = conn.lastClient !== null && conn.lastClient !== this.params;
     conn.lastClient = this.params;
-    if (!foreign) return false;
-    this.cutRun();
-    for (const p of this.parts) if (mentionsSequenceCache(p)) return true;
-    return false;
+    return foreign && this.host.asksSequenceCache;
   }
 
   /** Everything kept, to conn in one write. */

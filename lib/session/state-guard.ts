@@ -92,6 +92,8 @@ export class StateGuard implements NotifySubscriber {
   private dropped = 0;
   private readonly warned = new Set<string>();
   private busy = false;
+  /** This transaction calls lastval() or currval(): on a connection another client used last, its cache is discarded first. */
+  asksSequenceCache = false;
   /** Under allow, this transaction let session state through: the connection holds it for this client. */
   private leftState = false;
   /** Connections holding session state this client left under allow (at most its pool's size). */
@@ -119,6 +121,7 @@ export class StateGuard implements NotifySubscriber {
     if (type === Frontend.Parse && this.remembered > 0) this.forget(statementName(buf, start));
     const hint = scanSessionState(buf, from, to);
     if (hint === StateHint.None) return PASS;
+    if (hint & StateHint.SequenceCache) this.asksSequenceCache = true;
     if (hint & StateHint.Releases && this.pinned) this.probeAfter = true;
     if (!(hint & StateHint.Parse)) return PASS;
     const found = this.ctx.parser.classify(buf.toString('utf8', from, to));
@@ -311,6 +314,7 @@ export class StateGuard implements NotifySubscriber {
 
   /** The client's transaction ended on conn. Returns true when the guard keeps or takes care of the connection. */
   transactionEnded(conn: ServerConnection): boolean {
+    this.asksSequenceCache = false;
     if (this.leftState) this.ownState(conn);
     if (!this.adoptAfter && !this.probeAfter && !this.readCarriedAfter && !this.restoreAfter) {
       if (this.pinned?.conn === conn) return true;

@@ -8,6 +8,8 @@ export const enum StateHint {
   Parse = 1,
   /** A statement may drop session state: a pinned session asks the server afterwards. */
   Releases = 2,
+  /** A statement calls lastval() or currval(): they answer from the server session's sequence cache. */
+  SequenceCache = 4,
 }
 
 /** Offset of the SQL text in a Query or Parse message, or -1. */
@@ -74,20 +76,6 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
   return flags;
 }
 
-/**
- * Whether the bytes mention lastval or currval, in any case: what a session's sequence cache answers. A mention
- * inside a literal counts too; the caller only discards a cache that is not the client's anyway.
- */
-export function mentionsSequenceCache(buf: Buffer): boolean {
-  for (const tail of ['val', 'VAL', 'Val']) {
-    for (let i = buf.indexOf(tail, 4, 'latin1'); i >= 0; i = buf.indexOf(tail, i + 3, 'latin1')) {
-      if (IDENT[buf[i + 3]] === 1 || (i > 4 && IDENT[buf[i - 5]] === 1)) continue;
-      if (startsWithWord(buf, i - 4, i, 'last') || startsWithWord(buf, i - 4, i, 'curr')) return true;
-    }
-  }
-  return false;
-}
-
 // Byte classes, so bytes that matter to nobody (digits, operators, spaces) cost one table lookup.
 const OTHER = 0;
 const WORD = 1;
@@ -148,6 +136,7 @@ function wordHint(buf: Buffer, s: number, e: number): number {
   if (n === 4 || n === 9) return isWord(buf, s, e, 'temp') || isWord(buf, s, e, 'temporary') ? StateHint.Parse : 0;
   if (n < 7) return StateHint.None;
   if (n === 10 && isWord(buf, s, e, 'set_config')) return StateHint.Parse;
+  if (n === 7 && (isWord(buf, s, e, 'lastval') || isWord(buf, s, e, 'currval'))) return StateHint.SequenceCache;
   if (startsWithWord(buf, s, e, 'pg_temp')) return StateHint.Parse;
   if (!contains(buf, s, e, 'advisory')) return StateHint.None;
   if (contains(buf, s, e, 'unlock')) return StateHint.Releases;

@@ -16,6 +16,9 @@ export function listeningConn(channels: string[], internalError: string | null =
     detach() {
       this.link = null;
     },
+    writeOwnQuery() {
+      this.write();
+    },
     write() {
       const link = this.link as ServerLink;
       for (const ch of channels) {

@@ -41,6 +41,7 @@ function setup(startup: Record<string, string> = {}) {
     stillLinked: () => log.linked,
     sending: () => void log.sending++,
     syncFailed: (err) => void log.failed.push(err),
+    asksSequenceCache: false,
   };
   const params = new ClientParams(null, new Map(Object.entries(startup)));
   const first = new FirstFrames(params, null, host);
