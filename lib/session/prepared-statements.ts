@@ -199,8 +199,10 @@ export class PreparedStatements implements RepliesOwner {
     const from = bindStatementStart(buf, start, end);
     const to = from < 0 ? -1 : nulAt(buf, from, end);
     if (to <= from) {
-      if (to === from && !this.unnamedHere()) return false;
-      if (to === from && this.unnamedDropsAll) this.dropAll();
+      if (to === from) {
+        if (!this.unnamedHere()) return false;
+        if (this.unnamedDropsAll) this.dropAll();
+      }
       this.window.ranRequest();
       this.replies.expect(Reply.Pass);
       return true;
@@ -275,6 +277,8 @@ export class PreparedStatements implements RepliesOwner {
     if (conn.unnamedOwner === this) return true;
     const parse = this.unnamed.copy();
     if (parse !== null) {
+      // An unnamed Parse's name is empty: its text starts right after the type, length and name's NUL.
+      this.unnamedDropsAll = dropsAllStatements(parse, 6, parse.length);
       this.write(parse);
       this.replies.expect(Reply.Prepare, UNNAMED);
       conn.unnamedOwner = this;

@@ -174,10 +174,7 @@ export class StateGuard implements NotifySubscriber {
     const effects = this.stateful.get(name);
     const policy = effects ? this.policy() : null;
     if (policy === 'pin') this.probeAfter = true;
-    else if (policy === 'allow') {
-      if (effects?.some((e) => e.uncarried !== undefined)) this.closeAfter ??= UNCARRIED;
-      if (effects?.some((e) => e.uncarried === undefined)) this.leftState = true;
-    }
+    else if (policy === 'allow') this.allowed(effects as StateEffect[]);
     if (this.carrying.has(name)) this.readCarriedAfter = true;
     if (this.restoring.has(name)) this.restoreAfter = true;
   }
@@ -205,10 +202,8 @@ export class StateGuard implements NotifySubscriber {
       return PASS;
     }
     if (policy === 'reject') return this.reject(type, buf, start, effects[0].statement);
-    const uncarried = effects.filter((e) => e.uncarried !== undefined);
-    // A setting that cannot follow its client must not reach the next one either: the connection goes.
-    if (uncarried.length > 0) this.closeUncarried(uncarried);
-    if (uncarried.length < effects.length) this.leftState = true;
+    const uncarried = this.allowed(effects);
+    if (uncarried.length > 0) this.warnUncarried(uncarried);
     // Remembered per client, so a statement that repeats is named once; a client that makes up names gets a bounded set.
     const fresh = effects.filter((e) => e.uncarried === undefined && !this.warned.has(e.statement));
     if (fresh.length > 0 && this.warned.size < MAX_WARNED) {
@@ -219,9 +214,20 @@ export class StateGuard implements NotifySubscriber {
     return PASS;
   }
 
-  /** Logged once per statement, like the warning below; the connection is closed after the transaction. */
-  private closeUncarried(effects: StateEffect[]): void {
-    this.closeAfter ??= UNCARRIED;
+  /**
+   * What allow does with a statement's effects: a setting that cannot follow its client must not reach the next
+   * one either, so the connection is closed after the transaction; other state stays there, owned by this client
+   * until it leaves. Returns the uncarried effects.
+   */
+  private allowed(effects: StateEffect[]): StateEffect[] {
+    const uncarried = effects.filter((e) => e.uncarried !== undefined);
+    if (uncarried.length > 0) this.closeAfter ??= UNCARRIED;
+    if (uncarried.length < effects.length) this.leftState = true;
+    return uncarried;
+  }
+
+  /** Logged once per statement, like the warning below. */
+  private warnUncarried(effects: StateEffect[]): void {
     const fresh = effects.filter((e) => !this.warned.has(e.statement));
     if (fresh.length === 0 || this.warned.size >= MAX_WARNED) return;
     const { id, user, database } = this.host.ident;

@@ -258,3 +258,13 @@ t.test("the unnamed statement another client parsed on the same backend never ru
   t.same(await exchange(a, [queryMsg('select 2')]), ['T1', 'D["2"]', 'C SELECT 1', 'ZI']);
   t.match((await exchange(a, [bind(), execute(), syncMsg()]))[0], /^E 26000/, "after a's own simple query it has none, as in Postgres");
 });
+
+t.test('an unnamed DEALLOCATE ALL prepared again on another backend still lets go of the client\'s named statements', async (t) => {
+  const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+  const a = await wire(t, sluice.options('bob'));
+  const b = await wire(t, sluice.options('bob'));
+  t.same(await exchange(a, [parse('select 7', 'pw_keep'), parse('deallocate all'), syncMsg()]), ['1', '1', 'ZI']);
+  t.same(await exchange(b, [queryMsg('select 1')]), ['T1', 'D["1"]', 'C SELECT 1', 'ZI'], 'b replaces the unnamed statement on that backend');
+  t.same(await exchange(a, [bind(), execute(), syncMsg()]), ['2', 'C DEALLOCATE ALL', 'ZI'], "a's unnamed DEALLOCATE ALL, prepared again there, runs");
+  t.match((await exchange(a, [bind([], { statement: 'pw_keep' }), execute(), syncMsg()]))[0], /^E 26000/, 'and its named statements are gone, as in Postgres');
+});
