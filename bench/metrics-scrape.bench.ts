@@ -1,7 +1,7 @@
 // Measures a /metrics scrape with 1,000 tenants × 2 classes (folded at max_tenants 100, and unfolded), and the per-transaction observer cost.
 // Run: npm run bench:metrics (compiles with tsconfig.bench.json); prints a table to stdout.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { FairQueue, isRejection, type Grant, type SchedulerPolicy, type TenantPolicy } from '../lib/scheduler/index.js';
+import { QueueEngine, isRejection, type Grant, type SchedulerPolicy, type TenantPolicy } from '../lib/scheduler/queue/index.js';
 import { SluiceMetrics } from '../lib/metrics/sluice-metrics.js';
 import type { PoolView } from '../lib/metrics/pool-metrics.js';
 
@@ -28,7 +28,7 @@ function benchPolicy(): SchedulerPolicy {
 /** A busy budget: every (tenant, class) has run transactions, some hold slots, some queue. */
 function world(maxTenants: number) {
   let now = 0;
-  const q = new FairQueue<number>(benchPolicy(), () => now);
+  const q = new QueueEngine<number>('fair', benchPolicy(), () => now);
   const pools: PoolView[] = Array.from({ length: 20 }, (_, i) => ({ name: `app/user${i}`, connecting: 0, idle: { size: 5 }, used: [] }));
   const metrics = new SluiceMetrics({
     snapshots: () => new Map([['app', q.snapshot()]]),
@@ -100,7 +100,7 @@ async function scrapeBench(maxTenants: number): Promise<Record<string, string | 
 /** The hot path: granted + released per transaction, label children cached per leaf. */
 function observerBench(): Record<string, string | number> {
   const w = world(100);
-  const q = new FairQueue<number>(benchPolicy(), () => 0);
+  const q = new QueueEngine<number>('fair', benchPolicy(), () => 0);
   const g = q.enqueue(0, 'tenant-0001', 'default');
   if (isRejection(g)) throw new Error(g.reason);
   const leaf = g.leaf;

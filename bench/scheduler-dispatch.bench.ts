@@ -1,6 +1,6 @@
 // Micro-benchmark of one scheduling decision (release + next) at 10,000 tenants × 4 classes, fair vs fifo.
 // Run: npm run bench:scheduler (compiles with tsconfig.bench.json); prints a table to stdout.
-import { FairQueue, FifoQueue, ShadowQueue, type Grant, type SchedulerPolicy, type SlotQueue, type TenantPolicy } from '../lib/scheduler/index.js';
+import { QueueEngine, ShadowQueue, type Grant, type SchedulerPolicy, type SlotQueue, type TenantPolicy } from '../lib/scheduler/queue/index.js';
 
 const TENANTS = 10_000;
 const CLASSES = ['oltp', 'report', 'analytics', 'migration'] as const;
@@ -117,8 +117,8 @@ function main(): void {
   const policy = benchPolicy();
   const elastic = { elasticSlots: () => 60 };
   const results = [
-    run('fair', (now) => new FairQueue<Item>(policy, now, { elastic }), 1),
-    run('fifo', (now) => new FifoQueue<Item>(policy, now), 1),
+    run('fair', (now) => new QueueEngine<Item>('fair', policy, now, { elastic }), 1),
+    run('fifo', (now) => new QueueEngine<Item>('fifo', policy, now), 1),
     run('shadow', (now) => new ShadowQueue<Item>(policy, now, { elastic }), 1),
   ];
   const f = (us: number): string => us.toFixed(2).padStart(8);

@@ -1,7 +1,7 @@
 // Micro-benchmark of session-state detection per statement: the byte scan every Query/Parse pays, against a libpg-query parse.
 // Run: npm run bench:state-scan (compiles with tsconfig.bench.json); prints a table to stdout.
-import { scanSessionState, StateHint } from '../lib/session/state-scan.js';
-import { StateParser } from '../lib/session/session-state.js';
+import { scanSessionState, StateHint } from '../lib/session/state/state-scan.js';
+import { StateParser } from '../lib/session/state/session-state.js';
 
 const STATEMENTS = {
   'pgbench select': 'SELECT abalance FROM pgbench_accounts WHERE aid = $1',

@@ -10,30 +10,31 @@ import type { DatabaseConfig, SluiceConfig, TenantConfig } from './config/types.
 import { CONSOLE_DATABASES } from './config/schema.js';
 import { RuntimeTenants } from './config/tenant-overrides.js';
 import { SluiceMetrics } from './metrics/sluice-metrics.js';
-import { AdminHttpServer, type AdminContext } from './admin/http-server.js';
-import { checkReadiness } from './admin/readiness.js';
+import { AdminHttpServer, type AdminContext } from './admin/http/http-server.js';
+import { checkReadiness } from './admin/http/readiness.js';
 import { Listener } from './listener.js';
-import { StartupChecker } from './session/startup-check.js';
-import { ClientStartup, clientTlsContext, type LoginRequest, type StartupContext } from './session/client-startup.js';
+import { StartupChecker } from './session/login/startup-check.js';
+import { ClientStartup, clientTlsContext, type LoginRequest, type StartupContext } from './session/login/client-startup.js';
 import { ClientSession } from './session/client-session.js';
-import type { SessionContext } from './session/session-context.js';
+import type { SessionContext, SessionIdentity } from './session/session-context.js';
 import { Scheduler, type SchedulerSettings } from './scheduler/scheduler.js';
-import { budgetOf, budgetPolicy } from './scheduler/budget-policy.js';
-import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify.js';
+import { budgetOf } from './config/budget-key.js';
+import { budgetPolicy } from './scheduler/budget-policy.js';
+import { ruleClassOf, tenantOf, type SessionFacts } from './session/classify/classify.js';
 import type { Pool } from './pool/pool.js';
 import type { ScramKeys } from './pool/pool-settings.js';
 import { PoolDirectory } from './pool/pool-directory.js';
 import { ClientDirectory } from './session/client-directory.js';
 import { PoolWatch } from './pool/pool-watch.js';
 import { LoginThrottle } from './auth/login-throttle.js';
-import { StatementRegistry } from './session/statement-registry.js';
+import { StatementRegistry } from './session/prepared/statement-registry.js';
 import { sendCancel } from './pool/server-connection.js';
-import { LaneLearner } from './session/lane-learner.js';
+import { LaneLearner } from './session/classify/lane-learner.js';
 import type { AdminHost, ShutdownMode } from './admin/admin-host.js';
-import { ConsoleSession, type ConsoleContext } from './admin/console-session.js';
-import { NotifyHub } from './pool/notify-hub.js';
-import { StateParser, sessionStatePolicy } from './session/session-state.js';
-import type { GuardContext } from './session/state-guard.js';
+import { ConsoleSession, type ConsoleContext } from './admin/console/console-session.js';
+import { NotifyHub } from './notify/notify-hub.js';
+import { StateParser, sessionStatePolicy } from './session/state/session-state.js';
+import type { GuardContext } from './session/state/state-guard.js';
 
 export interface PoolerOptions {
   clock?: Clock;
@@ -322,8 +323,8 @@ export class Pooler {
     return this.guardContext;
   }
 
-  private sessionClosed(s: ClientSession): void {
-    this.clients.remove(s);
+  private sessionClosed(ident: SessionIdentity): void {
+    this.clients.remove(ident);
     if (this.draining && this.clients.size === 0) void this.close();
   }
 

@@ -1,7 +1,7 @@
 // `npm start` with no config: a throwaway Postgres, a database and user for it, and Sluice in front.
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { startLocalPostgres, type LocalPostgres } from './local-postgres.js';
+import { startLocalPostgres, type LocalPostgres } from './local-postgres/instance.js';
 import { parseConfig } from './config/schema.js';
 import type { SluiceConfig } from './config/types.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { freePort, startLocalPostgres } from '../../lib/local-postgres.js';
+import { freePort, startLocalPostgres } from '../../lib/local-postgres/instance.js';
 import { Cleanup } from '../core/cleanup.js';
 import { startChild } from '../core/child.js';
 import { waitForPort } from '../targets/auth-file.js';

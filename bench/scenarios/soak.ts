@@ -1,5 +1,5 @@
 // Scenario: soak. A mixed load with clients coming and going runs for minutes while Sluice's RSS and heap are sampled; after warm-up both should stay flat.
-import { freePort } from '../../lib/local-postgres.js';
+import { freePort } from '../../lib/local-postgres/instance.js';
 import { Footnotes, NOT_RUN, num, section, table } from '../report/markdown.js';
 import { sampleMemory, slopePerMinute, sparkline, type MemorySample } from '../soak/soak-samples.js';
 import { SoakWorkload } from '../soak/soak-workload.js';

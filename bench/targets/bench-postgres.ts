@@ -1,7 +1,7 @@
 // Owns the throwaway Postgres the bench runs against: settings, roles with SCRAM passwords, pgbench data.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startLocalPostgres, type LocalPostgres } from '../../lib/local-postgres.js';
+import { startLocalPostgres, type LocalPostgres } from '../../lib/local-postgres/instance.js';
 import type { Cleanup } from '../core/cleanup.js';
 import { runChild } from '../core/child.js';
 

@@ -1,7 +1,7 @@
 // Owns a bare relay process (bench/profile/bare-relay.ts) as a target, to measure the floor under Sluice.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../lib/local-postgres.js';
+import { freePort } from '../../lib/local-postgres/instance.js';
 import type { Cleanup } from '../core/cleanup.js';
 import { startChild, type Child } from '../core/child.js';
 import { waitForPort } from './auth-file.js';

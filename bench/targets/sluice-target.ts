@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../lib/local-postgres.js';
+import { freePort } from '../../lib/local-postgres/instance.js';
 import type { Cleanup } from '../core/cleanup.js';
 import { startChild, type Child } from '../core/child.js';
 import { renderUserlist, waitForPort } from './auth-file.js';

@@ -1,7 +1,7 @@
 // Owns the pooler's Prometheus registry (never the global one): every family, process metrics, and the scrape.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { SchedulerSnapshot } from '../scheduler/scheduler-types.js';
+import type { SchedulerSnapshot } from '../scheduler/queue/queue-types.js';
 import { ClientMetrics, type SessionView } from './client-metrics.js';
 import { PoolMetrics, type PoolView } from './pool-metrics.js';
 import { TenantMetrics } from './tenant-metrics.js';

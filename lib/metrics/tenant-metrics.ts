@@ -1,6 +1,6 @@
 // Per tenant and class metrics: admission events into series cached per scheduler leaf, queue state read from snapshots at scrape time.
 import type { Registry } from 'prom-client';
-import type { RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/scheduler-types.js';
+import type { RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/queue/queue-types.js';
 import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './series.js';
 import { OTHER_TENANT, TenantFolding } from './tenant-folding.js';
 

@@ -1,6 +1,6 @@
 // A pool's settings derived from the config snapshot: the server it logs in to, with which credentials, mode and sizes.
 import type { DatabaseConfig, SluiceConfig } from '../config/types.js';
-import { budgetOf } from '../scheduler/budget-policy.js';
+import { budgetOf } from '../config/budget-key.js';
 import type { PoolSettings } from './pool.js';
 
 export type ScramKeys = { clientKey: Buffer; serverKey: Buffer };

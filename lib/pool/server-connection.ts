@@ -40,7 +40,7 @@ export interface ServerLink {
 }
 
 /** What becomes of a reply a watcher looked at. */
-export const enum Verdict {
+export const enum ReplyVerdict {
   /** Kept from the client. */
   Swallow,
   /** Forwarded as is. */
@@ -54,11 +54,11 @@ export const enum Verdict {
  * ReadyForQuery and ErrorResponse, and the request completion it asked for with stopAtCompletion.
  */
 export interface ReplyWatcher {
-  completion(buf: Buffer, start: number, end: number): Verdict;
+  completion(buf: Buffer, start: number, end: number): ReplyVerdict;
   /** A ParameterDescription, while the watcher asked to see them (watchParameterDescriptions). */
-  parameters(buf: Buffer, start: number, end: number): Verdict;
-  error(sqlstate: string, buf: Buffer, start: number, end: number): Verdict;
-  ready(buf: Buffer, start: number, end: number): Verdict;
+  parameters(buf: Buffer, start: number, end: number): ReplyVerdict;
+  error(sqlstate: string, buf: Buffer, start: number, end: number): ReplyVerdict;
+  ready(buf: Buffer, start: number, end: number): ReplyVerdict;
 }
 
 type InternalDone = (error: string | null) => void;
@@ -89,7 +89,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   readonly socket: net.Socket;
   /** Parameters as the server reported them (original case), for welcoming clients. */
   readonly params: Map<string, string>;
-  /** The same by lower-case name, plus tracked values set without a report: see session/params.ts. */
+  /** The same by lower-case name, plus tracked values set without a report: see session/state/params.ts. */
   readonly values = new Map<string, string>();
   readonly applied = new Map<string, string>();
   /**
@@ -105,7 +105,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   lastClient: object | null = null;
   /** Session mode: settings loaded libraries defined at login (see session-reset.ts); null when not counted. */
   librarySettings: number | null = null;
-  /** Bumped when `values` changes; see session/params.ts. */
+  /** Bumped when `values` changes; see session/state/params.ts. */
   paramsEpoch = 0;
   cleanKey: string | null = null;
   cleanEpoch = 0;
@@ -322,10 +322,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
         this.link?.serverCopyIn();
         return this.link !== null;
       case Backend.ParameterDescription:
-        return this.watcher ? this.watcher.parameters(buf, start, end) === Verdict.Forward : this.link !== null;
+        return this.watcher ? this.watcher.parameters(buf, start, end) === ReplyVerdict.Forward : this.link !== null;
       default:
         // The completion a watcher stopped at.
-        return this.watcher ? this.watcher.completion(buf, start, end) === Verdict.Forward : this.link !== null;
+        return this.watcher ? this.watcher.completion(buf, start, end) === ReplyVerdict.Forward : this.link !== null;
     }
   }
 
@@ -339,8 +339,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     }
     if (this.watcher) {
       const verdict = this.watcher.ready(buf, start, end);
-      if (verdict !== Verdict.Swallow) this.readyCount++;
-      return verdict === Verdict.Forward;
+      if (verdict !== ReplyVerdict.Swallow) this.readyCount++;
+      return verdict === ReplyVerdict.Forward;
     }
     this.readyCount++;
     return this.link !== null;
@@ -372,7 +372,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
       this.internalError ??= `${f.code}: ${f.message}`;
       return false;
     }
-    if (this.watcher && !fatal) return this.watcher.error(f.code, buf, start, end) === Verdict.Forward;
+    if (this.watcher && !fatal) return this.watcher.error(f.code, buf, start, end) === ReplyVerdict.Forward;
     return this.link !== null;
   }
 

@@ -1,7 +1,7 @@
 // Asks a server connection which session state it still holds (and which channels it LISTENs on): the ground truth for pinning, for moving LISTENs to the hub, and for returning a connection clean.
 import { Backend } from '../protocol/codes.js';
 import { decodeErrorFields } from '../protocol/decode.js';
-import { literal, textArray } from '../sql-text.js';
+import { literal, textArray } from '../protocol/sql-text.js';
 import { UNTIMED, type ServerConnection, type ServerLink } from './server-connection.js';
 
 /** What remains, one readable entry per kind (empty: clean); or why the question could not be answered. */
@@ -27,7 +27,7 @@ export interface ProbeScope {
 
 export function probeQuery(scope: ProbeScope): string {
   const counts = COUNTS.map(([, sql]) => `(${sql})`).join(',\n  ');
-  // Every other setting follows its client (session/params.ts): only the two that cannot are state here.
+  // Every other setting follows its client (session/state/params.ts): only the two that cannot are state here.
   // role and session_authorization are hidden from pg_settings.
   return `SELECT ${counts},
   (SELECT pg_catalog.string_agg(name, ', ' ORDER BY name) FROM (

@@ -1,17 +1,8 @@
 // Translates the config snapshot into one database's scheduler policy: its slots, tenants and classes.
 import type { ClassConfig, SluiceConfig, TenantConfig } from '../config/types.js';
 import { effectiveHeadroom } from '../config/isolation-schema.js';
-import type { ClassPolicy, SchedulerPolicy, TenantPolicy } from './policy.js';
+import type { ClassPolicy, SchedulerPolicy, TenantPolicy } from './queue/policy.js';
 import type { BudgetPolicy } from './budget.js';
-
-/**
- * The budget a pool draws from. With max_server_connections (per database or global) all pools of the
- * database share it; without, each pool is its own budget of its pool size, as PgBouncer's pools are.
- */
-export function budgetOf(c: SluiceConfig, database: string, poolName: string, poolSize: number): { key: string; slots: number } {
-  const shared = c.databases.get(database)?.max_server_connections ?? c.max_server_connections;
-  return shared === undefined ? { key: poolName, slots: poolSize } : { key: database, slots: shared };
-}
 
 function tenantPolicy(t: TenantConfig, queryWaitMs: number): TenantPolicy {
   return {

@@ -4,11 +4,11 @@ import { List, type Listed } from '../list.js';
 import type { PoolerError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection } from '../pool/server-connection.js';
-import { createSlotQueue, type SchedulerMode } from './index.js';
-import type { Grant, Ticket } from './scheduler-nodes.js';
-import type { SlotQueue } from './scheduler-types.js';
-import type { SchedulerPolicy } from './policy.js';
-import { AdaptiveLimit } from './adaptive-limit.js';
+import { createSlotQueue, type SchedulerMode } from './queue/index.js';
+import type { Grant, Ticket } from './queue/queue-nodes.js';
+import type { SlotQueue } from './queue/queue-types.js';
+import type { SchedulerPolicy } from './queue/policy.js';
+import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import { PoolDemand } from './pool-demand.js';
 
 /** A session wanting a slot. It sits in its pool's queued list while queued, in the pending list while granted without a connection. */
@@ -81,7 +81,7 @@ export class Budget {
 
   constructor(
     /** The budget key: a database name when pools share max_server_connections, else one pool's name. */
-    readonly database: string,
+    readonly key: string,
     bp: BudgetPolicy,
     private readonly clock: Clock,
   ) {

@@ -1,7 +1,7 @@
 // The error a refused or timed-out transaction gets, by the scheduler's reason.
 import { poolerError, type PoolerError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
-import type { Rejection } from './scheduler-types.js';
+import type { Rejection } from './queue/queue-types.js';
 
 export function rejectionError(r: Rejection, pool: Pool): PoolerError {
   const who = { tenant: r.tenant, cls: r.cls, waitedMs: r.waitedMs, pool: pool.name };

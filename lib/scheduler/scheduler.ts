@@ -4,9 +4,9 @@ import { move } from '../list.js';
 import { poolerError, type PoolerError } from '../errors.js';
 import { rejectionError } from './rejection-error.js';
 import type { Pool } from '../pool/pool.js';
-import { isRejection } from './index.js';
-import type { Grant } from './scheduler-nodes.js';
-import type { SchedulerObserver, SlotQueue } from './scheduler-types.js';
+import { isRejection } from './queue/index.js';
+import type { Grant } from './queue/queue-nodes.js';
+import type { SchedulerObserver, SlotQueue } from './queue/queue-types.js';
 import { Budget, type BudgetPolicy, type Waiter } from './budget.js';
 
 export type { BudgetPolicy, Waiter } from './budget.js';
@@ -40,7 +40,7 @@ export class Scheduler {
     const b = this.budget(w.pool);
     const r = b.queue.enqueue(w, tenant, cls);
     if (isRejection(r)) {
-      this.settings.observer?.rejected(null, b.database, r.tenant, r.cls, r.reason);
+      this.settings.observer?.rejected(null, b.key, r.tenant, r.cls, r.reason);
       return w.rejected(rejectionError(r, w.pool));
     }
     w.ticket = r;
@@ -60,7 +60,7 @@ export class Scheduler {
       move(w, null);
       if (!removed) return false;
       b.demandOf(w.pool).dequeued(this.clock.now());
-      this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'cancel');
+      this.settings.observer?.rejected(t.leaf, b.key, t.tenant, t.cls, 'cancel');
       return true;
     }
     if (w.list) {
@@ -81,7 +81,7 @@ export class Scheduler {
     const now = this.clock.now();
     b.demandOf(w.pool).released(now);
     const heldMs = now - g.dispatchedAt;
-    this.settings.observer?.released(g.leaf, b.database, g.tenant, g.cls, heldMs);
+    this.settings.observer?.released(g.leaf, b.key, g.tenant, g.cls, heldMs);
     // Its connection came back first (or died): the pool it returned to may serve its own next waiter.
     this.dispatch(b, w.pool);
   }
@@ -146,7 +146,7 @@ export class Scheduler {
    */
   dispatch(b: Budget, returned: Pool | null = null): void {
     // Paused work still times out; a pool's own budget is paused by its database's name.
-    if (this.paused.size > 0 && (this.isPaused(b.database) || this.isPaused(b.pools.values().next().value?.database ?? ''))) {
+    if (this.paused.size > 0 && (this.isPaused(b.key) || this.isPaused(b.pools.values().next().value?.database ?? ''))) {
       return this.armDeadline(b);
     }
     if (b.wanted) this.switchModeIfEmpty(b);
@@ -160,7 +160,7 @@ export class Scheduler {
       move(w, null);
       w.grant = g;
       b.demandOf(w.pool).granted(g.dispatchedAt);
-      obs?.granted(g.leaf, b.database, g.tenant, g.cls, g.waitedMs);
+      obs?.granted(g.leaf, b.key, g.tenant, g.cls, g.waitedMs);
       const conn = w.pool.takeIdle();
       if (conn) w.granted(conn);
       else this.pend(b, w, g);
@@ -193,7 +193,7 @@ export class Scheduler {
     move(w, null);
     this.release(w);
     const t = g.ticket;
-    this.settings.observer?.rejected(t.leaf, b.database, t.tenant, t.cls, 'timeout');
+    this.settings.observer?.rejected(t.leaf, b.key, t.tenant, t.cls, 'timeout');
     w.rejected(rejectionError({ reason: 'timeout', tenant: t.tenant, cls: t.cls, waitedMs: this.clock.now() - t.enqueuedAt }, w.pool));
   }
 
@@ -283,7 +283,7 @@ export class Scheduler {
     b.deadlineAt = Infinity;
     const obs = this.settings.observer;
     for (const { item, rejection, ticket } of b.queue.expire()) {
-      obs?.rejected(ticket.leaf, b.database, rejection.tenant, rejection.cls, rejection.reason);
+      obs?.rejected(ticket.leaf, b.key, rejection.tenant, rejection.cls, rejection.reason);
       b.demandOf(item.pool).dequeued(this.clock.now());
       item.ticket = null;
       move(item, null);
@@ -311,7 +311,7 @@ export class Scheduler {
   private budget(pool: Pool): Budget {
     // Nearly every call names the pool of the call before (acquire, release and poolIdle of one transaction).
     const last = this.lastBudget;
-    if (pool === this.lastPool && last !== null && pool.tally === last.tally && pool.budget === last.database) return last;
+    if (pool === this.lastPool && last !== null && pool.tally === last.tally && pool.budget === last.key) return last;
     let b = this.budgets.get(pool.budget);
     if (!b) {
       b = new Budget(pool.budget, this.settings.policyFor(pool), this.clock);

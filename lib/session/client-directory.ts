@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { poolerError } from '../errors.js';
 import type { SluiceConfig } from '../config/types.js';
 import type { ClientSession } from './client-session.js';
+import type { SessionIdentity } from './session-context.js';
 
 export class ClientDirectory {
   /** Live sessions by `pid:secret`. */
@@ -40,9 +41,9 @@ export class ClientDirectory {
   }
 
   /** Forgets an ended session and gives back its tenant's client count. */
-  remove(session: ClientSession): void {
-    this.byKey.delete(cancelKey(session.ident.pid, session.ident.secret));
-    const tenant = session.ident.tenant;
+  remove(ident: Pick<SessionIdentity, 'pid' | 'secret' | 'tenant'>): void {
+    this.byKey.delete(cancelKey(ident.pid, ident.secret));
+    const tenant = ident.tenant;
     const n = (this.perTenant.get(tenant) ?? 1) - 1;
     if (n > 0) this.perTenant.set(tenant, n);
     else this.perTenant.delete(tenant);

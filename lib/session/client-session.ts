@@ -9,17 +9,17 @@ import type { List } from '../list.js';
 import type { Pool } from '../pool/pool.js';
 import type { ServerConnection, ServerLink } from '../pool/server-connection.js';
 import type { Waiter } from '../scheduler/scheduler.js';
-import type { Grant, Ticket } from '../scheduler/scheduler-nodes.js';
-import { ClientParams } from './params.js';
-import { TransactionShape } from './transaction-shape.js';
-import { RequestLedger } from './request-ledger.js';
+import type { Grant, Ticket } from '../scheduler/queue/queue-nodes.js';
+import { ClientParams } from './state/params.js';
+import { TransactionShape } from './classify/transaction-shape.js';
+import { RequestLedger } from './relay/request-ledger.js';
 import { INSPECTED_CLIENT_TYPES, refusalOf } from './client-messages.js';
 import { TransactionTiming } from './transaction-timing.js';
-import { CONSUMED, PASS, StateGuard, type GuardHost, type Verdict } from './state-guard.js';
-import { Held, HeldInput } from './held-input.js';
-import { FlowControl } from './flow-control.js';
-import { ClientWriter } from './client-writer.js';
-import { PreparedStatements } from './prepared-statements.js';
+import { CONSUMED, PASS, StateGuard, type GuardHost, type GuardVerdict } from './state/state-guard.js';
+import { Held, HeldInput } from './relay/held-input.js';
+import { FlowControl } from './relay/flow-control.js';
+import { ClientWriter } from './relay/client-writer.js';
+import { PreparedStatements } from './prepared/prepared-statements.js';
 import { FirstFrames } from './first-frames.js';
 import type { SessionContext, SessionIdentity } from './session-context.js';
 
@@ -306,7 +306,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   }
 
   /** Acts on the guard's verdict for a Query or Parse: pass it, drop it (answered), or send its replacement. */
-  private guarded(type: number, v: Verdict): boolean {
+  private guarded(type: number, v: GuardVerdict): boolean {
     if (v === CONSUMED) return false;
     if (type === Frontend.Query) this.requestSent();
     else this.owed.open = true;
@@ -683,6 +683,6 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.prepared?.close();
     this.first.clear();
     this.input.clear();
-    this.ctx.closed(this);
+    this.ctx.closed(this.ident);
   }
 }

@@ -1,8 +1,8 @@
 // A transaction's frames that arrive before its server is linked, and their hand-over once one is.
 import { UNTIMED, type ServerConnection } from '../pool/server-connection.js';
 import { appendPart } from '../protocol/byte-runs.js';
-import type { ClientParams } from './params.js';
-import type { PreparedStatements } from './prepared-statements.js';
+import type { ClientParams } from './state/params.js';
+import type { PreparedStatements } from './prepared/prepared-statements.js';
 
 /** The most of a transaction's opening bytes kept for sending again; a larger opening is not retried. */
 const RESEND_MAX_BYTES = 64 * 1024;

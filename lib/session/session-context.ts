@@ -3,10 +3,9 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { IsolationConfig } from '../config/types.js';
-import type { LaneLearner } from './lane-learner.js';
-import type { StatementRegistry } from './statement-registry.js';
-import type { GuardContext } from './state-guard.js';
-import type { ClientSession } from './client-session.js';
+import type { LaneLearner } from './classify/lane-learner.js';
+import type { StatementRegistry } from './prepared/statement-registry.js';
+import type { GuardContext } from './state/state-guard.js';
 
 export interface SessionContext {
   clock: Clock;
@@ -21,7 +20,7 @@ export interface SessionContext {
   /** An exception escaped the session's handling and ended it (counted in metrics). */
   sessionFault(): void;
   /** Called once when the session ends, so the owner can forget it. */
-  closed(session: ClientSession): void;
+  closed(ident: SessionIdentity): void;
   /** Session state and LISTEN/NOTIFY in transaction mode. */
   guard: GuardContext;
 }

@@ -4,7 +4,7 @@ import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resolveRunAs, type RunAs } from '../../lib/local-postgres-binaries.js';
+import { resolveRunAs, type RunAs } from '../../lib/local-postgres/binaries.js';
 import type { TeardownHost } from './postgres.js';
 
 const execFileAsync = promisify(execFile);
@@ -71,7 +71,7 @@ async function makeLeaf(dir: string, name: string, cn: string, altNames: string,
   return { cert, key };
 }
 
-/** Who Postgres runs as (see lib/local-postgres.ts): as root, the `postgres` OS user, which must own the key files. */
+/** Who Postgres runs as (see lib/local-postgres/instance.ts): as root, the `postgres` OS user, which must own the key files. */
 async function postgresOwner(): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   try {

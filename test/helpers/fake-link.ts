@@ -1,5 +1,5 @@
 // A stand-in for a watched ServerConnection in unit tests: records what Sluice writes and plays server replies through the watcher as ServerConnection would.
-import { Verdict, type ReplyWatcher, type ServerConnection } from '../../lib/pool/server-connection.js';
+import { ReplyVerdict, type ReplyWatcher, type ServerConnection } from '../../lib/pool/server-connection.js';
 import { ServerStatements } from '../../lib/pool/server-statements.js';
 import { COMPLETIONS } from '../../lib/protocol/statement-frames.js';
 import { message, readyForQuery } from './bytes.js';
@@ -67,13 +67,13 @@ export class FakeLink {
     const type = String.fromCharCode(frame[0]);
     const code = frame[0];
     const w = this.watcher();
-    let verdict = Verdict.Forward;
+    let verdict = ReplyVerdict.Forward;
     if (COMPLETIONS.includes(code)) {
       if (++this.completions === this.stop) verdict = w.completion(frame, 0, frame.length);
     } else if (type === 'E') verdict = w.error(sqlstate, frame, 0, frame.length);
     else if (type === 'Z') verdict = w.ready(frame, 0, frame.length);
     else if (type === 't' && this.parameterWatch) verdict = w.parameters(frame, 0, frame.length);
-    if (verdict === Verdict.Forward) this.toClient(frame, 0, frame.length);
+    if (verdict === ReplyVerdict.Forward) this.toClient(frame, 0, frame.length);
   }
 
   /** Several replies in order, e.g. '12DCZ' (D is a DataRow, not a completion). */

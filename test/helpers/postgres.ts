@@ -1,6 +1,6 @@
 // Owns the real Postgres each integration test file runs against: a throwaway local server (or SLUICE_TEST_PG) with db `app` and fixed roles.
 import pg from 'pg';
-import { startLocalPostgres, type LocalPostgres } from '../../lib/local-postgres.js';
+import { startLocalPostgres, type LocalPostgres } from '../../lib/local-postgres/instance.js';
 
 export type RoleMethod = 'scram' | 'md5' | 'trust' | 'password';
 

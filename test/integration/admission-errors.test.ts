@@ -4,7 +4,7 @@ import t from 'tap';
 import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { sendCancelRequest } from '../helpers/raw-client.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
-import { showTenants } from '../../lib/admin/show-isolation.js';
+import { showTenants } from '../../lib/admin/console/show-isolation.js';
 import { errorFields, execute, extendedQuery, flush, parse, bind, syncMsg, typesOf, WireClient } from '../helpers/wire.js';
 
 type Failure = { code?: string; severity?: string; message: string };

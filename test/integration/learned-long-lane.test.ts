@@ -3,7 +3,7 @@ import pg from 'pg';
 import t from 'tap';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
-import { LaneLearner } from '../../lib/session/lane-learner.js';
+import { LaneLearner } from '../../lib/session/classify/lane-learner.js';
 
 const pgServer = await startTestPostgres(t);
 

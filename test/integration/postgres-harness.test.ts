@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import pg from 'pg';
 import t from 'tap';
-import { startLocalPostgres } from '../../lib/local-postgres.js';
+import { startLocalPostgres } from '../../lib/local-postgres/instance.js';
 import { ROLES, TEST_HBA, startTestPostgres } from '../helpers/postgres.js';
 
 type SeenAuth = 'scram' | 'md5' | 'password' | 'trust';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import t from 'tap';
 import { startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
-import type { ClassSnapshot } from '../../lib/scheduler/scheduler-types.js';
+import type { ClassSnapshot } from '../../lib/scheduler/queue/queue-types.js';
 
 const pgServer = await startTestPostgres(t);
 

@@ -3,7 +3,7 @@ import { FakeClock } from '../../../lib/clock.js';
 import { parseConfig } from '../../../lib/config/schema.js';
 import type { SluiceConfig } from '../../../lib/config/types.js';
 import type { AdminHost } from '../../../lib/admin/admin-host.js';
-import type { CommandContext } from '../../../lib/admin/commands.js';
+import type { CommandContext } from '../../../lib/admin/console/console-reply.js';
 import { silentLogger } from '../../../lib/log.js';
 import { Scheduler } from '../../../lib/scheduler/scheduler.js';
 

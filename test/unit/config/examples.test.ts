@@ -4,8 +4,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../../lib/config/load.js';
-import { budgetOf, budgetPolicy } from '../../../lib/scheduler/budget-policy.js';
-import { policyProblems } from '../../../lib/scheduler/policy.js';
+import { budgetOf } from '../../../lib/config/budget-key.js';
+import { budgetPolicy } from '../../../lib/scheduler/budget-policy.js';
+import { policyProblems } from '../../../lib/scheduler/queue/policy.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();

@@ -3,10 +3,10 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import perfHooks, { type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FairQueue } from '../../../lib/scheduler/fair-queue.js';
-import { ShadowQueue } from '../../../lib/scheduler/shadow-queue.js';
-import type { Grant } from '../../../lib/scheduler/scheduler-nodes.js';
-import { isRejection, type SchedulerSnapshot } from '../../../lib/scheduler/scheduler-types.js';
+import { QueueEngine } from '../../../lib/scheduler/queue/queue-engine.js';
+import { ShadowQueue } from '../../../lib/scheduler/queue/shadow-queue.js';
+import type { Grant } from '../../../lib/scheduler/queue/queue-nodes.js';
+import { isRejection, type SchedulerSnapshot } from '../../../lib/scheduler/queue/queue-types.js';
 import { EVENT_LOOP_SAMPLE_MS, SluiceMetrics, type MetricsSources } from '../../../lib/metrics/sluice-metrics.js';
 import type { PoolView } from '../../../lib/metrics/pool-metrics.js';
 import type { SessionView } from '../../../lib/metrics/client-metrics.js';
@@ -40,7 +40,7 @@ function setup(w: Partial<World> = {}) {
 /** A fair queue of 4 slots on a hand-driven clock, its grants observed the way Scheduler does. */
 function queue(metrics: SluiceMetrics, budget = 'app') {
   let now = 0;
-  const q = new FairQueue<string>(policy({ slots: 4, burstSlotSeconds: 0, classes: { report: {} } }), () => now);
+  const q = new QueueEngine<string>('fair', policy({ slots: 4, burstSlotSeconds: 0, classes: { report: {} } }), () => now);
   const grants: Grant<string>[] = [];
   return {
     q,

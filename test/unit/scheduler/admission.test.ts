@@ -3,7 +3,7 @@ import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
 import { poolerError } from '../../../lib/errors.js';
 import { Scheduler, type BudgetPolicy, type Waiter } from '../../../lib/scheduler/scheduler.js';
-import type { SchedulerObserver } from '../../../lib/scheduler/scheduler-types.js';
+import type { SchedulerObserver } from '../../../lib/scheduler/queue/queue-types.js';
 import { policy, type PolicyInput } from './fixtures.js';
 import { FakePool, FakeWaiter } from './pool-fakes.js';
 

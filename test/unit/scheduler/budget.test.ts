@@ -5,7 +5,7 @@ import { Scheduler, type BudgetPolicy } from '../../../lib/scheduler/scheduler.j
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import { policy } from './fixtures.js';
 import { FakePool, FakeWaiter } from './pool-fakes.js';
-import { mulberry32 } from './sim.js';
+import { mulberry32 } from './queue/sim.js';
 
 interface Tenant {
   name: string;

@@ -1,5 +1,5 @@
 // Policy builders shared by the scheduler tests.
-import type { ClassPolicy, SchedulerPolicy, TenantPolicy } from '../../../lib/scheduler/policy.js';
+import type { ClassPolicy, SchedulerPolicy, TenantPolicy } from '../../../lib/scheduler/queue/policy.js';
 
 export function tenant(p: Partial<TenantPolicy> = {}): TenantPolicy {
   return { weight: 1, reservation: 0, limit: Infinity, maxQueue: Infinity, queueTimeoutMs: 0, ...p };

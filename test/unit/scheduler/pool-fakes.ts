@@ -4,7 +4,7 @@ import type { PoolerError } from '../../../lib/errors.js';
 import type { Pool } from '../../../lib/pool/pool.js';
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import type { Waiter } from '../../../lib/scheduler/scheduler.js';
-import type { Grant, Ticket } from '../../../lib/scheduler/scheduler-nodes.js';
+import type { Grant, Ticket } from '../../../lib/scheduler/queue/queue-nodes.js';
 
 /** A server connection as the scheduler sees it: it sits in a pool's idle list and can be closed (evicted). */
 export class FakeConn {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import { FirstFrames, type FirstFramesHost } from '../../../lib/session/first-frames.js';
-import { ClientParams } from '../../../lib/session/params.js';
+import { ClientParams } from '../../../lib/session/state/params.js';
 
 /** A server connection that records writes and lets the test finish an internal query. */
 class FakeConn {
