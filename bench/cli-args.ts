@@ -28,7 +28,10 @@ scenarios: ${SCENARIO_NAMES.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')
 const TARGETS: readonly TargetName[] = ['direct', 'pgbouncer', 'sluice'];
 
 function list<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) if (!allowed.includes(item as T)) throw new Error(`unknown ${what} "${item}" (one of: ${allowed.join(', ')})`);
   return items as T[];
 }
@@ -49,7 +52,8 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): BenchArg
   const quick = values.quick ?? false;
   const secondsText = values.seconds ?? env.BENCH_SECONDS;
   const seconds = secondsText === undefined ? (quick ? 2 : 10) : Number(secondsText);
-  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`--seconds / BENCH_SECONDS must be a whole number >= 1, got "${secondsText}"`);
+  if (!Number.isInteger(seconds) || seconds < 1)
+    throw new Error(`--seconds / BENCH_SECONDS must be a whole number >= 1, got "${secondsText}"`);
   const soakText = values['soak-seconds'];
   const soakSeconds = soakText === undefined ? (quick ? 60 : 600) : Number(soakText);
   if (!Number.isInteger(soakSeconds) || soakSeconds < 10) throw new Error(`--soak-seconds must be a whole number >= 10, got "${soakText}"`);

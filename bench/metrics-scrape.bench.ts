@@ -44,10 +44,11 @@ function world(maxTenants: number) {
   let item = 0;
   /** One round: every (tenant, class) queues one transaction; grants and releases go through the observer. */
   const round = (): void => {
-    for (let t = 0; t < TENANTS; t++) for (const c of CLASSES) {
-      const r = q.enqueue(item++, `tenant-${String(t).padStart(4, '0')}`, c);
-      if (isRejection(r)) throw new Error(r.reason);
-    }
+    for (let t = 0; t < TENANTS; t++)
+      for (const c of CLASSES) {
+        const r = q.enqueue(item++, `tenant-${String(t).padStart(4, '0')}`, c);
+        if (isRejection(r)) throw new Error(r.reason);
+      }
     for (;;) {
       for (let g = q.next(); g; g = q.next()) {
         obs.granted(g.leaf, 'app', g.tenant, g.cls, g.waitedMs);
@@ -55,7 +56,7 @@ function world(maxTenants: number) {
       }
       if (held.length === 0) break;
       now += 1;
-      for (const g of held.splice(0, held.length > SLOTS / 2 ? SLOTS / 2 : held.length)) {
+      for (const g of held.splice(0, Math.min(held.length, SLOTS / 2))) {
         q.release(g);
         obs.released(g.leaf, 'app', g.tenant, g.cls, now - g.dispatchedAt);
       }
@@ -90,7 +91,7 @@ async function scrapeBench(maxTenants: number): Promise<Record<string, string | 
   return {
     max_tenants: maxTenants,
     series,
-    'KiB': Math.round(Buffer.byteLength(text) / 1024),
+    KiB: Math.round(Buffer.byteLength(text) / 1024),
     'scrape p50 ms': percentile(times, 0.5).toFixed(1),
     'scrape p99 ms': percentile(times, 0.99).toFixed(1),
     'longest event-loop stall ms': (lag.max / 1e6).toFixed(1),
@@ -115,6 +116,8 @@ function observerBench(): Record<string, string | number> {
   return { 'observer ns per transaction (granted + released)': ns.toFixed(0) };
 }
 
-console.log(`metrics scrape: ${TENANTS} tenants × ${CLASSES.length} classes, one budget of ${SLOTS} slots, 20 pools; ${SCRAPES} scrapes each`);
+console.log(
+  `metrics scrape: ${TENANTS} tenants × ${CLASSES.length} classes, one budget of ${SLOTS} slots, 20 pools; ${SCRAPES} scrapes each`,
+);
 console.table([await scrapeBench(100), await scrapeBench(TENANTS)]);
 console.table([observerBench()]);

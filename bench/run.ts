@@ -22,7 +22,17 @@ import { findPgbouncer, PgbouncerTarget, PGBOUNCER_INSTALL_HINT } from './target
 import { SluiceTarget } from './targets/sluice-target.js';
 import type { Target } from './targets/target.js';
 
-const SCENARIOS: Record<ScenarioName, Scenario> = { throughput, fairfifo: fairFifo, noisy, storm, idle, http, faults, soak, logins: loginStorm };
+const SCENARIOS: Record<ScenarioName, Scenario> = {
+  throughput,
+  fairfifo: fairFifo,
+  noisy,
+  storm,
+  idle,
+  http,
+  faults,
+  soak,
+  logins: loginStorm,
+};
 const RENDERERS = Object.fromEntries(SCENARIO_NAMES.map((n) => [n, SCENARIOS[n].render])) as Renderers;
 const PGBENCH_SCALE = 10;
 const IDLE_CLIENTS = 10_000;
@@ -59,7 +69,13 @@ async function printTable(root: string, which: string | boolean): Promise<number
 
 type Pgbouncer = Awaited<ReturnType<typeof findPgbouncer>>;
 
-function targetsFor(args: BenchArgs, cleanup: Cleanup, ctx: { root: string; fdLimit: number }, postgres: BenchPostgres, pgbouncer: Pgbouncer) {
+function targetsFor(
+  args: BenchArgs,
+  cleanup: Cleanup,
+  ctx: { root: string; fdLimit: number },
+  postgres: BenchPostgres,
+  pgbouncer: Pgbouncer,
+) {
   const all: Target[] = [new DirectTarget(postgres)];
   if (pgbouncer) all.push(new PgbouncerTarget(cleanup, postgres, pgbouncer, ctx.fdLimit));
   all.push(new SluiceTarget(cleanup, postgres, path.join(ctx.root, 'dist', 'cli.js'), ctx.fdLimit));
@@ -82,7 +98,12 @@ async function bench(args: BenchArgs, root: string, cleanup: Cleanup): Promise<v
   const { targets, pgbouncerVersion } = targetsFor(args, cleanup, { root, fdLimit }, postgres, pgbouncer);
   const ctx: BenchContext = {
     options: { seconds: args.seconds, quick: args.quick, fdLimit, idleClients, soakSeconds: args.soakSeconds },
-    rootDir: root, cleanup, postgres, targets, units: await procUnits(), progress,
+    rootDir: root,
+    cleanup,
+    postgres,
+    targets,
+    units: await procUnits(),
+    progress,
   };
   const dir = resultsDir(root, new Date(), args.quick);
   for (const name of args.scenarios) {
@@ -90,7 +111,15 @@ async function bench(args: BenchArgs, root: string, cleanup: Cleanup): Promise<v
     const machine = await describeMachine({ postgres: `PostgreSQL ${postgres.version}`, pgbouncer: pgbouncerVersion, pgbench });
     const outcome = await SCENARIOS[name].run(ctx);
     if (cleanup.interrupted) return; // Children died with the signal: this outcome is not a measurement.
-    const record = { title: SCENARIOS[name].title, startedAt, finishedAt: new Date().toISOString(), seconds: args.seconds, quick: args.quick, machine, outcome };
+    const record = {
+      title: SCENARIOS[name].title,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      seconds: args.seconds,
+      quick: args.quick,
+      machine,
+      outcome,
+    };
     const md = await saveScenario(dir, name, record, RENDERERS, SCENARIO_NAMES);
     console.log(`\n${SCENARIOS[name].render(outcome)}\n`);
     progress(`${name} done; tables in ${path.relative(root, md)}`);

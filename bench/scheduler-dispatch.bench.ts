@@ -1,6 +1,13 @@
 // Micro-benchmark of one scheduling decision (release + next) at 10,000 tenants × 4 classes, fair vs fifo.
 // Run: npm run bench:scheduler (compiles with tsconfig.bench.json); prints a table to stdout.
-import { QueueEngine, ShadowQueue, type Grant, type SchedulerPolicy, type SlotQueue, type TenantPolicy } from '../lib/scheduler/queue/index.js';
+import {
+  QueueEngine,
+  ShadowQueue,
+  type Grant,
+  type SchedulerPolicy,
+  type SlotQueue,
+  type TenantPolicy,
+} from '../lib/scheduler/queue/index.js';
 
 const TENANTS = 10_000;
 const CLASSES = ['oltp', 'report', 'analytics', 'migration'] as const;
@@ -18,7 +25,13 @@ function benchPolicy(): SchedulerPolicy {
   const tenants = new Map<string, TenantPolicy>();
   for (let i = 0; i < TENANTS; i++) {
     const reservation = i < 20 ? 2 : 0;
-    tenants.set(`t${i}`, { weight: 1 + (i % 8), reservation, limit: i % 10 === 0 ? 4 : Infinity, maxQueue: Infinity, queueTimeoutMs: 30_000 });
+    tenants.set(`t${i}`, {
+      weight: 1 + (i % 8),
+      reservation,
+      limit: i % 10 === 0 ? 4 : Infinity,
+      maxQueue: Infinity,
+      queueTimeoutMs: 30_000,
+    });
   }
   const base = { queueTimeoutMs: 0, elastic: false } as const;
   return {
@@ -122,14 +135,20 @@ function main(): void {
     run('shadow', (now) => new ShadowQueue<Item>(policy, now, { elastic }), 1),
   ];
   const f = (us: number): string => us.toFixed(2).padStart(8);
-  console.log(`scheduler dispatch: ${TENANTS} tenants × ${CLASSES.length} classes, ${SLOTS} slots, ${TENANTS * CLASSES.length * ITEMS_PER_LEAF} items queued, node ${process.version}`);
+  console.log(
+    `scheduler dispatch: ${TENANTS} tenants × ${CLASSES.length} classes, ${SLOTS} slots, ${TENANTS * CLASSES.length * ITEMS_PER_LEAF} items queued, node ${process.version}`,
+  );
   console.log('mode     release+next µs: p50      p99    p99.9      max   enqueue p99 µs   tick() ms');
   for (const r of results) {
-    console.log(`${r.name.padEnd(8)}              ${f(r.p50)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}        ${f(r.enqueueP99)}   ${r.tickMs.toFixed(3).padStart(9)}`);
+    console.log(
+      `${r.name.padEnd(8)}              ${f(r.p50)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}        ${f(r.enqueueP99)}   ${r.tickMs.toFixed(3).padStart(9)}`,
+    );
   }
   const fair = results[0]!;
   const fifo = results[1]!;
-  console.log(`fair/fifo p50 ratio ${(fair.p50 / fifo.p50).toFixed(2)}, p99 ratio ${(fair.p99 / fifo.p99).toFixed(2)}; target fair p99 <= 10 µs: ${fair.p99 <= 10 ? 'met' : 'MISSED'}`);
+  console.log(
+    `fair/fifo p50 ratio ${(fair.p50 / fifo.p50).toFixed(2)}, p99 ratio ${(fair.p99 / fifo.p99).toFixed(2)}; target fair p99 <= 10 µs: ${fair.p99 <= 10 ? 'met' : 'MISSED'}`,
+  );
 }
 
 main();

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
 import { ConfigError } from './config/schema.js';
+import type { SluiceConfig } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { Pooler } from './pooler.js';
 
@@ -28,7 +29,7 @@ async function main(): Promise<number> {
 }
 
 async function runWithConfig(path: string, log: Logger): Promise<number> {
-  let config;
+  let config: SluiceConfig;
   try {
     config = loadConfigFile(path);
   } catch (err) {

@@ -35,22 +35,10 @@ export const ERRORS = {
     (p) => `unsupported frontend protocol ${p.major}.${p.minor}: Sluice speaks protocol 3.0`,
   ),
   SLUICE_REPLICATION_UNSUPPORTED: def('0A000', 'FATAL', () => 'replication connections are not supported by Sluice'),
-  SLUICE_BAD_STARTUP_PARAMETER: def<{ name: string }>(
-    '08P01',
-    'FATAL',
-    (p) => `unsupported startup parameter: ${p.name}`,
-  ),
+  SLUICE_BAD_STARTUP_PARAMETER: def<{ name: string }>('08P01', 'FATAL', (p) => `unsupported startup parameter: ${p.name}`),
   SLUICE_NO_USER: def('28000', 'FATAL', () => 'no PostgreSQL user name specified in startup packet'),
-  SLUICE_UNKNOWN_DATABASE: def<{ database: string }>(
-    '3D000',
-    'FATAL',
-    (p) => `database "${p.database}" is not configured in Sluice`,
-  ),
-  SLUICE_AUTH_FAILED: def<{ user: string; method: string }>(
-    '28P01',
-    'FATAL',
-    (p) => `password authentication failed for user "${p.user}"`,
-  ),
+  SLUICE_UNKNOWN_DATABASE: def<{ database: string }>('3D000', 'FATAL', (p) => `database "${p.database}" is not configured in Sluice`),
+  SLUICE_AUTH_FAILED: def<{ user: string; method: string }>('28P01', 'FATAL', (p) => `password authentication failed for user "${p.user}"`),
   SLUICE_LOGIN_THROTTLED: def<{ address: string; seconds: number }>(
     '08004',
     'FATAL',
@@ -63,15 +51,12 @@ export const ERRORS = {
     () => 'cleartext password authentication requires TLS (set auth_plain_without_tls to allow it)',
   ),
   SLUICE_TLS_REQUIRED: def('28000', 'FATAL', () => 'this listener requires TLS'),
-  SLUICE_TOO_MANY_CLIENTS: def<{ max: number }>(
-    '53300',
-    'FATAL',
-    (p) => `no more connections allowed (max_client_conn=${p.max})`,
-  ),
+  SLUICE_TOO_MANY_CLIENTS: def<{ max: number }>('53300', 'FATAL', (p) => `no more connections allowed (max_client_conn=${p.max})`),
   SLUICE_QUERY_WAIT_TIMEOUT: def<Admission & { reason: string }>(
     '53300',
     'ERROR',
-    (p) => `query_wait_timeout: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms for a server connection to ${p.pool}${p.reason}`,
+    (p) =>
+      `query_wait_timeout: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms for a server connection to ${p.pool}${p.reason}`,
   ),
   SLUICE_QUEUE_FULL: def<Admission>(
     '53300',
@@ -81,7 +66,8 @@ export const ERRORS = {
   SLUICE_QUEUE_EARLY_REJECT: def<Admission & { expectedMs: number; timeoutMs: number }>(
     '53300',
     'ERROR',
-    (p) => `queue too long: tenant "${p.tenant}" class "${p.cls}" would wait about ${Math.round(p.expectedMs)} ms for ${p.pool}, more than its queue timeout of ${Math.round(p.timeoutMs)} ms, so it was refused at once`,
+    (p) =>
+      `queue too long: tenant "${p.tenant}" class "${p.cls}" would wait about ${Math.round(p.expectedMs)} ms for ${p.pool}, more than its queue timeout of ${Math.round(p.timeoutMs)} ms, so it was refused at once`,
   ),
   SLUICE_RATE_LIMITED: def<Admission>(
     '53400',
@@ -103,11 +89,7 @@ export const ERRORS = {
     'ERROR',
     (p) => `could not log in to the server for ${p.pool}: ${p.reason}`,
   ),
-  SLUICE_SERVER_CONNECTION_LOST: def<{ reason: string }>(
-    '08006',
-    'FATAL',
-    (p) => `server connection lost: ${p.reason}`,
-  ),
+  SLUICE_SERVER_CONNECTION_LOST: def<{ reason: string }>('08006', 'FATAL', (p) => `server connection lost: ${p.reason}`),
   SLUICE_CLIENT_IDLE_TIMEOUT: def('08P01', 'FATAL', () => 'client_idle_timeout: connection closed after being idle'),
   SLUICE_CLIENT_LOGIN_TIMEOUT: def('08P01', 'FATAL', () => 'client_login_timeout: login did not complete in time'),
   SLUICE_IDLE_TRANSACTION_TIMEOUT: def(
@@ -118,33 +100,28 @@ export const ERRORS = {
   SLUICE_CANCELED_WHILE_QUEUED: def<Admission>(
     '57014',
     'ERROR',
-    (p) => `canceling statement due to user request: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
+    (p) =>
+      `canceling statement due to user request: tenant "${p.tenant}" class "${p.cls}" waited ${Math.round(p.waitedMs)} ms in the queue for ${p.pool}`,
   ),
   SLUICE_SESSION_STATE_REJECTED: def<{ statement: string }>(
     '0A000',
     'ERROR',
-    (p) => `${p.statement} is not allowed here: session_state is "reject", and in transaction pooling its effect would outlive the transaction on a shared server connection`,
+    (p) =>
+      `${p.statement} is not allowed here: session_state is "reject", and in transaction pooling its effect would outlive the transaction on a shared server connection`,
   ),
   SLUICE_LISTEN_FAILED: def<{ channel: string; reason: string }>(
     '08006',
     'ERROR',
     (p) => `could not listen on channel "${p.channel}": ${p.reason}`,
   ),
-  SLUICE_UNKNOWN_PREPARED_STATEMENT: def<{ name: string }>(
-    '26000',
-    'ERROR',
-    (p) => `prepared statement "${p.name}" does not exist`,
-  ),
+  SLUICE_UNKNOWN_PREPARED_STATEMENT: def<{ name: string }>('26000', 'ERROR', (p) => `prepared statement "${p.name}" does not exist`),
   SLUICE_UNNAMED_STATEMENT_ELSEWHERE: def<Record<string, never>>(
     '26000',
     'ERROR',
-    () => 'unnamed prepared statement does not exist on this server connection: it was prepared in an earlier transaction; send Parse again',
+    () =>
+      'unnamed prepared statement does not exist on this server connection: it was prepared in an earlier transaction; send Parse again',
   ),
-  SLUICE_DUPLICATE_PREPARED_STATEMENT: def<{ name: string }>(
-    '42P05',
-    'ERROR',
-    (p) => `prepared statement "${p.name}" already exists`,
-  ),
+  SLUICE_DUPLICATE_PREPARED_STATEMENT: def<{ name: string }>('42P05', 'ERROR', (p) => `prepared statement "${p.name}" already exists`),
   SLUICE_RESULT_TYPE_CHANGED: def('0A000', 'ERROR', () => 'cached plan must not change result type'),
   SLUICE_SHUTTING_DOWN: def('57P01', 'FATAL', () => 'Sluice is shutting down'),
   SLUICE_CLIENT_KILLED: def('57P01', 'FATAL', () => 'connection closed by the Sluice administrator'),
@@ -163,11 +140,7 @@ export const ERRORS = {
     'ERROR',
     (p) => `${p.command} needs a user in admin_users; "${p.user}" is a stats user and may only run SHOW commands`,
   ),
-  SLUICE_ADMIN_UNKNOWN_COMMAND: def<{ text: string }>(
-    '42601',
-    'ERROR',
-    (p) => `invalid admin console command "${p.text}", use SHOW HELP;`,
-  ),
+  SLUICE_ADMIN_UNKNOWN_COMMAND: def<{ text: string }>('42601', 'ERROR', (p) => `invalid admin console command "${p.text}", use SHOW HELP;`),
   SLUICE_ADMIN_EXTENDED_PROTOCOL: def(
     '0A000',
     'ERROR',
@@ -242,7 +215,9 @@ export class HttpError extends Error {
 
 export function httpError<C extends HttpErrorCode>(
   code: C,
-  ...args: HttpParamsOf<C> extends void ? [params?: undefined, problems?: readonly string[]] : [params: HttpParamsOf<C>, problems?: readonly string[]]
+  ...args: HttpParamsOf<C> extends void
+    ? [params?: undefined, problems?: readonly string[]]
+    : [params: HttpParamsOf<C>, problems?: readonly string[]]
 ): HttpError {
   const [params, problems] = args;
   const d = HTTP_ERRORS[code] as HttpErrorDef<unknown>;

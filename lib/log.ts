@@ -10,17 +10,7 @@ export interface LogOptions {
 }
 
 /** Field names whose values never reach a log line, whatever object they sit in. */
-const REDACT = [
-  'password',
-  '*.password',
-  '*.*.password',
-  'secret',
-  '*.secret',
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-];
+const REDACT = ['password', '*.password', '*.*.password', 'secret', '*.secret', 'token', '*.token', 'authorization', '*.authorization'];
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const options = {
@@ -28,9 +18,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
     base: { name: 'sluice' },
     redact: { paths: REDACT, censor: '[redacted]' },
   };
-  return opts.destination
-    ? pino(options, opts.destination as unknown as pino.DestinationStream)
-    : pino(options);
+  return opts.destination ? pino(options, opts.destination as unknown as pino.DestinationStream) : pino(options);
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

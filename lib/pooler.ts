@@ -123,7 +123,8 @@ export class Pooler {
     });
     this.notifyHub = new NotifyHub(this.clock, this.log);
     this.loginThrottle = new LoginThrottle(this.clock, () => this.config, {
-      locked: (address, failures, lockoutMs) => this.log.warn({ address, failures, lockoutMs }, 'too many failed logins from one address; refusing its logins for a while'),
+      locked: (address, failures, lockoutMs) =>
+        this.log.warn({ address, failures, lockoutMs }, 'too many failed logins from one address; refusing its logins for a while'),
       refused: () => this.metrics.loginThrottled(),
     });
     this.listener = new Listener({
@@ -150,7 +151,10 @@ export class Pooler {
     if (a) {
       this.adminHttp = new AdminHttpServer(this.adminContext());
       const at = await this.adminHttp.listen(a.listen_addr, a.port);
-      this.log.info({ addr: at.address, port: at.port, writes: a.token === undefined ? 'off (no token)' : 'bearer token' }, 'admin HTTP listening');
+      this.log.info(
+        { addr: at.address, port: at.port, writes: a.token === undefined ? 'off (no token)' : 'bearer token' },
+        'admin HTTP listening',
+      );
     }
     return addr;
   }
@@ -182,7 +186,12 @@ export class Pooler {
       readiness: () => {
         const connected = this.directory.connectedDatabases();
         const timeoutMs = Math.min(READINESS_PROBE_MS, this.config.server_connect_timeout || READINESS_PROBE_MS);
-        return checkReadiness({ listening: this.listening && !this.closing && !this.draining, databases: this.config.databases.values(), connected, timeoutMs });
+        return checkReadiness({
+          listening: this.listening && !this.closing && !this.draining,
+          databases: this.config.databases.values(),
+          connected,
+          timeoutMs,
+        });
       },
     };
   }
@@ -193,7 +202,7 @@ export class Pooler {
     this.scheduler.applyPolicies();
   }
 
-  private schedulerSettings(c: SluiceConfig): SchedulerSettings {
+  private schedulerSettings(_c: SluiceConfig): SchedulerSettings {
     return {
       loginRetryMs: LOGIN_RETRY_MS,
       observer: this.metrics.scheduler,
@@ -252,7 +261,10 @@ export class Pooler {
 
   /** A FATAL refusal after authentication; logged like every other disconnect. */
   private refuse(req: LoginRequest, err: PoolerError): void {
-    this.log.info({ client: req.id, user: req.user, db: req.database, reason: `${err.code}: ${err.message}` }, 'client disconnected during login');
+    this.log.info(
+      { client: req.id, user: req.user, db: req.database, reason: `${err.code}: ${err.message}` },
+      'client disconnected during login',
+    );
     if (req.socket.destroyed) return;
     req.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message }));
   }
@@ -272,7 +284,8 @@ export class Pooler {
       if (req.socket.destroyed) return;
       try {
         if (refusal === null) return this.openSession(req, pool, tenant, ruleClass);
-        if (refusal.sqlstate === null) return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: refusal.message }));
+        if (refusal.sqlstate === null)
+          return this.refuse(req, poolerError('SLUICE_SERVER_LOGIN_FAILED', { pool: pool.name, reason: refusal.message }));
         this.refuseAsPostgres(req, refusal.sqlstate, refusal.message);
       } catch (e) {
         this.log.error({ client: req.id, err: e }, 'internal error starting a client session');
@@ -283,7 +296,10 @@ export class Pooler {
 
   /** Postgres' own refusal of a startup setting, as Postgres would send it at login: FATAL, its SQLSTATE and message. */
   private refuseAsPostgres(req: LoginRequest, sqlstate: string, message: string): void {
-    this.log.info({ client: req.id, user: req.user, db: req.database, reason: `${sqlstate}: ${message}` }, 'client disconnected during login');
+    this.log.info(
+      { client: req.id, user: req.user, db: req.database, reason: `${sqlstate}: ${message}` },
+      'client disconnected during login',
+    );
     req.socket.end(encode.errorResponse({ severity: 'FATAL', sqlstate, message }));
   }
 
@@ -293,7 +309,12 @@ export class Pooler {
     if (!this.clients.admit(tenant, max)) return this.refuse(req, poolerError('SLUICE_TENANT_MAX_CLIENTS', { tenant, max }));
     pool.stats.clientLogins++;
     const ident = {
-      id: req.id, user: req.user, database: req.database, tenant, ruleClass, ...this.clients.newCancelKey(),
+      id: req.id,
+      user: req.user,
+      database: req.database,
+      tenant,
+      ruleClass,
+      ...this.clients.newCancelKey(),
     };
     const session = new ClientSession(req.socket, ident, pool, this.sessionContext(), req.settings, this.config.max_packet_size);
     this.clients.add(session);
@@ -425,7 +446,10 @@ export class Pooler {
     if (this.closing || this.draining) return this.closed;
     this.draining = true;
     const timeoutMs = this.config.shutdown_timeout;
-    this.log.info({ clients: this.clients.size, timeoutMs, waitForClients }, 'shutting down: no new clients, running transactions may finish');
+    this.log.info(
+      { clients: this.clients.size, timeoutMs, waitForClients },
+      'shutting down: no new clients, running transactions may finish',
+    );
     void this.listener.stopAccepting();
     if (timeoutMs > 0) {
       this.drainTimer = this.clock.setTimer(() => {

@@ -52,7 +52,7 @@ export function busyPerWindow(samples: readonly ActivitySample[], roles: readonl
     const k = Math.floor(s.atMs / windowMs);
     let sums = windows.get(k);
     if (!sums) windows.set(k, (sums = roles.map(() => 0)));
-    roles.forEach((r, i) => (sums![i]! += s.busy[r] ?? 0));
+    for (const [i, r] of roles.entries()) sums[i]! += s.busy[r] ?? 0;
   }
   return [...windows.entries()].sort((a, b) => a[0] - b[0]).map(([, sums]) => sums);
 }

@@ -45,7 +45,8 @@ function append(buffer: string, chunk: string, max: number): string {
 /** `sh -c 'ulimit -n N; exec cmd args'`: exec keeps the pid, so /proc/<pid> is the program itself. */
 function wrapped(cmd: string, args: string[], fdLimit: number | undefined): [string, string[]] {
   if (!fdLimit) return [cmd, args];
-  const script = 'h=$(ulimit -Hn); n="$1"; shift; [ "$h" = unlimited ] || [ "$h" -ge "$n" ] || n="$h"; ulimit -n "$n" 2>/dev/null; exec "$@"';
+  const script =
+    'h=$(ulimit -Hn); n="$1"; shift; [ "$h" = unlimited ] || [ "$h" -ge "$n" ] || n="$h"; ulimit -n "$n" 2>/dev/null; exec "$@"';
   return ['sh', ['-c', script, 'bench-fd-limit', String(fdLimit), cmd, ...args]];
 }
 
@@ -96,7 +97,12 @@ export function startChild(cleanup: Cleanup, cmd: string, args: string[], opts: 
 }
 
 /** Runs a child to completion; kills it after `timeoutMs`. */
-export async function runChild(cleanup: Cleanup, cmd: string, args: string[], opts: ChildOptions & { timeoutMs?: number } = {}): Promise<ChildResult> {
+export async function runChild(
+  cleanup: Cleanup,
+  cmd: string,
+  args: string[],
+  opts: ChildOptions & { timeoutMs?: number } = {},
+): Promise<ChildResult> {
   const child = startChild(cleanup, cmd, args, opts);
   const timer = setTimeout(() => void child.stop('SIGKILL'), opts.timeoutMs ?? 600_000);
   const result = await child.done;

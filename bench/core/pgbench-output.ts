@@ -20,7 +20,8 @@ function numberAfter(text: string, label: RegExp): number {
   return m ? Number(m[1]) : NaN;
 }
 
-const ERROR_PREFIX = /^(?:pgbench: (?:error|fatal): )+(?:client \d+ (?:script \d+ )?aborted in command \d+ (?:\([^)]*\) )?(?:of script \d+; )?(?:query \d+)?: ?)?/;
+const ERROR_PREFIX =
+  /^(?:pgbench: (?:error|fatal): )+(?:client \d+ (?:script \d+ )?aborted in command \d+ (?:\([^)]*\) )?(?:of script \d+; )?(?:query \d+)?: ?)?/;
 
 /** "pgbench: error: client 3 script 0 aborted in command 1 query 0: ERROR:  boom" → "ERROR: boom". */
 export function pgbenchErrorMessage(line: string): string {

@@ -132,7 +132,13 @@ class ProgressWatch {
   }
 }
 
-async function spawnPgbench(cleanup: Cleanup, conn: Connection, spec: PgbenchSpec & { open?: boolean }, fdLimit: number, watch: ProgressWatch) {
+async function spawnPgbench(
+  cleanup: Cleanup,
+  conn: Connection,
+  spec: PgbenchSpec & { open?: boolean },
+  fdLimit: number,
+  watch: ProgressWatch,
+) {
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-pgbench-'));
   const forget = cleanup.add(() => rm(dir, { recursive: true, force: true }));
   if (spec.script !== undefined) await writeFile(path.join(dir, 'script.sql'), `${spec.script}\n`);

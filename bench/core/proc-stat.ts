@@ -24,7 +24,10 @@ export function parseProcStat(text: string): ProcSample {
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error('not a /proc/<pid>/stat line: no ")"');
   // After ") ": field 3 (state) is index 0, so field N is index N - 3.
-  const fields = text.slice(close + 2).trim().split(' ');
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   const field = (n: number): number => {
     const value = Number(fields[n - 3]);
     if (!Number.isFinite(value)) throw new Error(`/proc/<pid>/stat field ${n} is not a number: ${fields[n - 3]}`);

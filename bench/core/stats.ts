@@ -69,9 +69,7 @@ export function shareReport(achieved: readonly number[], weights: readonly numbe
 
 /** Per-window maximum share error: `perWindow[k][i]` is tenant i's amount in window k; empty windows are skipped. */
 export function windowShareErrors(perWindow: readonly (readonly number[])[], weights: readonly number[]): number[] {
-  return perWindow
-    .filter((amounts) => amounts.some((a) => a > 0))
-    .map((amounts) => shareReport(amounts, weights).maxError);
+  return perWindow.filter((amounts) => amounts.some((a) => a > 0)).map((amounts) => shareReport(amounts, weights).maxError);
 }
 
 /** a / b, or NaN when either is missing or b is 0. */

@@ -29,7 +29,10 @@ export class CommitWorkload {
   private running = true;
   private readonly loops: Promise<void>[];
 
-  constructor(private readonly conn: Connection, writers: number) {
+  constructor(
+    private readonly conn: Connection,
+    writers: number,
+  ) {
     this.loops = Array.from({ length: writers }, (_, w) => this.writer(w));
   }
 

@@ -16,7 +16,9 @@ export const STOP_MS = 5000;
 /** Backends of a role that are client sessions (the pooler's server connections, or direct clients). */
 async function backends(postgres: BenchPostgres, role: string): Promise<number[]> {
   const rows = await postgres.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend' ORDER BY pid", [role]);
+    "SELECT pid FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend' ORDER BY pid",
+    [role],
+  );
   return rows.map((r) => r.pid);
 }
 
@@ -36,7 +38,9 @@ export interface Injected {
 async function terminateAll(postgres: BenchPostgres, role: string): Promise<Injected> {
   const at = performance.now();
   const rows = await postgres.query<{ n: number }>(
-    "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend'", [role]);
+    "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend'",
+    [role],
+  );
   return { did: `terminated ${rows[0].n} backends`, at };
 }
 
@@ -60,9 +64,13 @@ async function signal(postgres: BenchPostgres, role: string, sig: 'SIGKILL' | 'S
 /** Injects the fault and resolves when the injection itself is over (for sigstop: after SIGCONT). */
 export function injectFault(fault: FaultName, postgres: BenchPostgres, role: string): Promise<Injected> {
   switch (fault) {
-    case 'terminate': return terminateAll(postgres, role);
-    case 'kill-9': return signal(postgres, role, 'SIGKILL');
-    case 'restart': return restart(postgres);
-    case 'sigstop': return signal(postgres, role, 'SIGSTOP');
+    case 'terminate':
+      return terminateAll(postgres, role);
+    case 'kill-9':
+      return signal(postgres, role, 'SIGKILL');
+    case 'restart':
+      return restart(postgres);
+    case 'sigstop':
+      return signal(postgres, role, 'SIGSTOP');
   }
 }

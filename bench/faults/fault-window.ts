@@ -34,7 +34,10 @@ function errorKinds(errors: ClientError[]): string {
     const short = e.what.split('\n')[0].slice(0, 90);
     counts.set(short, (counts.get(short) ?? 0) + 1);
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${n}× ${m}`).join('; ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, n]) => `${n}× ${m}`)
+    .join('; ');
 }
 
 function longestGap(acks: Ack[], from: number, to: number): number {
@@ -73,8 +76,11 @@ export function windowNumbers(w: FaultWindow, acks: Ack[], errors: ClientError[]
   const lostIds = mine.filter((a) => !stored.has(a.id)).map((a) => a.id);
   const errs = errors.filter((e) => e.at >= w.from && e.at < w.to);
   return {
-    acked: mine.length, lost: lostIds.length, lostIds: lostIds.slice(0, 10),
-    errors: errs.length, errorKinds: errorKinds(errs),
+    acked: mine.length,
+    lost: lostIds.length,
+    lostIds: lostIds.slice(0, 10),
+    errors: errs.length,
+    errorKinds: errorKinds(errs),
     firstCommitMs: after.length ? after.reduce((m, a) => Math.min(m, a.ackAt), Infinity) - w.effectAt : null,
     allBackMs: firstPerWriter.size === w.writers ? Math.max(...firstPerWriter.values()) - w.effectAt : null,
     longestGapMs: longestGap(mine, w.from, w.to),

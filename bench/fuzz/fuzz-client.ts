@@ -89,7 +89,12 @@ export async function runSession(plan: SessionPlan, endpoint: FuzzEndpoint, seed
   }
   const user = plan.as === 'shared' ? endpoint.shared : endpoint.md5;
   // Login writes are split by their own stream of the seed, so the plan's draws stay as they were.
-  const outcome = await login(sock, { ...user, applicationName: plan.applicationName }, new Prng(seed, 1_000_000 + plan.index), plan.loginFault);
+  const outcome = await login(
+    sock,
+    { ...user, applicationName: plan.applicationName },
+    new Prng(seed, 1_000_000 + plan.index),
+    plan.loginFault,
+  );
   result.messages += 2;
   if (outcome === 'ready') {
     for (const step of plan.steps) {

@@ -18,12 +18,21 @@ export async function prepareDatabase(query: AdminQuery, users: FuzzUsers): Prom
   await query(`GRANT ALL ON fuzz_copy TO ${users.shared.user}, ${users.md5.user}`);
   const [row] = await query("SELECT current_setting('work_mem') AS wm, rolpassword FROM pg_authid WHERE rolname = $1", [users.shared.user]);
   const [sp] = await query("SELECT boot_val FROM pg_settings WHERE name = 'search_path'");
-  if (!String(row?.rolpassword ?? '').startsWith('SCRAM-SHA-256$')) throw new Error(`${users.shared.user} has no SCRAM verifier in pg_authid`);
+  if (!String(row?.rolpassword ?? '').startsWith('SCRAM-SHA-256$'))
+    throw new Error(`${users.shared.user} has no SCRAM verifier in pg_authid`);
   return { defaults: { searchPath: String(sp.boot_val), workMem: String(row.wm) }, sharedVerifier: String(row.rolpassword) };
 }
 
 /** Sluice's settings for a fuzz run (JSON is YAML, so this goes into a config file as is). */
-export function fuzzSluiceConfig(o: { port: number; pgHost: string; pgPort: number; database: string; users: FuzzUsers; sharedVerifier: string; httpPort?: number }): Record<string, unknown> {
+export function fuzzSluiceConfig(o: {
+  port: number;
+  pgHost: string;
+  pgPort: number;
+  database: string;
+  users: FuzzUsers;
+  sharedVerifier: string;
+  httpPort?: number;
+}): Record<string, unknown> {
   return {
     ...(o.httpPort ? { admin_http: { listen_addr: '127.0.0.1', port: o.httpPort } } : {}),
     listen_addr: '127.0.0.1',

@@ -27,7 +27,11 @@ const COPY_ROWS = 20;
 const SAMPLES = 8;
 
 class Check {
-  constructor(private readonly tally: GoodTally, private readonly who: string, private readonly onWrong: (what: string) => void) {}
+  constructor(
+    private readonly tally: GoodTally,
+    private readonly who: string,
+    private readonly onWrong: (what: string) => void,
+  ) {}
 
   equal(what: string, got: unknown, want: unknown): void {
     if (JSON.stringify(got) === JSON.stringify(want)) return void this.tally.checks++;
@@ -41,7 +45,8 @@ class Check {
 async function pgRound(client: pg.Client, token: string, app: string, defaults: Defaults, check: Check): Promise<void> {
   const echo = await client.query(
     "SELECT $1::text AS t, current_setting('application_name') AS app, current_setting('search_path') AS sp, current_setting('work_mem') AS wm, pg_backend_pid() AS pid",
-    [token]);
+    [token],
+  );
   const { pid, ...settings } = echo.rows[0] ?? {};
   // The backend's pid names the server connection in a failure, to follow it through Postgres's log.
   check.equal(`echo on backend ${pid}`, [settings], [{ t: token, app, sp: defaults.searchPath, wm: defaults.workMem }]);
@@ -74,17 +79,27 @@ async function copyRound(sock: WireSocket, rng: Prng, token: string, check: Chec
   const started = await sock.until((m) => m.name === 'copyInResponse' || m.name === 'readyForQuery', ANSWER_WAIT_MS);
   if (started.messages.at(-1)?.name !== 'copyInResponse') {
     const error = started.messages.find((m) => m.name === 'error');
-    throw new Error(`COPY IN did not start: ${error ? `${String(error.code)} ${String(error.message)}` : started.messages.map((m) => m.name).join(',')}`);
+    throw new Error(
+      `COPY IN did not start: ${error ? `${String(error.code)} ${String(error.message)}` : started.messages.map((m) => m.name).join(',')}`,
+    );
   }
   for (let n = 1; n <= COPY_ROWS; n++) await send(serialize.copyData(Buffer.from(`${token}\t${n}\n`)));
   await send(serialize.copyDone());
   await answer(sock, 'COPY IN');
-  await send(serialize.query(`SELECT count(*)::text, sum(n)::text FROM fuzz_copy WHERE owner = '${token}'; DELETE FROM fuzz_copy WHERE owner = '${token}'`));
+  await send(
+    serialize.query(
+      `SELECT count(*)::text, sum(n)::text FROM fuzz_copy WHERE owner = '${token}'; DELETE FROM fuzz_copy WHERE owner = '${token}'`,
+    ),
+  );
   const rows = (await answer(sock, 'read back')).filter((m) => m.name === 'dataRow').map((m) => m.fields);
   check.equal('COPY IN read back', rows, [[String(COPY_ROWS), String((COPY_ROWS * (COPY_ROWS + 1)) / 2)]]);
   await send(serialize.query(`COPY (SELECT '${token}', n FROM generate_series(1, ${COPY_ROWS}) AS n) TO STDOUT`));
   const out = copyLines(await answer(sock, 'COPY OUT'));
-  check.equal('COPY OUT', out, Array.from({ length: COPY_ROWS }, (_, i) => `${token}\t${i + 1}\n`));
+  check.equal(
+    'COPY OUT',
+    out,
+    Array.from({ length: COPY_ROWS }, (_, i) => `${token}\t${i + 1}\n`),
+  );
 }
 
 export interface GoodClientOptions {
@@ -111,8 +126,12 @@ export async function runGoodClient(o: GoodClientOptions): Promise<void> {
   const check = new Check(o.tally, app, o.onWrong);
   for (let round = 0; o.running(); round++) {
     const client = new pg.Client({
-      ...o.endpoint.shared, host: o.endpoint.host, port: o.endpoint.port, application_name: app,
-      query_timeout: ANSWER_WAIT_MS, connectionTimeoutMillis: ANSWER_WAIT_MS,
+      ...o.endpoint.shared,
+      host: o.endpoint.host,
+      port: o.endpoint.port,
+      application_name: app,
+      query_timeout: ANSWER_WAIT_MS,
+      connectionTimeoutMillis: ANSWER_WAIT_MS,
     });
     client.on('error', () => undefined); // The awaited query reports it.
     let sock: WireSocket | null = null;

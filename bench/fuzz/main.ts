@@ -39,19 +39,28 @@ const USERS: FuzzUsers = {
 type CliOptions = Omit<FuzzOptions, 'endpoint' | 'sluice' | 'defaults'> & { log?: string; show: boolean };
 
 function parse(argv: string[]): CliOptions {
-  const { values } = parseArgs({ args: argv, options: {
-    seed: { type: 'string', default: '1' }, messages: { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '24' }, good: { type: 'string', default: '2' }, only: { type: 'string' }, log: { type: 'string' },
-    show: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seed: { type: 'string', default: '1' },
+      messages: { type: 'string', default: '20000' },
+      concurrency: { type: 'string', default: '24' },
+      good: { type: 'string', default: '2' },
+      only: { type: 'string' },
+      log: { type: 'string' },
+      show: { type: 'boolean', default: false },
+    },
+  });
   const int = (name: string, text: string, min: number) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got "${text}"`);
     return n;
   };
   return {
-    seed: int('seed', values.seed!, 0), messages: int('messages', values.messages!, 1),
-    concurrency: int('concurrency', values.concurrency!, 1), goodClients: int('good', values.good!, 0),
+    seed: int('seed', values.seed!, 0),
+    messages: int('messages', values.messages!, 1),
+    concurrency: int('concurrency', values.concurrency!, 1),
+    goodClients: int('good', values.good!, 0),
     only: values.only?.split(',').map((s) => int('only', s, 0)),
     progress: (line) => process.stderr.write(`${line}\n`),
     log: values.log,
@@ -78,7 +87,10 @@ async function startPostgres(cleanup: Cleanup, log?: string) {
     }
   };
   await run('postgres', `CREATE DATABASE ${DATABASE}`);
-  for (const [role, method] of [[USERS.shared, 'scram-sha-256'], [USERS.md5, 'md5']] as const) {
+  for (const [role, method] of [
+    [USERS.shared, 'scram-sha-256'],
+    [USERS.md5, 'md5'],
+  ] as const) {
     await run('postgres', `SET password_encryption = '${method}'; CREATE ROLE ${role.user} LOGIN PASSWORD '${role.password}'`);
   }
   await run(DATABASE, `GRANT ALL ON SCHEMA public TO ${USERS.shared.user}, ${USERS.md5.user}`);
@@ -139,9 +151,23 @@ async function main(): Promise<number> {
     const { defaults, sharedVerifier } = await prepareDatabase(pgServer.query, USERS);
     const port = await freePort();
     const httpPort = await freePort(); // /metrics, for the heap in use beside the RSS.
-    const config = fuzzSluiceConfig({ port, httpPort, pgHost: '127.0.0.1', pgPort: pgServer.server.port, database: DATABASE, users: USERS, sharedVerifier });
+    const config = fuzzSluiceConfig({
+      port,
+      httpPort,
+      pgHost: '127.0.0.1',
+      pgPort: pgServer.server.port,
+      database: DATABASE,
+      users: USERS,
+      sharedVerifier,
+    });
     const sluice = await startSluice(cleanup, config, port, opts.log, httpPort);
-    const report = await runFuzz({ ...opts, settleRssMs: opts.only ? 0 : 60_000, endpoint: fuzzEndpoint(port, DATABASE, USERS), sluice, defaults });
+    const report = await runFuzz({
+      ...opts,
+      settleRssMs: opts.only ? 0 : 60_000,
+      endpoint: fuzzEndpoint(port, DATABASE, USERS),
+      sluice,
+      defaults,
+    });
     console.log(describeReport(report).join('\n'));
     return failed(report) ? 1 : 0;
   } finally {

@@ -2,7 +2,18 @@
 import { serialize } from '../../lib/protocol/pg-protocol.js';
 import type { Prng } from './prng.js';
 
-export const MUTATIONS = ['unknown-type', 'length-short', 'length-long', 'length-huge', 'length-negative', 'truncated', 'garbage', 'stray-copy', 'stray-sync', 'bad-bind'] as const;
+export const MUTATIONS = [
+  'unknown-type',
+  'length-short',
+  'length-long',
+  'length-huge',
+  'length-negative',
+  'truncated',
+  'garbage',
+  'stray-copy',
+  'stray-sync',
+  'bad-bind',
+] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 /** Frontend type bytes Postgres does not define (nor Sluice). */
@@ -17,10 +28,14 @@ function withLength(frame: Buffer, length: number): Buffer {
 /** A valid frame to start from: a query, a Parse, a Bind or a CopyData. */
 function baseFrame(rng: Prng, token: string): Buffer {
   switch (rng.int(4)) {
-    case 0: return serialize.query(`SELECT '${token}' AS t`);
-    case 1: return serialize.parse({ name: '', text: `SELECT '${token}'::text`, types: [] });
-    case 2: return serialize.bind({ portal: '', statement: '', values: [token] });
-    default: return serialize.copyData(Buffer.from(`${token}\t1\n`));
+    case 0:
+      return serialize.query(`SELECT '${token}' AS t`);
+    case 1:
+      return serialize.parse({ name: '', text: `SELECT '${token}'::text`, types: [] });
+    case 2:
+      return serialize.bind({ portal: '', statement: '', values: [token] });
+    default:
+      return serialize.copyData(Buffer.from(`${token}\t1\n`));
   }
 }
 
@@ -42,14 +57,30 @@ function mutatedBytes(rng: Prng, kind: Mutation, token: string): { bytes: Buffer
       out[0] = rng.pick(UNKNOWN_TYPES);
       return { bytes: out, terminal: false };
     }
-    case 'length-short': return { bytes: withLength(frame, rng.between(4, Math.max(4, len - 1))), terminal: true };
-    case 'length-long': return { bytes: withLength(frame, len + rng.between(1, 64)), terminal: true };
-    case 'length-huge': return { bytes: withLength(frame, rng.pick([0x7fffffff, 0x40000000, 1 << 28])), terminal: true };
-    case 'length-negative': return { bytes: withLength(frame, rng.pick([-1, -5, 0, 3])), terminal: true };
-    case 'truncated': return { bytes: frame.subarray(0, rng.between(1, frame.length - 1)), terminal: true };
-    case 'garbage': return { bytes: rng.bytes(rng.between(1, 64)), terminal: true };
-    case 'stray-copy': return { bytes: rng.chance(0.5) ? serialize.copyData(Buffer.from(`${token}\t2\n`)) : serialize.copyDone(), terminal: false };
-    case 'stray-sync': return { bytes: rng.chance(0.5) ? serialize.sync() : serialize.flush(), terminal: false };
-    case 'bad-bind': return { bytes: Buffer.concat([serialize.bind({ statement: `fz_missing_${rng.int(3)}`, values: [] }), serialize.execute({}), serialize.sync()]), terminal: false };
+    case 'length-short':
+      return { bytes: withLength(frame, rng.between(4, Math.max(4, len - 1))), terminal: true };
+    case 'length-long':
+      return { bytes: withLength(frame, len + rng.between(1, 64)), terminal: true };
+    case 'length-huge':
+      return { bytes: withLength(frame, rng.pick([0x7fffffff, 0x40000000, 1 << 28])), terminal: true };
+    case 'length-negative':
+      return { bytes: withLength(frame, rng.pick([-1, -5, 0, 3])), terminal: true };
+    case 'truncated':
+      return { bytes: frame.subarray(0, rng.between(1, frame.length - 1)), terminal: true };
+    case 'garbage':
+      return { bytes: rng.bytes(rng.between(1, 64)), terminal: true };
+    case 'stray-copy':
+      return { bytes: rng.chance(0.5) ? serialize.copyData(Buffer.from(`${token}\t2\n`)) : serialize.copyDone(), terminal: false };
+    case 'stray-sync':
+      return { bytes: rng.chance(0.5) ? serialize.sync() : serialize.flush(), terminal: false };
+    case 'bad-bind':
+      return {
+        bytes: Buffer.concat([
+          serialize.bind({ statement: `fz_missing_${rng.int(3)}`, values: [] }),
+          serialize.execute({}),
+          serialize.sync(),
+        ]),
+        terminal: false,
+      };
   }
 }

@@ -13,7 +13,8 @@ function frames(bytes: Buffer): string {
     out.push(`${String.fromCharCode(bytes[at])}(${len}${body.trim() ? ` "${body.trim()}"` : ''})`);
     at += 1 + len;
   }
-  if (at < bytes.length) out.push(`raw[${bytes.length - at}: ${bytes.subarray(at, at + 16).toString('hex')}${bytes.length - at > 16 ? '…' : ''}]`);
+  if (at < bytes.length)
+    out.push(`raw[${bytes.length - at}: ${bytes.subarray(at, at + 16).toString('hex')}${bytes.length - at > 16 ? '…' : ''}]`);
   return out.join(' ');
 }
 
@@ -23,10 +24,14 @@ function step(s: Step): string {
       const split = s.split.cuts.length ? ` split at ${s.split.cuts.map((c, i) => `${c}+${s.split.pauseMs[i]}ms`).join(',')}` : '';
       return `send ${frames(s.bytes)}${split}`;
     }
-    case 'await': return `read until ${s.until}`;
-    case 'halfClose': return 'half-close (end)';
-    case 'destroy': return 'vanish (destroy)';
-    case 'cancel': return `CancelRequest on a new connection, with ${s.keyOffset === 0 ? 'this session\'s key' : `its secret ${s.keyOffset > 0 ? '+' : ''}${s.keyOffset}`}`;
+    case 'await':
+      return `read until ${s.until}`;
+    case 'halfClose':
+      return 'half-close (end)';
+    case 'destroy':
+      return 'vanish (destroy)';
+    case 'cancel':
+      return `CancelRequest on a new connection, with ${s.keyOffset === 0 ? "this session's key" : `its secret ${s.keyOffset > 0 ? '+' : ''}${s.keyOffset}`}`;
   }
 }
 

@@ -62,7 +62,10 @@ class Run {
   readonly wrong: string[] = [];
   readonly good: GoodTally = { checks: 0, wrong: [], errors: 0, errorSamples: [] };
   first: FirstFailure | null = null;
-  constructor(readonly o: FuzzOptions, readonly watch: SluiceWatch) {}
+  constructor(
+    readonly o: FuzzOptions,
+    readonly watch: SluiceWatch,
+  ) {}
 
   get stopped(): boolean {
     return this.watch.crashed || (this.o.only ? this.next >= this.o.only.length : this.sent >= this.o.messages);
@@ -80,7 +83,7 @@ class Run {
       const result = await runSession(planSession(new Prng(this.o.seed, index), index), this.o.endpoint, this.o.seed);
       this.sent += result.messages;
       this.sessions++;
-      for (const w of result.wrong) (this.wrong.push(w), this.failed(`wrong answer: ${w}`));
+      for (const w of result.wrong) this.wrong.push(w), this.failed(`wrong answer: ${w}`);
       if (result.refused) await this.watch.probeOnce();
     }
   }
@@ -88,12 +91,26 @@ class Run {
 
 function goodClients(run: Run, running: () => boolean): Promise<void>[] {
   return Array.from({ length: run.o.goodClients }, (_, id) =>
-    runGoodClient({ endpoint: run.o.endpoint, id, seed: run.o.seed, defaults: run.o.defaults, tally: run.good, running, onWrong: (w) => run.failed(`wrong answer: ${w}`) }));
+    runGoodClient({
+      endpoint: run.o.endpoint,
+      id,
+      seed: run.o.seed,
+      defaults: run.o.defaults,
+      tally: run.good,
+      running,
+      onWrong: (w) => run.failed(`wrong answer: ${w}`),
+    }),
+  );
 }
 
 function reportProgress(run: Run): NodeJS.Timeout {
-  return setInterval(() => run.o.progress?.(
-    `${run.sent} messages, ${run.sessions} sessions, good checks ${run.good.checks}, good errors ${run.good.errors}, wrong ${run.wrong.length + run.good.wrong.length}, RSS peak ${run.watch.peakRssMb.toFixed(0)} MB`), 5000);
+  return setInterval(
+    () =>
+      run.o.progress?.(
+        `${run.sent} messages, ${run.sessions} sessions, good checks ${run.good.checks}, good errors ${run.good.errors}, wrong ${run.wrong.length + run.good.wrong.length}, RSS peak ${run.watch.peakRssMb.toFixed(0)} MB`,
+      ),
+    5000,
+  );
 }
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
@@ -121,8 +138,15 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const rssSettled = o.settleRssMs ? await settledRss(watch, o.settleRssMs) : null;
   const heapSettled = o.settleRssMs ? ((await o.sluice.heapUsedMb?.()) ?? null) : null;
   return {
-    seed: o.seed, messages: run.sent, sessions: run.sessions, wallMs: Math.round(performance.now() - run.started),
-    crashes: watch.crashes, wrongAnswers: [...run.wrong, ...run.good.wrong], internalErrors: o.sluice.internalErrors(), good: run.good, firstFailure: run.first,
+    seed: o.seed,
+    messages: run.sent,
+    sessions: run.sessions,
+    wallMs: Math.round(performance.now() - run.started),
+    crashes: watch.crashes,
+    wrongAnswers: [...run.wrong, ...run.good.wrong],
+    internalErrors: o.sluice.internalErrors(),
+    good: run.good,
+    firstFailure: run.first,
     rssMb: { start: rssStart, peak: watch.peakRssMb, end: rssEnd, settled: rssSettled },
     heapMb: { start: heapStart, settled: heapSettled },
   };
@@ -155,9 +179,15 @@ export function describeReport(r: FuzzReport): string[] {
     `good clients: ${r.good.checks} answers checked, ${r.good.errors} errors`,
     ...r.good.errorSamples.map((e) => `  ${e}`),
     `Sluice RSS: start ${mb(r.rssMb.start)}, peak ${mb(r.rssMb.peak)}, end ${mb(r.rssMb.end)}${r.rssMb.settled === null ? '' : `, ${mb(r.rssMb.settled)} a minute after the last client left`}`,
-    ...(r.heapMb.start === null || r.heapMb.settled === null ? [] : [`Sluice V8 heap in use: ${mb(r.heapMb.start)} at the baseline, ${mb(r.heapMb.settled)} a minute after`]),
+    ...(r.heapMb.start === null || r.heapMb.settled === null
+      ? []
+      : [`Sluice V8 heap in use: ${mb(r.heapMb.start)} at the baseline, ${mb(r.heapMb.settled)} a minute after`]),
   ];
   const f = r.firstFailure;
-  if (f) lines.push(`first failure after ${f.afterMessages} messages, ${(f.afterMs / 1000).toFixed(1)} s: ${f.what}`, `  sessions started last: ${f.recent.join(',')} (replay: npm run fuzz -- --seed ${r.seed} --only ${f.recent.join(',')} --show)`);
+  if (f)
+    lines.push(
+      `first failure after ${f.afterMessages} messages, ${(f.afterMs / 1000).toFixed(1)} s: ${f.what}`,
+      `  sessions started last: ${f.recent.join(',')} (replay: npm run fuzz -- --seed ${r.seed} --only ${f.recent.join(',')} --show)`,
+    );
   return lines;
 }

@@ -26,10 +26,31 @@ export interface SessionPlan {
   steps: Step[];
 }
 
-type Act = 'simple' | 'extended' | 'copyIn' | 'copyOut' | 'bigResult' | 'transaction' | 'setState' | 'mutation' | 'cancel' | 'vanish' | 'halfClose';
+type Act =
+  | 'simple'
+  | 'extended'
+  | 'copyIn'
+  | 'copyOut'
+  | 'bigResult'
+  | 'transaction'
+  | 'setState'
+  | 'mutation'
+  | 'cancel'
+  | 'vanish'
+  | 'halfClose';
 
 const ACT_WEIGHTS: Record<Act, number> = {
-  simple: 20, extended: 18, copyIn: 14, copyOut: 8, bigResult: 6, transaction: 8, setState: 10, mutation: 10, cancel: 5, vanish: 3, halfClose: 3,
+  simple: 20,
+  extended: 18,
+  copyIn: 14,
+  copyOut: 8,
+  bigResult: 6,
+  transaction: 8,
+  setState: 10,
+  mutation: 10,
+  cancel: 5,
+  vanish: 3,
+  halfClose: 3,
 };
 
 /** Named statements every session draws from, so Sluice's shared statement cache sees the same names from many clients. */
@@ -37,7 +58,11 @@ const STATEMENT_NAMES = ['fz_a', 'fz_b', 'fz_c', ''];
 
 class PlanBuilder {
   readonly steps: Step[] = [];
-  constructor(private readonly rng: Prng, readonly token: string, readonly index: number) {}
+  constructor(
+    private readonly rng: Prng,
+    readonly token: string,
+    readonly index: number,
+  ) {}
 
   send(bytes: Buffer, messages = 1): void {
     this.steps.push({ kind: 'send', bytes, messages, split: drawSplit(this.rng, bytes.length) });
@@ -80,7 +105,12 @@ function extended(b: PlanBuilder, rng: Prng): void {
   const text = rng.chance(0.2) ? 'SELECT $1::int / 0' : `SELECT $1::text AS t, '${rng.pick(['a', 'b'])}' AS k`;
   const frames = [serialize.parse({ name, text, types: [] })];
   const runs = rng.between(1, 3);
-  for (let i = 0; i < runs; i++) frames.push(serialize.bind({ statement: name, values: [text.includes('int') ? '7' : b.token] }), serialize.describe({ type: 'P', name: '' }), serialize.execute({}));
+  for (let i = 0; i < runs; i++)
+    frames.push(
+      serialize.bind({ statement: name, values: [text.includes('int') ? '7' : b.token] }),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.execute({}),
+    );
   if (name && rng.chance(0.3)) frames.push(serialize.close({ type: 'S', name }));
   const sync = rng.chance(0.85);
   frames.push(sync ? serialize.sync() : serialize.flush());
@@ -131,7 +161,11 @@ function bigResult(b: PlanBuilder, rng: Prng): void {
 
 function transaction(b: PlanBuilder, rng: Prng): void {
   b.send(serialize.query('BEGIN'));
-  b.send(serialize.query(rng.pick([`SELECT '${b.token}'`, `SET LOCAL work_mem = '9MB'`, `INSERT INTO fuzz_copy VALUES ('${b.token}', 1)`, 'SELECT 1/0'])));
+  b.send(
+    serialize.query(
+      rng.pick([`SELECT '${b.token}'`, `SET LOCAL work_mem = '9MB'`, `INSERT INTO fuzz_copy VALUES ('${b.token}', 1)`, 'SELECT 1/0']),
+    ),
+  );
   b.await('readyForQuery', 0.5);
   const ending = rng.weighted({ commit: 5, rollback: 2, vanish: 2, open: 3 });
   if (ending === 'vanish') return b.end('destroy');
@@ -141,13 +175,17 @@ function transaction(b: PlanBuilder, rng: Prng): void {
 
 /** Session settings the good clients must never see: tracked ones Sluice carries, and an untracked one that pins. */
 function setState(b: PlanBuilder, rng: Prng): void {
-  b.send(serialize.query(rng.pick([
-    `SET application_name = 'fuzz_${b.index}'`,
-    `SET search_path = fuzz_${b.index}, public`,
-    `SET work_mem = '7MB'`,
-    `RESET ALL`,
-    `SET application_name = 'fuzz_${b.index}'; SET search_path = pg_catalog`,
-  ])));
+  b.send(
+    serialize.query(
+      rng.pick([
+        `SET application_name = 'fuzz_${b.index}'`,
+        `SET search_path = fuzz_${b.index}, public`,
+        `SET work_mem = '7MB'`,
+        `RESET ALL`,
+        `SET application_name = 'fuzz_${b.index}'; SET search_path = pg_catalog`,
+      ]),
+    ),
+  );
   b.await('readyForQuery', 0.6);
 }
 
@@ -166,7 +204,15 @@ function mutation(b: PlanBuilder, rng: Prng): void {
 }
 
 const ACTS: Record<Act, (b: PlanBuilder, rng: Prng) => void> = {
-  simple, extended, copyIn, copyOut, bigResult, transaction, setState, mutation, cancel,
+  simple,
+  extended,
+  copyIn,
+  copyOut,
+  bigResult,
+  transaction,
+  setState,
+  mutation,
+  cancel,
   vanish: (b) => b.end('destroy'),
   halfClose: (b) => b.end('halfClose'),
 };
@@ -183,7 +229,8 @@ export function planSession(rng: Prng, index: number): SessionPlan {
     else b.end(ending);
   }
   return {
-    index, token,
+    index,
+    token,
     as: rng.chance(0.5) ? 'shared' : 'md5',
     applicationName: `fuzz_${index}`,
     loginFault,

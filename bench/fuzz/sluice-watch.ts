@@ -66,7 +66,10 @@ export class SluiceWatch {
   private probing = false;
   private onCrash: () => void = () => undefined;
 
-  constructor(private readonly sluice: SluiceProcess, private readonly endpoint: FuzzEndpoint) {}
+  constructor(
+    private readonly sluice: SluiceProcess,
+    private readonly endpoint: FuzzEndpoint,
+  ) {}
 
   get crashed(): boolean {
     return this.crashes.length > 0;

@@ -14,8 +14,16 @@ export interface Credentials {
 
 /** Where a hostile login breaks off; `none` logs in properly. */
 export const LOGIN_FAULTS = [
-  'none', 'vanish-after-startup', 'half-close-after-startup', 'truncated-startup', 'wrong-password', 'garbage-password', 'vanish-mid-scram',
-  'old-protocol', 'stray-cancel', 'garbage-startup',
+  'none',
+  'vanish-after-startup',
+  'half-close-after-startup',
+  'truncated-startup',
+  'wrong-password',
+  'garbage-password',
+  'vanish-mid-scram',
+  'old-protocol',
+  'stray-cancel',
+  'garbage-startup',
 ] as const;
 export type LoginFault = (typeof LOGIN_FAULTS)[number];
 
@@ -34,13 +42,15 @@ function oddStartup(fault: LoginFault, cred: Credentials, rng: Prng | null): Buf
       packet.writeInt32BE(draw(2) ? 0x0002_0000 : 0x0004_0000, 4); // protocol 2.0, or a major version from the future
       return packet;
     }
-    case 'stray-cancel': return serialize.cancel(draw(0x7fffffff), draw(0x7fffffff));
+    case 'stray-cancel':
+      return serialize.cancel(draw(0x7fffffff), draw(0x7fffffff));
     case 'garbage-startup': {
       const packet = Buffer.concat([Buffer.alloc(4), rng?.bytes(4 + draw(60)) ?? Buffer.alloc(8)]);
       packet.writeInt32BE(packet.length, 0);
       return packet;
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 

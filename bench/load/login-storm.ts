@@ -43,16 +43,18 @@ async function good(spec: LoginStormSpec): Promise<GoodLoginReport> {
   for (let next = performance.now(); next < end; next += interval) {
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    running.push((async () => {
-      const t0 = performance.now();
-      try {
-        const c = await WireClient.connect(spec, cache);
-        loginMs.push(performance.now() - t0);
-        c.close();
-      } catch (err) {
-        count(errors, (err as Error).message);
-      }
-    })());
+    running.push(
+      (async () => {
+        const t0 = performance.now();
+        try {
+          const c = await WireClient.connect(spec, cache);
+          loginMs.push(performance.now() - t0);
+          c.close();
+        } catch (err) {
+          count(errors, (err as Error).message);
+        }
+      })(),
+    );
   }
   await Promise.all(running);
   return { loginMs: summarize(loginMs), errors };

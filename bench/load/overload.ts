@@ -92,8 +92,11 @@ class Tally {
     const { user, system } = process.cpuUsage(this.cpu);
     const c = this.counts;
     return {
-      ...c, seconds, unanswered: c.sent - c.ok - this.rejectMs.length,
-      okMs: summarize(this.okMs), rejectMs: summarize(this.rejectMs),
+      ...c,
+      seconds,
+      unanswered: c.sent - c.ok - this.rejectMs.length,
+      okMs: summarize(this.okMs),
+      rejectMs: summarize(this.rejectMs),
       loopDelayMs: { p50: this.lag.percentile(50) / 1e6, p99: this.lag.percentile(99) / 1e6, max: this.lag.max / 1e6 },
       cpuPct: (user + system) / (seconds * 1e4),
     };

@@ -34,25 +34,35 @@ async function main(spec: StormSpec): Promise<StormReport> {
   const queryMs: number[] = [];
   const clients: WireClient[] = [];
   const started = performance.now();
-  await Promise.all(Array.from({ length: spec.clients }, async () => {
-    const t0 = performance.now();
-    let client: WireClient;
-    try {
-      client = await WireClient.connect(spec, cache);
-    } catch (err) {
-      count(errors, (err as Error).message);
-      return;
-    }
-    const t1 = performance.now();
-    connectMs.push(t1 - t0);
-    clients.push(client);
-    const outcome = await client.query(spec.sql);
-    if (outcome.ok) queryMs.push(performance.now() - t1);
-    else count(errors, `${outcome.code}: ${outcome.message}`);
-  }));
+  await Promise.all(
+    Array.from({ length: spec.clients }, async () => {
+      const t0 = performance.now();
+      let client: WireClient;
+      try {
+        client = await WireClient.connect(spec, cache);
+      } catch (err) {
+        count(errors, (err as Error).message);
+        return;
+      }
+      const t1 = performance.now();
+      connectMs.push(t1 - t0);
+      clients.push(client);
+      const outcome = await client.query(spec.sql);
+      if (outcome.ok) queryMs.push(performance.now() - t1);
+      else count(errors, `${outcome.code}: ${outcome.message}`);
+    }),
+  );
   const wallMs = performance.now() - started;
   for (const c of clients) c.close();
-  return { clients: spec.clients, connected: connectMs.length, queried: queryMs.length, errors, connectMs: summarize(connectMs), queryMs: summarize(queryMs), wallMs };
+  return {
+    clients: spec.clients,
+    connected: connectMs.length,
+    queried: queryMs.length,
+    errors,
+    connectMs: summarize(connectMs),
+    queryMs: summarize(queryMs),
+    wallMs,
+  };
 }
 
 main(JSON.parse(process.argv[2]!) as StormSpec).then(

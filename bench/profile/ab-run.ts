@@ -32,7 +32,14 @@ async function cpuOf(pid: number, units: ProcUnits): Promise<Cpu> {
 }
 
 /** One workload through one endpoint: a row of tps (or connect p99) and CPU per transaction (or client). */
-async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanup: Cleanup, seconds: number, units: ProcUnits): Promise<string> {
+async function measure(
+  workload: string,
+  ep: Endpoint,
+  pg: BenchPostgres,
+  cleanup: Cleanup,
+  seconds: number,
+  units: ProcUnits,
+): Promise<string> {
   // kind:clients, or kind:clients@rate for a fixed offered rate (pgbench -R): every target then serves the same
   // load, so CPU per transaction compares the work per transaction rather than how busy the machine let it be.
   const [kind, spec] = workload.split(':') as [string, string];
@@ -49,13 +56,22 @@ async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanu
   }
   let first: Promise<Cpu> | undefined;
   let txns = 0;
-  const res = await runPgbench(cleanup, conn, {
-    clients: Number(n), mode: kind as QueryMode, seconds, steady: true, rate: rate ? Number(rate) : undefined,
-    onProgress: (p) => {
-      if (first) txns += p.tps;
-      else first = cpuOf(pid, units);
+  const res = await runPgbench(
+    cleanup,
+    conn,
+    {
+      clients: Number(n),
+      mode: kind as QueryMode,
+      seconds,
+      steady: true,
+      rate: rate ? Number(rate) : undefined,
+      onProgress: (p) => {
+        if (first) txns += p.tps;
+        else first = cpuOf(pid, units);
+      },
     },
-  }, FD_LIMIT);
+    FD_LIMIT,
+  );
   // pgbench that failed (PgBouncer 1.18 with -M prepared) reports no progress to measure between.
   if (!first) return `no steady progress: ${res.summary.errors[0] ?? 'pgbench ended early'}`;
   const after = await cpuOf(pid, units);
@@ -66,9 +82,16 @@ async function measure(workload: string, ep: Endpoint, pg: BenchPostgres, cleanu
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    baseline: { type: 'string' }, relays: { type: 'string' }, rounds: { type: 'string', default: '2' }, seconds: { type: 'string', default: '6' },
-  } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      baseline: { type: 'string' },
+      relays: { type: 'string' },
+      rounds: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '6' },
+    },
+  });
   if (positionals.length === 0) throw new Error(USAGE);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const cleanup = new Cleanup();
@@ -89,7 +112,9 @@ async function main(argv: string[]): Promise<void> {
       for (const workload of positionals) {
         for (const [name, target] of targets) {
           const ep = await target.start(DEFAULT_POOL);
-          console.log(`round ${round} ${workload.padEnd(14)} ${name.padEnd(12)} ${await measure(workload, ep, pg, cleanup, Number(values.seconds), units)}`);
+          console.log(
+            `round ${round} ${workload.padEnd(14)} ${name.padEnd(12)} ${await measure(workload, ep, pg, cleanup, Number(values.seconds), units)}`,
+          );
           await target.stop();
         }
       }

@@ -38,7 +38,9 @@ function onreadRelay(accepted: net.Socket, pgPort: number): void {
   };
   const client = new net.Socket({ handle, onread: clientRead } as net.SocketConstructorOpts);
   server = net.connect({
-    host: HOST, port: pgPort, noDelay: true,
+    host: HOST,
+    port: pgPort,
+    noDelay: true,
     onread: {
       buffer: Buffer.allocUnsafe(READ_BUFFER),
       callback: (n, b) => {
@@ -109,7 +111,9 @@ function main(argv: string[]): void {
     return;
   }
   const relay = mode === 'stream' ? streamRelay : onreadRelay;
-  net.createServer({ noDelay: true, pauseOnConnect: mode === 'onread' }, (c) => relay(c, pgPort)).listen(listenPort, HOST, () => console.log('ready'));
+  net
+    .createServer({ noDelay: true, pauseOnConnect: mode === 'onread' }, (c) => relay(c, pgPort))
+    .listen(listenPort, HOST, () => console.log('ready'));
 }
 
 main(process.argv.slice(2));

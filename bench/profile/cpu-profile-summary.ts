@@ -57,7 +57,10 @@ export function selfTimes(p: CpuProfile, byFile = false): SelfTime[] {
 }
 
 function render(rows: SelfTime[], top: number): string {
-  return rows.slice(0, top).map((r) => `${r.ms.toFixed(1).padStart(9)} ms ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.key}`).join('\n');
+  return rows
+    .slice(0, top)
+    .map((r) => `${r.ms.toFixed(1).padStart(9)} ms ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.key}`)
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -66,7 +69,9 @@ async function main(argv: string[]): Promise<void> {
   if (files.length === 0) throw new Error('usage: node dist-bench/bench/profile/cpu-profile-summary.js FILE.cpuprofile ... [--top=N]');
   for (const file of files) {
     const p = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
-    console.log(`== ${file}: ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s profiled\n-- self time by function\n${render(selfTimes(p), top)}`);
+    console.log(
+      `== ${file}: ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s profiled\n-- self time by function\n${render(selfTimes(p), top)}`,
+    );
     console.log(`-- self time by file\n${render(selfTimes(p, true), 20)}\n`);
   }
 }

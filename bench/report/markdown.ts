@@ -70,5 +70,7 @@ export function variants(rows: readonly Row[]): string[] {
 
 export function section(title: string, body: string[], notes: readonly string[], footnotes: Footnotes): string {
   const foot = footnotes.render();
-  return [`### ${title}`, '', ...body, ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []), ...(foot ? ['', foot] : [])].join('\n');
+  return [`### ${title}`, '', ...body, ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []), ...(foot ? ['', foot] : [])].join(
+    '\n',
+  );
 }

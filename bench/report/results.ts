@@ -41,13 +41,22 @@ export function renderResults(results: ResultsFile, renderers: Renderers, order:
     const record = results.scenarios[name];
     if (!record) continue;
     parts.push(renderers[name](record.outcome), '');
-    parts.push(`_${record.quick ? 'Quick smoke run' : 'Run'} of ${record.startedAt} (${record.seconds} s per measurement) on ${machineLine(record.machine)}._`, '');
+    parts.push(
+      `_${record.quick ? 'Quick smoke run' : 'Run'} of ${record.startedAt} (${record.seconds} s per measurement) on ${machineLine(record.machine)}._`,
+      '',
+    );
   }
   return parts.join('\n');
 }
 
 /** Adds (or replaces) one scenario's record and rewrites both files; returns the markdown path. */
-export async function saveScenario(dir: string, name: ScenarioName, record: ScenarioRecord, renderers: Renderers, order: readonly ScenarioName[]): Promise<string> {
+export async function saveScenario(
+  dir: string,
+  name: ScenarioName,
+  record: ScenarioRecord,
+  renderers: Renderers,
+  order: readonly ScenarioName[],
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const results = await load(dir);
   results.scenarios[name] = record;
@@ -61,7 +70,9 @@ export async function saveScenario(dir: string, name: ScenarioName, record: Scen
 export async function latestResultsDir(root: string): Promise<string | undefined> {
   const base = path.join(root, 'bench', 'results');
   if (!existsSync(base)) return undefined;
-  const dirs = (await readdir(base)).filter((d) => /^\d{4}-\d{2}-\d{2}(-quick)?$/.test(d) && existsSync(path.join(base, d, 'results.json'))).sort();
+  const dirs = (await readdir(base))
+    .filter((d) => /^\d{4}-\d{2}-\d{2}(-quick)?$/.test(d) && existsSync(path.join(base, d, 'results.json')))
+    .sort();
   const full = dirs.filter((d) => !d.endsWith('-quick'));
   const pick = full.at(-1) ?? dirs.at(-1);
   return pick && path.join(base, pick);

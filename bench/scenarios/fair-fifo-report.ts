@@ -35,7 +35,13 @@ function summarizeMode(rows: readonly Row[]): ModeSummary {
   const ok = rows.filter((r) => !r.error);
   const pick = (key: string) => median(ok.map((r) => r[key] as number));
   const failed = rows.find((r) => r.error);
-  return { rounds: ok.length, tps: pick('tps'), cpuUsPerTxn: pick('cpuUsPerTxn'), latencyMs: pick('latencyMs'), ...(failed ? { error: failed.error } : {}) };
+  return {
+    rounds: ok.length,
+    tps: pick('tps'),
+    cpuUsPerTxn: pick('cpuUsPerTxn'),
+    latencyMs: pick('latencyMs'),
+    ...(failed ? { error: failed.error } : {}),
+  };
 }
 
 /** Rows carry `scheduler` (fifo / fair) and `clients`; lines come out in ascending client counts. */
@@ -56,13 +62,29 @@ function cell(s: ModeSummary, foot: Footnotes, value: string): string {
 
 export function renderFairFifo(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['clients', 'rounds', 'tps fifo', 'tps fair', 'fair / fifo tps', 'CPU µs/txn fifo', 'CPU µs/txn fair', 'fair / fifo CPU',
-    'latency ms fifo', 'latency ms fair'];
+  const headers = [
+    'clients',
+    'rounds',
+    'tps fifo',
+    'tps fair',
+    'fair / fifo tps',
+    'CPU µs/txn fifo',
+    'CPU µs/txn fair',
+    'fair / fifo CPU',
+    'latency ms fifo',
+    'latency ms fair',
+  ];
   const body = fairFifoLines(outcome.rows).map((l) => [
-    String(l.clients), `${l.fifo.rounds} / ${l.fair.rounds}`,
-    cell(l.fifo, foot, num(l.fifo.tps)), cell(l.fair, foot, num(l.fair.tps)), times(l.tpsRatio),
-    cell(l.fifo, foot, num(l.fifo.cpuUsPerTxn, 1)), cell(l.fair, foot, num(l.fair.cpuUsPerTxn, 1)), times(l.cpuRatio),
-    cell(l.fifo, foot, ms(l.fifo.latencyMs)), cell(l.fair, foot, ms(l.fair.latencyMs)),
+    String(l.clients),
+    `${l.fifo.rounds} / ${l.fair.rounds}`,
+    cell(l.fifo, foot, num(l.fifo.tps)),
+    cell(l.fair, foot, num(l.fair.tps)),
+    times(l.tpsRatio),
+    cell(l.fifo, foot, num(l.fifo.cpuUsPerTxn, 1)),
+    cell(l.fair, foot, num(l.fair.cpuUsPerTxn, 1)),
+    times(l.cpuRatio),
+    cell(l.fifo, foot, ms(l.fifo.latencyMs)),
+    cell(l.fair, foot, ms(l.fair.latencyMs)),
   ]);
   return section('1b. Fair versus fifo scheduling at low load', [table(headers, body)], outcome.notes, foot);
 }

@@ -23,7 +23,14 @@ async function runMode(ctx: BenchContext, target: Target, mode: SchedulerMode, r
   try {
     endpoint = await target.start(setup(mode));
   } catch (err) {
-    return CLIENTS.map((clients) => ({ variant: `${mode} ${clients}`, target: target.name, scheduler: mode, clients, round, error: (err as Error).message }));
+    return CLIENTS.map((clients) => ({
+      variant: `${mode} ${clients}`,
+      target: target.name,
+      scheduler: mode,
+      clients,
+      round,
+      error: (err as Error).message,
+    }));
   }
   const rows: Row[] = [];
   for (const clients of CLIENTS) {

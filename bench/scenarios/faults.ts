@@ -4,7 +4,16 @@ import { FAULT_LABELS, FAULT_NAMES, injectFault, STOP_MS, type FaultName } from 
 import { windowNumbers, type FaultWindow, type WindowNumbers } from '../faults/fault-window.js';
 import { Footnotes, ms, num, section, table } from '../report/markdown.js';
 import { TARGET_LABELS, type PoolSetup, type Target } from '../targets/target.js';
-import { attemptRows, connection, sleep, type BenchContext, type Metrics, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
+import {
+  attemptRows,
+  connection,
+  sleep,
+  type BenchContext,
+  type Metrics,
+  type Row,
+  type Scenario,
+  type ScenarioOutcome,
+} from './scenario.js';
 
 const WRITERS = 8;
 const WARM_UP_MS = 2000;
@@ -14,7 +23,9 @@ const STEADY_MS = 1000;
 const SETUP: PoolSetup = { poolSize: WRITERS, budget: WRITERS, queryWaitTimeoutS: 120, maxClientConn: 1000 };
 
 async function resetTable(ctx: BenchContext): Promise<void> {
-  await ctx.postgres.query(`DROP TABLE IF EXISTS ${COMMITS_TABLE}; CREATE TABLE ${COMMITS_TABLE} (id bigint PRIMARY KEY); GRANT ALL ON ${COMMITS_TABLE} TO writer`);
+  await ctx.postgres.query(
+    `DROP TABLE IF EXISTS ${COMMITS_TABLE}; CREATE TABLE ${COMMITS_TABLE} (id bigint PRIMARY KEY); GRANT ALL ON ${COMMITS_TABLE} TO writer`,
+  );
 }
 
 /** Waits until each writer has a commit acknowledged that it sent after `from`, or the limit passes. */
@@ -59,7 +70,10 @@ async function measure(ctx: BenchContext, target: Target): Promise<Row[]> {
   const alive = endpoint.pid === undefined || isAlive(endpoint.pid);
   const stored = await storedIds(ctx);
   return windows.map((w) => ({
-    variant: w.fault, target: target.name, did: w.did, poolerAlive: alive,
+    variant: w.fault,
+    target: target.name,
+    did: w.did,
+    poolerAlive: alive,
     ...numbersOf(windowNumbers(w, work.acks, work.errors, stored)),
   }));
 }
@@ -99,11 +113,28 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
 
 function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['fault', 'target', 'commits acknowledged', 'lost', 'client errors', 'first commit ms', 'all writers back ms', 'longest gap ms', 'longest writer stall ms', 'errors seen'];
+  const headers = [
+    'fault',
+    'target',
+    'commits acknowledged',
+    'lost',
+    'client errors',
+    'first commit ms',
+    'all writers back ms',
+    'longest gap ms',
+    'longest writer stall ms',
+    'errors seen',
+  ];
   const body = outcome.rows.map((r) => [
-    r.variant, TARGET_LABELS[r.target],
-    foot.cell(r, (x) => num(x.acked)), foot.cell(r, (x) => num(x.lost)), foot.cell(r, (x) => num(x.errors)),
-    foot.cell(r, (x) => ms(x.firstCommitMs)), foot.cell(r, (x) => ms(x.allBackMs)), foot.cell(r, (x) => ms(x.longestGapMs)), foot.cell(r, (x) => ms(x.longestStallMs)),
+    r.variant,
+    TARGET_LABELS[r.target],
+    foot.cell(r, (x) => num(x.acked)),
+    foot.cell(r, (x) => num(x.lost)),
+    foot.cell(r, (x) => num(x.errors)),
+    foot.cell(r, (x) => ms(x.firstCommitMs)),
+    foot.cell(r, (x) => ms(x.allBackMs)),
+    foot.cell(r, (x) => ms(x.longestGapMs)),
+    foot.cell(r, (x) => ms(x.longestStallMs)),
     foot.cell(r, (x) => String(x.errorKinds || 'none')),
   ]);
   return section('Faults', [table(headers, body)], outcome.notes, foot);

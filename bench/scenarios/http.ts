@@ -45,24 +45,36 @@ async function startApp(ctx: BenchContext, endpoint: Endpoint): Promise<{ app: C
   const pw = ctx.postgres.password;
   const app = startChild(ctx.cleanup, process.execPath, [path.join(ctx.rootDir, APP)], {
     env: {
-      ...process.env, PGHOST: endpoint.host, PGPORT: String(endpoint.port), PGDATABASE: DATABASE, PORT: '0',
-      TENANTS: `victim:${pw.victim},noisy:${pw.noisy}`, POOL_MAX: String(APP_POOL_MAX),
+      ...process.env,
+      PGHOST: endpoint.host,
+      PGPORT: String(endpoint.port),
+      PGDATABASE: DATABASE,
+      PORT: '0',
+      TENANTS: `victim:${pw.victim},noisy:${pw.noisy}`,
+      POOL_MAX: String(APP_POOL_MAX),
     },
     onLine: (line) => {
       const m = /listening on (http:\/\/\S+)/.exec(line);
       if (m) onUrl(m[1]!);
     },
   });
-  const baseUrl = await Promise.race([listening, app.done.then((r) => {
-    throw new Error(`the example app exited (${r.code}): ${r.stderr.trim().slice(-300)}`);
-  })]);
+  const baseUrl = await Promise.race([
+    listening,
+    app.done.then((r) => {
+      throw new Error(`the example app exited (${r.code}): ${r.stderr.trim().slice(-300)}`);
+    }),
+  ]);
   return { app, baseUrl };
 }
 
 function drive(ctx: BenchContext, baseUrl: string, withNoisy: boolean): Promise<HttpDriveReport> {
   const spec: HttpDriveSpec = {
-    baseUrl, seconds: ctx.options.seconds, warmupSeconds: ctx.options.quick ? 1 : 2,
-    victimPath: '/tenants/victim/balance', victimConnections: VICTIM_CONNECTIONS, victimRate: VICTIM_RATE,
+    baseUrl,
+    seconds: ctx.options.seconds,
+    warmupSeconds: ctx.options.quick ? 1 : 2,
+    victimPath: '/tenants/victim/balance',
+    victimConnections: VICTIM_CONNECTIONS,
+    victimRate: VICTIM_RATE,
     noisy: withNoisy ? { path: '/tenants/noisy/report', connections: NOISY_CONNECTIONS } : undefined,
   };
   return runLoad<HttpDriveReport>(ctx, 'http-drive', spec, (ctx.options.seconds + 120) * 1000);
@@ -75,10 +87,16 @@ async function measure(ctx: BenchContext, target: Target, setup: PoolSetup, conf
     const alone = await drive(ctx, baseUrl, false);
     const noisy = await drive(ctx, baseUrl, true);
     const row = (variant: string, r: HttpDriveReport): Row => ({
-      variant, target: target.name, config,
-      victimP50: r.victim.p50, victimP99: r.victim.p99, victimP999: r.victim.p999, victimRps: r.victim.rps,
+      variant,
+      target: target.name,
+      config,
+      victimP50: r.victim.p50,
+      victimP99: r.victim.p99,
+      victimP999: r.victim.p999,
+      victimRps: r.victim.rps,
       victimFailed: r.victim.non2xx + r.victim.errors + r.victim.timeouts,
-      noisyRps: r.noisy?.rps ?? null, noisyFailed: r.noisy ? r.noisy.non2xx + r.noisy.errors + r.noisy.timeouts : null,
+      noisyRps: r.noisy?.rps ?? null,
+      noisyFailed: r.noisy ? r.noisy.non2xx + r.noisy.errors + r.noisy.timeouts : null,
     });
     return [row('alone', alone), { ...row('noisy', noisy), victimI99: noisy.victim.p99 / alone.victim.p99 }];
   } finally {
@@ -114,12 +132,29 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
 
 function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['target', 'run', 'victim p50 ms', 'victim p99 ms', 'victim p99.9 ms', 'I99', 'victim req/s', 'victim failed', 'noisy req/s', 'noisy failed'];
+  const headers = [
+    'target',
+    'run',
+    'victim p50 ms',
+    'victim p99 ms',
+    'victim p99.9 ms',
+    'I99',
+    'victim req/s',
+    'victim failed',
+    'noisy req/s',
+    'noisy failed',
+  ];
   const body = outcome.rows.map((r) => [
-    r.target === 'sluice' && r.config !== CONFIGS[0]!.config ? `${TARGET_LABELS[r.target]}, elastic` : TARGET_LABELS[r.target], r.variant === 'alone' ? 'victim alone' : 'beside the noisy tenant',
-    foot.cell(r, (x) => ms(x.victimP50)), foot.cell(r, (x) => ms(x.victimP99)), foot.cell(r, (x) => ms(x.victimP999)),
-    foot.cell(r, (x) => times(x.victimI99)), foot.cell(r, (x) => num(x.victimRps)), foot.cell(r, (x) => num(x.victimFailed)),
-    foot.cell(r, (x) => num(x.noisyRps)), foot.cell(r, (x) => num(x.noisyFailed)),
+    r.target === 'sluice' && r.config !== CONFIGS[0]!.config ? `${TARGET_LABELS[r.target]}, elastic` : TARGET_LABELS[r.target],
+    r.variant === 'alone' ? 'victim alone' : 'beside the noisy tenant',
+    foot.cell(r, (x) => ms(x.victimP50)),
+    foot.cell(r, (x) => ms(x.victimP99)),
+    foot.cell(r, (x) => ms(x.victimP999)),
+    foot.cell(r, (x) => times(x.victimI99)),
+    foot.cell(r, (x) => num(x.victimRps)),
+    foot.cell(r, (x) => num(x.victimFailed)),
+    foot.cell(r, (x) => num(x.noisyRps)),
+    foot.cell(r, (x) => num(x.noisyFailed)),
   ]);
   return section('5. End to end over HTTP', [table(headers, body)], outcome.notes, foot);
 }

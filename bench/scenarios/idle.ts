@@ -5,7 +5,16 @@ import { summarize } from '../core/stats.js';
 import type { IdleReport } from '../load/idle.js';
 import { Footnotes, ms, NOT_RUN, num, section, table } from '../report/markdown.js';
 import { DEFAULT_POOL, TARGET_LABELS, type Endpoint, type Target } from '../targets/target.js';
-import { attempt, connection, sleep, startReadyLoad, type BenchContext, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
+import {
+  attempt,
+  connection,
+  sleep,
+  startReadyLoad,
+  type BenchContext,
+  type Row,
+  type Scenario,
+  type ScenarioOutcome,
+} from './scenario.js';
 
 const LOGIN_CONCURRENCY = 100;
 
@@ -30,14 +39,26 @@ async function measure(ctx: BenchContext, target: Target): Promise<Row> {
     await sleep(1000); // Let the pooler settle after the logins before reading its memory.
     const rssIdleMb = await rss();
     const beside = await activeClient(ctx, endpoint);
-    const errors = Object.entries(report.errors).map(([m, n]) => `${n}× ${m}`).join('; ');
+    const errors = Object.entries(report.errors)
+      .map(([m, n]) => `${n}× ${m}`)
+      .join('; ');
     return {
-      variant: 'idle', target: target.name,
-      idleConnected: report.connected, idleFailed: report.failed, loginWallMs: report.connectWallMs,
-      rssBeforeMb, rssIdleMb, rssAfterMb: await rss(),
+      variant: 'idle',
+      target: target.name,
+      idleConnected: report.connected,
+      idleFailed: report.failed,
+      loginWallMs: report.connectWallMs,
+      rssBeforeMb,
+      rssIdleMb,
+      rssAfterMb: await rss(),
       kbPerIdleClient: ((rssIdleMb - rssBeforeMb) * 1024) / Math.max(1, report.connected),
-      aloneP50: alone.p50, aloneP99: alone.p99, besideP50: beside.p50, besideP99: beside.p99,
-      aloneTps: alone.tps, besideTps: beside.tps, errors: errors || null,
+      aloneP50: alone.p50,
+      aloneP99: alone.p99,
+      besideP50: beside.p50,
+      besideP99: beside.p99,
+      aloneTps: alone.tps,
+      besideTps: beside.tps,
+      errors: errors || null,
     };
   } finally {
     await crowd.stop().catch(() => undefined);
@@ -48,7 +69,11 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
   for (const target of ctx.targets) {
     if (target.name === 'direct') {
-      rows.push({ variant: 'idle', target: target.name, error: `${NOT_RUN}${num(ctx.options.idleClients)} connections need a pooler (the bench's Postgres allows 1,100).` });
+      rows.push({
+        variant: 'idle',
+        target: target.name,
+        error: `${NOT_RUN}${num(ctx.options.idleClients)} connections need a pooler (the bench's Postgres allows 1,100).`,
+      });
       continue;
     }
     ctx.progress(`idle clients via ${target.name}`);
@@ -63,20 +88,39 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     'RSS from /proc/<pid>/stat: before the crowd, 1 s after the last login, and after the second active run.',
   ];
   if (ctx.options.quick) notes.push(`A quick smoke run connects ${num(ctx.options.idleClients)} idle clients, not 10,000.`);
-  else if (ctx.options.idleClients < 10_000) notes.push(`Fewer than 10,000 idle clients: the open-files hard limit here allows ${num(ctx.options.idleClients)} (raise \`ulimit -Hn\` to run the full count).`);
+  else if (ctx.options.idleClients < 10_000)
+    notes.push(
+      `Fewer than 10,000 idle clients: the open-files hard limit here allows ${num(ctx.options.idleClients)} (raise \`ulimit -Hn\` to run the full count).`,
+    );
   return { rows, notes };
 }
 
 function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['target', 'idle clients', 'login wall s', 'RSS before MB', 'RSS with idle MB', 'KB per idle client', 'active p50 ms alone', 'active p50 ms beside', 'active p99 ms alone', 'active p99 ms beside', 'errors'];
+  const headers = [
+    'target',
+    'idle clients',
+    'login wall s',
+    'RSS before MB',
+    'RSS with idle MB',
+    'KB per idle client',
+    'active p50 ms alone',
+    'active p50 ms beside',
+    'active p99 ms alone',
+    'active p99 ms beside',
+    'errors',
+  ];
   const body = outcome.rows.map((r) => [
     TARGET_LABELS[r.target],
     foot.cell(r, (x) => `${num(x.idleConnected)}${x.idleFailed ? ` (+${num(x.idleFailed)} failed)` : ''}`),
     foot.cell(r, (x) => num((x.loginWallMs as number) / 1000, 1)),
-    foot.cell(r, (x) => num(x.rssBeforeMb, 1)), foot.cell(r, (x) => num(x.rssIdleMb, 1)), foot.cell(r, (x) => num(x.kbPerIdleClient, 1)),
-    foot.cell(r, (x) => ms(x.aloneP50)), foot.cell(r, (x) => ms(x.besideP50)),
-    foot.cell(r, (x) => ms(x.aloneP99)), foot.cell(r, (x) => ms(x.besideP99)),
+    foot.cell(r, (x) => num(x.rssBeforeMb, 1)),
+    foot.cell(r, (x) => num(x.rssIdleMb, 1)),
+    foot.cell(r, (x) => num(x.kbPerIdleClient, 1)),
+    foot.cell(r, (x) => ms(x.aloneP50)),
+    foot.cell(r, (x) => ms(x.besideP50)),
+    foot.cell(r, (x) => ms(x.aloneP99)),
+    foot.cell(r, (x) => ms(x.besideP99)),
     foot.cell(r, (x) => String(x.errors ?? 'none')),
   ]);
   return section('4. Idle clients', [table(headers, body)], outcome.notes, foot);

@@ -10,7 +10,17 @@ import { DATABASE, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target } from '../targets/target.js';
 import { renderNoisy } from './noisy-report.js';
 import { ALONE_SETUP, NOISY_PLANS, VICTIM, type NoisyPlan } from './noisy-workloads.js';
-import { attempt, connection, sleep, startReadyLoad, type BenchContext, type Metrics, type Row, type Scenario, type ScenarioOutcome } from './scenario.js';
+import {
+  attempt,
+  connection,
+  sleep,
+  startReadyLoad,
+  type BenchContext,
+  type Metrics,
+  type Row,
+  type Scenario,
+  type ScenarioOutcome,
+} from './scenario.js';
 
 const SHARE_WINDOW_MS = 1000;
 
@@ -25,8 +35,13 @@ function victimStats(result: PgbenchResult, seconds: number, aloneP99?: number):
   const s = summarize(ok);
   const errors = result.summary.failed + result.summary.abortedClients + result.summary.connectFailures;
   return {
-    victimTxns: s.count, victimP50: s.p50, victimP99: s.p99, victimP999: s.p999,
-    victimI99: ratio(s.p99, aloneP99), victimGoodput: s.count / (VICTIM.rate * seconds), victimErrors: errors,
+    victimTxns: s.count,
+    victimP50: s.p50,
+    victimP99: s.p99,
+    victimP999: s.p999,
+    victimI99: ratio(s.p99, aloneP99),
+    victimGoodput: s.count / (VICTIM.rate * seconds),
+    victimErrors: errors,
     victimError: result.summary.errors[0] ?? null,
   };
 }
@@ -48,7 +63,10 @@ function slotStats(plan: NoisyPlan, samples: readonly ActivitySample[], budget: 
   const roles = plan.loads.map((l) => l.role);
   const weights = plan.loads.map((l) => l.weight ?? 1);
   const windows = busyPerWindow(samples, roles, SHARE_WINDOW_MS);
-  const whole = shareReport(roles.map((_, i) => windows.reduce((sum, w) => sum + w[i]!, 0)), weights);
+  const whole = shareReport(
+    roles.map((_, i) => windows.reduce((sum, w) => sum + w[i]!, 0)),
+    weights,
+  );
   const perWindow = Float64Array.from(windowShareErrors(windows, weights)).sort();
   return {
     ...row,
@@ -64,10 +82,18 @@ function overloadStats(report: OverloadReport): Metrics {
   const { seconds } = report;
   const rejected = Object.values(report.rejected).reduce((a, b) => a + b, 0);
   return {
-    offeredPerS: report.offered / seconds, servedPerS: report.ok / seconds, rejected,
-    rejectCodes: Object.entries(report.rejected).map(([code, n]) => `${code}×${n}`).join(' '),
-    rejectP50: report.rejectMs.p50, rejectP99: report.rejectMs.p99, unsent: report.unsent,
-    closedByServer: report.closedByServer, generatorLagP99: report.loopDelayMs.p99, generatorCpuPct: report.cpuPct,
+    offeredPerS: report.offered / seconds,
+    servedPerS: report.ok / seconds,
+    rejected,
+    rejectCodes: Object.entries(report.rejected)
+      .map(([code, n]) => `${code}×${n}`)
+      .join(' '),
+    rejectP50: report.rejectMs.p50,
+    rejectP99: report.rejectMs.p99,
+    unsent: report.unsent,
+    closedByServer: report.closedByServer,
+    generatorLagP99: report.loopDelayMs.p99,
+    generatorCpuPct: report.cpuPct,
   };
 }
 
@@ -79,10 +105,20 @@ async function sessions(admin: pg.Client): Promise<number> {
 
 /** Starts the noisy tenants and resolves once every one of them is logged in and sending. */
 async function startNoise(ctx: BenchContext, endpoint: Endpoint, plan: NoisyPlan) {
-  const closed = plan.loads.map((l) => startPgbench(ctx.cleanup, connection(endpoint, ctx, l.role),
-    { clients: l.clients, threads: 1, seconds: ctx.options.seconds + 60, script: l.script, open: true }, ctx.options.fdLimit));
+  const closed = plan.loads.map((l) =>
+    startPgbench(
+      ctx.cleanup,
+      connection(endpoint, ctx, l.role),
+      { clients: l.clients, threads: 1, seconds: ctx.options.seconds + 60, script: l.script, open: true },
+      ctx.options.fdLimit,
+    ),
+  );
   const open = plan.open
-    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', { ...connection(endpoint, ctx, plan.open.role), ...plan.open, warmupMs: warmupSeconds(ctx) * 1000 })
+    ? startReadyLoad<unknown, OverloadReport>(ctx, 'overload', {
+        ...connection(endpoint, ctx, plan.open.role),
+        ...plan.open,
+        warmupMs: warmupSeconds(ctx) * 1000,
+      })
     : undefined;
   try {
     await Promise.all([...closed.map((c) => c.loggedIn), open?.ready]);
@@ -123,9 +159,14 @@ async function measure(ctx: BenchContext, target: Target, plan: NoisyPlan, alone
       ...(victim ? victimStats(victim, seconds, aloneP99) : {}),
       ...slotStats(plan, samples, plan.setup.budget, !pid),
       ...(report ? overloadStats(report) : {}),
-      variant: plan.variant, target: target.name, noisyTps, noisyError, serverLoginsPerS,
+      variant: plan.variant,
+      target: target.name,
+      noisyTps,
+      noisyError,
+      serverLoginsPerS,
       poolerCpuPct: cpuBefore && cpuAfter ? cpuMicros(cpuBefore, cpuAfter, ctx.units) / (windowS * 1e4) : null,
-      rssBeforeMb, rssPeakMb: rss ? await rss.stop() : null,
+      rssBeforeMb,
+      rssPeakMb: rss ? await rss.stop() : null,
     };
   } finally {
     await admin.end().catch(() => undefined);
@@ -140,7 +181,9 @@ async function aloneBaseline(ctx: BenchContext, target: Target): Promise<Row> {
 
 /** BENCH_NOISY=overload,slot-hog runs only those variants (the victim-alone baseline always runs). */
 function chosenPlans(): NoisyPlan[] {
-  const only = process.env.BENCH_NOISY?.split(',').map((v) => v.trim()).filter(Boolean);
+  const only = process.env.BENCH_NOISY?.split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   return only?.length ? NOISY_PLANS.filter((p) => only.includes(p.variant)) : NOISY_PLANS;
 }
 
@@ -153,7 +196,9 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     ctx.progress(`  alone: victim p99 ${(alone.victimP99 as number)?.toFixed?.(2)} ms`);
     for (const plan of chosenPlans()) {
       const row = await attempt(ctx, plan.variant, target.name, () => measure(ctx, target, plan, alone.victimP99 as number | undefined));
-      ctx.progress(`  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, busy ${(row.busyMean as number)?.toFixed?.(1)}`);
+      ctx.progress(
+        `  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, busy ${(row.busyMean as number)?.toFixed?.(1)}`,
+      );
       rows.push(row);
     }
     await target.stop();
@@ -166,9 +211,9 @@ function notes(ctx: BenchContext): string[] {
   return [
     `Each run: the noisy tenants log in and start; ${warmupSeconds(ctx)} s after the last login the victim runs for ${ctx.options.seconds} s: pgbench select-only, ${VICTIM.clients} clients, open loop at ${VICTIM.rate} tps (-R), latency from each transaction's scheduled start (-l).`,
     `Poolers: pool size ${base.poolSize} per (database, role), shared budget ${base.budget} (PgBouncer max_db_connections, Sluice max_server_connections), query_wait_timeout ${base.queryWaitTimeoutS} s. Each tenant logs in as its own role.`,
-    'Sluice: scheduler fair, tenant = login role, headroom 2-4; CPU hog: the noisy role\'s class is elastic with adaptive_limit on; shares: weights 1:2:4; overload: the noisy tenant\'s max_queue is 40.',
-    'I99 = victim p99 / victim p99 alone through the same target. Goodput: victim transactions completed / scheduled. Busy, utilisation and shares come from pg_stat_activity sampled every 50 ms during the victim\'s window (backends in a transaction); utilisation = busy / budget. Pooler CPU: its user+system time over the same window (100% = one core). Server logins/s: new Postgres sessions in the window (pg_stat_database.sessions), i.e. connection churn.',
-    'Share error: |achieved share / entitled share − 1|, worst tenant, over the whole window and per 1 s window (median, p95); Jain\'s index over achieved / entitled.',
+    "Sluice: scheduler fair, tenant = login role, headroom 2-4; CPU hog: the noisy role's class is elastic with adaptive_limit on; shares: weights 1:2:4; overload: the noisy tenant's max_queue is 40.",
+    "I99 = victim p99 / victim p99 alone through the same target. Goodput: victim transactions completed / scheduled. Busy, utilisation and shares come from pg_stat_activity sampled every 50 ms during the victim's window (backends in a transaction); utilisation = busy / budget. Pooler CPU: its user+system time over the same window (100% = one core). Server logins/s: new Postgres sessions in the window (pg_stat_database.sessions), i.e. connection churn.",
+    "Share error: |achieved share / entitled share − 1|, worst tenant, over the whole window and per 1 s window (median, p95); Jain's index over achieved / entitled.",
     'Direct Postgres has no budget: every client is a backend, so its utilisation is not comparable.',
   ];
 }

@@ -20,12 +20,25 @@ export function preparedGain(rows: readonly Row[]): string {
   const ratio = (a: Row | undefined, b: Row | undefined, key: string) =>
     a && b && !a.error && !b.error ? times((a[key] as number) / (b[key] as number)) : MISSING;
   const body = [...pairs.values()].map(({ target, clients, extended: e, prepared: p }) => [
-    TARGET_LABELS[target], String(clients),
-    value(e, 'tps'), value(p, 'tps'), ratio(p, e, 'tps'),
-    value(e, 'cpuUsPerTxn', 1), value(p, 'cpuUsPerTxn', 1), ratio(p, e, 'cpuUsPerTxn'),
+    TARGET_LABELS[target],
+    String(clients),
+    value(e, 'tps'),
+    value(p, 'tps'),
+    ratio(p, e, 'tps'),
+    value(e, 'cpuUsPerTxn', 1),
+    value(p, 'cpuUsPerTxn', 1),
+    ratio(p, e, 'cpuUsPerTxn'),
   ]);
-  const headers = ['target', 'clients', 'tps extended', 'tps prepared', 'prepared / extended tps',
-    'CPU µs/txn extended', 'CPU µs/txn prepared', 'prepared / extended CPU'];
+  const headers = [
+    'target',
+    'clients',
+    'tps extended',
+    'tps prepared',
+    'prepared / extended tps',
+    'CPU µs/txn extended',
+    'CPU µs/txn prepared',
+    'prepared / extended CPU',
+  ];
   return [
     '**`-M prepared` against `-M extended`** (select-only, transaction mode): the gain of named prepared statements.',
     '',

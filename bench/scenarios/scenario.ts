@@ -127,7 +127,8 @@ export function startReadyLoad<R, T>(ctx: BenchContext, name: string, spec: obje
     lines.push(line);
     onFirst(line);
   });
-  const failed = (r: { code: number | null; stderr: string }) => new Error(`${name} generator exited (${r.code}): ${r.stderr.trim().slice(-300)}`);
+  const failed = (r: { code: number | null; stderr: string }) =>
+    new Error(`${name} generator exited (${r.code}): ${r.stderr.trim().slice(-300)}`);
   const ready = Promise.race([first, child.done.then((r) => Promise.reject(failed(r)))]).then((line) => JSON.parse(line) as R);
   ready.catch(() => undefined); // Awaited by the caller; a stop() without it must not leave an unhandled rejection.
   return {

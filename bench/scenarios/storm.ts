@@ -13,16 +13,31 @@ async function measure(ctx: BenchContext, target: Target): Promise<Row> {
   const pid = endpoint.pid!;
   const rss = watchPeakRss(pid, ctx.units);
   const before = await readProcStat(pid);
-  const report = await runLoad<StormReport>(ctx, 'storm', { ...connection(endpoint, ctx, 'bench'), clients: STORM_CLIENTS, sql: SQL }, 180_000);
+  const report = await runLoad<StormReport>(
+    ctx,
+    'storm',
+    { ...connection(endpoint, ctx, 'bench'), clients: STORM_CLIENTS, sql: SQL },
+    180_000,
+  );
   const after = await readProcStat(pid);
   const cpuUs = cpuMicros(before, after, ctx.units);
-  const errors = Object.entries(report.errors).map(([m, n]) => `${n}× ${m}`).join('; ');
+  const errors = Object.entries(report.errors)
+    .map(([m, n]) => `${n}× ${m}`)
+    .join('; ');
   return {
-    variant: 'storm', target: target.name,
-    clients: report.clients, connected: report.connected, queried: report.queried,
-    connectP50: report.connectMs.p50, connectP99: report.connectMs.p99, connectMax: report.connectMs.max,
-    queryP99: report.queryMs.p99, wallMs: report.wallMs,
-    cpuMs: cpuUs / 1000, cpuUsPerClient: cpuUs / STORM_CLIENTS, rssPeakMb: await rss.stop(),
+    variant: 'storm',
+    target: target.name,
+    clients: report.clients,
+    connected: report.connected,
+    queried: report.queried,
+    connectP50: report.connectMs.p50,
+    connectP99: report.connectMs.p99,
+    connectMax: report.connectMs.max,
+    queryP99: report.queryMs.p99,
+    wallMs: report.wallMs,
+    cpuMs: cpuUs / 1000,
+    cpuUsPerClient: cpuUs / STORM_CLIENTS,
+    rssPeakMb: await rss.stop(),
     errors: errors || null,
   };
 }
@@ -31,7 +46,11 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
   for (const target of ctx.targets) {
     if (target.name === 'direct') {
-      rows.push({ variant: 'storm', target: target.name, error: `${NOT_RUN}${STORM_CLIENTS} connections need a pooler (the bench's Postgres allows 1,100).` });
+      rows.push({
+        variant: 'storm',
+        target: target.name,
+        error: `${NOT_RUN}${STORM_CLIENTS} connections need a pooler (the bench's Postgres allows 1,100).`,
+      });
       continue;
     }
     ctx.progress(`connection storm via ${target.name}`);
@@ -52,13 +71,30 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
 
 function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['target', 'connected', 'connect p50 ms', 'connect p99 ms', 'connect max ms', 'query p99 ms', 'storm wall ms', 'pooler CPU ms', 'CPU µs/client', 'RSS peak MB', 'errors'];
+  const headers = [
+    'target',
+    'connected',
+    'connect p50 ms',
+    'connect p99 ms',
+    'connect max ms',
+    'query p99 ms',
+    'storm wall ms',
+    'pooler CPU ms',
+    'CPU µs/client',
+    'RSS peak MB',
+    'errors',
+  ];
   const body = outcome.rows.map((r) => [
     TARGET_LABELS[r.target],
     foot.cell(r, (x) => `${num(x.connected)} / ${num(x.clients)}`),
-    foot.cell(r, (x) => ms(x.connectP50)), foot.cell(r, (x) => ms(x.connectP99)), foot.cell(r, (x) => ms(x.connectMax)),
-    foot.cell(r, (x) => ms(x.queryP99)), foot.cell(r, (x) => num(x.wallMs)),
-    foot.cell(r, (x) => num(x.cpuMs)), foot.cell(r, (x) => num(x.cpuUsPerClient)), foot.cell(r, (x) => num(x.rssPeakMb, 1)),
+    foot.cell(r, (x) => ms(x.connectP50)),
+    foot.cell(r, (x) => ms(x.connectP99)),
+    foot.cell(r, (x) => ms(x.connectMax)),
+    foot.cell(r, (x) => ms(x.queryP99)),
+    foot.cell(r, (x) => num(x.wallMs)),
+    foot.cell(r, (x) => num(x.cpuMs)),
+    foot.cell(r, (x) => num(x.cpuUsPerClient)),
+    foot.cell(r, (x) => num(x.rssPeakMb, 1)),
     foot.cell(r, (x) => String(x.errors ?? 'none')),
   ]);
   return section('3. Connection storm', [table(headers, body)], outcome.notes, foot);

@@ -21,7 +21,8 @@ interface Run {
 function plan(quick: boolean): Run[] {
   const runs: Run[] = [];
   for (const mode of MODES) {
-    for (const clients of quick ? QUICK_CLIENTS : CLIENTS) runs.push({ variant: `select-only ${mode} ${clients}`, spec: { clients, mode, builtin: 'select-only' } });
+    for (const clients of quick ? QUICK_CLIENTS : CLIENTS)
+      runs.push({ variant: `select-only ${mode} ${clients}`, spec: { clients, mode, builtin: 'select-only' } });
   }
   runs.push({ variant: `tpcb-like simple ${TPCB_CLIENTS}`, spec: { clients: TPCB_CLIENTS, mode: 'simple', builtin: 'tpcb-like' } });
   return runs;
@@ -55,8 +56,10 @@ async function measure(ctx: BenchContext, endpoint: Endpoint, run: Run): Promise
     const why = summary.errors[0] ?? 'no transactions completed after the logins';
     row.error = `${summary.abortedClients} of ${run.spec.clients} clients aborted: ${why}`;
   }
-  ctx.progress(`  ${run.variant} via ${endpoint.target}: ${num(steady.tps)} tps, ${ms(steady.latencyAvgMs)} ms, `
-    + `${perTxn ? `${num(perTxn.usPerTxn, 1)} µs CPU/txn` : 'no CPU figure'}${row.error ? ` (${row.error})` : ''}`);
+  ctx.progress(
+    `  ${run.variant} via ${endpoint.target}: ${num(steady.tps)} tps, ${ms(steady.latencyAvgMs)} ms, ` +
+      `${perTxn ? `${num(perTxn.usPerTxn, 1)} µs CPU/txn` : 'no CPU figure'}${row.error ? ` (${row.error})` : ''}`,
+  );
   return row;
 }
 
@@ -79,7 +82,7 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
     notes: [
       `pgbench -j 2 -P 1 as one role, SCRAM; poolers: transaction mode, pool size ${DEFAULT_POOL.poolSize}, shared budget ${DEFAULT_POOL.budget}.`,
       `Measured over ${ctx.options.seconds} s of steady state: the ${ctx.options.seconds} per-second progress reports after pgbench's first one (its clients are all logged in by then); then pgbench is stopped. tps and latency come from those reports (latency: transaction-weighted mean).`,
-      'CPU µs/txn: the pooler process\'s user+system time from /proc/<pid>/stat over the same window, divided by the transactions completed in it.',
+      "CPU µs/txn: the pooler process's user+system time from /proc/<pid>/stat over the same window, divided by the transactions completed in it.",
       'Direct Postgres has no pooler: every client is a backend, and its CPU column is empty.',
     ],
   };
@@ -87,18 +90,36 @@ async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
 
 function render(outcome: ScenarioOutcome): string {
   const foot = new Footnotes();
-  const headers = ['workload', 'clients', 'tps direct', 'tps PgBouncer', 'tps Sluice', 'Sluice / PgBouncer tps',
-    'latency ms direct', 'latency ms PgBouncer', 'latency ms Sluice', 'CPU µs/txn PgBouncer', 'CPU µs/txn Sluice', 'Sluice / PgBouncer CPU'];
+  const headers = [
+    'workload',
+    'clients',
+    'tps direct',
+    'tps PgBouncer',
+    'tps Sluice',
+    'Sluice / PgBouncer tps',
+    'latency ms direct',
+    'latency ms PgBouncer',
+    'latency ms Sluice',
+    'CPU µs/txn PgBouncer',
+    'CPU µs/txn Sluice',
+    'Sluice / PgBouncer CPU',
+  ];
   const body = variants(outcome.rows).map((v) => {
     const t = byTarget(outcome.rows, v);
     const ok = (name: 'pgbouncer' | 'sluice', key: string) => (t[name] && !t[name]!.error ? (t[name]![key] as number) : NaN);
     const [script, mode, clients] = v.split(' ');
     return [
-      `${script} ${mode}`, clients ?? MISSING,
-      foot.cell(t.direct, (r) => num(r.tps)), foot.cell(t.pgbouncer, (r) => num(r.tps)), foot.cell(t.sluice, (r) => num(r.tps)),
+      `${script} ${mode}`,
+      clients ?? MISSING,
+      foot.cell(t.direct, (r) => num(r.tps)),
+      foot.cell(t.pgbouncer, (r) => num(r.tps)),
+      foot.cell(t.sluice, (r) => num(r.tps)),
       times(ok('sluice', 'tps') / ok('pgbouncer', 'tps')),
-      foot.cell(t.direct, (r) => ms(r.latencyMs)), foot.cell(t.pgbouncer, (r) => ms(r.latencyMs)), foot.cell(t.sluice, (r) => ms(r.latencyMs)),
-      foot.cell(t.pgbouncer, (r) => num(r.cpuUsPerTxn, 1)), foot.cell(t.sluice, (r) => num(r.cpuUsPerTxn, 1)),
+      foot.cell(t.direct, (r) => ms(r.latencyMs)),
+      foot.cell(t.pgbouncer, (r) => ms(r.latencyMs)),
+      foot.cell(t.sluice, (r) => ms(r.latencyMs)),
+      foot.cell(t.pgbouncer, (r) => num(r.cpuUsPerTxn, 1)),
+      foot.cell(t.sluice, (r) => num(r.cpuUsPerTxn, 1)),
       times(ok('sluice', 'cpuUsPerTxn') / ok('pgbouncer', 'cpuUsPerTxn')),
     ];
   });

@@ -18,7 +18,13 @@ export function metricValue(text: string, name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export async function sampleMemory(pid: number, units: ProcUnits, metricsUrl: string, t: number, transactions: number): Promise<MemorySample> {
+export async function sampleMemory(
+  pid: number,
+  units: ProcUnits,
+  metricsUrl: string,
+  t: number,
+  transactions: number,
+): Promise<MemorySample> {
   const rssMb = rssMegabytes(await readProcStat(pid), units);
   let text = '';
   try {
@@ -30,7 +36,13 @@ export async function sampleMemory(pid: number, units: ProcUnits, metricsUrl: st
     const v = metricValue(text, name);
     return v === null ? null : v / MB;
   };
-  return { t, rssMb, heapUsedMb: heap('sluice_nodejs_heap_size_used_bytes'), heapTotalMb: heap('sluice_nodejs_heap_size_total_bytes'), transactions };
+  return {
+    t,
+    rssMb,
+    heapUsedMb: heap('sluice_nodejs_heap_size_used_bytes'),
+    heapTotalMb: heap('sluice_nodejs_heap_size_total_bytes'),
+    transactions,
+  };
 }
 
 /** Least-squares slope of value over time, per minute; null with fewer than 3 points. */

@@ -17,17 +17,28 @@ const PACE_MS = 10;
 const CHURN_EVERY_MS = 100;
 
 async function oneTransaction(c: pg.Client, n: number): Promise<void> {
-  const aid = 1 + (n * 7919) % 100_000;
+  const aid = 1 + ((n * 7919) % 100_000);
   switch (n % 5) {
-    case 0: await c.query('SELECT abalance FROM pgbench_accounts WHERE aid = 1'); break;
-    case 1: await c.query('SELECT abalance FROM pgbench_accounts WHERE aid = $1', [aid]); break;
-    case 2: await c.query({ name: `soak_${n % STATEMENT_TEXTS}`, text: `SELECT abalance, ${n % STATEMENT_TEXTS} AS k FROM pgbench_accounts WHERE aid = $1`, values: [aid] }); break;
+    case 0:
+      await c.query('SELECT abalance FROM pgbench_accounts WHERE aid = 1');
+      break;
+    case 1:
+      await c.query('SELECT abalance FROM pgbench_accounts WHERE aid = $1', [aid]);
+      break;
+    case 2:
+      await c.query({
+        name: `soak_${n % STATEMENT_TEXTS}`,
+        text: `SELECT abalance, ${n % STATEMENT_TEXTS} AS k FROM pgbench_accounts WHERE aid = $1`,
+        values: [aid],
+      });
+      break;
     case 3:
       await c.query('BEGIN');
       await c.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = $1', [aid]);
       await c.query('COMMIT');
       break;
-    default: await c.query(`SET application_name = 'soak_${n % 16}'`);
+    default:
+      await c.query(`SET application_name = 'soak_${n % 16}'`);
   }
 }
 
@@ -36,7 +47,10 @@ export class SoakWorkload {
   private running = true;
   private readonly loops: Promise<void>[];
 
-  constructor(private readonly conn: Connection, steadyClients: number) {
+  constructor(
+    private readonly conn: Connection,
+    steadyClients: number,
+  ) {
     this.loops = [...Array.from({ length: steadyClients }, (_, i) => this.steady(i)), this.churn()];
   }
 
@@ -92,7 +106,7 @@ export class SoakWorkload {
     let c: pg.Client | null = null;
     try {
       c = await this.client();
-      for (let k = 0; k < 1 + (n % 5); k++) (await oneTransaction(c, n + k), this.counts.transactions++);
+      for (let k = 0; k < 1 + (n % 5); k++) await oneTransaction(c, n + k), this.counts.transactions++;
       if (n % 4 === 0) {
         (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
         this.counts.abrupt++;

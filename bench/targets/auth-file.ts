@@ -4,7 +4,7 @@ import net from 'node:net';
 /** `"user" "secret"` lines; a quote inside a field is doubled. */
 export function renderUserlist(secrets: ReadonlyMap<string, string>): string {
   const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return [...secrets].map(([user, secret]) => `${quote(user)} ${quote(secret)}`).join('\n') + '\n';
+  return `${[...secrets].map(([user, secret]) => `${quote(user)} ${quote(secret)}`).join('\n')}\n`;
 }
 
 /** Resolves once host:port accepts TCP connections; rejects after `timeoutMs` or as soon as `exited` settles. */

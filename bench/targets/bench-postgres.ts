@@ -78,8 +78,9 @@ export async function startBenchPostgres(cleanup: Cleanup, scale: number): Promi
   const query = <T>(sql: string, params?: unknown[]) =>
     withClient(socketConfig(DATABASE), async (c) => (await c.query(sql, params)).rows as T[]);
   await query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${ROLES.join(', ')}`);
-  const rows = await query<{ rolname: Role; rolpassword: string }>(
-    'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)', [ROLES]);
+  const rows = await query<{ rolname: Role; rolpassword: string }>('SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)', [
+    ROLES,
+  ]);
   return {
     server,
     version: server.version,

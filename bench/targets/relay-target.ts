@@ -30,9 +30,14 @@ export class RelayTarget implements Target {
     await this.stop();
     const port = await freePort();
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'profile', 'bare-relay.js');
-    this.child = startChild(this.cleanup, process.execPath, ['--no-deprecation', script, this.mode, String(port), String(this.postgres.server.port)], {
-      fdLimit: this.fdLimit,
-    });
+    this.child = startChild(
+      this.cleanup,
+      process.execPath,
+      ['--no-deprecation', script, this.mode, String(port), String(this.postgres.server.port)],
+      {
+        fdLimit: this.fdLimit,
+      },
+    );
     await waitForPort(HOST, port, this.child.done);
     return { target: this.name, host: HOST, port, pid: this.child.pid };
   }

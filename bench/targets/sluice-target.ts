@@ -40,7 +40,11 @@ export function sluiceConfig(setup: PoolSetup, pgPort: number, port: number): Re
 }
 
 /** Writes sluice.yaml and its users file into `dir`; returns the YAML's path. */
-export async function writeSluiceFiles(dir: string, config: Record<string, unknown>, secrets: ReadonlyMap<string, string>): Promise<string> {
+export async function writeSluiceFiles(
+  dir: string,
+  config: Record<string, unknown>,
+  secrets: ReadonlyMap<string, string>,
+): Promise<string> {
   await writeFile(path.join(dir, 'userlist.txt'), renderUserlist(secrets), { mode: 0o600 });
   const file = path.join(dir, 'sluice.yaml');
   await writeFile(file, stringify(config));

@@ -94,7 +94,10 @@ export class ClientAuthenticator {
     }
     if (s.kind === 'plain') return timingSafeEqualStr(password, s.password);
     if (s.kind === 'md5') return timingSafeEqualStr(md5Secret(this.o.user, password), s.hash);
-    const stored = crypto.createHash('sha256').update(clientKeyOf(password, s.salt, s.iterations)).digest();
+    const stored = crypto
+      .createHash('sha256')
+      .update(clientKeyOf(password, s.salt, s.iterations))
+      .digest();
     return crypto.timingSafeEqual(stored, s.storedKey);
   }
 

@@ -19,12 +19,12 @@ export function isMd5Secret(value: string): boolean {
 
 /** "md5" + md5(password + user) — the stored form. */
 export function md5Secret(user: string, password: string): string {
-  return 'md5' + md5Hex(password, user);
+  return `md5${md5Hex(password, user)}`;
 }
 
 /** The response for a known stored secret; lower-cased because the hex digits are hashed as text. */
 function responseFromSecret(storedSecret: string, salt: Buffer): string {
-  return 'md5' + md5Hex(storedSecret.slice(3).toLowerCase(), salt);
+  return `md5${md5Hex(storedSecret.slice(3).toLowerCase(), salt)}`;
 }
 
 /**
@@ -34,9 +34,7 @@ function responseFromSecret(storedSecret: string, salt: Buffer): string {
  * CREATE ROLE, a plaintext password that happens to look like an md5 secret is treated as one.
  */
 export function md5ClientResponse(user: string, passwordOrMd5Secret: string, salt: Buffer): string {
-  const stored = isMd5Secret(passwordOrMd5Secret)
-    ? passwordOrMd5Secret
-    : md5Secret(user, passwordOrMd5Secret);
+  const stored = isMd5Secret(passwordOrMd5Secret) ? passwordOrMd5Secret : md5Secret(user, passwordOrMd5Secret);
   return responseFromSecret(stored, salt);
 }
 
@@ -45,12 +43,7 @@ export function md5ClientResponse(user: string, passwordOrMd5Secret: string, sal
  * Plain secrets are hashed explicitly (never guessed to be md5-shaped); scram secrets cannot
  * answer an md5 challenge, so they always fail.
  */
-export function verifyMd5Response(
-  user: string,
-  secret: UserSecret,
-  salt: Buffer,
-  response: string,
-): boolean {
+export function verifyMd5Response(user: string, secret: UserSecret, salt: Buffer, response: string): boolean {
   let stored: string;
   if (secret.kind === 'plain') stored = md5Secret(user, secret.password);
   else if (secret.kind === 'md5' && isMd5Secret(secret.hash)) stored = secret.hash;

@@ -31,14 +31,31 @@ export class ScramError extends Error {
 // ---------------------------------------------------------------- SASLprep
 
 const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g; // RFC 3454 C.1.2 → U+0020
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: RFC 3454 B.1 lists these joiners and variation selectors one by one.
 const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g; // B.1
 /** RFC 3454 tables C.2–C.9 as code point ranges (noncharacters U+xFFFE/F are checked separately). */
 const PROHIBITED_RANGES: readonly (readonly [number, number])[] = [
-  [0x0000, 0x001f], [0x007f, 0x009f], [0x0340, 0x0341], [0x06dd, 0x06dd], [0x070f, 0x070f],
-  [0x180e, 0x180e], [0x200c, 0x200f], [0x2028, 0x202e], [0x2060, 0x2063], [0x206a, 0x206f],
-  [0x2ff0, 0x2ffb], [0xd800, 0xdfff], [0xe000, 0xf8ff], [0xfdd0, 0xfdef], [0xfeff, 0xfeff],
-  [0xfff9, 0xfffd], [0x1d173, 0x1d17a], [0xe0001, 0xe0001], [0xe0020, 0xe007f],
-  [0xf0000, 0xffffd], [0x100000, 0x10fffd],
+  [0x0000, 0x001f],
+  [0x007f, 0x009f],
+  [0x0340, 0x0341],
+  [0x06dd, 0x06dd],
+  [0x070f, 0x070f],
+  [0x180e, 0x180e],
+  [0x200c, 0x200f],
+  [0x2028, 0x202e],
+  [0x2060, 0x2063],
+  [0x206a, 0x206f],
+  [0x2ff0, 0x2ffb],
+  [0xd800, 0xdfff],
+  [0xe000, 0xf8ff],
+  [0xfdd0, 0xfdef],
+  [0xfeff, 0xfeff],
+  [0xfff9, 0xfffd],
+  [0x1d173, 0x1d17a],
+  [0xe0001, 0xe0001],
+  [0xe0020, 0xe007f],
+  [0xf0000, 0xffffd],
+  [0x100000, 0x10fffd],
 ];
 
 function isProhibited(codePoint: number): boolean {
@@ -54,6 +71,7 @@ function isProhibited(codePoint: number): boolean {
  * failure for such a password, never a security issue.
  */
 export function saslprep(password: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, controls included, needs no SASLprep.
   if (/^[\x00-\x7f]*$/.test(password)) return password;
   const prepared = password.replace(NON_ASCII_SPACE, ' ').replace(MAPPED_TO_NOTHING, '').normalize('NFKC');
   for (const char of prepared) {
@@ -106,7 +124,10 @@ function defaultNonce(): Buffer {
 /** Reads `x=value` attributes in order; PostgreSQL fixes the order, so callers name what they expect. */
 class AttrReader {
   private pos = 0;
-  constructor(private readonly msg: string, private readonly what: string) {}
+  constructor(
+    private readonly msg: string,
+    private readonly what: string,
+  ) {}
 
   get done(): boolean {
     return this.pos >= this.msg.length;
@@ -247,7 +268,10 @@ export class ScramServerSession {
   private serverFirstMessage = '';
 
   /** A plain secret is turned into a fresh verifier; an md5 secret throws ScramError. */
-  constructor(secret: UserSecret, private readonly nonceBytes: NonceSource = defaultNonce) {
+  constructor(
+    secret: UserSecret,
+    private readonly nonceBytes: NonceSource = defaultNonce,
+  ) {
     this.secret = toScramSecret(secret);
   }
 
@@ -344,8 +368,7 @@ export class ScramClientSession {
   serverFirst(msg: string): string {
     this.enter('awaiting-server-first');
     const { nonce, salt, iterations } = parseServerFirst(msg, this.clientNonce);
-    const { clientKey, serverKey } =
-      'clientKey' in this.cred ? this.cred : saltedKeys(this.cred.password, salt, iterations);
+    const { clientKey, serverKey } = 'clientKey' in this.cred ? this.cred : saltedKeys(this.cred.password, salt, iterations);
     const withoutProof = `c=${Buffer.from(CLIENT_GS2_HEADER).toString('base64')},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${msg},${withoutProof}`;
     const proof = xor(clientKey, hmac(sha256(clientKey), authMessage));

@@ -29,10 +29,15 @@ export function integer(min: number, max?: number) {
 /** Seconds in YAML (fractions allowed), milliseconds in the snapshot. */
 export function seconds(defaultMs: number) {
   const error = expecting(`seconds 0-${MAX_TIMEOUT_SECONDS}`);
-  return z.number({ error }).min(0, { error }).max(MAX_TIMEOUT_SECONDS, { error })
-    // A tiny positive value must not round down to 0, which would mean "disabled".
-    .transform((s) => (s > 0 ? Math.max(1, Math.round(s * 1000)) : 0))
-    .default(defaultMs);
+  return (
+    z
+      .number({ error })
+      .min(0, { error })
+      .max(MAX_TIMEOUT_SECONDS, { error })
+      // A tiny positive value must not round down to 0, which would mean "disabled".
+      .transform((s) => (s > 0 ? Math.max(1, Math.round(s * 1000)) : 0))
+      .default(defaultMs)
+  );
 }
 
 export function text(opts: { allowEmpty?: boolean } = {}) {
@@ -43,9 +48,10 @@ export function text(opts: { allowEmpty?: boolean } = {}) {
 /** A password or stored secret: the message names only the type of a bad value, never the value. */
 export function secretText() {
   return z.string({
-    error: (iss: IssueInput) => (iss.input === undefined
-      ? 'required'
-      : `expected a string (quote it in YAML), got ${iss.input === null ? 'an empty value' : `a ${typeof iss.input}`}`),
+    error: (iss: IssueInput) =>
+      iss.input === undefined
+        ? 'required'
+        : `expected a string (quote it in YAML), got ${iss.input === null ? 'an empty value' : `a ${typeof iss.input}`}`,
   });
 }
 
@@ -76,6 +82,7 @@ export function section<S extends z.ZodRawShape>(shape: S) {
 
 export function namedSections<S extends z.ZodType>(value: S, what: string) {
   return z.record(z.string().min(1), value, {
-    error: (iss: IssueInput) => (iss.code === 'invalid_key' ? `${what} names must not be empty` : expecting(`a mapping of ${what} names to settings`)(iss)),
+    error: (iss: IssueInput) =>
+      iss.code === 'invalid_key' ? `${what} names must not be empty` : expecting(`a mapping of ${what} names to settings`)(iss),
   });
 }

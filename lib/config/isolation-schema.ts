@@ -5,7 +5,8 @@ import { expecting, flag, integer, namedSections, oneOf, seconds, section, text 
 
 const unlimited = (what: string) => {
   const error = expecting(`${what} (an integer >= 0, or null for none)`);
-  return z.union([z.number({ error }).int({ error }).min(0, { error }), z.null({ error })], { error })
+  return z
+    .union([z.number({ error }).int({ error }).min(0, { error }), z.null({ error })], { error })
     .transform((v) => (v === null ? Infinity : v));
 };
 
@@ -33,7 +34,10 @@ export const tenantSchema = section({
   rate: section({
     per_second: positive('transactions per second > 0'),
     // The token bucket needs room for one whole transaction; the scheduler refuses a smaller burst.
-    burst: z.number({ error: expecting('a burst >= 1') }).min(1, { error: expecting('a burst >= 1') }).default(1),
+    burst: z
+      .number({ error: expecting('a burst >= 1') })
+      .min(1, { error: expecting('a burst >= 1') })
+      .default(1),
     mode: oneOf(['wait', 'reject']).default('wait'),
   }).optional(),
 });
@@ -60,7 +64,10 @@ export const isolationShape = {
     mode: oneOf(['fair', 'fifo', 'shadow']).default('fair'),
     headroom_min: integer(0).default(1),
     headroom_max: integer(0).default(2),
-    burst: z.number({ error: expecting('slot-seconds >= 0') }).min(0).default(1),
+    burst: z
+      .number({ error: expecting('slot-seconds >= 0') })
+      .min(0)
+      .default(1),
     default_cost: seconds(10),
     long_threshold: seconds(0),
     early_reject: flag(true),
@@ -92,7 +99,9 @@ export function effectiveHeadroom(h: { min: number; max: number }, slots: number
 
 /** Reservations must fit the smallest budget minus its headroom_min; the problem line when they do not. */
 export function reservationProblem(
-  tenants: Iterable<TenantConfig>, smallestBudget: { name: string; slots: number } | null, headroom: { min: number; max: number },
+  tenants: Iterable<TenantConfig>,
+  smallestBudget: { name: string; slots: number } | null,
+  headroom: { min: number; max: number },
 ): string | null {
   if (!smallestBudget) return null;
   let reserved = 0;
@@ -105,7 +114,8 @@ export function reservationProblem(
 /** Builds the isolation snapshot; budgets are the smallest database budget, for the reservation check. */
 export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: number } | null, problems: string[]): IsolationConfig {
   const s = raw.scheduler;
-  if (s.headroom_min > s.headroom_max) problems.push(`scheduler.headroom_min: ${s.headroom_min} is more than headroom_max ${s.headroom_max}`);
+  if (s.headroom_min > s.headroom_max)
+    problems.push(`scheduler.headroom_min: ${s.headroom_min} is more than headroom_max ${s.headroom_max}`);
   // Every dispatch charges this estimate; 0 would let a new tenant's transactions cost nothing.
   if (s.default_cost <= 0) problems.push('scheduler.default_cost: expected seconds > 0, got 0');
   const { default: defaultRaw, ...named } = raw.tenants;
@@ -117,7 +127,8 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
   if (tooMuch) problems.push(tooMuch);
   const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
   // The learned lane needs somewhere to go: a plain long-lane class unless the operator defined one.
-  if (s.long_threshold > 0 && !classes.has(LONG_CLASS)) classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const }));
+  if (s.long_threshold > 0 && !classes.has(LONG_CLASS))
+    classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const }));
   for (const [i, r] of raw.class_rules.entries()) {
     if (!classes.has(r.class) && r.class !== 'default') problems.push(`class_rules[${i}].class: "${r.class}" is not defined in classes`);
   }

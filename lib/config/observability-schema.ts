@@ -1,6 +1,6 @@
 // The YAML of the `metrics` and `admin_http` sections, and reading the admin token from its file or variable.
 import { resolve as resolvePath } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AdminHttpConfig, MetricsConfig } from './types.js';
 import { integer, section, text } from './fields.js';
 
@@ -58,7 +58,11 @@ function readToken(a: NonNullable<Raw['admin_http']>, src: TokenSources, problem
     return nonEmpty(text.trim(), `admin_http.token_file: ${file} is empty`, problems);
   }
   if (a.token_env !== undefined) {
-    return nonEmpty((src.env[a.token_env] ?? '').trim(), `admin_http.token_env: environment variable ${a.token_env} is not set or empty`, problems);
+    return nonEmpty(
+      (src.env[a.token_env] ?? '').trim(),
+      `admin_http.token_env: environment variable ${a.token_env} is not set or empty`,
+      problems,
+    );
   }
   return undefined;
 }

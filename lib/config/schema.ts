@@ -3,12 +3,30 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type {
-  AuthType, ClientTlsConfig, DatabaseConfig, PoolMode, ServerTlsConfig, SessionStatePolicy, SluiceConfig, SslMode, UserConfig,
+  AuthType,
+  ClientTlsConfig,
+  DatabaseConfig,
+  PoolMode,
+  ServerTlsConfig,
+  SessionStatePolicy,
+  SluiceConfig,
+  SslMode,
+  UserConfig,
   UserSecret,
 } from './types.js';
 import { parseSecret, parseUserlist, UserlistError } from './userlist.js';
 import {
-  expecting, flag, integer, namedSections, names, oneOf, seconds, secretText, section, startupParameterNames, text, type IssueInput,
+  expecting,
+  flag,
+  integer,
+  namedSections,
+  names,
+  oneOf,
+  seconds,
+  secretText,
+  section,
+  startupParameterNames,
+  text,
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
@@ -100,47 +118,52 @@ const userSchema = section({
 /** Accepted and ignored until the module that owns the section replaces this with its own schema. */
 const reservedSection = z.unknown().optional();
 
-const configSchema = z.strictObject({
-  listen_addr: text().default(DEFAULTS.listen_addr),
-  // 0 asks the OS for a free port, which tests rely on.
-  listen_port: integer(0, 65535).default(DEFAULTS.listen_port),
-  auth_type: oneOf(AUTH_TYPES).default(DEFAULTS.auth_type),
-  auth_plain_without_tls: flag(DEFAULTS.auth_plain_without_tls),
-  auth_file: text().optional(),
-  admin_users: names(DEFAULTS.admin_users),
-  stats_users: names(DEFAULTS.stats_users),
-  auth_failure_limit: integer(0).default(DEFAULTS.auth_failure_limit),
-  auth_failure_window: seconds(DEFAULTS.auth_failure_window),
-  auth_failure_lockout: seconds(DEFAULTS.auth_failure_lockout),
-  pool_mode: oneOf(POOL_MODES).default(DEFAULTS.pool_mode),
-  default_pool_size: integer(1).default(DEFAULTS.default_pool_size),
-  min_pool_size: integer(0).default(DEFAULTS.min_pool_size),
-  max_client_conn: integer(1).default(DEFAULTS.max_client_conn),
-  server_idle_timeout: seconds(DEFAULTS.server_idle_timeout),
-  server_lifetime: seconds(DEFAULTS.server_lifetime),
-  server_connect_timeout: seconds(DEFAULTS.server_connect_timeout),
-  query_wait_timeout: seconds(DEFAULTS.query_wait_timeout),
-  client_idle_timeout: seconds(DEFAULTS.client_idle_timeout),
-  client_login_timeout: seconds(DEFAULTS.client_login_timeout),
-  idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
-  server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
-  session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
-  ignore_startup_parameters: startupParameterNames(DEFAULTS.ignore_startup_parameters),
-  max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
-  pkt_buf: integer(MIN_PKT_BUF, MAX_PACKET_SIZE).default(DEFAULTS.pkt_buf),
-  max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
-  client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
-  server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() })
-    .default({ sslmode: DEFAULTS.server_tls.sslmode }),
-  databases: namedSections(databaseSchema, 'database')
-    .refine((dbs) => Object.keys(dbs).length > 0, { error: 'at least one database is required' }),
-  users: namedSections(userSchema, 'user').default({}),
-  ...isolationShape,
-  ...observabilityShape,
-  admin: reservedSection,
-  shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
-  stats_period: seconds(DEFAULTS.stats_period),
-}, { error: expecting('a mapping of settings') });
+const configSchema = z.strictObject(
+  {
+    listen_addr: text().default(DEFAULTS.listen_addr),
+    // 0 asks the OS for a free port, which tests rely on.
+    listen_port: integer(0, 65535).default(DEFAULTS.listen_port),
+    auth_type: oneOf(AUTH_TYPES).default(DEFAULTS.auth_type),
+    auth_plain_without_tls: flag(DEFAULTS.auth_plain_without_tls),
+    auth_file: text().optional(),
+    admin_users: names(DEFAULTS.admin_users),
+    stats_users: names(DEFAULTS.stats_users),
+    auth_failure_limit: integer(0).default(DEFAULTS.auth_failure_limit),
+    auth_failure_window: seconds(DEFAULTS.auth_failure_window),
+    auth_failure_lockout: seconds(DEFAULTS.auth_failure_lockout),
+    pool_mode: oneOf(POOL_MODES).default(DEFAULTS.pool_mode),
+    default_pool_size: integer(1).default(DEFAULTS.default_pool_size),
+    min_pool_size: integer(0).default(DEFAULTS.min_pool_size),
+    max_client_conn: integer(1).default(DEFAULTS.max_client_conn),
+    server_idle_timeout: seconds(DEFAULTS.server_idle_timeout),
+    server_lifetime: seconds(DEFAULTS.server_lifetime),
+    server_connect_timeout: seconds(DEFAULTS.server_connect_timeout),
+    query_wait_timeout: seconds(DEFAULTS.query_wait_timeout),
+    client_idle_timeout: seconds(DEFAULTS.client_idle_timeout),
+    client_login_timeout: seconds(DEFAULTS.client_login_timeout),
+    idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
+    server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
+    session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
+    ignore_startup_parameters: startupParameterNames(DEFAULTS.ignore_startup_parameters),
+    max_packet_size: integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE).default(DEFAULTS.max_packet_size),
+    pkt_buf: integer(MIN_PKT_BUF, MAX_PACKET_SIZE).default(DEFAULTS.pkt_buf),
+    max_prepared_statements: integer(0).default(DEFAULTS.max_prepared_statements),
+    client_tls: section({ cert_file: text(), key_file: text(), ca_file: text().optional() }).optional(),
+    server_tls: section({ sslmode: oneOf(SSL_MODES).default(DEFAULTS.server_tls.sslmode), ca_file: text().optional() }).default({
+      sslmode: DEFAULTS.server_tls.sslmode,
+    }),
+    databases: namedSections(databaseSchema, 'database').refine((dbs) => Object.keys(dbs).length > 0, {
+      error: 'at least one database is required',
+    }),
+    users: namedSections(userSchema, 'user').default({}),
+    ...isolationShape,
+    ...observabilityShape,
+    admin: reservedSection,
+    shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
+    stats_period: seconds(DEFAULTS.stats_period),
+  },
+  { error: expecting('a mapping of settings') },
+);
 
 type RawConfig = z.output<typeof configSchema>;
 
@@ -148,18 +171,22 @@ type RawConfig = z.output<typeof configSchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return 'config';
-  return path.map((segment, i) => {
-    if (typeof segment === 'number') return `[${segment}]`;
-    const name = String(segment);
-    const shown = /^[^\s."[\]]+$/.test(name) ? name : JSON.stringify(name);
-    return i === 0 ? shown : `.${shown}`;
-  }).join('');
+  return path
+    .map((segment, i) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      const name = String(segment);
+      const shown = /^[^\s."[\]]+$/.test(name) ? name : JSON.stringify(name);
+      return i === 0 ? shown : `.${shown}`;
+    })
+    .join('');
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  const lines = issues.flatMap((iss) => (iss.code === 'unrecognized_keys'
-    ? iss.keys.map((key) => `${formatPath([...iss.path, key])}: unknown setting`)
-    : [`${formatPath(iss.path)}: ${iss.message}`]));
+  const lines = issues.flatMap((iss) =>
+    iss.code === 'unrecognized_keys'
+      ? iss.keys.map((key) => `${formatPath([...iss.path, key])}: unknown setting`)
+      : [`${formatPath(iss.path)}: ${iss.message}`],
+  );
   // Several checks on one value share a message; an operator needs to read it once.
   return [...new Set(lines)];
 }
@@ -257,7 +284,8 @@ export function smallestBudget(cfg: BudgetSizes): { name: string; slots: number 
     // Without a shared budget each pool is its own, sized by users.*.pool_size where set.
     if (db.max_server_connections !== undefined || cfg.max_server_connections !== undefined) continue;
     for (const [user, u] of Object.entries(cfg.users)) {
-      if (u.pool_size !== undefined && u.pool_size < best.slots) best = { name: `databases.${name} (users.${user}.pool_size)`, slots: u.pool_size };
+      if (u.pool_size !== undefined && u.pool_size < best.slots)
+        best = { name: `databases.${name} (users.${user}.pool_size)`, slots: u.pool_size };
     }
   }
   return best;
@@ -277,7 +305,12 @@ function isReadable(path: string): boolean {
 }
 
 /** auth_file entries merged with inline `users.*.password`; the inline one wins. */
-function collectSecrets(cfg: RawConfig, authFile: string | undefined, readFile: (path: string) => string, problems: string[]): Map<string, UserSecret> {
+function collectSecrets(
+  cfg: RawConfig,
+  authFile: string | undefined,
+  readFile: (path: string) => string,
+  problems: string[],
+): Map<string, UserSecret> {
   let secrets = new Map<string, UserSecret>();
   if (authFile !== undefined) {
     try {
@@ -313,34 +346,40 @@ function checkPoolSizes(cfg: RawConfig, problems: string[]): void {
     const min = db.min_pool_size ?? cfg.min_pool_size;
     const size = db.pool_size ?? cfg.default_pool_size;
     if (min <= size) continue;
-    problems.push(db.min_pool_size !== undefined
-      ? `${formatPath(['databases', name, 'min_pool_size'])}: ${min} exceeds ${db.pool_size !== undefined ? 'pool_size' : 'default_pool_size'} ${size}`
-      : `${formatPath(['databases', name, 'pool_size'])}: ${size} is below the top-level min_pool_size ${min}`);
+    problems.push(
+      db.min_pool_size !== undefined
+        ? `${formatPath(['databases', name, 'min_pool_size'])}: ${min} exceeds ${db.pool_size !== undefined ? 'pool_size' : 'default_pool_size'} ${size}`
+        : `${formatPath(['databases', name, 'pool_size'])}: ${size} is below the top-level min_pool_size ${min}`,
+    );
   }
 }
 
 function checkOperations(cfg: RawConfig, problems: string[]): void {
   if (cfg.stats_period < 1000) problems.push(`stats_period: expected seconds >= 1, got ${cfg.stats_period / 1000}`);
   if (cfg.auth_failure_limit > 0 && cfg.auth_failure_window === 0) {
-    problems.push('auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)');
+    problems.push(
+      'auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)',
+    );
   }
   for (const name of Object.keys(cfg.databases)) {
     if (CONSOLE_DATABASES.includes(name)) problems.push(`${formatPath(['databases', name])}: the name is reserved for the admin console`);
   }
 }
 
-function checkAuth(
-  cfg: RawConfig, secrets: ReadonlyMap<string, UserSecret>, secretsComplete: boolean, problems: string[],
-): void {
+function checkAuth(cfg: RawConfig, secrets: ReadonlyMap<string, UserSecret>, secretsComplete: boolean, problems: string[]): void {
   if (cfg.auth_type === 'plain' && cfg.client_tls === undefined && !cfg.auth_plain_without_tls) {
-    problems.push('auth_type: plain sends passwords in cleartext, and client_tls is not configured; '
-      + 'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS');
+    problems.push(
+      'auth_type: plain sends passwords in cleartext, and client_tls is not configured; ' +
+        'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS',
+    );
   }
   if (cfg.auth_type === 'trust') return;
   const hasInline = Object.values(cfg.users).some((user) => user.password !== undefined);
   if (cfg.auth_file === undefined && !hasInline) {
-    problems.push(`auth_type: ${cfg.auth_type} needs passwords to check, but there are none; `
-      + 'set auth_file, or give users a password under users.<name>.password');
+    problems.push(
+      `auth_type: ${cfg.auth_type} needs passwords to check, but there are none; ` +
+        'set auth_file, or give users a password under users.<name>.password',
+    );
     return;
   }
   // A bad auth_file or inline password is already reported; "no password" lines would only be noise.
@@ -356,7 +395,11 @@ function checkAuth(
 
 /** Resolve the named file settings against baseDir and check that each can be read. */
 function resolveFiles<T extends Record<string, unknown>>(
-  settings: T, keys: readonly string[], prefix: string, opts: ParseOptions, problems: string[],
+  settings: T,
+  keys: readonly string[],
+  prefix: string,
+  opts: ParseOptions,
+  problems: string[],
 ): T {
   const resolved: Record<string, unknown> = { ...settings };
   for (const key of keys) {

@@ -46,10 +46,7 @@ function parseScramSecret(secret: string): UserSecret {
   if (salt.length === 0) throw new Error('malformed SCRAM-SHA-256 secret: salt is empty');
   const storedKey = decodeKey(storedText, 'StoredKey');
   const serverKey = decodeKey(serverText, 'ServerKey');
-  return hideSecretFields(
-    { kind: 'scram', iterations, salt, storedKey, serverKey },
-    ['salt', 'storedKey', 'serverKey'],
-  );
+  return hideSecretFields({ kind: 'scram', iterations, salt, storedKey, serverKey }, ['salt', 'storedKey', 'serverKey']);
 }
 
 function decodeBase64(text: string, field: string): Buffer {

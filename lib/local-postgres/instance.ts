@@ -59,7 +59,7 @@ const PORT_ATTEMPTS = 5;
 export const DEFAULT_HBA = ['local all all trust', `host all all ${HOST}/32 scram-sha-256`];
 
 export function renderHba(extra: readonly string[] = []): string {
-  return [...extra, ...DEFAULT_HBA].join('\n') + '\n';
+  return `${[...extra, ...DEFAULT_HBA].join('\n')}\n`;
 }
 
 function renderValue(value: string | number): string {
@@ -79,12 +79,12 @@ export function renderSettings(dataDir: string, port: number, settings: Record<s
     ...settings,
     port,
   };
-  return Object.entries(merged)
+  return `${Object.entries(merged)
     .map(([key, value]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(key)) throw new Error(`invalid setting name: ${key}`);
       return `${key} = ${renderValue(value)}`;
     })
-    .join('\n') + '\n';
+    .join('\n')}\n`;
 }
 
 /** Asks the kernel for a free port; the caller retries if someone takes it before Postgres binds. */
@@ -111,11 +111,7 @@ async function ensureSettingsInclude(dataDir: string): Promise<void> {
   if (!(await readFile(conf, 'utf8')).includes(include)) await appendFile(conf, `\n${include}\n`);
 }
 
-async function prepareDataDir(
-  opts: LocalPostgresOptions,
-  template: string,
-  runAs: RunAs | undefined,
-): Promise<string> {
+async function prepareDataDir(opts: LocalPostgresOptions, template: string, runAs: RunAs | undefined): Promise<string> {
   const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : await mkdtemp(path.join(tmpdir(), 'sluice-pg-'));
   if (existsSync(path.join(dataDir, 'PG_VERSION'))) return dataDir;
   await makeOwnedDir(dataDir, runAs);
@@ -189,8 +185,9 @@ function spawnServer(bins: PgBinaries, dataDir: string, runAs: RunAs | undefined
 function spawnWatchdog(pid: number, signal: ShutdownSignal, removeDir: string | undefined): ChildProcess {
   // Waits on postmaster.pid, not `kill -0`: an orphaned postmaster may stay a zombie forever
   // under a container init that does not reap.
-  const script = 'read -r _ ; kill -s "$3" "$1" 2>/dev/null; [ -n "$2" ] || exit 0; i=0; '
-    + 'while [ -e "$2/postmaster.pid" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; rm -rf -- "$2"';
+  const script =
+    'read -r _ ; kill -s "$3" "$1" 2>/dev/null; [ -n "$2" ] || exit 0; i=0; ' +
+    'while [ -e "$2/postmaster.pid" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; rm -rf -- "$2"';
   const args = [String(pid), removeDir ?? '', signal.replace('SIG', '')];
   const watchdog = spawn('sh', ['-c', script, 'sluice-pg-watchdog', ...args], {
     stdio: ['pipe', 'ignore', 'ignore'],

@@ -26,27 +26,68 @@ export class ClientMetrics {
   private readonly bufferedMax: ValueSeries;
   private readonly paused: ValueSeries;
 
-  constructor(register: Registry, private readonly listener: string) {
-    this.clients = new ValueFamily('sluice_clients',
+  constructor(
+    register: Registry,
+    private readonly listener: string,
+  ) {
+    this.clients = new ValueFamily(
+      'sluice_clients',
       'Client connections by state: login (not yet logged in), idle (between transactions), waiting (for a slot or server connection), active (linked to a server).',
-      ['listener', 'state'], 'gauge').register(register);
-    const tls = new ValueFamily('sluice_client_tls_handshakes_total', 'TLS handshakes with clients, by result (ok, error).', ['listener', 'result'], 'counter')
-      .register(register);
-    this.authFailures = new ValueFamily('sluice_client_auth_failures_total', 'Failed client logins by authentication method (scram, md5, plain, trust).',
-      ['listener', 'method'], 'counter').register(register);
-    this.faults = new ValueFamily('sluice_client_session_faults_total',
+      ['listener', 'state'],
+      'gauge',
+    ).register(register);
+    const tls = new ValueFamily(
+      'sluice_client_tls_handshakes_total',
+      'TLS handshakes with clients, by result (ok, error).',
+      ['listener', 'result'],
+      'counter',
+    ).register(register);
+    this.authFailures = new ValueFamily(
+      'sluice_client_auth_failures_total',
+      'Failed client logins by authentication method (scram, md5, plain, trust).',
+      ['listener', 'method'],
+      'counter',
+    ).register(register);
+    this.faults = new ValueFamily(
+      'sluice_client_session_faults_total',
       'Client sessions ended because an internal error escaped their handling (each also logged with the error); the process and other clients go on.',
-      ['listener'], 'counter').register(register).child({ listener });
-    this.throttled = new ValueFamily('sluice_client_logins_throttled_total',
-      'Logins refused because their client address had too many failed logins (auth_failure_limit).', ['listener'], 'counter')
-      .register(register).child({ listener });
-    this.buffered = new ValueFamily('sluice_client_buffered_bytes',
-      'Bytes Sluice holds for its clients: unsent to them, waiting for a server or held, being gathered, unsent to their servers.', ['listener'], 'gauge')
-      .register(register).child({ listener });
-    this.bufferedMax = new ValueFamily('sluice_client_buffered_bytes_max', 'The most bytes Sluice holds for any one client (bounded near pkt_buf).',
-      ['listener'], 'gauge').register(register).child({ listener });
-    this.paused = new ValueFamily('sluice_clients_paused',
-      'Clients whose reading, or their server connection\'s, is paused by backpressure (pkt_buf).', ['listener'], 'gauge').register(register).child({ listener });
+      ['listener'],
+      'counter',
+    )
+      .register(register)
+      .child({ listener });
+    this.throttled = new ValueFamily(
+      'sluice_client_logins_throttled_total',
+      'Logins refused because their client address had too many failed logins (auth_failure_limit).',
+      ['listener'],
+      'counter',
+    )
+      .register(register)
+      .child({ listener });
+    this.buffered = new ValueFamily(
+      'sluice_client_buffered_bytes',
+      'Bytes Sluice holds for its clients: unsent to them, waiting for a server or held, being gathered, unsent to their servers.',
+      ['listener'],
+      'gauge',
+    )
+      .register(register)
+      .child({ listener });
+    this.bufferedMax = new ValueFamily(
+      'sluice_client_buffered_bytes_max',
+      'The most bytes Sluice holds for any one client (bounded near pkt_buf).',
+      ['listener'],
+      'gauge',
+    )
+      .register(register)
+      .child({ listener });
+    this.paused = new ValueFamily(
+      'sluice_clients_paused',
+      "Clients whose reading, or their server connection's, is paused by backpressure (pkt_buf).",
+      ['listener'],
+      'gauge',
+    )
+      .register(register)
+      .child({ listener });
     this.tlsOk = tls.child({ listener, result: 'ok' });
     this.tlsFailed = tls.child({ listener, result: 'error' });
   }

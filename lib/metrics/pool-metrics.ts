@@ -34,19 +34,43 @@ export class PoolMetrics {
 
   constructor(register: Registry) {
     const pool = ['pool'];
-    const family = (name: string, help: string, type: 'counter' | 'gauge', labels = pool) => new ValueFamily(name, help, labels, type).register(register);
-    this.servers = family('sluice_pool_server_connections',
+    const family = (name: string, help: string, type: 'counter' | 'gauge', labels = pool) =>
+      new ValueFamily(name, help, labels, type).register(register);
+    this.servers = family(
+      'sluice_pool_server_connections',
       'Server connections by state: login (connecting), idle, active (linked to a client), used (taken, not yet linked), testing (running a reset, rollback or parameter sync).',
-      'gauge', ['pool', 'state']);
-    this.connect = new HistogramFamily('sluice_pool_connect_seconds', 'Time to open a server connection: TCP, TLS and login.', pool, CONNECT_BUCKETS)
-      .register(register);
+      'gauge',
+      ['pool', 'state'],
+    );
+    this.connect = new HistogramFamily(
+      'sluice_pool_connect_seconds',
+      'Time to open a server connection: TCP, TLS and login.',
+      pool,
+      CONNECT_BUCKETS,
+    ).register(register);
     this.connectErrors = family('sluice_pool_connect_errors_total', 'Server connection attempts that failed.', 'counter');
-    this.evictions = family('sluice_pool_evictions_total', 'Idle server connections closed to make room for another pool of the same budget.', 'counter');
+    this.evictions = family(
+      'sluice_pool_evictions_total',
+      'Idle server connections closed to make room for another pool of the same budget.',
+      'counter',
+    );
     this.pinned = family('sluice_pool_pinned_server_connections', 'Server connections pinned to one client by session state.', 'gauge');
     this.prepared = {
-      hits: family('sluice_pool_prepared_statement_hits_total', 'Prepared statements found already prepared on the server connection.', 'counter'),
-      misses: family('sluice_pool_prepared_statement_misses_total', 'Prepared statements that had to be prepared on the server connection.', 'counter'),
-      evictions: family('sluice_pool_prepared_statement_evictions_total', 'Prepared statements closed on a server connection to bound its cache.', 'counter'),
+      hits: family(
+        'sluice_pool_prepared_statement_hits_total',
+        'Prepared statements found already prepared on the server connection.',
+        'counter',
+      ),
+      misses: family(
+        'sluice_pool_prepared_statement_misses_total',
+        'Prepared statements that had to be prepared on the server connection.',
+        'counter',
+      ),
+      evictions: family(
+        'sluice_pool_prepared_statement_evictions_total',
+        'Prepared statements closed on a server connection to bound its cache.',
+        'counter',
+      ),
     };
   }
 
@@ -63,7 +87,11 @@ export class PoolMetrics {
   private seriesOf(pool: string): PoolSeries {
     let s = this.byPool.get(pool);
     if (!s) {
-      s = { connect: this.connect.child({ pool }), connectErrors: this.connectErrors.child({ pool }), evictions: this.evictions.child({ pool }) };
+      s = {
+        connect: this.connect.child({ pool }),
+        connectErrors: this.connectErrors.child({ pool }),
+        evictions: this.evictions.child({ pool }),
+      };
       this.byPool.set(pool, s);
     }
     return s;

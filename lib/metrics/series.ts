@@ -3,13 +3,13 @@ import type { Metric, Registry } from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
 
-function escape(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 /** `{a="x",b="y"}` in labelNames order, or '' without labels. */
 function labelText(names: readonly string[], labels: Labels, extra = ''): string {
-  const parts = names.map((n) => `${n}="${escape(labels[n] ?? '')}"`);
+  const parts = names.map((n) => `${n}="${escapeLabel(labels[n] ?? '')}"`);
   if (extra) parts.push(extra);
   return parts.length ? `{${parts.join(',')}}` : '';
 }
@@ -77,7 +77,13 @@ abstract class Family<S extends { readonly labels: Labels }> {
   }
 
   /** prom-client's collector interface (used by registry.metrics() and getMetricsAsJSON()). */
-  get(): { name: string; help: string; type: string; aggregator: 'sum'; values: Array<{ labels: Labels; value: number; metricName?: string }> } {
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: 'sum';
+    values: Array<{ labels: Labels; value: number; metricName?: string }>;
+  } {
     const values: Array<{ labels: Labels; value: number; metricName?: string }> = [];
     for (const s of this.series.values()) this.values(s, values);
     return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values };
@@ -155,7 +161,12 @@ export class HistogramSeries {
 }
 
 export class HistogramFamily extends Family<HistogramSeries> {
-  constructor(name: string, help: string, labelNames: readonly string[], readonly bounds: readonly number[]) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    readonly bounds: readonly number[],
+  ) {
     super(name, help, labelNames, 'histogram');
   }
 
@@ -181,7 +192,10 @@ export class HistogramFamily extends Family<HistogramSeries> {
       const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
       out.push({ labels: { ...s.labels, le: String(le) }, value: acc, metricName: `${this.name}_bucket` });
     }
-    out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` }, { labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    out.push(
+      { labels: s.labels, value: s.sum, metricName: `${this.name}_sum` },
+      { labels: s.labels, value: s.count, metricName: `${this.name}_count` },
+    );
   }
 }
 

@@ -96,4 +96,3 @@ export class SluiceMetrics {
     return `${parts.join('\n\n')}\n`;
   }
 }
-

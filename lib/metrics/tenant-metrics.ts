@@ -56,26 +56,53 @@ export class TenantMetrics implements SchedulerObserver {
     const share = ['budget', 'tenant'];
     const counter = (name: string, help: string, labels: string[]) => new ValueFamily(name, help, labels, 'counter').register(register);
     const gauge = (name: string, help: string, labels: string[]) => new ValueFamily(name, help, labels, 'gauge').register(register);
-    this.wait = new HistogramFamily('sluice_tenant_queue_wait_seconds', 'Time a transaction waited in its queue for a slot.', leaf, WAIT_BUCKETS)
-      .register(register);
-    this.hold = new HistogramFamily('sluice_tenant_transaction_hold_seconds', 'Time a transaction held its slot (server connection).', leaf, HOLD_BUCKETS)
-      .register(register);
+    this.wait = new HistogramFamily(
+      'sluice_tenant_queue_wait_seconds',
+      'Time a transaction waited in its queue for a slot.',
+      leaf,
+      WAIT_BUCKETS,
+    ).register(register);
+    this.hold = new HistogramFamily(
+      'sluice_tenant_transaction_hold_seconds',
+      'Time a transaction held its slot (server connection).',
+      leaf,
+      HOLD_BUCKETS,
+    ).register(register);
     this.transactions = counter('sluice_tenant_transactions_total', 'Transactions that got a slot and gave it back.', leaf);
     this.slotSeconds = counter('sluice_tenant_slot_seconds_total', 'Slot-seconds consumed, counted when each transaction ends.', leaf);
-    this.rejections = counter('sluice_tenant_rejections_total',
-      'Transactions refused or taken out of the queue, by reason (queue_full, early, timeout, rate, limit, cancel).', [...leaf, 'reason']);
+    this.rejections = counter(
+      'sluice_tenant_rejections_total',
+      'Transactions refused or taken out of the queue, by reason (queue_full, early, timeout, rate, limit, cancel).',
+      [...leaf, 'reason'],
+    );
     this.queueDepth = gauge('sluice_tenant_queue_depth', 'Transactions waiting for a slot.', leaf);
     this.slotsHeld = gauge('sluice_tenant_slots_held', 'Slots (server connections) held right now.', leaf);
-    this.entitled = gauge('sluice_tenant_entitled_share_ratio',
-      'Fair share of the budget the tenant is entitled to now, given weights, reservations, limits and demand (0-1).', share);
-    this.received = gauge('sluice_tenant_received_share_ratio', 'Share of the budget\'s recent slot time the tenant received (decayed over 10 s, 0-1).', share);
-    this.shadowEntitled = gauge('sluice_shadow_entitled_share_ratio',
-      'Shadow mode: the share the fair scheduler would entitle the tenant to, on the same arrivals (0-1).', share);
-    this.shadowReceived = gauge('sluice_shadow_received_share_ratio',
-      'Shadow mode: the share of recent slot time the fair scheduler would have given the tenant (0-1).', share);
+    this.entitled = gauge(
+      'sluice_tenant_entitled_share_ratio',
+      'Fair share of the budget the tenant is entitled to now, given weights, reservations, limits and demand (0-1).',
+      share,
+    );
+    this.received = gauge(
+      'sluice_tenant_received_share_ratio',
+      "Share of the budget's recent slot time the tenant received (decayed over 10 s, 0-1).",
+      share,
+    );
+    this.shadowEntitled = gauge(
+      'sluice_shadow_entitled_share_ratio',
+      'Shadow mode: the share the fair scheduler would entitle the tenant to, on the same arrivals (0-1).',
+      share,
+    );
+    this.shadowReceived = gauge(
+      'sluice_shadow_received_share_ratio',
+      'Shadow mode: the share of recent slot time the fair scheduler would have given the tenant (0-1).',
+      share,
+    );
     this.budgetSlots = gauge('sluice_budget_slots', 'Slots (server connections) of the budget.', ['budget']);
-    this.idleSlotSeconds = counter('sluice_budget_idle_slot_seconds_total', 'Slot-seconds left free while work waited, by the rule that kept it waiting.',
-      ['budget', 'reason']);
+    this.idleSlotSeconds = counter(
+      'sluice_budget_idle_slot_seconds_total',
+      'Slot-seconds left free while work waited, by the rule that kept it waiting.',
+      ['budget', 'reason'],
+    );
   }
 
   // The hot path: one WeakMap get, then prom-client children.

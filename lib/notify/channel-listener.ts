@@ -146,8 +146,10 @@ export class ChannelListener implements FrameSink {
     this.socket.on('close', () => this.lost('the listener connection closed'));
     if (this.lostAt !== null) {
       const gapMs = Math.round(this.opts.clock.now() - this.lostAt);
-      this.opts.log.warn({ pool: this.name, gapMs, channels: this.channels.size, pid: this.pid },
-        'notify listener reconnected: notifications sent while it was down were missed');
+      this.opts.log.warn(
+        { pool: this.name, gapMs, channels: this.channels.size, pid: this.pid },
+        'notify listener reconnected: notifications sent while it was down were missed',
+      );
       this.lostAt = null;
     }
     this.send([...this.channels.keys()], true);

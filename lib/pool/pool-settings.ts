@@ -6,7 +6,13 @@ import type { PoolSettings } from './pool.js';
 export type ScramKeys = { clientKey: Buffer; serverKey: Buffer };
 
 /** The settings of the pool for (db, serverUser), as the configuration in force describes it. */
-export function poolSettings(c: SluiceConfig, db: DatabaseConfig, serverUser: string, clientUser: string, scramKeys?: ScramKeys): PoolSettings {
+export function poolSettings(
+  c: SluiceConfig,
+  db: DatabaseConfig,
+  serverUser: string,
+  clientUser: string,
+  scramKeys?: ScramKeys,
+): PoolSettings {
   const u = c.users.get(clientUser);
   const size = u?.pool_size ?? db.pool_size ?? c.default_pool_size;
   return {
@@ -17,7 +23,7 @@ export function poolSettings(c: SluiceConfig, db: DatabaseConfig, serverUser: st
       port: db.port,
       dbname: db.dbname,
       user: serverUser,
-      password: db.user ? db.password ?? secretPassword(c, db.user) : secretPassword(c, serverUser),
+      password: db.user ? (db.password ?? secretPassword(c, db.user)) : secretPassword(c, serverUser),
       scramKeys: db.user && db.password ? undefined : scramKeys,
       sslmode: c.server_tls.sslmode,
       caFile: c.server_tls.ca_file,
@@ -36,7 +42,14 @@ export function poolSettings(c: SluiceConfig, db: DatabaseConfig, serverUser: st
 
 /** Whether a reload left the server and its login unchanged, so the pool's connections may stay. */
 export function sameTarget(a: PoolSettings['target'], b: PoolSettings['target']): boolean {
-  return a.host === b.host && a.port === b.port && a.dbname === b.dbname && a.user === b.user && a.password === b.password && a.sslmode === b.sslmode;
+  return (
+    a.host === b.host &&
+    a.port === b.port &&
+    a.dbname === b.dbname &&
+    a.user === b.user &&
+    a.password === b.password &&
+    a.sslmode === b.sslmode
+  );
 }
 
 function secretPassword(c: SluiceConfig, user: string): string | undefined {

@@ -26,14 +26,34 @@ export interface StatsTotals {
 export type StatsAverages = StatsTotals;
 
 const KEYS = [
-  'serverAssignments', 'xactCount', 'queryCount', 'bytesReceived', 'bytesSent', 'xactUs', 'queryUs', 'waitUs',
-  'clientParseCount', 'serverParseCount', 'bindCount', 'clientLogins',
+  'serverAssignments',
+  'xactCount',
+  'queryCount',
+  'bytesReceived',
+  'bytesSent',
+  'xactUs',
+  'queryUs',
+  'waitUs',
+  'clientParseCount',
+  'serverParseCount',
+  'bindCount',
+  'clientLogins',
 ] as const satisfies readonly (keyof StatsTotals)[];
 
 function zero(): StatsTotals {
   return {
-    serverAssignments: 0, xactCount: 0, queryCount: 0, bytesReceived: 0, bytesSent: 0, xactUs: 0, queryUs: 0, waitUs: 0,
-    clientParseCount: 0, serverParseCount: 0, bindCount: 0, clientLogins: 0,
+    serverAssignments: 0,
+    xactCount: 0,
+    queryCount: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    xactUs: 0,
+    queryUs: 0,
+    waitUs: 0,
+    clientParseCount: 0,
+    serverParseCount: 0,
+    bindCount: 0,
+    clientLogins: 0,
   };
 }
 

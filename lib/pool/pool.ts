@@ -192,35 +192,37 @@ export class Pool {
     this.connecting++;
     this.tally.conns++;
     const started = this.clock.now();
-    loginToServer(this.settings.target).then(
-      (login) => {
-        this.events.launched?.(this, this.clock.now() - started, true);
-        const conn = new ServerConnection(this.nextId(), login, this.clock.now(), (c) => this.onServerClosed(c));
-        this.lastError = null;
-        if (!this.params) this.params = new Map(login.params);
-        this.flushParamWaiters(null);
-        if (this.settings.mode !== 'session') return this.addIdle(conn);
-        // What a clean connection holds, for the reset to notice a library a client loads; it counts as connecting meanwhile.
-        countLibrarySettings(conn, (n, error) => {
-          if (error !== null) {
-            this.connecting--;
-            return conn.close(`counting library settings failed: ${error}`);
-          }
-          conn.librarySettings = n;
-          this.addIdle(conn);
-        });
-      },
-      (err: Error) => {
-        this.connecting--;
-        this.tally.conns--;
-        this.events.launched?.(this, this.clock.now() - started, false);
-        this.lastError = err.message;
-        // 57P03 cannot_connect_now (starting up, shutting down, recovering) is Postgres saying "try again shortly".
-        const retryable = !(err instanceof ServerRejectedLogin) || err.sqlstate === CANNOT_CONNECT_NOW;
-        this.flushParamWaiters(err.message);
-        this.events.loginFailed(this, err.message, retryable);
-      },
-    ).catch((err: unknown) => this.events.fault?.(this, err));
+    loginToServer(this.settings.target)
+      .then(
+        (login) => {
+          this.events.launched?.(this, this.clock.now() - started, true);
+          const conn = new ServerConnection(this.nextId(), login, this.clock.now(), (c) => this.onServerClosed(c));
+          this.lastError = null;
+          if (!this.params) this.params = new Map(login.params);
+          this.flushParamWaiters(null);
+          if (this.settings.mode !== 'session') return this.addIdle(conn);
+          // What a clean connection holds, for the reset to notice a library a client loads; it counts as connecting meanwhile.
+          countLibrarySettings(conn, (n, error) => {
+            if (error !== null) {
+              this.connecting--;
+              return conn.close(`counting library settings failed: ${error}`);
+            }
+            conn.librarySettings = n;
+            this.addIdle(conn);
+          });
+        },
+        (err: Error) => {
+          this.connecting--;
+          this.tally.conns--;
+          this.events.launched?.(this, this.clock.now() - started, false);
+          this.lastError = err.message;
+          // 57P03 cannot_connect_now (starting up, shutting down, recovering) is Postgres saying "try again shortly".
+          const retryable = !(err instanceof ServerRejectedLogin) || err.sqlstate === CANNOT_CONNECT_NOW;
+          this.flushParamWaiters(err.message);
+          this.events.loginFailed(this, err.message, retryable);
+        },
+      )
+      .catch((err: unknown) => this.events.fault?.(this, err));
   }
 
   private addIdle(conn: ServerConnection): void {

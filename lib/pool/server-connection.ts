@@ -78,7 +78,11 @@ const TERMINATED = new Set(['57P01', '57P02', '57P03']);
 
 const TERMINATE = serialize.end();
 const WATCHED = interestTable([
-  Backend.ReadyForQuery, Backend.ParameterStatus, Backend.ErrorResponse, Backend.CopyInResponse, Backend.CopyBothResponse,
+  Backend.ReadyForQuery,
+  Backend.ParameterStatus,
+  Backend.ErrorResponse,
+  Backend.CopyInResponse,
+  Backend.CopyBothResponse,
 ]);
 
 export class ServerConnection implements FrameSink, Listed<ServerConnection> {
@@ -286,7 +290,6 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   }
 
   private onData(chunk: Buffer): void {
-
     this.readyCount = 0;
     const link = this.link;
     link?.batch(true);

@@ -7,6 +7,19 @@ import { ScramClientSession } from '../auth/scram.js';
 import { md5ClientResponse } from '../auth/md5.js';
 import type { SslMode } from '../config/types.js';
 
+/** The fields of the login-phase messages read below; pg-protocol's message union keeps them on its subclasses. */
+interface LoginFields {
+  salt: Buffer;
+  mechanisms: string[];
+  data: string;
+  parameterName: string;
+  parameterValue: string;
+  processID: number;
+  secretKey: number;
+  message: string;
+  code?: string;
+}
+
 export interface ServerTarget {
   host: string;
   port: number;
@@ -59,20 +72,17 @@ export function loginToServer(target: ServerTarget): Promise<LoginResult> {
     let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     socket.on('error', fail);
     socket.once('connect', () => {
-      negotiateTls(socket, target).then(
-        (s) => {
-          socket = s;
-          s.on('error', fail);
-          runStartup(s, target).then((r) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            s.removeListener('error', fail);
-            resolve(r);
-          }, fail);
-        },
-        fail,
-      );
+      negotiateTls(socket, target).then((s) => {
+        socket = s;
+        s.on('error', fail);
+        runStartup(s, target).then((r) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          s.removeListener('error', fail);
+          resolve(r);
+        }, fail);
+      }, fail);
     });
   });
 }
@@ -113,7 +123,7 @@ function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResu
     let scram: ScramClientSession | null = null;
     const onMessage = (msg: BackendMessage): void => {
       try {
-        const m = msg as BackendMessage & Record<string, any>;
+        const m = msg as BackendMessage & LoginFields;
         switch (m.name) {
           case 'authenticationCleartextPassword':
             socket.write(serialize.password(requirePassword(target)));
@@ -123,9 +133,7 @@ function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResu
             break;
           case 'authenticationSASL':
             if (!m.mechanisms.includes('SCRAM-SHA-256')) throw new Error('server offers no SCRAM-SHA-256');
-            scram = new ScramClientSession(
-              target.scramKeys ?? { password: requirePassword(target) },
-            );
+            scram = new ScramClientSession(target.scramKeys ?? { password: requirePassword(target) });
             socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
             break;
           case 'authenticationSASLContinue':

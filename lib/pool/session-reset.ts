@@ -29,7 +29,8 @@ export function finishReset(conn: ServerConnection, done: (leftover: string | nu
   ask(conn, `SELECT pg_catalog.setseed(${seed}), ${LIBRARY_SETTINGS}, pg_catalog.pg_my_temp_schema() <> 0`, (rows, error) => {
     const [, n, tempSchema] = rows?.[0] ?? [];
     if (error || n == null) return done(`reseeding after server_reset_query failed: ${error ?? 'no row'}`);
-    if (conn.librarySettings !== null && Number(n) > conn.librarySettings) return done('a client loaded a library (LOAD), which cannot be unloaded');
+    if (conn.librarySettings !== null && Number(n) > conn.librarySettings)
+      return done('a client loaded a library (LOAD), which cannot be unloaded');
     // DISCARD ALL empties the temp schema but keeps it, and a backend that has one no longer marks a transaction
     // that only resolves pg_temp (SET search_path TO pg_temp) as touching temp objects: PREPARE TRANSACTION then succeeds.
     if (tempSchema === 't') return done('a client used temp objects: the backend keeps its temp schema');

@@ -10,11 +10,14 @@ export type ProbeDone = (remaining: string[] | null, error: string | null, tempS
 const COUNTS = [
   ['LISTEN', 'SELECT count(*) FROM pg_catalog.pg_listening_channels()'],
   ['advisory locks', `SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()`],
-  ['temp objects', `SELECT (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())
+  [
+    'temp objects',
+    `SELECT (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())
     + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema())
     + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = pg_catalog.pg_my_temp_schema())
     + (SELECT count(*) FROM pg_catalog.pg_statistic_ext WHERE stxnamespace = pg_catalog.pg_my_temp_schema())
-    + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = pg_catalog.pg_my_temp_schema())`],
+    + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = pg_catalog.pg_my_temp_schema())`,
+  ],
   ['holdable cursors', 'SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable'],
   ['SQL prepared statements', 'SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql'],
 ] as const;
@@ -69,7 +72,11 @@ const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
  * session, and the custom settings named (pg_settings does not list them; an empty one counts as unset).
  * Same linking rules as the probe.
  */
-export function sessionSettings(conn: ServerConnection, customs: Iterable<string>, done: (values: Map<string, string> | null, error: string | null) => void): void {
+export function sessionSettings(
+  conn: ServerConnection,
+  customs: Iterable<string>,
+  done: (values: Map<string, string> | null, error: string | null) => void,
+): void {
   // Read untimed, the client's own statement_timeout first: SET LOCAL makes it look session-level. It counts
   // as the client's when it differs from what RESET would give (set_config returns that value's spelling).
   const sql = `SELECT pg_catalog.current_setting('statement_timeout'); ${UNTIMED}
@@ -92,7 +99,11 @@ export function sessionSettings(conn: ServerConnection, customs: Iterable<string
  * has a session-level value (a custom one: is empty) is set again. Calls back with what was set, in order.
  * Same linking rules as the probe.
  */
-export function restoreSettings(conn: ServerConnection, startup: ReadonlyMap<string, string>, done: (set: Array<[string, string]> | null, error: string | null) => void): void {
+export function restoreSettings(
+  conn: ServerConnection,
+  startup: ReadonlyMap<string, string>,
+  done: (set: Array<[string, string]> | null, error: string | null) => void,
+): void {
   const rows = [...startup].map(([name, value]) => `(${literal(name)}, ${literal(value)})`).join(', ');
   const sql = `SELECT s.n, pg_catalog.set_config(s.n, s.v, false) FROM (VALUES ${rows}) AS s(n, v)
     WHERE CASE WHEN pg_catalog.strpos(s.n, '.') > 0 THEN coalesce(pg_catalog.current_setting(s.n, true), '') = ''
@@ -110,7 +121,11 @@ export interface SettingsRefusal {
  * Whether Postgres accepts these settings, tried with set_config(…, true) in a one-statement transaction
  * that ends with it, so nothing stays. Same linking rules as the probe.
  */
-export function checkSettings(conn: ServerConnection, settings: ReadonlyMap<string, string>, done: (refusal: SettingsRefusal | null) => void): void {
+export function checkSettings(
+  conn: ServerConnection,
+  settings: ReadonlyMap<string, string>,
+  done: (refusal: SettingsRefusal | null) => void,
+): void {
   const calls = [...settings].map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, true)`);
   ask(conn, `${UNTIMED}SELECT ${calls.join(', ')}`, (_rows, error) => {
     if (error === null) return done(null);
@@ -131,11 +146,18 @@ const CANCELLED_TRIES = 3;
  * longer than a tiny timeout), or a CancelRequest meant for the client's query arrived late. Nothing of a
  * canceled query stays: it ran in a transaction of its own.
  */
-export function ask(conn: ServerConnection, sql: string, done: (rows: Row[] | null, error: string | null) => void, tries = CANCELLED_TRIES): void {
-  conn.attach(new StateProbe(conn, (rows, error) => {
-    if (error !== null && error.startsWith('57014') && tries > 1 && !conn.closed) ask(conn, sql, done, tries - 1);
-    else done(rows, error);
-  }));
+export function ask(
+  conn: ServerConnection,
+  sql: string,
+  done: (rows: Row[] | null, error: string | null) => void,
+  tries = CANCELLED_TRIES,
+): void {
+  conn.attach(
+    new StateProbe(conn, (rows, error) => {
+      if (error?.startsWith('57014') && tries > 1 && !conn.closed) ask(conn, sql, done, tries - 1);
+      else done(rows, error);
+    }),
+  );
   conn.writeOwnQuery(sql);
 }
 

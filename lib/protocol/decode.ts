@@ -92,11 +92,7 @@ export function decodePassword(buf: Buffer, start: number, end: number): string 
 }
 
 /** SASLInitialResponse: mechanism name and the initial client response. */
-export function decodeSASLInitialResponse(
-  buf: Buffer,
-  start: number,
-  end: number,
-): { mechanism: string; data: string } | null {
+export function decodeSASLInitialResponse(buf: Buffer, start: number, end: number): { mechanism: string; data: string } | null {
   const m = cstring(buf, start + 5, end);
   if (!m || m[1] + 4 > end) return null;
   const len = buf.readInt32BE(m[1]);

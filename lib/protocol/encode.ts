@@ -37,7 +37,7 @@ export function authenticationMD5Password(salt: Buffer): Buffer {
 }
 
 export function authenticationSASL(mechanisms: readonly string[]): Buffer {
-  const names = mechanisms.map((m) => Buffer.from(m + '\0'));
+  const names = mechanisms.map((m) => Buffer.from(`${m}\0`));
   const len = 4 + names.reduce((n, m) => n + m.length, 0) + 1;
   return frame(Backend.Authentication, len, (b, at) => {
     b.writeInt32BE(AuthCode.SASL, at);
@@ -97,7 +97,7 @@ export function errorResponse(f: ErrorFields, notice = false): Buffer {
   if (f.detail) parts.push(['D', f.detail]);
   if (f.hint) parts.push(['H', f.hint]);
   if (f.routine) parts.push(['R', f.routine]);
-  const bodies = parts.map(([k, v]) => Buffer.from(k + v + '\0'));
+  const bodies = parts.map(([k, v]) => Buffer.from(`${k + v}\0`));
   const len = bodies.reduce((n, p) => n + p.length, 0) + 1;
   return frame(notice ? Backend.NoticeResponse : Backend.ErrorResponse, len, (b, at) => {
     let p = at;
@@ -108,7 +108,7 @@ export function errorResponse(f: ErrorFields, notice = false): Buffer {
 
 /** RowDescription for text columns (admin console results). */
 export function rowDescription(columns: readonly { name: string; typeOid: number }[]): Buffer {
-  const names = columns.map((c) => Buffer.from(c.name + '\0'));
+  const names = columns.map((c) => Buffer.from(`${c.name}\0`));
   const len = 2 + names.reduce((n, x) => n + x.length + 18, 0);
   return frame(Backend.RowDescription, len, (b, at) => {
     b.writeInt16BE(columns.length, at);
@@ -142,13 +142,13 @@ export function dataRow(values: readonly (string | null)[]): Buffer {
 }
 
 export function commandComplete(tag: string): Buffer {
-  const t = Buffer.from(tag + '\0');
+  const t = Buffer.from(`${tag}\0`);
   return frame(Backend.CommandComplete, t.length, (b, at) => void t.copy(b, at));
 }
 
 /** NegotiateProtocolVersion: the newest minor version we speak and the options we did not recognise. */
 export function negotiateProtocolVersion(minor: number, unrecognised: readonly string[]): Buffer {
-  const opts = unrecognised.map((o) => Buffer.from(o + '\0'));
+  const opts = unrecognised.map((o) => Buffer.from(`${o}\0`));
   const len = 8 + opts.reduce((n, o) => n + o.length, 0);
   return frame(Backend.NegotiateProtocolVersion, len, (b, at) => {
     b.writeInt32BE(minor, at);

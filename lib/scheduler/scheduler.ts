@@ -176,7 +176,10 @@ export class Scheduler {
     move(w, b.pendingList(w.pool));
     const deadline = g.ticket.deadline;
     if (deadline !== Infinity) {
-      b.pendingTimers.set(w, this.clock.setTimer(() => this.pendingExpired(b, w, g), deadline - this.clock.now()));
+      b.pendingTimers.set(
+        w,
+        this.clock.setTimer(() => this.pendingExpired(b, w, g), deadline - this.clock.now()),
+      );
     }
     this.connect(b, w.pool);
   }
@@ -260,10 +263,13 @@ export class Scheduler {
       return;
     }
     if (b.retry.has(pool)) return;
-    b.retry.set(pool, this.clock.setTimer(() => {
-      b.retry.delete(pool);
-      this.connect(b, pool);
-    }, this.settings.loginRetryMs));
+    b.retry.set(
+      pool,
+      this.clock.setTimer(() => {
+        b.retry.delete(pool);
+        this.connect(b, pool);
+      }, this.settings.loginRetryMs),
+    );
     this.armDeadline(b);
   }
 

@@ -3,9 +3,20 @@ import { Frontend } from '../protocol/codes.js';
 import { poolerError, type PoolerError } from '../errors.js';
 
 const CLIENT_TYPES = [
-  Frontend.Bind, Frontend.Close, Frontend.CopyDone, Frontend.CopyFail, Frontend.CopyData, Frontend.Describe,
-  Frontend.Execute, Frontend.Flush, Frontend.FunctionCall, Frontend.Parse, Frontend.Password, Frontend.Query,
-  Frontend.Sync, Frontend.Terminate,
+  Frontend.Bind,
+  Frontend.Close,
+  Frontend.CopyDone,
+  Frontend.CopyFail,
+  Frontend.CopyData,
+  Frontend.Describe,
+  Frontend.Execute,
+  Frontend.Flush,
+  Frontend.FunctionCall,
+  Frontend.Parse,
+  Frontend.Password,
+  Frontend.Query,
+  Frontend.Sync,
+  Frontend.Terminate,
 ];
 
 /** 1 for every type a client may send after login. */

@@ -141,7 +141,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
 
   /** When the transaction now waiting for a server was queued, or null. */
   get waitingSince(): number | null {
-    return this.server ? null : this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null);
+    return this.server ? null : (this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null));
   }
 
   /** The query class of the transaction being admitted or run. */
@@ -562,7 +562,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     if (this.ended || this.retried || this.pool.settings.mode !== 'transaction' || this.clientStatus !== TxStatus.Idle) return false;
     if (this.prepared?.namesChanged || !this.first.resend()) return false;
     this.retried = true;
-    this.ctx.log.info({ client: this.ident.id, pool: this.pool.name, reason }, 'server connection died before answering; the transaction goes to another');
+    this.ctx.log.info(
+      { client: this.ident.id, pool: this.pool.name, reason },
+      'server connection died before answering; the transaction goes to another',
+    );
     this.ctx.scheduler.release(this);
     this.acquireIfPending();
     return true;
@@ -590,8 +593,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     if (this.faulted) conn.close('the client session failed with an internal error');
     else if (this.first.syncing || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward || conn.midMessage) {
       conn.close('client left mid-request');
-    }
-    else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
+    } else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
     this.ctx.scheduler.release(this);
   }

@@ -26,7 +26,13 @@ export function adminClient(pooler: Pooler, defaultToken?: string): AdminClient 
   const addr = pooler.adminAddress;
   if (!addr) throw new Error('admin_http is not listening');
   const base = `http://127.0.0.1:${addr.port}`;
-  const call = async (method: string, path: string, token: string | undefined, body?: string, contentType?: string): Promise<AdminReply> => {
+  const call = async (
+    method: string,
+    path: string,
+    token: string | undefined,
+    body?: string,
+    contentType?: string,
+  ): Promise<AdminReply> => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (contentType) headers['content-type'] = contentType;
@@ -43,7 +49,8 @@ export function adminClient(pooler: Pooler, defaultToken?: string): AdminClient 
   return {
     base,
     get: (path, token = defaultToken) => call('GET', path, token),
-    put: (path, body, o = {}) => call('PUT', path, o.token ?? defaultToken, o.raw ?? JSON.stringify(body), o.contentType ?? 'application/json'),
+    put: (path, body, o = {}) =>
+      call('PUT', path, o.token ?? defaultToken, o.raw ?? JSON.stringify(body), o.contentType ?? 'application/json'),
     del: (path, token = defaultToken) => call('DELETE', path, token),
     send: (method, path, token = defaultToken) => call(method, path, token),
   };

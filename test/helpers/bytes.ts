@@ -4,7 +4,7 @@ import type { BackendMessage } from 'pg-protocol/dist/messages';
 
 /** A NUL-terminated string. */
 export function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0');
+  return Buffer.from(`${s}\0`);
 }
 
 /** A typed message: type byte, int32 length counting itself, then the body. */
@@ -26,8 +26,7 @@ export function header(type: string, declaredLength: number): Buffer {
 
 export const sync = (): Buffer => message('S');
 export const query = (sql: string): Buffer => message('Q', cstr(sql));
-export const parameterStatus = (name: string, value: string): Buffer =>
-  message('S', Buffer.concat([cstr(name), cstr(value)]));
+export const parameterStatus = (name: string, value: string): Buffer => message('S', Buffer.concat([cstr(name), cstr(value)]));
 export const readyForQuery = (status = 'I'): Buffer => message('Z', status);
 
 /** A message of the given type whose body is `size` bytes of a recognisable pattern. */

@@ -65,8 +65,23 @@ async function makeLeaf(dir: string, name: string, cn: string, altNames: string,
   await writeFile(ext, leafExtensions(altNames));
   await openssl(['req', '-new', ...EC_KEY, '-config', path.join(dir, 'req.cnf'), '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', path.join(dir, 'ca.crt'), '-CAkey', path.join(dir, 'ca.key'),
-    '-set_serial', String(serial), '-days', '2', '-sha256', '-extfile', ext, '-out', cert,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    path.join(dir, 'ca.crt'),
+    '-CAkey',
+    path.join(dir, 'ca.key'),
+    '-set_serial',
+    String(serial),
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    cert,
   ]);
   return { cert, key };
 }
@@ -75,10 +90,7 @@ async function makeLeaf(dir: string, name: string, cn: string, altNames: string,
 async function postgresOwner(): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', 'postgres']),
-      execFileAsync('id', ['-g', 'postgres']),
-    ]);
+    const [uid, gid] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])]);
     return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
   } catch {
     // Not created yet: the harness' own resolver creates it (no pooler runs yet, so its sync call is harmless).
@@ -101,8 +113,23 @@ export async function makeTestCerts(t: TeardownHost): Promise<TestCerts> {
   await chmod(dir, 0o755); // The postgres OS user must reach the files inside.
   await writeFile(path.join(dir, 'req.cnf'), REQ_CONFIG);
   await openssl([
-    'req', '-x509', '-new', ...EC_KEY, '-config', path.join(dir, 'req.cnf'), '-extensions', 'v3_ca',
-    '-keyout', path.join(dir, 'ca.key'), '-out', path.join(dir, 'ca.crt'), '-days', '2', '-sha256', '-subj', '/CN=Sluice Test CA',
+    'req',
+    '-x509',
+    '-new',
+    ...EC_KEY,
+    '-config',
+    path.join(dir, 'req.cnf'),
+    '-extensions',
+    'v3_ca',
+    '-keyout',
+    path.join(dir, 'ca.key'),
+    '-out',
+    path.join(dir, 'ca.crt'),
+    '-days',
+    '2',
+    '-sha256',
+    '-subj',
+    '/CN=Sluice Test CA',
   ]);
   const server = await makeLeaf(dir, 'server', 'localhost', 'DNS:localhost,IP:127.0.0.1', 1001);
   const wrong = await makeLeaf(dir, 'wrong-host', 'wrong.example', 'DNS:wrong.example,DNS:localhost', 1002);

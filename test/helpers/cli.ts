@@ -67,7 +67,8 @@ export async function startCli(t: TeardownHost, configPath: string, env: NodeJS.
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const matches = (msg: string | RegExp) => (l: LogLine) => typeof l.msg === 'string' && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg));
+  const matches = (msg: string | RegExp) => (l: LogLine) =>
+    typeof l.msg === 'string' && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg));
   const waitForLog = (msg: string | RegExp, timeoutMs = 30_000): Promise<LogLine> => {
     const seen = lines.find(matches(msg));
     if (seen) return Promise.resolve(seen);

@@ -25,9 +25,30 @@ export const CONCURRENT = { clients: 4, rounds: 30, statements: 3 };
 
 /** Each DDL under `select * … order by id`, in order, and the rows it leaves (table: id int, a int, b text; 2 rows). */
 export const DDL_STAGES: { stage: string; ddl: string; rows: unknown[][] }[] = [
-  { stage: 'add column', ddl: 'add column c int default 7', rows: [[1, 10, 'x', 7], [2, 20, 'y', 7]] },
-  { stage: 'drop column', ddl: 'drop column b', rows: [[1, 10, 7], [2, 20, 7]] },
-  { stage: 'alter column type', ddl: 'alter column a type text using (a * 10)::text', rows: [[1, '100', 7], [2, '200', 7]] },
+  {
+    stage: 'add column',
+    ddl: 'add column c int default 7',
+    rows: [
+      [1, 10, 'x', 7],
+      [2, 20, 'y', 7],
+    ],
+  },
+  {
+    stage: 'drop column',
+    ddl: 'drop column b',
+    rows: [
+      [1, 10, 7],
+      [2, 20, 7],
+    ],
+  },
+  {
+    stage: 'alter column type',
+    ddl: 'alter column a type text using (a * 10)::text',
+    rows: [
+      [1, '100', 7],
+      [2, '200', 7],
+    ],
+  },
 ];
 
 /** Runs of the stale statement after each DDL, per client: a first 0A000, then the retry that must recover. */

@@ -39,7 +39,7 @@ export function parseExposition(text: string): Map<string, Family> {
     if (line.startsWith('#')) continue;
     const s = parseSample(line, where);
     const f = current;
-    const suffixes = f ? SUFFIXES[f.type] ?? [''] : [];
+    const suffixes = f ? (SUFFIXES[f.type] ?? ['']) : [];
     if (!f || !suffixes.some((x) => s.name === f.name + x)) throw new Error(`sample outside its family, ${where}`);
     const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
     if (seen.has(key)) throw new Error(`duplicate series, ${where}`);

@@ -17,11 +17,7 @@ export const ROLES = {
 } as const satisfies Record<string, { user: string; password: string; method: RoleMethod }>;
 
 /** Placed before the defaults (`local all all trust`, `host all all 127.0.0.1/32 scram-sha-256`). */
-export const TEST_HBA = [
-  'host all trusty 127.0.0.1/32 trust',
-  'host all plainuser 127.0.0.1/32 password',
-  'host all bob 127.0.0.1/32 md5',
-];
+export const TEST_HBA = ['host all trusty 127.0.0.1/32 trust', 'host all plainuser 127.0.0.1/32 password', 'host all bob 127.0.0.1/32 md5'];
 
 export const APP_DB = 'app';
 
@@ -80,9 +76,7 @@ async function createRolesAndDb(server: Server): Promise<void> {
       await c.query(`ALTER ROLE ${role.user} LOGIN PASSWORD ${password}`);
     }
     await ignoreCode(c.query(`CREATE DATABASE ${APP_DB} OWNER alice`), '42P04');
-    await withClient(server.clientConfig(APP_DB), (app) =>
-      app.query(`GRANT ALL ON SCHEMA public TO ${ALL_ROLES.join(', ')}`),
-    );
+    await withClient(server.clientConfig(APP_DB), (app) => app.query(`GRANT ALL ON SCHEMA public TO ${ALL_ROLES.join(', ')}`));
     await c.query('SELECT pg_advisory_unlock($1)', [SETUP_LOCK_KEY]);
   });
 }
@@ -188,10 +182,7 @@ async function externalServer(urlText: string): Promise<Server> {
 }
 
 /** Start (or connect to) Postgres for one test file, create db `app` and the roles, stop it at t's teardown. */
-export async function startTestPostgres(
-  t: TeardownHost,
-  opts: { settings?: Record<string, string | number> } = {},
-): Promise<TestPostgres> {
+export async function startTestPostgres(t: TeardownHost, opts: { settings?: Record<string, string | number> } = {}): Promise<TestPostgres> {
   const external = process.env.SLUICE_TEST_PG;
   if (external && opts.settings) {
     throw new Error('server settings cannot be applied to SLUICE_TEST_PG; unset it to run this test on a local server');

@@ -32,7 +32,7 @@ function codePacket(code: number, extra: number[] = []): Buffer {
   const b = Buffer.alloc(8 + 4 * extra.length);
   b.writeInt32BE(b.length, 0);
   b.writeInt32BE(code, 4);
-  extra.forEach((v, i) => b.writeInt32BE(v, 8 + 4 * i));
+  for (const [i, v] of extra.entries()) b.writeInt32BE(v, 8 + 4 * i);
   return b;
 }
 

@@ -208,7 +208,10 @@ export function parse(sql: string, name = '', paramTypes: number[] = []): Buffer
 }
 
 /** Bind with text-format parameters (Buffers go as binary) and results in resultFormat. */
-export function bind(values: (string | Buffer | null)[] = [], opts: { portal?: string; statement?: string; resultFormat?: 0 | 1 } = {}): Buffer {
+export function bind(
+  values: (string | Buffer | null)[] = [],
+  opts: { portal?: string; statement?: string; resultFormat?: 0 | 1 } = {},
+): Buffer {
   const formats = values.map((v) => (Buffer.isBuffer(v) ? 1 : 0));
   return message(
     'B',
@@ -233,7 +236,7 @@ export const execute = (portal = '', maxRows = 0): Buffer => message('E', Buffer
 export const syncMsg = (): Buffer => message('S');
 export const flush = (): Buffer => message('H');
 /** A simple Query; encoding is the client_encoding the text is sent in. */
-export const queryMsg = (sql: string, encoding: BufferEncoding = 'utf8'): Buffer => message('Q', Buffer.from(sql + '\0', encoding));
+export const queryMsg = (sql: string, encoding: BufferEncoding = 'utf8'): Buffer => message('Q', Buffer.from(`${sql}\0`, encoding));
 export const copyData = (data: string | Buffer): Buffer => message('d', data);
 export const copyDone = (): Buffer => message('c');
 export const copyFail = (reason: string): Buffer => message('f', cstr(reason));
@@ -294,7 +297,10 @@ export const commandTag = (m: BackendMsg): string => m.body.toString('utf8', 0, 
 
 /** The transaction status letters of every ReadyForQuery in a sequence, e.g. "ITI". */
 export const statusesOf = (msgs: BackendMsg[]): string =>
-  msgs.filter((m) => m.type === 'Z').map((m) => String.fromCharCode(m.body[0])).join('');
+  msgs
+    .filter((m) => m.type === 'Z')
+    .map((m) => String.fromCharCode(m.body[0]))
+    .join('');
 
 /** Splits a reply sequence after each ReadyForQuery. */
 export function splitAtReady(msgs: BackendMsg[]): BackendMsg[][] {

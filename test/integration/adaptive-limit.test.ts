@@ -7,13 +7,15 @@ import { startSluice, type TestSluice } from '../helpers/sluice.js';
 const pgServer = await startTestPostgres(t);
 
 async function clients(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'carol', n: number): Promise<pg.Client[]> {
-  return Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user));
-    c.on('error', () => undefined);
-    await c.connect();
-    t.teardown(() => c.end().catch(() => undefined));
-    return c;
-  }));
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user));
+      c.on('error', () => undefined);
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return c;
+    }),
+  );
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -53,17 +55,25 @@ t.test('elastic analytics take idle capacity, and give it up when ordinary queri
   };
   const victims = await clients(t, sluice, 'alice', 2);
   // Transactions that idle 150 ms in the client between statements: long holds, quick server work.
-  await Promise.all(victims.map(async (c) => {
-    for (let i = 0; i < 4; i++) {
-      await c.query('begin');
-      await c.query('select pg_sleep(0.005)');
-      await new Promise((r) => setTimeout(r, 150));
-      await c.query('commit');
-    }
-  }));
-  const mine = samples.filter((s) => s.tenant === 'alice').map((s) => s.ms).sort((a, b) => a - b);
+  await Promise.all(
+    victims.map(async (c) => {
+      for (let i = 0; i < 4; i++) {
+        await c.query('begin');
+        await c.query('select pg_sleep(0.005)');
+        await new Promise((r) => setTimeout(r, 150));
+        await c.query('commit');
+      }
+    }),
+  );
+  const mine = samples
+    .filter((s) => s.tenant === 'alice')
+    .map((s) => s.ms)
+    .sort((a, b) => a - b);
   t.ok(mine.length >= 24, `one sample per request (${mine.length} for 24 requests)`);
-  t.ok(mine[Math.floor(mine.length / 2)]! < 100, `client think time is not server latency (median ${mine[Math.floor(mine.length / 2)]} ms)`);
+  t.ok(
+    mine[Math.floor(mine.length / 2)]! < 100,
+    `client think time is not server latency (median ${mine[Math.floor(mine.length / 2)]} ms)`,
+  );
 
   // Now the server itself is slow for the victim's queries.
   let slowDone = false;

@@ -65,7 +65,10 @@ t.test('SHOW POOLS, CLIENTS and SERVERS follow a transaction in flight', async (
   t.equal(me.application_name, 'billing');
   t.equal(me.state, 'active');
   t.equal(me.tenant, 'alice');
-  t.ok(clients.some((r) => r.database === 'pgbouncer' && r.user === 'alice'), 'the console connection itself is listed');
+  t.ok(
+    clients.some((r) => r.database === 'pgbouncer' && r.user === 'alice'),
+    'the console connection itself is listed',
+  );
 
   await client.query('commit');
   const after = (await admin.query('SHOW SERVERS')).rows.find((r) => r.remote_pid === pid);
@@ -103,8 +106,18 @@ t.test('SHOW TENANTS and SHOW CLASSES report weights, limits, shares and waits',
   const admin = await consoleClient(t, sluice);
   const tenants = await admin.query('SHOW TENANTS');
   t.same(names(tenants).slice(0, 12), [
-    'budget', 'tenant', 'mode', 'weight', 'reservation', 'limit', 'held', 'queued', 'wait_p99_ms', 'entitled_share',
-    'received_share', 'slot_seconds',
+    'budget',
+    'tenant',
+    'mode',
+    'weight',
+    'reservation',
+    'limit',
+    'held',
+    'queued',
+    'wait_p99_ms',
+    'entitled_share',
+    'received_share',
+    'slot_seconds',
   ]);
   const a = tenants.rows.find((r) => r.budget === 'app' && r.tenant === 'alice');
   const c = tenants.rows.find((r) => r.budget === 'app' && r.tenant === 'carol');
@@ -154,7 +167,13 @@ t.test('postgres.js reads the console over the simple protocol', async (t) => {
   const sql = postgres({ ...o, username: o.user, fetch_types: false, max: 1 });
   t.teardown(() => sql.end());
   const pools = await sql.unsafe('SHOW POOLS').simple();
-  t.ok(startsWith(pools.columns.map((c) => c.name), PGBOUNCER_COLUMNS.pools), 'PgBouncer\'s SHOW POOLS columns');
+  t.ok(
+    startsWith(
+      pools.columns.map((c) => c.name),
+      PGBOUNCER_COLUMNS.pools,
+    ),
+    "PgBouncer's SHOW POOLS columns",
+  );
   t.match((await sql.unsafe('SHOW VERSION').simple())[0]?.version, /^Sluice/);
 });
 

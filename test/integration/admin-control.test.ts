@@ -24,7 +24,10 @@ async function app(t: TeardownHost, sluice: TestSluice, applicationName = 'app')
 /** Tracks a promise without awaiting it, so a test can check it is still pending. */
 function track<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
   let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   return { promise: p, settled: () => settled };
 }
 
@@ -76,7 +79,7 @@ t.test('PAUSE and RESUME without a database, and the state errors', async (t) =>
   t.notOk(sluice.pooler.scheduler.isPaused('app'));
 });
 
-t.test('KILL drops the database\'s clients and servers at once; it stays paused until RESUME', async (t) => {
+t.test("KILL drops the database's clients and servers at once; it stays paused until RESUME", async (t) => {
   const sluice = await startSluice(t, pg1, ADMIN);
   const idle = await app(t, sluice);
   const busy = await app(t, sluice);
@@ -84,7 +87,10 @@ t.test('KILL drops the database\'s clients and servers at once; it stays paused 
   idle.on('error', (e) => errors.push(e));
   await idle.query('select 1');
   await busy.query('begin');
-  const inFlight = busy.query('select pg_sleep(30)').then(() => null, (e: Error) => e);
+  const inFlight = busy.query('select pg_sleep(30)').then(
+    () => null,
+    (e: Error) => e,
+  );
   const admin = await consoleClient(t, sluice);
   await eventually('the sleep to reach the server', async () => (await poolRow(admin)).sv_active === 1);
 
@@ -117,7 +123,10 @@ t.test('KILL_CLIENT ends one client; an unknown id is an error', async (t) => {
   t.equal(killed.out, 'KILL_CLIENT', killed.err);
   await eventually('the victim to hear of it', () => errors.length >= 1);
   t.equal((errors[0] as { code?: string }).code, '57P01');
-  t.notOk((await admin.query('SHOW CLIENTS')).rows.some((r) => r.application_name === 'victim'), 'gone from SHOW CLIENTS');
+  t.notOk(
+    (await admin.query('SHOW CLIENTS')).rows.some((r) => r.application_name === 'victim'),
+    'gone from SHOW CLIENTS',
+  );
   t.same((await bystander.query('select 1 as n')).rows, [{ n: 1 }], 'other clients are untouched');
   await t.rejects(admin.query('KILL_CLIENT 999999'), { code: '42704', message: /no client with id 999999/ });
   await t.rejects(admin.query('KILL_CLIENT abc'), { code: '42601' });
@@ -164,7 +173,10 @@ t.test('WAIT_CLOSE answers once connections a reload replaced are gone', async (
   await client.query('commit');
   // node-postgres keeps a command tag only up to its first non-letter: WAIT_CLOSE reads as WAIT.
   t.equal((await wait.promise).command, 'WAIT', 'WAIT_CLOSE answers once the transaction ended');
-  t.notOk((await admin.query('SHOW SERVERS')).rows.some((r) => r.remote_pid === pid), 'the old connection is closed');
+  t.notOk(
+    (await admin.query('SHOW SERVERS')).rows.some((r) => r.remote_pid === pid),
+    'the old connection is closed',
+  );
   t.same((await client.query('select 5 as n')).rows, [{ n: 5 }], 'the client moved to the new pool');
 });
 
@@ -193,7 +205,16 @@ t.test('every control command answers through psql with its command tag', async 
   const victim = await app(t, sluice, 'psql-victim');
   const admin = await consoleClient(t, sluice);
   const id = (await admin.query('SHOW CLIENTS')).rows.find((r) => r.application_name === 'psql-victim').id;
-  const commands = [`KILL_CLIENT ${id}`, 'PAUSE app', 'RESUME app', 'KILL app', 'RESUME', 'RELOAD', 'WAIT_CLOSE', 'SHUTDOWN WAIT_FOR_CLIENTS'];
+  const commands = [
+    `KILL_CLIENT ${id}`,
+    'PAUSE app',
+    'RESUME app',
+    'KILL app',
+    'RESUME',
+    'RELOAD',
+    'WAIT_CLOSE',
+    'SHUTDOWN WAIT_FOR_CLIENTS',
+  ];
   const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', ...commands.flatMap((c) => ['-c', c]), 'pgbouncer'], {
     env: { ...sluice.env('alice'), PG_COLOR: 'never' },
   });

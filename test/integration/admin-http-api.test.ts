@@ -22,7 +22,11 @@ function sharedPool(extra: Record<string, unknown> = {}): Record<string, unknown
 }
 
 async function withToken(t: TeardownHost, extra: Record<string, unknown> = {}): Promise<TestSluice> {
-  return startSluice(t, pgServer, sharedPool({ admin_http: { listen_addr: '127.0.0.1', port: 0, token_file: tokenFile(t, TOKEN) }, ...extra }));
+  return startSluice(
+    t,
+    pgServer,
+    sharedPool({ admin_http: { listen_addr: '127.0.0.1', port: 0, token_file: tokenFile(t, TOKEN) }, ...extra }),
+  );
 }
 
 /** A port nothing listens on: bound, then closed. */
@@ -85,15 +89,42 @@ t.test('bad requests get a clear 4xx and change nothing', async (t) => {
   const admin = adminClient(sluice.pooler, TOKEN);
   const before = sluice.pooler.config;
   const cases: Array<[string, () => ReturnType<typeof admin.get>, number, string, string[]?]> = [
-    ['a weight of -1', () => admin.put('/tenants/alice', { weight: -1 }), 422, 'SLUICE_HTTP_INVALID_TENANT', ['weight: expected a weight > 0, got -1']],
+    [
+      'a weight of -1',
+      () => admin.put('/tenants/alice', { weight: -1 }),
+      422,
+      'SLUICE_HTTP_INVALID_TENANT',
+      ['weight: expected a weight > 0, got -1'],
+    ],
     ['an unknown field', () => admin.put('/tenants/alice', { wieght: 2 }), 422, 'SLUICE_HTTP_INVALID_TENANT', ['wieght: unknown setting']],
-    ['a limit under the reservation', () => admin.put('/tenants/alice', { reservation: 2, limit: 1 }), 422, 'SLUICE_HTTP_INVALID_TENANT', ['limit: 1 is below its reservation 2']],
-    ['reservations over the budget', () => admin.put('/tenants/alice', { reservation: 3 }), 422, 'SLUICE_HTTP_INVALID_TENANT',
-      ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"]],
+    [
+      'a limit under the reservation',
+      () => admin.put('/tenants/alice', { reservation: 2, limit: 1 }),
+      422,
+      'SLUICE_HTTP_INVALID_TENANT',
+      ['limit: 1 is below its reservation 2'],
+    ],
+    [
+      'reservations over the budget',
+      () => admin.put('/tenants/alice', { reservation: 3 }),
+      422,
+      'SLUICE_HTTP_INVALID_TENANT',
+      ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"],
+    ],
     ['a list body', () => admin.put('/tenants/alice', [1]), 422, 'SLUICE_HTTP_INVALID_TENANT', ['body: expected a mapping, got a list']],
     ['broken JSON', () => admin.put('/tenants/alice', null, { raw: '{"weight": ' }), 400, 'SLUICE_HTTP_BAD_REQUEST'],
-    ['a form body', () => admin.put('/tenants/alice', null, { raw: 'weight=2', contentType: 'application/x-www-form-urlencoded' }), 415, 'SLUICE_HTTP_UNSUPPORTED_MEDIA_TYPE'],
-    ['a huge body', () => admin.put('/tenants/alice', null, { raw: `{"weight": 1, "x": "${'y'.repeat(70_000)}"}` }), 413, 'SLUICE_HTTP_BODY_TOO_LARGE'],
+    [
+      'a form body',
+      () => admin.put('/tenants/alice', null, { raw: 'weight=2', contentType: 'application/x-www-form-urlencoded' }),
+      415,
+      'SLUICE_HTTP_UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a huge body',
+      () => admin.put('/tenants/alice', null, { raw: `{"weight": 1, "x": "${'y'.repeat(70_000)}"}` }),
+      413,
+      'SLUICE_HTTP_BODY_TOO_LARGE',
+    ],
     ['POST /tenants', () => admin.send('POST', '/tenants'), 405, 'SLUICE_HTTP_METHOD_NOT_ALLOWED'],
     ['an unknown path', () => admin.get('/tenant'), 404, 'SLUICE_HTTP_NOT_FOUND'],
     ['an unknown tenant', () => admin.get('/tenants/nobody'), 404, 'SLUICE_HTTP_UNKNOWN_TENANT'],
@@ -114,25 +145,37 @@ t.test('bad requests get a clear 4xx and change nothing', async (t) => {
   t.equal((await admin.put('/tenants/carol', { reservation: 0 })).status, 200);
   t.equal((await admin.put('/tenants/alice', { reservation: 3 })).status, 200);
   const revert = await admin.del('/tenants/carol');
-  t.same([revert.status, revert.json.error.code, revert.json.error.problems],
-    [422, 'SLUICE_HTTP_INVALID_TENANT', ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"]],
-    'a DELETE that would no longer fit is refused too');
+  t.same(
+    [revert.status, revert.json.error.code, revert.json.error.problems],
+    [
+      422,
+      'SLUICE_HTTP_INVALID_TENANT',
+      ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"],
+    ],
+    'a DELETE that would no longer fit is refused too',
+  );
   t.equal((await admin.get('/tenants/carol')).json.source, 'api', 'and carol keeps her runtime settings');
 });
 
 /** `n` clients of `user` running short sleeps back to back until stopped; counts completed transactions. */
 async function backlog(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'carol', n: number) {
-  const conns = await Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user));
-    c.on('error', () => undefined);
-    await c.connect();
-    t.teardown(() => c.end().catch(() => undefined));
-    return c;
-  }));
+  const conns = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user));
+      c.on('error', () => undefined);
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return c;
+    }),
+  );
   let running = true;
   const tenant = { done: 0, errors: [] as unknown[] };
   const loops = conns.map(async (c) => {
-    while (running) await c.query('select pg_sleep(0.02)').then(() => tenant.done++, (e: unknown) => tenant.errors.push(e));
+    while (running)
+      await c.query('select pg_sleep(0.02)').then(
+        () => tenant.done++,
+        (e: unknown) => tenant.errors.push(e),
+      );
   });
   return { tenant, stop: async () => ((running = false), await Promise.all(loops)) };
 }
@@ -150,38 +193,48 @@ async function serverPids(): Promise<number[]> {
   return rows.map((r) => r.pid as number);
 }
 
-t.test('PUT /tenants/alice {weight: 4} shifts a busy 1:1 split to about 4:1 at once; it survives a file reload; DELETE reverts it', async (t) => {
-  const sluice = await withToken(t);
-  const admin = adminClient(sluice.pooler, TOKEN);
-  const alice = await backlog(t, sluice, 'alice', 8);
-  const carol = await backlog(t, sluice, 'carol', 8);
-  // carol started later: the burst clamp lets her run ahead first (see isolation-reload.test.ts).
-  while (alice.tenant.done < 100 || carol.tenant.done < 100) await new Promise((r) => setTimeout(r, 20));
-  const pids = await serverPids();
-  const even = await aliceShare(alice.tenant, carol.tenant, 2000);
-  t.ok(even.share > 0.4 && even.share < 0.6, `weights 1:1: alice got ${(even.share * 100).toFixed(0)}% (${even.alice} vs ${even.carol})`);
+t.test(
+  'PUT /tenants/alice {weight: 4} shifts a busy 1:1 split to about 4:1 at once; it survives a file reload; DELETE reverts it',
+  async (t) => {
+    const sluice = await withToken(t);
+    const admin = adminClient(sluice.pooler, TOKEN);
+    const alice = await backlog(t, sluice, 'alice', 8);
+    const carol = await backlog(t, sluice, 'carol', 8);
+    // carol started later: the burst clamp lets her run ahead first (see isolation-reload.test.ts).
+    while (alice.tenant.done < 100 || carol.tenant.done < 100) await new Promise((r) => setTimeout(r, 20));
+    const pids = await serverPids();
+    const even = await aliceShare(alice.tenant, carol.tenant, 2000);
+    t.ok(even.share > 0.4 && even.share < 0.6, `weights 1:1: alice got ${(even.share * 100).toFixed(0)}% (${even.alice} vs ${even.carol})`);
 
-  const put = await admin.put('/tenants/alice', { weight: 4 });
-  t.equal(put.status, 200);
-  t.match(put.json, { name: 'alice', source: 'api', settings: { weight: 4, reservation: 0, limit: null, queue_timeout: 0, rate: null } });
-  t.equal(put.json.budgets[0].budget, `${APP_DB}/alice`, 'its live state in the shared budget comes back too');
-  const shifted = await aliceShare(alice.tenant, carol.tenant, 2000);
-  t.ok(shifted.share >= 0.7, `weights 4:1 from the PUT on: alice got ${(shifted.share * 100).toFixed(0)}% (${shifted.alice} vs ${shifted.carol}), expected ~80%`);
+    const put = await admin.put('/tenants/alice', { weight: 4 });
+    t.equal(put.status, 200);
+    t.match(put.json, { name: 'alice', source: 'api', settings: { weight: 4, reservation: 0, limit: null, queue_timeout: 0, rate: null } });
+    t.equal(put.json.budgets[0].budget, `${APP_DB}/alice`, 'its live state in the shared budget comes back too');
+    const shifted = await aliceShare(alice.tenant, carol.tenant, 2000);
+    t.ok(
+      shifted.share >= 0.7,
+      `weights 4:1 from the PUT on: alice got ${(shifted.share * 100).toFixed(0)}% (${shifted.alice} vs ${shifted.carol}), expected ~80%`,
+    );
 
-  sluice.reload({ max_client_conn: 999 });
-  const kept = await admin.get('/tenants/alice');
-  t.same([kept.json.source, kept.json.settings.weight], ['api', 4], 'a file reload keeps the runtime settings');
-  const list = await admin.get('/tenants');
-  t.same(list.json.tenants.map((x: { name: string }) => x.name), ['alice', 'carol', 'default'], 'GET /tenants lists default and the active tenants');
+    sluice.reload({ max_client_conn: 999 });
+    const kept = await admin.get('/tenants/alice');
+    t.same([kept.json.source, kept.json.settings.weight], ['api', 4], 'a file reload keeps the runtime settings');
+    const list = await admin.get('/tenants');
+    t.same(
+      list.json.tenants.map((x: { name: string }) => x.name),
+      ['alice', 'carol', 'default'],
+      'GET /tenants lists default and the active tenants',
+    );
 
-  const del = await admin.del('/tenants/alice');
-  t.same([del.status, del.json.source, del.json.settings.weight], [200, 'default', 1], 'DELETE: back to tenants.default');
-  t.equal(sluice.pooler.config.scheduler.tenants.has('alice'), false, 'the configuration in force no longer names alice');
+    const del = await admin.del('/tenants/alice');
+    t.same([del.status, del.json.source, del.json.settings.weight], [200, 'default', 1], 'DELETE: back to tenants.default');
+    t.equal(sluice.pooler.config.scheduler.tenants.has('alice'), false, 'the configuration in force no longer names alice');
 
-  await Promise.all([alice.stop(), carol.stop()]);
-  t.same([...alice.tenant.errors, ...carol.tenant.errors], [], 'no transaction failed');
-  t.same(await serverPids(), pids, 'the same 4 server connections throughout: no pool churn');
-});
+    await Promise.all([alice.stop(), carol.stop()]);
+    t.same([...alice.tenant.errors, ...carol.tenant.errors], [], 'no transaction failed');
+    t.same(await serverPids(), pids, 'the same 4 server connections throughout: no pool churn');
+  },
+);
 
 t.test('the admin token never reaches the log, whether sent right, wrong or read at a reload', async (t) => {
   const lines: string[] = [];

@@ -19,7 +19,11 @@ async function connect(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'car
   return c;
 }
 
-const failureOf = (p: Promise<unknown>): Promise<Failure | null> => p.then(() => null, (e: Failure) => e);
+const failureOf = (p: Promise<unknown>): Promise<Failure | null> =>
+  p.then(
+    () => null,
+    (e: Failure) => e,
+  );
 
 /** A client of alice's single-connection pool inside an open transaction: the only slot is held until it commits. */
 async function holdTheSlot(t: TeardownHost, sluice: TestSluice): Promise<pg.Client> {
@@ -44,7 +48,9 @@ t.test('queue full: 53300 ERROR at once, naming tenant and class; the same conne
   const holder = await holdTheSlot(t, sluice);
   const queued = (await connect(t, sluice)).query('select 2 as n');
   const refused = await connect(t, sluice);
-  await until('the first waiter to be queued', async () => (sluice.pooler.scheduler.snapshots().get('app/alice')?.queued === 1 ? true : null));
+  await until('the first waiter to be queued', async () =>
+    sluice.pooler.scheduler.snapshots().get('app/alice')?.queued === 1 ? true : null,
+  );
   const err = await failureOf(refused.query('select 3'));
   t.equal(err?.code, '53300');
   t.equal(err?.severity, 'ERROR');
@@ -54,7 +60,7 @@ t.test('queue full: 53300 ERROR at once, naming tenant and class; the same conne
   t.same((await refused.query('select 4 as n')).rows, [{ n: 4 }], 'the refused connection runs its next query');
 });
 
-t.test('queue timeout: 53300 ERROR after the tenant\'s queue_timeout, naming tenant, class and time waited', async (t) => {
+t.test("queue timeout: 53300 ERROR after the tenant's queue_timeout, naming tenant, class and time waited", async (t) => {
   const sluice = await startSluice(t, pgServer, { default_pool_size: 1, tenants: { alice: { queue_timeout: 0.3 } } });
   const holder = await holdTheSlot(t, sluice);
   const waiter = await connect(t, sluice);
@@ -87,8 +93,10 @@ t.test('early reject: 53300 at once when the queue ahead outlasts the timeout; t
   const err = await failureOf(refused.query('select 2'));
   t.equal(err?.code, '53300');
   t.equal(err?.severity, 'ERROR');
-  t.equal(err?.message,
-    'queue too long: tenant "alice" class "default" would wait about 600 ms for app/alice, more than its queue timeout of 500 ms, so it was refused at once');
+  t.equal(
+    err?.message,
+    'queue too long: tenant "alice" class "default" would wait about 600 ms for app/alice, more than its queue timeout of 500 ms, so it was refused at once',
+  );
   const snap = sluice.pooler.scheduler.snapshots().get('app/alice')!;
   t.equal(snap.queued, 3, 'refused before anyone ahead of it timed out');
   t.equal(snap.rejections.early, 1, 'counted as an early rejection');
@@ -98,7 +106,6 @@ t.test('early reject: 53300 at once when the queue ahead outlasts the timeout; t
   await holder.query('commit');
   await Promise.all(queued);
   t.same((await refused.query('select 3 as n')).rows, [{ n: 3 }], 'the refused connection runs its next query');
-
 
   // Control: the same queue with early_reject off waits instead.
   const off = await startSluice(t, pgServer, {
@@ -113,7 +120,11 @@ t.test('early reject: 53300 at once when the queue ahead outlasts the timeout; t
     await until(`control waiter ${i} queued`, async () => (off.pooler.scheduler.snapshots().get('app/alice')?.queued === i ? true : null));
   }
   await holder2.query('commit');
-  t.same((await Promise.all(late)).map((f) => f?.code ?? 'ok'), ['ok', 'ok', 'ok', 'ok'], 'with early_reject off all four wait and run');
+  t.same(
+    (await Promise.all(late)).map((f) => f?.code ?? 'ok'),
+    ['ok', 'ok', 'ok', 'ok'],
+    'with early_reject off all four wait and run',
+  );
 });
 
 t.test('rate limit in reject mode: the 2nd immediate transaction gets 53400 ERROR; a token later the connection works', async (t) => {
@@ -159,7 +170,10 @@ t.test('a CancelRequest while queued: 57014 ERROR naming the wait, the transacti
   const err = await pending;
   t.equal(err?.code, '57014');
   t.equal(err?.severity, 'ERROR');
-  t.match(err?.message, /^canceling statement due to user request: tenant "alice" class "default" waited \d+ ms in the queue for app\/alice$/);
+  t.match(
+    err?.message,
+    /^canceling statement due to user request: tenant "alice" class "default" waited \d+ ms in the queue for app\/alice$/,
+  );
   t.equal(sluice.pooler.scheduler.snapshots().get('app/alice')?.queued, 0, 'it left the queue');
   await holder.query('commit');
   t.same((await waiter.query('select 3 as n')).rows, [{ n: 3 }], 'the same connection works afterwards');
@@ -180,31 +194,37 @@ t.test('max_clients: the 3rd connection of a tenant gets FATAL 53300; once one l
   const again = await until('a free client place', async () => {
     const c = new pg.Client(sluice.options('alice'));
     c.on('error', () => undefined);
-    return c.connect().then(() => c, () => null);
+    return c.connect().then(
+      () => c,
+      () => null,
+    );
   });
   t.teardown(() => again.end().catch(() => undefined));
   t.same((await again.query('select 1 as n')).rows, [{ n: 1 }]);
 });
 
-t.test('extended protocol: a refused Parse/Bind/Execute/Sync gets ErrorResponse then ReadyForQuery; input is skipped until Sync', async (t) => {
-  const sluice = await startSluice(t, pgServer, { tenants: { carol: { limit: 0 } } });
-  const o = sluice.options('carol');
-  const wire = await WireClient.connect({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database });
-  t.teardown(() => wire.close());
+t.test(
+  'extended protocol: a refused Parse/Bind/Execute/Sync gets ErrorResponse then ReadyForQuery; input is skipped until Sync',
+  async (t) => {
+    const sluice = await startSluice(t, pgServer, { tenants: { carol: { limit: 0 } } });
+    const o = sluice.options('carol');
+    const wire = await WireClient.connect({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database });
+    t.teardown(() => wire.close());
 
-  wire.send(extendedQuery('select 1'));
-  const batch = await wire.untilReady();
-  t.equal(typesOf(batch), 'EZ', 'one ErrorResponse, then ReadyForQuery');
-  t.match(errorFields(batch[0]!), { S: 'ERROR', C: '53400' });
+    wire.send(extendedQuery('select 1'));
+    const batch = await wire.untilReady();
+    t.equal(typesOf(batch), 'EZ', 'one ErrorResponse, then ReadyForQuery');
+    t.match(errorFields(batch[0]!), { S: 'ERROR', C: '53400' });
 
-  // Without a Sync the refusal comes at once, and the rest of the batch is dropped until the client syncs.
-  wire.send(parse('select 2'), bind(), execute(), flush());
-  const early = await wire.next();
-  t.equal(early.type, 'E', 'refused before any Sync');
-  wire.send(bind(), execute(), syncMsg());
-  t.equal(typesOf(await wire.untilReady()), 'Z', 'the Bind/Execute after the refusal are skipped; Sync gets ReadyForQuery');
+    // Without a Sync the refusal comes at once, and the rest of the batch is dropped until the client syncs.
+    wire.send(parse('select 2'), bind(), execute(), flush());
+    const early = await wire.next();
+    t.equal(early.type, 'E', 'refused before any Sync');
+    wire.send(bind(), execute(), syncMsg());
+    t.equal(typesOf(await wire.untilReady()), 'Z', 'the Bind/Execute after the refusal are skipped; Sync gets ReadyForQuery');
 
-  sluice.reload({ tenants: { carol: { limit: 1 } } });
-  wire.send(extendedQuery('select 3'));
-  t.equal(typesOf(await wire.untilReady()), '12TDCZ', 'the same connection runs the next batch');
-});
+    sluice.reload({ tenants: { carol: { limit: 1 } } });
+    wire.send(extendedQuery('select 3'));
+    t.equal(typesOf(await wire.untilReady()), '12TDCZ', 'the same connection runs the next batch');
+  },
+);

@@ -4,15 +4,7 @@ import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { startSluice } from '../helpers/sluice.js';
 import { cstr, header, message } from '../helpers/bytes.js';
-import {
-  RawClient,
-  firstColumn,
-  gssEncRequest,
-  lengthOnly,
-  loginMd5,
-  sslRequest,
-  startupPacket,
-} from '../helpers/raw-client.js';
+import { RawClient, firstColumn, gssEncRequest, lengthOnly, loginMd5, sslRequest, startupPacket } from '../helpers/raw-client.js';
 
 const MAX_PACKET = 1024;
 
@@ -108,7 +100,10 @@ t.test('startup packets Sluice refuses by content', async (t) => {
 });
 
 t.test('SSLRequest and GSSENCRequest are refused with N, and the same socket then logs in normally', async (t) => {
-  for (const [name, request] of [['SSLRequest', sslRequest()], ['GSSENCRequest', gssEncRequest()]] as const) {
+  for (const [name, request] of [
+    ['SSLRequest', sslRequest()],
+    ['GSSENCRequest', gssEncRequest()],
+  ] as const) {
     const c = await RawClient.connect(sluice.port);
     c.send(request);
     t.equal(await c.readByte(), 'N', `${name} answered N: no TLS or GSS is configured`);

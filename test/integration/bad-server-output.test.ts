@@ -133,7 +133,11 @@ t.test('a backend that closes between messages of a response: the complete messa
   const { client } = await loginMd5(sluice.port, { database: 'fake' });
   client.send(query('select 1'));
   const { messages, leftover } = await client.readToEnd();
-  t.same(messages.map((m) => m.type), ['T', 'D', 'E'], 'RowDescription, DataRow, then the error; never ReadyForQuery');
+  t.same(
+    messages.map((m) => m.type),
+    ['T', 'D', 'E'],
+    'RowDescription, DataRow, then the error; never ReadyForQuery',
+  );
   t.same(firstColumn(messages), ['a value long enough to be cut in half']);
   t.match(errorFields(messages[2]), {
     severity: 'FATAL',
@@ -150,7 +154,11 @@ t.test('a backend that closes inside a message: the client is disconnected, neve
   const { client } = await loginMd5(sluice.port, { database: 'fake' });
   client.send(query('select 1'));
   const { messages, leftover } = await client.readToEnd();
-  t.same(messages.map((m) => m.type), ['T'], 'only the complete RowDescription is a whole message');
+  t.same(
+    messages.map((m) => m.type),
+    ['T'],
+    'only the complete RowDescription is a whole message',
+  );
   t.equal(leftover[0], 'D'.charCodeAt(0), 'the torn DataRow is what trails');
   t.notOk(leftover.includes('server connection lost'), 'no ErrorResponse bytes were appended inside the torn DataRow');
   t.same(fake.queries, ['select 1']);
@@ -160,28 +168,45 @@ t.test('a backend that closes inside a message: the client is disconnected, neve
   await assertAppServes(t, sluice);
 });
 
-t.test('a message that follows ReadyForQuery and is cut across reads reaches its own client whole, and only then is the connection released', async (t) => {
-  const note = notificationResponse(4242, 'ch', 'x'.repeat(200));
-  const reply = Buffer.concat([
-    encode.rowDescription([{ name: 'x', typeOid: 25 }]), encode.dataRow(['1']), encode.commandComplete('SELECT 1'), encode.ReadyForQueryIdle,
-  ]);
-  // pool_size 1: the next client gets the very connection whose async message is half sent.
-  const { fake, sluice } = await setup(t, { kind: 'garbage', bytes: Buffer.concat([reply, note.subarray(0, 20)]) }, { default_pool_size: 1 });
-  const { client: first } = await loginMd5(sluice.port, { database: 'fake' });
-  first.send(query('select 1'));
-  t.same((await first.readUntil('Z')).map((m) => m.type), ['T', 'D', 'C', 'Z']);
+t.test(
+  'a message that follows ReadyForQuery and is cut across reads reaches its own client whole, and only then is the connection released',
+  async (t) => {
+    const note = notificationResponse(4242, 'ch', 'x'.repeat(200));
+    const reply = Buffer.concat([
+      encode.rowDescription([{ name: 'x', typeOid: 25 }]),
+      encode.dataRow(['1']),
+      encode.commandComplete('SELECT 1'),
+      encode.ReadyForQueryIdle,
+    ]);
+    // pool_size 1: the next client gets the very connection whose async message is half sent.
+    const { fake, sluice } = await setup(
+      t,
+      { kind: 'garbage', bytes: Buffer.concat([reply, note.subarray(0, 20)]) },
+      { default_pool_size: 1 },
+    );
+    const { client: first } = await loginMd5(sluice.port, { database: 'fake' });
+    first.send(query('select 1'));
+    t.same(
+      (await first.readUntil('Z')).map((m) => m.type),
+      ['T', 'D', 'C', 'Z'],
+    );
 
-  fake.behaviour = { kind: 'ok' };
-  const { client: second, pid } = await loginMd5(sluice.port, { database: 'fake' });
-  second.send(query('select 1'));
-  const waiting = () => [...sluice.pooler.sessions.values()].some((s) => s.ident.pid === pid && s.state === 'waiting');
-  while (!waiting()) await new Promise((r) => setTimeout(r, 5));
-  fake.write(note.subarray(20));
-  const notification = await first.readMessage();
-  t.equal(notification.type, 'A', 'the first client gets the whole notification');
-  t.ok(notification.raw.equals(note));
-  t.same((await second.readUntil('Z')).map((m) => m.type), ['T', 'D', 'C', 'Z'], 'the second client gets a clean reply of its own');
-  t.same(firstColumn(await second.query('select 1')), ['1']);
-  first.destroy();
-  second.destroy();
-});
+    fake.behaviour = { kind: 'ok' };
+    const { client: second, pid } = await loginMd5(sluice.port, { database: 'fake' });
+    second.send(query('select 1'));
+    const waiting = () => [...sluice.pooler.sessions.values()].some((s) => s.ident.pid === pid && s.state === 'waiting');
+    while (!waiting()) await new Promise((r) => setTimeout(r, 5));
+    fake.write(note.subarray(20));
+    const notification = await first.readMessage();
+    t.equal(notification.type, 'A', 'the first client gets the whole notification');
+    t.ok(notification.raw.equals(note));
+    t.same(
+      (await second.readUntil('Z')).map((m) => m.type),
+      ['T', 'D', 'C', 'Z'],
+      'the second client gets a clean reply of its own',
+    );
+    t.same(firstColumn(await second.query('select 1')), ['1']);
+    first.destroy();
+    second.destroy();
+  },
+);

@@ -24,16 +24,19 @@ async function slowCancelProxy(): Promise<{ port: number; cancels: () => number 
       client.pause();
       const isCancel = first.length === 16 && first.readInt32BE(0) === 16 && first.readInt32BE(4) === CANCEL_CODE;
       if (isCancel) cancels++;
-      setTimeout(() => {
-        const upstream = net.connect({ host: realPg.host, port: realPg.port }, () => {
-          upstream.write(first);
-          client.pipe(upstream).pipe(client);
-          client.resume();
-        });
-        upstream.on('error', () => client.destroy());
-        client.on('error', () => upstream.destroy());
-        client.on('close', () => upstream.destroy());
-      }, isCancel ? CANCEL_DELAY_MS : 0);
+      setTimeout(
+        () => {
+          const upstream = net.connect({ host: realPg.host, port: realPg.port }, () => {
+            upstream.write(first);
+            client.pipe(upstream).pipe(client);
+            client.resume();
+          });
+          upstream.on('error', () => client.destroy());
+          client.on('error', () => upstream.destroy());
+          client.on('close', () => upstream.destroy());
+        },
+        isCancel ? CANCEL_DELAY_MS : 0,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,11 +69,17 @@ t.test("a late cancel of one client's finished query leaves the next client's qu
   const first = await connect();
   const second = await connect();
   const short = 'SELECT pg_sleep(0.1)';
-  const firstQuery = first.query(short).then(() => 'done', (err: { code?: string }) => err.code ?? 'error');
+  const firstQuery = first.query(short).then(
+    () => 'done',
+    (err: { code?: string }) => err.code ?? 'error',
+  );
   await running(short);
   await sendCancelRequest(sluice.port, first.processID, first.secretKey);
   t.equal(await firstQuery, 'done', "the first client's query ended before its cancel reached Postgres");
-  const long = await second.query('SELECT pg_sleep(1.5), 42 AS answer').then((r) => r.rows[0].answer, (err: { code?: string }) => err.code);
+  const long = await second.query('SELECT pg_sleep(1.5), 42 AS answer').then(
+    (r) => r.rows[0].answer,
+    (err: { code?: string }) => err.code,
+  );
   t.equal(long, 42, `the second client is answered, not canceled (got ${long})`);
   t.equal(proxy.cancels(), 1, 'the cancel did go to Postgres');
 });

@@ -79,7 +79,10 @@ t.test('canceling a query queued for a server takes it out of the queue with 570
   await sendCancelRequest(sluice.port, queued.processID, queued.secretKey);
   const outcome = await waiting;
   t.equal(outcome.error?.code, '57014');
-  t.match(outcome.error?.message, /^canceling statement due to user request: tenant "alice" class "default" waited \d+ ms in the queue for app\/alice$/);
+  t.match(
+    outcome.error?.message,
+    /^canceling statement due to user request: tenant "alice" class "default" waited \d+ ms in the queue for app\/alice$/,
+  );
   t.equal((outcome.error as { severity?: string })?.severity, 'ERROR', 'an ERROR, not FATAL: the client keeps its connection');
   t.ok(outcome.at - sentAt < 1000, 'the queued query was failed promptly');
   t.equal(sluice.pooler.scheduler.waitingCount(pool!), 0, 'it left the queue');

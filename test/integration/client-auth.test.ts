@@ -64,13 +64,16 @@ const carolFreshSalt = serialiseScram(scramSecretFromPassword('carol-secret'));
 const dir = await mkdtemp(path.join(tmpdir(), 'sluice-auth-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const userlist = path.join(dir, 'userlist.txt');
-await writeFile(userlist, [
-  '; written by client-auth.test.ts',
-  `"alice" "${aliceVerifier}"`,
-  `"bob" "${md5Secret('bob', 'bob-secret')}"`,
-  `"plainuser" "plain-secret"`,
-  `"carol" "${carolFreshSalt}"`,
-].join('\n') + '\n');
+await writeFile(
+  userlist,
+  `${[
+    '; written by client-auth.test.ts',
+    `"alice" "${aliceVerifier}"`,
+    `"bob" "${md5Secret('bob', 'bob-secret')}"`,
+    `"plainuser" "plain-secret"`,
+    `"carol" "${carolFreshSalt}"`,
+  ].join('\n')}\n`,
+);
 
 // No inline passwords: every secret Sluice knows comes from the auth_file, and alice's and carol's are SCRAM only.
 const fromFile = { auth_file: userlist, users: {} };
@@ -86,8 +89,11 @@ t.test('auth_type scram-sha-256', async (t) => {
   const sluice = await startSluice(t, pgServer, { auth_type: 'scram-sha-256', ...fromFile });
   t.equal(sluice.config.secrets.get('alice')?.kind, 'scram', 'alice has no plaintext anywhere');
 
-  t.same(await loginAs(sluice, { user: 'alice', password: 'alice-secret' }), { method: 'scram', user: 'alice' },
-    'pg logs in as alice, and Sluice reaches Postgres by SCRAM passthrough with the pg_authid verifier');
+  t.same(
+    await loginAs(sluice, { user: 'alice', password: 'alice-secret' }),
+    { method: 'scram', user: 'alice' },
+    'pg logs in as alice, and Sluice reaches Postgres by SCRAM passthrough with the pg_authid verifier',
+  );
   const viaPsql = await psql(['-c', 'select current_user'], sluice.env('alice'));
   t.equal(viaPsql.code, 0, viaPsql.err);
   t.equal(viaPsql.out, 'alice', 'psql logs in as alice');
@@ -103,8 +109,11 @@ t.test('auth_type scram-sha-256', async (t) => {
   t.equal(unknown.code, '28P01', 'an unknown user gets the same SQLSTATE');
   t.equal(unknown.message, 'password authentication failed for user "mallory"', 'and the same message');
 
-  t.same(await loginAs(sluice, { user: 'plainuser', password: 'plain-secret' }), { method: 'scram', user: 'plainuser' },
-    'a plaintext secret answers SCRAM');
+  t.same(
+    await loginAs(sluice, { user: 'plainuser', password: 'plain-secret' }),
+    { method: 'scram', user: 'plainuser' },
+    'a plaintext secret answers SCRAM',
+  );
   const md5Only = await loginError(sluice, { user: 'bob', password: 'bob-secret' });
   t.equal(md5Only.code, '28P01', 'an md5 secret cannot answer SCRAM, even with the right password');
 });
@@ -124,13 +133,19 @@ t.test('SCRAM passthrough needs the salt and iterations Postgres stored', async 
 
 t.test('auth_type md5', async (t) => {
   const sluice = await startSluice(t, pgServer, { auth_type: 'md5', ...fromFile });
-  t.same(await loginAs(sluice, { user: 'bob', password: 'bob-secret' }), { method: 'md5', user: 'bob' },
-    'bob logs in by md5, and Sluice logs in to Postgres with the stored md5 hash');
+  t.same(
+    await loginAs(sluice, { user: 'bob', password: 'bob-secret' }),
+    { method: 'md5', user: 'bob' },
+    'bob logs in by md5, and Sluice logs in to Postgres with the stored md5 hash',
+  );
   const viaPsql = await psql(['-c', 'select current_user'], sluice.env('bob'));
   t.equal(viaPsql.code, 0, viaPsql.err);
   t.equal(viaPsql.out, 'bob');
-  t.same(await loginAs(sluice, { user: 'alice', password: 'alice-secret' }), { method: 'scram', user: 'alice' },
-    'alice, whose secret is SCRAM, is asked for SCRAM under md5');
+  t.same(
+    await loginAs(sluice, { user: 'alice', password: 'alice-secret' }),
+    { method: 'scram', user: 'alice' },
+    'alice, whose secret is SCRAM, is asked for SCRAM under md5',
+  );
   t.same(await loginAs(sluice, { user: 'plainuser', password: 'plain-secret' }), { method: 'md5', user: 'plainuser' });
 
   const wrong = await loginError(sluice, { user: 'bob', password: 'bob-secrex' });
@@ -142,26 +157,37 @@ t.test('auth_type md5', async (t) => {
 });
 
 t.test('auth_type plain', async (t) => {
-  t.throws(() => buildConfig(pgServer, { auth_type: 'plain', ...fromFile }), ConfigError,
-    'cleartext without TLS and without auth_plain_without_tls is refused as configuration');
+  t.throws(
+    () => buildConfig(pgServer, { auth_type: 'plain', ...fromFile }),
+    ConfigError,
+    'cleartext without TLS and without auth_plain_without_tls is refused as configuration',
+  );
 
   t.test('with client_tls, a client without TLS is refused', async (t) => {
     const certs = await makeTestCerts(t);
     const sluice = await startSluice(t, pgServer, {
-      auth_type: 'plain', ...fromFile, client_tls: { cert_file: certs.serverCert, key_file: certs.serverKey },
+      auth_type: 'plain',
+      ...fromFile,
+      client_tls: { cert_file: certs.serverCert, key_file: certs.serverKey },
     });
     const refused = await loginError(sluice, { user: 'plainuser', password: 'plain-secret' });
     t.equal(refused.code, '28000');
     t.match(refused.message, /cleartext password authentication requires TLS/);
-    t.same(await loginAs(sluice, { user: 'plainuser', password: 'plain-secret', ssl: { rejectUnauthorized: false } }),
-      { method: 'password', user: 'plainuser' }, 'the same login over TLS works');
+    t.same(
+      await loginAs(sluice, { user: 'plainuser', password: 'plain-secret', ssl: { rejectUnauthorized: false } }),
+      { method: 'password', user: 'plainuser' },
+      'the same login over TLS works',
+    );
   });
 
   t.test('auth_plain_without_tls: true allows it', async (t) => {
     const sluice = await startSluice(t, pgServer, { auth_type: 'plain', auth_plain_without_tls: true, ...fromFile });
     t.same(await loginAs(sluice, { user: 'plainuser', password: 'plain-secret' }), { method: 'password', user: 'plainuser' });
-    t.same(await loginAs(sluice, { user: 'bob', password: 'bob-secret' }), { method: 'password', user: 'bob' },
-      'checked against an md5 secret');
+    t.same(
+      await loginAs(sluice, { user: 'bob', password: 'bob-secret' }),
+      { method: 'password', user: 'bob' },
+      'checked against an md5 secret',
+    );
     // As in PgBouncer, a SCRAM secret logs in to Postgres only after a SCRAM client login: Sluice accepts
     // alice's cleartext password, then says plainly why it cannot reach Postgres for her.
     const noKeys = await loginError(sluice, { user: 'alice', password: 'alice-secret' });
@@ -177,8 +203,11 @@ t.test('auth_type plain', async (t) => {
 t.test('auth_type trust', async (t) => {
   // Inline plaintext passwords (the helper's default users) are what Sluice logs in to Postgres with.
   const sluice = await startSluice(t, pgServer, { auth_type: 'trust' });
-  t.same(await loginAs(sluice, { user: 'alice', password: 'anything at all' }), { method: 'trust', user: 'alice' },
-    'any password is accepted, and none is even asked for');
+  t.same(
+    await loginAs(sluice, { user: 'alice', password: 'anything at all' }),
+    { method: 'trust', user: 'alice' },
+    'any password is accepted, and none is even asked for',
+  );
   t.same(await loginAs(sluice, { user: 'trusty', password: '' }), { method: 'trust', user: 'trusty' });
   const viaPsql = await psql(['-c', 'select current_user'], { ...sluice.env('bob'), PGPASSWORD: 'wrong' });
   t.equal(viaPsql.code, 0, viaPsql.err);

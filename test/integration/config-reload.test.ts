@@ -74,8 +74,10 @@ t.test('an invalid config throws ConfigError and the running pooler is untouched
   const reloadFrom = (yaml: string) => sluice.pooler.reload(loadConfigText(yaml, dir, 'sluice.yaml'));
   const base = `listen_port: 0\nauth_file: userlist.txt\ndatabases:\n  app:\n    host: ${pg1.host}\n`;
   t.throws(() => reloadFrom(`${base}    port: abc\n`), new ConfigError(['databases.app.port: expected integer 1-65535, got "abc"']));
-  t.throws(() => reloadFrom(`${base}    port: ${pg1.port}\nmin_pool_size: 30\n`),
-    new ConfigError(['min_pool_size: 30 exceeds default_pool_size 20']));
+  t.throws(
+    () => reloadFrom(`${base}    port: ${pg1.port}\nmin_pool_size: 30\n`),
+    new ConfigError(['min_pool_size: 30 exceeds default_pool_size 20']),
+  );
   t.throws(() => reloadFrom(`${base}    port: ${pg1.port}\nlisen_port: 1\n`), new ConfigError(['lisen_port: unknown setting']));
   t.throws(() => reloadFrom(`${base}    port: ${pg1.port}\n  app:\n    host: x\n`), ConfigError, 'a YAML error');
 

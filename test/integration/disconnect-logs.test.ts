@@ -28,19 +28,31 @@ function captureLog(): { log: ReturnType<typeof createLogger>; lines: () => Line
       done();
     },
   });
-  return { log: createLogger({ level: 'debug', destination: sink }), lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) };
+  return {
+    log: createLogger({ level: 'debug', destination: sink }),
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line),
+  };
 }
 
 const pg1 = await startTestPostgres(t);
 
 t.test('each way a session ends leaves one log line naming the client, tenant, database, user and reason', async (t) => {
   const { log, lines } = captureLog();
-  const sluice = await startSluice(t, pg1, {
-    admin_users: ['alice'],
-    client_idle_timeout: 0.3,
-    tenant_key: 'application_name',
-    tenant_pattern: '^tenant-(\\w+)',
-  }, { log });
+  const sluice = await startSluice(
+    t,
+    pg1,
+    {
+      admin_users: ['alice'],
+      client_idle_timeout: 0.3,
+      tenant_key: 'application_name',
+      tenant_pattern: '^tenant-(\\w+)',
+    },
+    { log },
+  );
   const open = async (app: string) => {
     const c = new pg.Client({ ...sluice.options('bob'), application_name: app });
     c.on('error', () => undefined);
@@ -66,7 +78,7 @@ t.test('each way a session ends leaves one log line naming the client, tenant, d
   await eventually('the lost socket to be logged', () => ended(abruptId).length === 1);
   t.match(ended(abruptId)[0], { tenant: 'globex', reason: 'client closed the connection' });
 
-  const killed = await open('tenant-initech');
+  const _killed = await open('tenant-initech');
   const killedId = await idOf(admin, 'tenant-initech');
   await admin.query(`KILL_CLIENT ${killedId}`);
   await eventually('the kill to be logged', () => ended(killedId).length === 1);
@@ -99,17 +111,24 @@ t.test('logins that fail, and console sessions, are logged too', async (t) => {
   bad.on('error', () => undefined);
   await t.rejects(bad.connect(), { code: '28P01' });
   await eventually('the refused login to be logged', () => lines().some((l) => l.msg === 'client disconnected during login'));
-  t.match(lines().find((l) => l.msg === 'client disconnected during login'), { user: 'bob', db: 'app', reason: /^SLUICE_AUTH_FAILED: / });
+  t.match(
+    lines().find((l) => l.msg === 'client disconnected during login'),
+    { user: 'bob', db: 'app', reason: /^SLUICE_AUTH_FAILED: / },
+  );
 
   const raw = await RawClient.connect(sluice.port);
   raw.send(startupPacket({ user: 'bob', database: 'app' }));
   await raw.readMessage();
   raw.socket.destroy();
   await eventually('a client that left mid-login to be logged', () =>
-    lines().some((l) => l.reason === 'client closed the connection during login' && l.user === 'bob'));
+    lines().some((l) => l.reason === 'client closed the connection during login' && l.user === 'bob'),
+  );
 
   const admin = await consoleClient(t, sluice);
   await admin.end();
   await eventually('the console session to be logged', () => lines().some((l) => l.msg === 'client disconnected' && l.console === true));
-  t.match(lines().find((l) => l.console === true), { user: 'alice', db: 'pgbouncer', reason: 'client sent Terminate' });
+  t.match(
+    lines().find((l) => l.console === true),
+    { user: 'alice', db: 'pgbouncer', reason: 'client sent Terminate' },
+  );
 });

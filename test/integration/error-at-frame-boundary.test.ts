@@ -20,7 +20,8 @@ function frames(bytes: Buffer): { types: string[]; problem: string | null } {
     if (at + 5 > bytes.length) return { types, problem: `${bytes.length - at} bytes left over after ${types.length} messages` };
     const type = String.fromCharCode(bytes[at]);
     const len = bytes.readInt32BE(at + 1);
-    if (!EXPECTED_TYPES.has(type) || len < 4) return { types, problem: `message ${types.length}: type 0x${bytes[at].toString(16)}, length ${len}` };
+    if (!EXPECTED_TYPES.has(type) || len < 4)
+      return { types, problem: `message ${types.length}: type 0x${bytes[at].toString(16)}, length ${len}` };
     types.push(type);
     at += 1 + len;
   }

@@ -86,8 +86,14 @@ t.test('three Parse/Bind/Describe/Execute/Sync batches in one write come back in
   const msgs = await pipeline(t, viaSluice, THREE_BATCHES, 3);
   const batches = splitAtReady(msgs);
   t.same(batches.map(typesOf), ['12TDCZ', '12TDCZ', '12TDCZ']);
-  t.same(batches.map((b) => rowsOf(b)), [[['1']], [['x', '42']], [['bob', 't']]]);
-  t.same(batches.map((b) => commandTag(b[4])), ['SELECT 1', 'SELECT 1', 'SELECT 1']);
+  t.same(
+    batches.map((b) => rowsOf(b)),
+    [[['1']], [['x', '42']], [['bob', 't']]],
+  );
+  t.same(
+    batches.map((b) => commandTag(b[4])),
+    ['SELECT 1', 'SELECT 1', 'SELECT 1'],
+  );
   t.equal(statusesOf(msgs), 'III');
   const reference = await pipeline(t, direct, THREE_BATCHES, 3);
   t.same(typesOf(msgs), typesOf(reference), 'same message sequence as Postgres itself sends');
@@ -107,7 +113,10 @@ t.test('a pipeline queued behind another client runs intact once the server is f
   await holder.query('commit');
   const batches = splitAtReady(await c.untilReady(3));
   t.same(batches.map(typesOf), ['12TDCZ', '12TDCZ', '12TDCZ']);
-  t.same(batches.map((b) => rowsOf(b)), [[['1']], [['x', '42']], [['bob', 't']]]);
+  t.same(
+    batches.map((b) => rowsOf(b)),
+    [[['1']], [['x', '42']], [['bob', 't']]],
+  );
   t.same((await holder.query('select 2 as n')).rows, [{ n: 2 }], 'the holder gets the server back afterwards');
   assertReleased(t);
 });
@@ -122,7 +131,10 @@ t.test('an error in the middle batch: E then Z, and the third batch still runs',
   const batches = splitAtReady(msgs);
   t.same(batches.map(typesOf), ['12TDCZ', '12TDEZ', '12TDCZ'], 'row for x=1, then the error at x=2');
   t.equal(errorFields(batches[1][4]).C, '22012', 'division by zero');
-  t.same(batches.map((b) => rowsOf(b)), [[['10']], [['-1']], [['21']]]);
+  t.same(
+    batches.map((b) => rowsOf(b)),
+    [[['10']], [['-1']], [['21']]],
+  );
   t.equal(statusesOf(msgs), 'III');
   const reference = await pipeline(t, direct, frames, 3);
   t.same(typesOf(msgs), typesOf(reference), 'same message sequence as Postgres itself sends');
@@ -138,7 +150,10 @@ t.test('simple Query and extended batches mixed in one write', async (t) => {
   );
   const batches = splitAtReady(msgs);
   t.same(batches.map(typesOf), ['TDCTDCZ', '12TDCZ', 'IZ', 'TDCZ']);
-  t.same(batches.map((b) => rowsOf(b)), [[['1'], ['2']], [['30']], [], [['4']]]);
+  t.same(
+    batches.map((b) => rowsOf(b)),
+    [[['1'], ['2']], [['30']], [], [['4']]],
+  );
   assertReleased(t);
 });
 
@@ -169,7 +184,11 @@ t.test('a pipeline spanning BEGIN, an extended insert and COMMIT keeps one backe
   const msgs = await pipeline(t, viaSluice, frames, 4);
   t.equal(statusesOf(msgs), 'TTTI', 'inside the transaction until COMMIT');
   const rows = rowsOf(msgs);
-  t.same(rows.map((r) => r.slice(0, -1)), [['100', 'tx'], ['tx']], 'the insert is visible to the next batch');
+  t.same(
+    rows.map((r) => r.slice(0, -1)),
+    [['100', 'tx'], ['tx']],
+    'the insert is visible to the next batch',
+  );
   t.equal(rows[0][2], rows[1][1], 'both batches ran on the same backend');
   assertReleased(t);
 });
@@ -188,7 +207,10 @@ t.test('COPY FROM STDIN, COPY TO STDOUT and CopyFail over the simple protocol', 
   c.send(queryMsg('copy (select a, b from wire_copy order by a) to stdout'));
   const out = await c.untilReady();
   t.equal(typesOf(out), 'HdddcCZ');
-  t.same(out.filter((m) => m.type === 'd').map((m) => m.body.toString()), ['1\tone\n', '2\ttwo\n', '3\tthree\n']);
+  t.same(
+    out.filter((m) => m.type === 'd').map((m) => m.body.toString()),
+    ['1\tone\n', '2\ttwo\n', '3\tthree\n'],
+  );
 
   c.send(queryMsg('copy wire_copy (a, b) from stdin'));
   t.equal((await c.next()).type, 'G');
@@ -224,5 +246,8 @@ t.test('the raw client logs in with SCRAM too, and the pipeline works the same',
   c.send(...THREE_BATCHES);
   const batches = splitAtReady(await c.untilReady(3));
   t.same(batches.map(typesOf), ['12TDCZ', '12TDCZ', '12TDCZ']);
-  t.same(batches.map((b) => rowsOf(b)), [[['1']], [['x', '42']], [['alice', 't']]]);
+  t.same(
+    batches.map((b) => rowsOf(b)),
+    [[['1']], [['x', '42']], [['alice', 't']]],
+  );
 });

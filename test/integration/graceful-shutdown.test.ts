@@ -63,8 +63,10 @@ t.test('SIGTERM: a transaction in flight commits, idle clients get 57P01, then t
   await eventually('the busy client to be told too', () => busy.errors.length > 0);
   t.equal(busy.errors[0]!.code, '57P01');
   const disconnects = sluice.lines.filter((l) => l.msg === 'client disconnected');
-  t.ok(disconnects.length >= 2 && disconnects.every((l) => typeof l.reason === 'string' && l.client && l.user && l.db && l.tenant),
-    'every disconnect was logged with its reason, client id, tenant, database and user');
+  t.ok(
+    disconnects.length >= 2 && disconnects.every((l) => typeof l.reason === 'string' && l.client && l.user && l.db && l.tenant),
+    'every disconnect was logged with its reason, client id, tenant, database and user',
+  );
 });
 
 t.test('SIGINT stops at once: the open transaction is cut and rolled back, exit code 0', async (t) => {

@@ -45,7 +45,10 @@ t.test('a transaction already under way is not moved: the client hears of the lo
   const c = await sluice.connect('bob');
   await c.query('begin');
   await terminateBackendOf(c);
-  const err = await c.query('select 1').then(() => null, (e: Error & { code?: string }) => e);
+  const err = await c.query('select 1').then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
   // As on a direct connection: the backend's FATAL reaches the client, which then refuses further queries.
   t.ok(err, 'the statement inside the transaction fails instead of running on another connection');
 });

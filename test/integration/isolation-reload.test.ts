@@ -28,20 +28,25 @@ interface Tenant {
 
 /** `n` clients of `user` running SQL back to back until stopped; counts completed transactions. */
 async function backlog(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'carol', n: number) {
-  const conns = await Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user));
-    const state = { ended: false };
-    c.on('end', () => (state.ended = true));
-    c.on('error', () => undefined);
-    await c.connect();
-    t.teardown(() => c.end().catch(() => undefined));
-    return { c, state };
-  }));
+  const conns = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user));
+      const state = { ended: false };
+      c.on('end', () => (state.ended = true));
+      c.on('error', () => undefined);
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return { c, state };
+    }),
+  );
   const tenant: Tenant = { done: 0, errors: [] };
   let running = true;
   const loops = conns.map(async ({ c }) => {
     while (running) {
-      await c.query(SQL).then(() => tenant.done++, (e: unknown) => tenant.errors.push(e));
+      await c.query(SQL).then(
+        () => tenant.done++,
+        (e: unknown) => tenant.errors.push(e),
+      );
     }
   });
   return {
@@ -87,13 +92,17 @@ t.test('a weight reload shifts the split of a busy budget from 1:1 to 4:1; no cl
   t.equal(pidsBefore.length, 4, 'the shared pool holds its 4 server connections');
 
   const before = await aliceShare(alice.tenant, carol.tenant, WINDOW_MS);
-  t.ok(before.share > 0.45 && before.share < 0.55,
-    `weights 1:1: alice got ${(before.share * 100).toFixed(0)}% (${before.alice} vs ${before.carol} transactions)`);
+  t.ok(
+    before.share > 0.45 && before.share < 0.55,
+    `weights 1:1: alice got ${(before.share * 100).toFixed(0)}% (${before.alice} vs ${before.carol} transactions)`,
+  );
 
   sluice.reload({ tenants: { alice: { weight: 4 } } });
   const after = await aliceShare(alice.tenant, carol.tenant, WINDOW_MS);
-  t.ok(after.share >= 0.7,
-    `weights 4:1 from the reload on: alice got ${(after.share * 100).toFixed(0)}% (${after.alice} vs ${after.carol}), expected ~80%`);
+  t.ok(
+    after.share >= 0.7,
+    `weights 4:1 from the reload on: alice got ${(after.share * 100).toFixed(0)}% (${after.alice} vs ${after.carol}), expected ~80%`,
+  );
 
   await Promise.all([alice.stop(), carol.stop()]);
   t.same([...alice.tenant.errors, ...carol.tenant.errors], [], 'no transaction failed across the reload');
@@ -101,7 +110,11 @@ t.test('a weight reload shifts the split of a busy budget from 1:1 to 4:1; no cl
   const all = [...alice.conns, ...carol.conns];
   t.equal(all.filter(({ state }) => state.ended).length, 0, 'no client connection was dropped');
   const answers = await Promise.all(all.map(({ c }) => c.query('select 1 as n').then((r) => r.rows[0].n)));
-  t.same(answers, all.map(() => 1), 'every client still works');
+  t.same(
+    answers,
+    all.map(() => 1),
+    'every client still works',
+  );
 });
 
 t.test('a config whose reservations exceed the budget is refused with the numbers; the running pooler is unaffected', async (t) => {
@@ -119,8 +132,9 @@ t.test('a config whose reservations exceed the budget is refused with the number
     refused = err;
   }
   t.ok(refused instanceof ConfigError, 'the parser refuses it');
-  t.same((refused as ConfigError).problems,
-    ["tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1"]);
+  t.same((refused as ConfigError).problems, [
+    "tenants: reservations add up to 4 slots, more than databases.app's budget of 4 minus headroom_min 1",
+  ]);
   t.equal(sluice.pooler.config, running, 'the pooler keeps the snapshot it had');
   t.same((await c.query('select 1 as n')).rows, [{ n: 1 }], 'and keeps serving');
 });
@@ -146,6 +160,10 @@ t.test('a reload that turns per-pool budgets into a shared one keeps queued and 
   t.same((await queued).rows, [{ n: 2 }], 'the transaction queued before the reload runs once the slot is free');
   const after = await connect();
   const both = await Promise.all([holder.query('select 3 as n'), waiter.query('select 4 as n'), after.query('select 5 as n')]);
-  t.same(both.map((r) => r.rows[0].n), [3, 4, 5], 'old and new connections run');
+  t.same(
+    both.map((r) => r.rows[0].n),
+    [3, 4, 5],
+    'old and new connections run',
+  );
   t.ok(sluice.pooler.scheduler.snapshots().has('app'), 'under the shared budget of database app');
 });

@@ -35,18 +35,24 @@ t.test('slow statements learn their way into the long lane, and its limit then a
     scheduler: { long_threshold: 0.05 },
     classes: { long: { limit: 1, lane: 'long' } },
   });
-  const clients = await Promise.all(Array.from({ length: 4 }, async () => {
-    const c = new pg.Client(sluice.options('alice'));
-    await c.connect();
-    t.teardown(() => c.end().catch(() => undefined));
-    return c;
-  }));
+  const clients = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const c = new pg.Client(sluice.options('alice'));
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return c;
+    }),
+  );
   const slow = 'select pg_sleep(0.15)';
   const before = await peakActive(slow, Promise.all(clients.map((c) => c.query(slow))));
   t.ok(before > 1, `before learning the four slow statements ran side by side (${before} at once)`);
 
-  const longClass = () => sluice.pooler.scheduler.snapshots().get('app/alice')?.tenants
-    .find((x) => x.tenant === 'alice')?.classes.find((c) => c.cls === 'long');
+  const longClass = () =>
+    sluice.pooler.scheduler
+      .snapshots()
+      .get('app/alice')
+      ?.tenants.find((x) => x.tenant === 'alice')
+      ?.classes.find((c) => c.cls === 'long');
   // Fingerprints are computed off the relay path, a moment later.
   const key = LaneLearner.keyOf(slow)!;
   await until('the statement to be learned as long', () => sluice.pooler.lanes.isLong(key, 50));
@@ -57,11 +63,17 @@ t.test('slow statements learn their way into the long lane, and its limit then a
   const after = await peakActive(slow2, Promise.all(clients.map((c) => c.query(slow2))));
   t.equal(after, 1, 'learned: the long class limit of 1 now serializes them');
   t.ok((longClass()?.slotMs ?? 0) >= 4 * 100, `the long class was charged their slot time (${longClass()?.slotMs.toFixed(0)} ms)`);
-  const defaults = sluice.pooler.scheduler.snapshots().get('app/alice')!.tenants.find((x) => x.tenant === 'alice')!
+  const defaults = sluice.pooler.scheduler
+    .snapshots()
+    .get('app/alice')!
+    .tenants.find((x) => x.tenant === 'alice')!
     .classes.find((c) => c.cls === 'default')!;
   const fastBefore = defaults.slotMs;
   await clients[2]!.query('select 2');
-  const defaultsAfter = sluice.pooler.scheduler.snapshots().get('app/alice')!.tenants.find((x) => x.tenant === 'alice')!
+  const defaultsAfter = sluice.pooler.scheduler
+    .snapshots()
+    .get('app/alice')!
+    .tenants.find((x) => x.tenant === 'alice')!
     .classes.find((c) => c.cls === 'default')!;
   t.ok(defaultsAfter.slotMs > fastBefore, 'a fast statement still runs in the default class');
 });
@@ -72,6 +84,12 @@ t.test('without long_threshold nothing is learned: no long class, the same state
   await c.connect();
   t.teardown(() => c.end().catch(() => undefined));
   for (let i = 0; i < 3; i++) await c.query('select pg_sleep(0.06)');
-  const classes = sluice.pooler.scheduler.snapshots().get('app/alice')!.tenants.find((x) => x.tenant === 'alice')!.classes;
-  t.same(classes.map((k) => k.cls), ['default']);
+  const classes = sluice.pooler.scheduler
+    .snapshots()
+    .get('app/alice')!
+    .tenants.find((x) => x.tenant === 'alice')!.classes;
+  t.same(
+    classes.map((k) => k.cls),
+    ['default'],
+  );
 });

@@ -7,11 +7,23 @@ import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { consoleClient } from '../helpers/console.js';
 import {
-  WireClient, bind, commandTag, describeStatement, execute, extendedQuery, parse, queryMsg, statusesOf, syncMsg, typesOf,
+  WireClient,
+  bind,
+  commandTag,
+  describeStatement,
+  execute,
+  extendedQuery,
+  parse,
+  queryMsg,
+  statusesOf,
+  syncMsg,
+  typesOf,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
-await pg.query('drop table if exists ln_counter; create table ln_counter (id int primary key, n int); insert into ln_counter values (1, 0)');
+await pg.query(
+  'drop table if exists ln_counter; create table ln_counter (id int primary key, n int); insert into ln_counter values (1, 0)',
+);
 await pg.query('grant all on ln_counter to alice');
 
 interface Listener {
@@ -105,7 +117,11 @@ t.test('two clients LISTEN, a third NOTIFYs: both get it while many more clients
   for (const n of [a, b]) t.match(n, { channel: 'ln_jobs', payload: 'payload-1' });
   t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.pinned.size, 0, 'no client is pinned');
   t.equal((await listenerBackends()).length, 1, 'one shared listener backend');
-  t.same((await one.client.query('select count(*)::int as n from pg_listening_channels()')).rows, [{ n: 0 }], 'pooled backends listen on nothing');
+  t.same(
+    (await one.client.query('select count(*)::int as n from pg_listening_channels()')).rows,
+    [{ n: 0 }],
+    'pooled backends listen on nothing',
+  );
 });
 
 t.test('UNLISTEN stops delivery; UNLISTEN * and leaving drop the rest; the listener closes when nobody listens', async (t) => {
@@ -137,7 +153,10 @@ t.test('a notification waits while its client is inside a transaction and follow
   await within(idle.next(), 'the idle listener to get it');
   w.send(queryMsg('select 1'));
   const inTx = await w.untilReady();
-  t.notOk(inTx.some((m) => m.type === 'A'), 'nothing delivered inside the transaction');
+  t.notOk(
+    inTx.some((m) => m.type === 'A'),
+    'nothing delivered inside the transaction',
+  );
   t.equal(w.buffered, 0, 'and nothing after its ReadyForQuery either');
   w.send(queryMsg('COMMIT'));
   const done = await w.untilReady();
@@ -190,35 +209,42 @@ t.test('killing the listener backend: Sluice reconnects, re-subscribes, logs the
   t.match(b, { channel: 'ln_kill', payload: 'after' });
 });
 
-t.test('postgres.js sql.listen (extended protocol) goes through the hub: delivered while busy clients share the pool, nothing pinned', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin', admin_users: ['carol'] });
-  const sql = postgres({ ...sluice.options('alice'), username: 'alice', max: 2, onnotice: () => undefined });
-  t.teardown(() => sql.end({ timeout: 1 }));
-  const got: string[] = [];
-  let wake: (() => void) | null = null;
-  const heard = (channel: string) => (payload: string) => {
-    got.push(`${channel}:${payload}`);
-    wake?.();
-  };
-  const one = await sql.listen('ln_pgjs', heard('ln_pgjs'));
-  await sql.listen('ln_pgjs2', heard('ln_pgjs2'));
-  const pool = sluice.pooler.pools.get(`${APP_DB}\0alice`)!;
-  const busy = busyClients(t, sluice, 8);
-  await eventually(async () => sluice.pooler.notifyHub.stats()[0]?.listening === 2, 'the hub to listen on both channels');
-  t.equal(pool.pinned.size, 0, 'the listen connection is not pinned');
-  const admin = await consoleClient(t, sluice, 'carol');
-  const pools = (await admin.query('SHOW POOLS')).rows.filter((r) => r.database === APP_DB && r.user === 'alice');
-  t.same(pools.map((r) => Number(r.sv_pinned)), [0], 'SHOW POOLS: sv_pinned 0 while listening');
-  await sql.notify('ln_pgjs', 'from postgres.js');
-  while (got.length === 0) await within(new Promise<void>((r) => (wake = r)), 'the notification');
-  t.same(got, ['ln_pgjs:from postgres.js']);
-  await one.unlisten();
-  await pg.query(`select pg_notify('ln_pgjs', 'after unlisten'), pg_notify('ln_pgjs2', 'still here')`);
-  while (got.length === 1) await within(new Promise<void>((r) => (wake = r)), 'the second notification');
-  t.same(got, ['ln_pgjs:from postgres.js', 'ln_pgjs2:still here'], 'nothing on the channel it unlistened');
-  t.ok((await busy.stop()) > 0, 'transactions ran meanwhile');
-  t.equal(pool.pinned.size, 0, 'still nothing pinned');
-});
+t.test(
+  'postgres.js sql.listen (extended protocol) goes through the hub: delivered while busy clients share the pool, nothing pinned',
+  async (t) => {
+    const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'pin', admin_users: ['carol'] });
+    const sql = postgres({ ...sluice.options('alice'), username: 'alice', max: 2, onnotice: () => undefined });
+    t.teardown(() => sql.end({ timeout: 1 }));
+    const got: string[] = [];
+    let wake: (() => void) | null = null;
+    const heard = (channel: string) => (payload: string) => {
+      got.push(`${channel}:${payload}`);
+      wake?.();
+    };
+    const one = await sql.listen('ln_pgjs', heard('ln_pgjs'));
+    await sql.listen('ln_pgjs2', heard('ln_pgjs2'));
+    const pool = sluice.pooler.pools.get(`${APP_DB}\0alice`)!;
+    const busy = busyClients(t, sluice, 8);
+    await eventually(async () => sluice.pooler.notifyHub.stats()[0]?.listening === 2, 'the hub to listen on both channels');
+    t.equal(pool.pinned.size, 0, 'the listen connection is not pinned');
+    const admin = await consoleClient(t, sluice, 'carol');
+    const pools = (await admin.query('SHOW POOLS')).rows.filter((r) => r.database === APP_DB && r.user === 'alice');
+    t.same(
+      pools.map((r) => Number(r.sv_pinned)),
+      [0],
+      'SHOW POOLS: sv_pinned 0 while listening',
+    );
+    await sql.notify('ln_pgjs', 'from postgres.js');
+    while (got.length === 0) await within(new Promise<void>((r) => (wake = r)), 'the notification');
+    t.same(got, ['ln_pgjs:from postgres.js']);
+    await one.unlisten();
+    await pg.query(`select pg_notify('ln_pgjs', 'after unlisten'), pg_notify('ln_pgjs2', 'still here')`);
+    while (got.length === 1) await within(new Promise<void>((r) => (wake = r)), 'the second notification');
+    t.same(got, ['ln_pgjs:from postgres.js', 'ln_pgjs2:still here'], 'nothing on the channel it unlistened');
+    t.ok((await busy.stop()) > 0, 'transactions ran meanwhile');
+    t.equal(pool.pinned.size, 0, 'still nothing pinned');
+  },
+);
 
 t.test('pg with an extended-protocol LISTEN (queryMode extended) gets its notifications from the hub', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
@@ -229,7 +255,11 @@ t.test('pg with an extended-protocol LISTEN (queryMode extended) gets its notifi
   const other = new pgLib.Client(sluice.options('alice'));
   await other.connect();
   t.teardown(() => other.end());
-  t.same((await other.query('select count(*)::int as n from pg_listening_channels()')).rows, [{ n: 0 }], 'the shared backend listens on nothing');
+  t.same(
+    (await other.query('select count(*)::int as n from pg_listening_channels()')).rows,
+    [{ n: 0 }],
+    'the shared backend listens on nothing',
+  );
   await other.query(`select pg_notify('ln_pg_ext', 'extended')`);
   t.match(await within(l.next(), 'the notification'), { channel: 'ln_pg_ext', payload: 'extended' });
   t.equal((await l.client.query({ text: 'UNLISTEN *', queryMode: 'extended' } as pgLib.QueryConfig)).command, 'UNLISTEN');
@@ -244,33 +274,43 @@ async function replies(w: WireClient, batches: Buffer[][]): Promise<string[]> {
     const all = Buffer.concat(b);
     let requests = 0;
     for (let at = 0; at < all.length; at += 1 + all.readInt32BE(at + 1)) if (all[at] === 0x53 || all[at] === 0x51) requests++;
-    for (const m of await w.untilReady(requests)) out.push(m.type === 'C' ? `C:${commandTag(m)}` : m.type === 'Z' ? `Z:${statusesOf([m])}` : m.type);
+    for (const m of await w.untilReady(requests))
+      out.push(m.type === 'C' ? `C:${commandTag(m)}` : m.type === 'Z' ? `Z:${statusesOf([m])}` : m.type);
   }
   return out;
 }
 
-t.test('extended LISTEN answers exactly as Postgres does, in a pipeline and in transaction blocks, where it counts at commit', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'reject' });
-  const batches = (suffix: string): Buffer[][] => [
-    [extendedQuery('select 1'), extendedQuery(`LISTEN ln_pipe${suffix}`), extendedQuery('select 2')],
-    [parse(`LISTEN ln_named${suffix}`, 'ln_stmt'), describeStatement('ln_stmt'), bind([], { statement: 'ln_stmt' }), execute(), syncMsg()],
-    [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_rolled${suffix}`), queryMsg('ROLLBACK')],
-    [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_committed${suffix}`), extendedQuery('select 3')],
-    [queryMsg('COMMIT')],
-  ];
-  const direct = await WireClient.connect({ host: pg.host, port: pg.port, user: 'bob', password: 'bob-secret', database: APP_DB });
-  t.teardown(() => direct.close());
-  const expected = await replies(direct, batches('_d'));
-  const o = sluice.options('bob');
-  const w = await WireClient.connect({ host: o.host, port: o.port, user: 'bob', password: 'bob-secret', database: APP_DB });
-  t.teardown(() => w.close());
-  t.same(await replies(w, batches('')), expected, 'reply by reply as Postgres itself');
-  t.equal(sluice.pooler.pools.get(`${APP_DB}\0bob`)?.pinned.size, 0, 'nothing pinned, even under reject');
-  await until(() => sluice.pooler.notifyHub.stats()[0]?.listening === 3, 'the hub to take the three committed channels');
-  await pg.query(`select pg_notify('ln_rolled', 'no'), pg_notify('ln_committed', 'yes')`);
-  const note = await within(w.next(), 'a notification');
-  t.match(note.body.toString('utf8'), /ln_committed\0yes\0$/, 'the rolled-back LISTEN never took effect');
-  w.send(queryMsg('select count(*) from pg_listening_channels()'));
-  const row = (await w.untilReady()).find((m) => m.type === 'D')!;
-  t.match(row.body.toString('utf8'), /0$/, 'the server connection listens on nothing');
-});
+t.test(
+  'extended LISTEN answers exactly as Postgres does, in a pipeline and in transaction blocks, where it counts at commit',
+  async (t) => {
+    const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'reject' });
+    const batches = (suffix: string): Buffer[][] => [
+      [extendedQuery('select 1'), extendedQuery(`LISTEN ln_pipe${suffix}`), extendedQuery('select 2')],
+      [
+        parse(`LISTEN ln_named${suffix}`, 'ln_stmt'),
+        describeStatement('ln_stmt'),
+        bind([], { statement: 'ln_stmt' }),
+        execute(),
+        syncMsg(),
+      ],
+      [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_rolled${suffix}`), queryMsg('ROLLBACK')],
+      [queryMsg('BEGIN'), extendedQuery(`LISTEN ln_committed${suffix}`), extendedQuery('select 3')],
+      [queryMsg('COMMIT')],
+    ];
+    const direct = await WireClient.connect({ host: pg.host, port: pg.port, user: 'bob', password: 'bob-secret', database: APP_DB });
+    t.teardown(() => direct.close());
+    const expected = await replies(direct, batches('_d'));
+    const o = sluice.options('bob');
+    const w = await WireClient.connect({ host: o.host, port: o.port, user: 'bob', password: 'bob-secret', database: APP_DB });
+    t.teardown(() => w.close());
+    t.same(await replies(w, batches('')), expected, 'reply by reply as Postgres itself');
+    t.equal(sluice.pooler.pools.get(`${APP_DB}\0bob`)?.pinned.size, 0, 'nothing pinned, even under reject');
+    await until(() => sluice.pooler.notifyHub.stats()[0]?.listening === 3, 'the hub to take the three committed channels');
+    await pg.query(`select pg_notify('ln_rolled', 'no'), pg_notify('ln_committed', 'yes')`);
+    const note = await within(w.next(), 'a notification');
+    t.match(note.body.toString('utf8'), /ln_committed\0yes\0$/, 'the rolled-back LISTEN never took effect');
+    w.send(queryMsg('select count(*) from pg_listening_channels()'));
+    const row = (await w.untilReady()).find((m) => m.type === 'D')!;
+    t.match(row.body.toString('utf8'), /0$/, 'the server connection listens on nothing');
+  },
+);

@@ -66,14 +66,20 @@ t.test('a wrong-password storm from one address is throttled while a client from
 
   const failed = outcomes.filter((o) => o.outcome === 'auth-failed').length;
   const throttled = outcomes.filter((o) => o.outcome === 'throttled');
-  t.ok(failed >= limit && failed < limit + workers, `${failed} passwords were checked: the limit, plus logins already past the check when it locked`);
+  t.ok(
+    failed >= limit && failed < limit + workers,
+    `${failed} passwords were checked: the limit, plus logins already past the check when it locked`,
+  );
   t.equal(throttled.length, outcomes.length - failed, 'every later login was refused before authentication');
   t.match(throttled[0]?.message, /too many failed logins from 127\.0\.0\.2: logins from this address are refused for \d+ more seconds/);
   t.equal(goodLogins, 10, 'the client from 127.0.0.1 logged in and ran its query every time during the storm');
   t.equal(await throttledTotal(sluice), throttled.length, 'sluice_client_logins_throttled_total counts each refusal');
 
-  await t.rejects(loginMd5(sluice.port, { client: await RawClient.connect(sluice.port, '127.0.0.1', STORM_ADDRESS) }),
-    /too many failed logins/, 'while locked out, even the right password from that address is refused');
+  await t.rejects(
+    loginMd5(sluice.port, { client: await RawClient.connect(sluice.port, '127.0.0.1', STORM_ADDRESS) }),
+    /too many failed logins/,
+    'while locked out, even the right password from that address is refused',
+  );
   const fine = await loginMd5(sluice.port, { client: await RawClient.connect(sluice.port, '127.0.0.1', '127.0.0.3') });
   t.ok(fine.pid, 'bob logs in from yet another address');
   fine.client.destroy();
@@ -82,10 +88,17 @@ t.test('a wrong-password storm from one address is throttled while a client from
 t.test('throttling settings are reloadable: auth_failure_limit 0 lets a locked-out address in at once', async (t) => {
   const sluice = await startSluice(t, pg1, { auth_failure_limit: 2, auth_failure_lockout: 600 });
   const outcomes = await storm(sluice, 1, 3);
-  t.same(outcomes.map((o) => o.outcome), ['auth-failed', 'auth-failed', 'throttled']);
+  t.same(
+    outcomes.map((o) => o.outcome),
+    ['auth-failed', 'auth-failed', 'throttled'],
+  );
   sluice.reload({ auth_failure_limit: 0 });
   const back = await loginMd5(sluice.port, { client: await RawClient.connect(sluice.port, '127.0.0.1', STORM_ADDRESS) });
   t.ok(back.pid, 'the address logs in with the right password right after the reload');
   back.client.destroy();
-  t.same((await storm(sluice, 1, 3)).map((o) => o.outcome), ['auth-failed', 'auth-failed', 'auth-failed'], 'and nothing is throttled any more');
+  t.same(
+    (await storm(sluice, 1, 3)).map((o) => o.outcome),
+    ['auth-failed', 'auth-failed', 'auth-failed'],
+    'and nothing is throttled any more',
+  );
 });

@@ -62,29 +62,38 @@ async function bobServed(): Promise<number> {
   return rows[0].n;
 }
 
-t.test('a client that never reads a large result: its linked server is paused, buffering stays within pkt_buf, others are served', async (t) => {
-  const { client, s } = await rawClient(t);
-  client.socket.pause();
-  client.send(message('Q', cstr(BIG_RESULT)));
-  await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
-  const server = s.server!;
-  t.ok(s.bufferedBytes <= PKT_BUF + SLACK, `Sluice holds ${s.bufferedBytes} bytes for it, at most pkt_buf (${PKT_BUF}) and a read or two`);
+t.test(
+  'a client that never reads a large result: its linked server is paused, buffering stays within pkt_buf, others are served',
+  async (t) => {
+    const { client, s } = await rawClient(t);
+    client.socket.pause();
+    client.send(message('Q', cstr(BIG_RESULT)));
+    await eventually('the server connection to be paused', () => s.server?.readingPaused === true, 30_000);
+    const server = s.server!;
+    t.ok(
+      s.bufferedBytes <= PKT_BUF + SLACK,
+      `Sluice holds ${s.bufferedBytes} bytes for it, at most pkt_buf (${PKT_BUF}) and a read or two`,
+    );
 
-  t.equal(await bobServed(), 42, 'a well-behaved client of the same pool is served meanwhile');
+    t.equal(await bobServed(), 42, 'a well-behaved client of the same pool is served meanwhile');
 
-  t.equal(s.server, server, 'the server connection stays linked');
-  t.ok(server.readingPaused, 'and unread');
-  t.equal(s.state, 'active', 'SHOW CLIENTS shows it active');
-  const admin = await consoleClient(t, sluice);
-  const { rows } = await admin.query('SHOW CLIENTS');
-  const row = rows.find((r) => Number(r.id) === s.ident.id);
-  t.ok(Number(row.buffered_bytes) > 0 && Number(row.buffered_bytes) <= PKT_BUF + SLACK, `SHOW CLIENTS buffered_bytes ${row.buffered_bytes}`);
+    t.equal(s.server, server, 'the server connection stays linked');
+    t.ok(server.readingPaused, 'and unread');
+    t.equal(s.state, 'active', 'SHOW CLIENTS shows it active');
+    const admin = await consoleClient(t, sluice);
+    const { rows } = await admin.query('SHOW CLIENTS');
+    const row = rows.find((r) => Number(r.id) === s.ident.id);
+    t.ok(
+      Number(row.buffered_bytes) > 0 && Number(row.buffered_bytes) <= PKT_BUF + SLACK,
+      `SHOW CLIENTS buffered_bytes ${row.buffered_bytes}`,
+    );
 
-  const size = await drainToReady(client);
-  t.ok(size > ROWS * 1_000_000, `once it reads, the whole result arrives (${size} bytes)`);
-  await eventually('the server connection to go back to the pool', () => s.server === null);
-  t.notOk(server.readingPaused, 'and it is read again in the pool');
-});
+    const size = await drainToReady(client);
+    t.ok(size > ROWS * 1_000_000, `once it reads, the whole result arrives (${size} bytes)`);
+    await eventually('the server connection to go back to the pool', () => s.server === null);
+    t.notOk(server.readingPaused, 'and it is read again in the pool');
+  },
+);
 
 t.test('a client that leaves while its server is paused: the connection is closed, not pooled paused', async (t) => {
   const { client, s } = await rawClient(t);
@@ -122,7 +131,10 @@ t.test('a large Query that arrives while input is held (a LISTEN served by the h
   const big = message('Q', cstr(`select length('${'h'.repeat(2_000_000)}') as n`));
   client.send(message('Q', cstr('listen backpressure_ch')), big);
   const listen = await client.readUntil('Z', 30_000);
-  t.ok(listen.some((m) => m.type === 'C' && m.body.toString().startsWith('LISTEN')), 'LISTEN answered');
+  t.ok(
+    listen.some((m) => m.type === 'C' && m.body.toString().startsWith('LISTEN')),
+    'LISTEN answered',
+  );
   const reply = await client.readUntil('Z', 30_000);
   t.same(firstColumn(reply), ['2000000'], 'the held Query reached Postgres whole');
   t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
@@ -135,30 +147,37 @@ t.test('a large Query after a refused Parse is dropped whole up to the Sync, and
   const big = message('Q', cstr(`select length('${'d'.repeat(1_000_000)}')`));
   client.send(parse('create temp table refused (x int)'), big, syncMsg());
   const replies = await client.readUntil('Z', 30_000);
-  t.same(replies.map((m) => m.type), ['E', 'Z'], 'the refusal, then ReadyForQuery at the Sync');
+  t.same(
+    replies.map((m) => m.type),
+    ['E', 'Z'],
+    'the refusal, then ReadyForQuery at the Sync',
+  );
   t.equal(errorFields(replies[0]).code, '0A000', 'session state refused (0A000)');
   t.same(firstColumn(await client.query('select 5')), ['5'], 'the next query is read from a message boundary');
 });
 
-t.test('a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement\'s is gathered, and both answer right', async (t) => {
-  const c = new pg.Client(sluice.options('bob'));
-  await c.connect();
-  t.teardown(() => c.end());
-  const s = sessionOf(sluice, (c as unknown as { processID: number }).processID);
-  const most = peakOf(s);
-  const value = 'v'.repeat(30_000_000);
-  const unnamed = await c.query('select length($1::text) as n', [value]);
-  t.equal(unnamed.rows[0].n, 30_000_000, 'the unnamed statement saw the whole value');
-  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
-  most.bytes = 0;
-  const named = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: [value] });
-  t.equal(named.rows[0].n, 30_000_000, 'a named statement, renamed by Sluice, is gathered whole and still right');
-  t.ok(most.bytes > 20_000_000, `the documented exception shows in the accounting: ${most.bytes} bytes gathered`);
-  const again = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: ['abc'] });
-  t.equal(again.rows[0].n, 3, 'and it can be used again');
-});
+t.test(
+  "a 30 MB parameter through node-postgres streams through its unnamed Bind; a named statement's is gathered, and both answer right",
+  async (t) => {
+    const c = new pg.Client(sluice.options('bob'));
+    await c.connect();
+    t.teardown(() => c.end());
+    const s = sessionOf(sluice, (c as unknown as { processID: number }).processID);
+    const most = peakOf(s);
+    const value = 'v'.repeat(30_000_000);
+    const unnamed = await c.query('select length($1::text) as n', [value]);
+    t.equal(unnamed.rows[0].n, 30_000_000, 'the unnamed statement saw the whole value');
+    t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+    most.bytes = 0;
+    const named = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: [value] });
+    t.equal(named.rows[0].n, 30_000_000, 'a named statement, renamed by Sluice, is gathered whole and still right');
+    t.ok(most.bytes > 20_000_000, `the documented exception shows in the accounting: ${most.bytes} bytes gathered`);
+    const again = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: ['abc'] });
+    t.equal(again.rows[0].n, 3, 'and it can be used again');
+  },
+);
 
-t.test('a server that does not take a client\'s pipeline: reading from the client stops beyond pkt_buf, and all is answered', async (t) => {
+t.test("a server that does not take a client's pipeline: reading from the client stops beyond pkt_buf, and all is answered", async (t) => {
   const holder = new pg.Client(sluice.options('bob'));
   await holder.connect();
   t.teardown(() => holder.end());

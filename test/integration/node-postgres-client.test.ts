@@ -67,7 +67,10 @@ t.test('a transaction sees its own temp table and commits', async (t) => {
   await c.query('insert into np_items values (1, $1)', ['committed']);
   t.same((await c.query('select sum(x)::int as s from np_tmp')).rows, [{ s: 6 }], 'temp table visible inside');
   await c.query('commit');
-  t.same((await pg.query('select label from np_items where id = 1')).map((r) => r.label), ['committed']);
+  t.same(
+    (await pg.query('select label from np_items where id = 1')).map((r) => r.label),
+    ['committed'],
+  );
 });
 
 t.test('a rollback discards the work', async (t) => {

@@ -14,12 +14,14 @@ const HOLD_MS = 50;
 const pgServer = await startTestPostgres(t);
 
 async function clients(t: TeardownHost, sluice: TestSluice, user: 'alice' | 'carol', n: number): Promise<pg.Client[]> {
-  const out = await Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user));
-    c.on('error', () => undefined); // A failure shows up as a rejected query, which the test reports.
-    await c.connect();
-    return c;
-  }));
+  const out = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user));
+      c.on('error', () => undefined); // A failure shows up as a rejected query, which the test reports.
+      await c.connect();
+      return c;
+    }),
+  );
   t.teardown(() => Promise.all(out.map((c) => c.end().catch(() => undefined))));
   return out;
 }
@@ -46,13 +48,15 @@ function flood(conns: pg.Client[]): { stop(): Promise<number> } {
 /** Tenant B: each client runs `perClient` short queries back to back (closed loop); latency of each in ms. */
 async function victim(conns: pg.Client[], perClient: number, warmup = 0): Promise<number[]> {
   const latencies: number[] = [];
-  await Promise.all(conns.map(async (c) => {
-    for (let i = 0; i < warmup + perClient; i++) {
-      const started = performance.now();
-      await c.query('select 1');
-      if (i >= warmup) latencies.push(performance.now() - started);
-    }
-  }));
+  await Promise.all(
+    conns.map(async (c) => {
+      for (let i = 0; i < warmup + perClient; i++) {
+        const started = performance.now();
+        await c.query('select 1');
+        if (i >= warmup) latencies.push(performance.now() - started);
+      }
+    }),
+  );
   return latencies;
 }
 
@@ -68,8 +72,9 @@ async function floodBackends(want: number, timeoutMs = 5000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   let best = 0;
   while (performance.now() < deadline) {
-    const [{ n }] = await pgServer.query(
-      `select count(*)::int as n from pg_stat_activity where state = 'active' and query = $1`, [FLOOD_SQL]);
+    const [{ n }] = await pgServer.query(`select count(*)::int as n from pg_stat_activity where state = 'active' and query = $1`, [
+      FLOOD_SQL,
+    ]);
     best = Math.max(best, n);
     if (best >= want) break;
     await new Promise((r) => setTimeout(r, 20));
@@ -117,32 +122,36 @@ function fairBound(p99Alone: number): number {
  */
 const ATTEMPTS = 5;
 
-t.test('a flooding tenant adds at most one flood transaction to a quiet tenant\'s p99 under fair scheduling; FIFO adds its whole backlog', async (t) => {
-  const fair = await startSluice(t, pgServer, BUDGET);
-  const quiet = await clients(t, fair, 'carol', 2);
-  const lines: string[] = [];
-  let met = false;
-  let base = '';
-  let bound = Infinity;
-  for (let attempt = 1; attempt <= ATTEMPTS && !met; attempt++) {
-    const alone = await victim(quiet, 150, 5);
-    const p99Alone = percentile(alone, 0.99);
-    bound = fairBound(p99Alone);
-    base = `alone p50 ${fmt(percentile(alone, 0.5))} p99 ${fmt(p99Alone)}, bound ${fmt(bound)}`;
-    const withFair = await underFlood(t, fair, quiet, 150);
-    lines.push(`run ${attempt}: ${base}; fair under flood: p50 ${fmt(withFair.p50)} p99 ${fmt(withFair.p99)}`);
-    t.ok(withFair.peakSlots >= SLOTS - 1,
-      `work conservation: with B idle, A alone ran ${withFair.peakSlots} of ${SLOTS} slots at once`);
-    t.ok(withFair.floodTxns > 0, `A kept running meanwhile (${withFair.floodTxns} flood transactions)`);
-    met = withFair.p99 < bound;
-  }
-  t.ok(met, `fair: B's p99 stays under the bound (${lines.join(' | ')})`);
+t.test(
+  "a flooding tenant adds at most one flood transaction to a quiet tenant's p99 under fair scheduling; FIFO adds its whole backlog",
+  async (t) => {
+    const fair = await startSluice(t, pgServer, BUDGET);
+    const quiet = await clients(t, fair, 'carol', 2);
+    const lines: string[] = [];
+    let met = false;
+    let base = '';
+    let bound = Infinity;
+    for (let attempt = 1; attempt <= ATTEMPTS && !met; attempt++) {
+      const alone = await victim(quiet, 150, 5);
+      const p99Alone = percentile(alone, 0.99);
+      bound = fairBound(p99Alone);
+      base = `alone p50 ${fmt(percentile(alone, 0.5))} p99 ${fmt(p99Alone)}, bound ${fmt(bound)}`;
+      const withFair = await underFlood(t, fair, quiet, 150);
+      lines.push(`run ${attempt}: ${base}; fair under flood: p50 ${fmt(withFair.p50)} p99 ${fmt(withFair.p99)}`);
+      t.ok(withFair.peakSlots >= SLOTS - 1, `work conservation: with B idle, A alone ran ${withFair.peakSlots} of ${SLOTS} slots at once`);
+      t.ok(withFair.floodTxns > 0, `A kept running meanwhile (${withFair.floodTxns} flood transactions)`);
+      met = withFair.p99 < bound;
+    }
+    t.ok(met, `fair: B's p99 stays under the bound (${lines.join(' | ')})`);
 
-  // Same budget and workload through a FIFO Sluice: B's latency must break the bound, or the bound proves nothing.
-  const fifo = await startSluice(t, pgServer, { ...BUDGET, scheduler: { mode: 'fifo' } });
-  const fifoQuiet = await clients(t, fifo, 'carol', 2);
-  const withFifo = await underFlood(t, fifo, fifoQuiet, 15);
-  t.ok(withFifo.peakSlots >= SLOTS - 1, `fifo is work-conserving too (${withFifo.peakSlots} flood backends at once)`);
-  t.ok(withFifo.p99 > bound,
-    `fifo: B's p99 exceeds the bound (${base}; fifo under flood: p50 ${fmt(withFifo.p50)} p99 ${fmt(withFifo.p99)})`);
-});
+    // Same budget and workload through a FIFO Sluice: B's latency must break the bound, or the bound proves nothing.
+    const fifo = await startSluice(t, pgServer, { ...BUDGET, scheduler: { mode: 'fifo' } });
+    const fifoQuiet = await clients(t, fifo, 'carol', 2);
+    const withFifo = await underFlood(t, fifo, fifoQuiet, 15);
+    t.ok(withFifo.peakSlots >= SLOTS - 1, `fifo is work-conserving too (${withFifo.peakSlots} flood backends at once)`);
+    t.ok(
+      withFifo.p99 > bound,
+      `fifo: B's p99 exceeds the bound (${base}; fifo under flood: p50 ${fmt(withFifo.p50)} p99 ${fmt(withFifo.p99)})`,
+    );
+  },
+);

@@ -57,7 +57,13 @@ async function pgbench(t: Test, sluice: TestSluice, args: string[]): Promise<Ben
   }
   const result = await running;
   t.equal(result.code, 0, `pgbench exit code (stderr: ${result.err.slice(-2000)})`);
-  const bench = { result, processed: number(result.out, 'number of transactions actually processed'), failed: number(result.out, 'number of failed transactions'), peakPool, peakBackends };
+  const bench = {
+    result,
+    processed: number(result.out, 'number of transactions actually processed'),
+    failed: number(result.out, 'number of failed transactions'),
+    peakPool,
+    peakBackends,
+  };
   t.equal(bench.failed, 0, 'number of failed transactions: 0');
   t.ok(bench.processed > 0, `transactions processed: ${bench.processed}`);
   return bench;

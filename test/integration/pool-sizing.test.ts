@@ -24,7 +24,9 @@ function samplePeaks(sluice: TestSluice, roles: string[]) {
   const loop = (async () => {
     while (running) {
       const { rows } = await observer.query(
-        'select usename, count(*)::int as n from pg_stat_activity where usename = any($1) group by usename', [roles]);
+        'select usename, count(*)::int as n from pg_stat_activity where usename = any($1) group by usename',
+        [roles],
+      );
       for (const r of rows) backends.set(r.usename, Math.max(backends.get(r.usename) ?? 0, r.n));
     }
   })();
@@ -138,7 +140,10 @@ async function secondClientWhileFirstIdles(t: TeardownHost, sluice: TestSluice, 
   const first = await connect();
   await first.query('select 1');
   const second = await connect();
-  return second.query('select 2 as n').then((r) => r.rows[0].n as number, (e: Failure) => e.code);
+  return second.query('select 2 as n').then(
+    (r) => r.rows[0].n as number,
+    (e: Failure) => e.code,
+  );
 }
 
 t.test('pool_mode per database and per user', async (t) => {
@@ -160,5 +165,10 @@ t.test('pool_mode per database and per user', async (t) => {
   t.equal(await secondClientWhileFirstIdles(t, sluice, 'carol', 'app'), '53300', 'user in session mode on a transaction database');
   t.equal(await secondClientWhileFirstIdles(t, sluice, 'bob', 'sess'), 2, 'user in transaction mode beats the database setting');
   const modes = new Map([...sluice.pooler.pools.values()].map((p: Pool) => [p.name, p.settings.mode]));
-  t.same(Object.fromEntries(modes), { 'app/alice': 'transaction', 'sess/alice': 'session', 'app/carol': 'session', 'sess/bob': 'transaction' });
+  t.same(Object.fromEntries(modes), {
+    'app/alice': 'transaction',
+    'sess/alice': 'session',
+    'app/carol': 'session',
+    'sess/bob': 'transaction',
+  });
 });

@@ -57,9 +57,7 @@ t.test('local throwaway server', async (t) => {
   });
 
   t.test('secrets are stored as md5 for bob and SCRAM for alice', async (t) => {
-    const rows = await server.query(
-      "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('alice', 'bob') ORDER BY rolname",
-    );
+    const rows = await server.query("SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('alice', 'bob') ORDER BY rolname");
     t.match(rows[0], { rolname: 'alice', rolpassword: /^SCRAM-SHA-256\$/ });
     t.match(rows[1], { rolname: 'bob', rolpassword: /^md5[0-9a-f]{32}$/ });
   });

@@ -46,7 +46,10 @@ function probedSocket(depth: PipelineDepth): () => Promise<net.Socket> {
     const write = s.write.bind(s) as (chunk: Buffer, cb?: () => void) => boolean;
     s.write = ((chunk: Buffer, cb?: () => void) => (sent(Buffer.from(chunk)), write(chunk, cb))) as typeof s.write;
     let loggedIn = false; // The first ReadyForQuery ends the login and answers no request.
-    s.on('data', typeScanner((type) => void (type === 'Z' && (loggedIn ? inFlight-- : (loggedIn = true))), false));
+    s.on(
+      'data',
+      typeScanner((type) => void (type === 'Z' && (loggedIn ? inFlight-- : (loggedIn = true))), false),
+    );
     return s;
   };
 }
@@ -69,7 +72,7 @@ function poolTotal(s: TestSluice): number {
 /** Query i in one of three shapes: parameters (describe first), pipelined extended, pipelined simple. */
 function nth(sql: ReturnType<typeof connect>, i: number) {
   const maybe = i % 4 === 0 ? null : i;
-  if (i % 10 === 0) return sql`select ${i}::int as n, ${'q' + i}::text as tag, ${maybe}::int as maybe`;
+  if (i % 10 === 0) return sql`select ${i}::int as n, ${`q${i}`}::text as tag, ${maybe}::int as maybe`;
   const text = `select ${i}::int as n, 'q${i}'::text as tag, ${maybe ?? 'null'}::int as maybe`;
   return i % 2 === 1 ? sql.unsafe(text, [], EXTENDED_NO_PARAMS) : sql.unsafe(text);
 }
@@ -105,7 +108,10 @@ t.test('sql.begin commits a transaction that sees its own temp table', async (t)
     return { s: sum.s, samePid: sum.pid === pid1.pid };
   });
   t.same(inside, { s: 60, samePid: true }, 'one backend for the whole transaction');
-  t.same((await pg.query('select label from pj_items where id = 1')).map((r) => r.label), ['committed']);
+  t.same(
+    (await pg.query('select label from pj_items where id = 1')).map((r) => r.label),
+    ['committed'],
+  );
 });
 
 t.test('a transaction runs while a burst of other queries pipelines around it', async (t) => {
@@ -117,8 +123,14 @@ t.test('a transaction runs while a burst of other queries pipelines around it', 
   });
   const burst = Promise.all(Array.from({ length: 100 }, async (_, i) => (await sql`select ${i}::int * 2 as d`)[0].d));
   t.equal(await tx, 1, 'the transaction sees its own insert');
-  t.same(await burst, Array.from({ length: 100 }, (_, i) => i * 2));
-  t.same((await pg.query('select label from pj_items where id = 2')).map((r) => r.label), ['concurrent']);
+  t.same(
+    await burst,
+    Array.from({ length: 100 }, (_, i) => i * 2),
+  );
+  t.same(
+    (await pg.query('select label from pj_items where id = 2')).map((r) => r.label),
+    ['concurrent'],
+  );
 });
 
 t.test('an error, then recovery: plain and inside sql.begin', async (t) => {
@@ -135,5 +147,9 @@ t.test('an error, then recovery: plain and inside sql.begin', async (t) => {
   const [{ n }] = await sql`select count(*)::int as n from pj_items where id = 3`;
   t.equal(n, 0, 'the failed transaction was rolled back');
   const again = await Promise.all(Array.from({ length: 30 }, async (_, i) => (await sql`select ${i}::int as n`)[0].n));
-  t.same(again, Array.from({ length: 30 }, (_, i) => i), 'a burst after the errors is all correct');
+  t.same(
+    again,
+    Array.from({ length: 30 }, (_, i) => i),
+    'a burst after the errors is all correct',
+  );
 });

@@ -6,7 +6,18 @@ import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import {
-  WireClient, bind, dataRow, describePortal, describeStatement, errorFields, execute, parse, queryMsg, syncMsg, typesOf, type BackendMsg,
+  WireClient,
+  bind,
+  dataRow,
+  describePortal,
+  describeStatement,
+  errorFields,
+  execute,
+  parse,
+  queryMsg,
+  syncMsg,
+  typesOf,
+  type BackendMsg,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
@@ -170,10 +181,14 @@ for (const change of CHANGES) {
     const sql = postgres({ ...sluice.options('alice'), max: 1 });
     t.teardown(() => sql.end());
     // Through postgres.js (text results): int8 stays a string, float8 becomes a number.
-    const byId = async (): Promise<Record<string, unknown>[]> => [...(await sql.unsafe(`select * from ${tb} where id = $1`, [1], { prepare: true }))];
+    const byId = async (): Promise<Record<string, unknown>[]> => [
+      ...(await sql.unsafe(`select * from ${tb} where id = $1`, [1], { prepare: true })),
+    ];
     t.strictSame(await byId(), [{ id: 1, a: '10' }]);
     await pg.query(change.ddl(tb));
-    const expected = { 'ADD COLUMN': { id: 1, a: '10', extra: 'x' }, 'DROP COLUMN': { id: 1 }, 'ALTER COLUMN TYPE': { id: 1, a: 1.5 } }[change.what];
+    const expected = { 'ADD COLUMN': { id: 1, a: '10', extra: 'x' }, 'DROP COLUMN': { id: 1 }, 'ALTER COLUMN TYPE': { id: 1, a: 1.5 } }[
+      change.what
+    ];
     t.strictSame(await byId(), [expected], 'postgres.js re-prepares on 0A000, as it does against Postgres');
     await pg.query(`alter table ${tb} add column later int default 7`);
     await dropServerConnections(sluice);
@@ -224,38 +239,46 @@ const ASYNCPG_ROWS: Record<string, Record<string, unknown>> = {
 };
 
 for (const change of CHANGES) {
-  t.test(`asyncpg (caches descriptions, binary rows), ${change.what}: the new rows, never bytes decoded with the old columns`, async (t) => {
-    const tb = await table();
-    const sluice = await startSluice(t, pg, { default_pool_size: 1 });
-    const o = sluice.options('alice');
-    const dsn = `postgresql://${o.user}:${encodeURIComponent(o.password)}@${o.host}:${o.port}/${o.database}`;
-    const child = execFile('/usr/bin/python3', ['-c', ASYNCPG], { env: { ...process.env, DSN: dsn, TB: tb }, timeout: 30_000 });
-    const lines: string[] = [];
-    let stderr = '';
-    let ended = false;
-    let wake = (): void => undefined;
-    child.stdout?.on('data', (d: Buffer) => {
-      lines.push(...d.toString().split('\n').filter((l) => l !== ''));
-      wake();
-    });
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise((resolve) => child.on('exit', resolve)).then(() => {
-      ended = true;
-      wake();
-    });
-    /** The n-th row printed, or what asyncpg raised instead. */
-    const line = async (n: number): Promise<unknown> => {
-      while (lines.length < n && !ended) await new Promise<void>((r) => (wake = r));
-      return lines.length >= n ? JSON.parse(lines[n - 1]) : { raised: stderr.trim().split('\n').at(-1) };
-    };
-    t.same(await line(1), { id: 1, a: 10 });
-    await pg.query(change.ddl(tb));
-    child.stdin?.write('\n');
-    t.same(await line(2), ASYNCPG_ROWS[change.what], 'asyncpg re-prepares on 0A000, as it does against Postgres');
-    await dropServerConnections(sluice);
-    child.stdin?.write('\n');
-    t.same(await line(3), ASYNCPG_ROWS[change.what], 'on a fresh server connection');
-    child.stdin?.end();
-    await exited;
-  });
+  t.test(
+    `asyncpg (caches descriptions, binary rows), ${change.what}: the new rows, never bytes decoded with the old columns`,
+    async (t) => {
+      const tb = await table();
+      const sluice = await startSluice(t, pg, { default_pool_size: 1 });
+      const o = sluice.options('alice');
+      const dsn = `postgresql://${o.user}:${encodeURIComponent(o.password)}@${o.host}:${o.port}/${o.database}`;
+      const child = execFile('/usr/bin/python3', ['-c', ASYNCPG], { env: { ...process.env, DSN: dsn, TB: tb }, timeout: 30_000 });
+      const lines: string[] = [];
+      let stderr = '';
+      let ended = false;
+      let wake = (): void => undefined;
+      child.stdout?.on('data', (d: Buffer) => {
+        lines.push(
+          ...d
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
+        wake();
+      });
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise((resolve) => child.on('exit', resolve)).then(() => {
+        ended = true;
+        wake();
+      });
+      /** The n-th row printed, or what asyncpg raised instead. */
+      const line = async (n: number): Promise<unknown> => {
+        while (lines.length < n && !ended) await new Promise<void>((r) => (wake = r));
+        return lines.length >= n ? JSON.parse(lines[n - 1]) : { raised: stderr.trim().split('\n').at(-1) };
+      };
+      t.same(await line(1), { id: 1, a: 10 });
+      await pg.query(change.ddl(tb));
+      child.stdin?.write('\n');
+      t.same(await line(2), ASYNCPG_ROWS[change.what], 'asyncpg re-prepares on 0A000, as it does against Postgres');
+      await dropServerConnections(sluice);
+      child.stdin?.write('\n');
+      t.same(await line(3), ASYNCPG_ROWS[change.what], 'on a fresh server connection');
+      child.stdin?.end();
+      await exited;
+    },
+  );
 }

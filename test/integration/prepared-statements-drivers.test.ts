@@ -42,15 +42,21 @@ const WRITE_SCRIPT = [
 
 t.test('pgbench -M prepared, 50 clients over a pool of 5: no failed transaction', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 5 });
-  const script = path.join(t.testdir({ 'write.sql': WRITE_SCRIPT + '\n' }), 'write.sql');
-  for (const [label, args] of [['select-only', ['-S']], ['writes', ['-f', script]]] as const) {
+  const script = path.join(t.testdir({ 'write.sql': `${WRITE_SCRIPT}\n` }), 'write.sql');
+  for (const [label, args] of [
+    ['select-only', ['-S']],
+    ['writes', ['-f', script]],
+  ] as const) {
     const r = await pgbench(t, sluice, [...args, '-c', '50', '-T', '3']);
     t.equal(r.code, 0, `${label}: exit code (stderr: ${r.err.slice(-1500)})`);
     t.equal(number(r.out, 'number of failed transactions'), 0, `${label}: number of failed transactions: 0`);
     t.ok(number(r.out, 'number of transactions actually processed') > 0, `${label}: transactions processed`);
   }
   const stats = pool(sluice, 'alice').preparedStats;
-  t.ok(stats.misses > 0 && stats.hits > 10 * stats.misses, `statements were prepared by Sluice and reused across clients (${JSON.stringify(stats)})`);
+  t.ok(
+    stats.misses > 0 && stats.hits > 10 * stats.misses,
+    `statements were prepared by Sluice and reused across clients (${JSON.stringify(stats)})`,
+  );
   t.ok(pool(sluice, 'alice').total <= 5, 'never more than 5 server connections');
 });
 
@@ -76,11 +82,13 @@ t.test('postgres.js with prepare: true, more statements than max_prepared_statem
 
 t.test('node-postgres named queries across 20 clients and 2 server connections; SHOW STATS counts the parses and binds', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 2, admin_users: ['alice'] });
-  const clients = await Promise.all(Array.from({ length: 20 }, async () => {
-    const c = new pgLib.Client(sluice.options('bob'));
-    await c.connect();
-    return c;
-  }));
+  const clients = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const c = new pgLib.Client(sluice.options('bob'));
+      await c.connect();
+      return c;
+    }),
+  );
   t.teardown(() => Promise.all(clients.map((c) => c.end())));
   const queries = [
     { name: 'account', text: 'select aid, bid from pgbench_accounts where aid = $1' },
@@ -88,14 +96,16 @@ t.test('node-postgres named queries across 20 clients and 2 server connections; 
     { name: 'branches', text: 'select count(*)::int as n from pgbench_branches' },
   ];
   let wrong = 0;
-  await Promise.all(clients.map(async (c, i) => {
-    for (let round = 0; round < 10; round++) {
-      const a = await c.query({ ...queries[0], values: [i + 1] });
-      const b = await c.query({ ...queries[1], values: [i * round] });
-      const n = await c.query(queries[2]);
-      if (a.rows[0].aid !== i + 1 || a.rows[0].bid !== 1 || b.rows[0].v !== 2 * i * round || n.rows[0].n !== 1) wrong++;
-    }
-  }));
+  await Promise.all(
+    clients.map(async (c, i) => {
+      for (let round = 0; round < 10; round++) {
+        const a = await c.query({ ...queries[0], values: [i + 1] });
+        const b = await c.query({ ...queries[1], values: [i * round] });
+        const n = await c.query(queries[2]);
+        if (a.rows[0].aid !== i + 1 || a.rows[0].bid !== 1 || b.rows[0].v !== 2 * i * round || n.rows[0].n !== 1) wrong++;
+      }
+    }),
+  );
   t.equal(wrong, 0, 'every result correct');
   t.ok(pool(sluice, 'bob').total <= 2);
   const admin = await consoleClient(t, sluice);

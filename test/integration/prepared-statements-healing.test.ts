@@ -5,7 +5,18 @@ import postgres from 'postgres';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import {
-  WireClient, bind, dataRow, describeStatement, errorFields, execute, flush, parse, queryMsg, syncMsg, typesOf, type BackendMsg,
+  WireClient,
+  bind,
+  dataRow,
+  describeStatement,
+  errorFields,
+  execute,
+  flush,
+  parse,
+  queryMsg,
+  syncMsg,
+  typesOf,
+  type BackendMsg,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
@@ -36,11 +47,25 @@ t.test('node-postgres named queries keep working after ALTER TABLE adds a column
   const q = { name: 'all-rows', text: 'select * from heal_pg order by id' };
   t.same((await c.query(q)).rows, [{ id: 1 }, { id: 2 }]);
   await pg.query(`alter table heal_pg add column note text default 'n'`);
-  t.same((await c.query(q)).rows, [{ id: 1, note: 'n' }, { id: 2, note: 'n' }], 'the same client, same name');
+  t.same(
+    (await c.query(q)).rows,
+    [
+      { id: 1, note: 'n' },
+      { id: 2, note: 'n' },
+    ],
+    'the same client, same name',
+  );
   const other = new pgLib.Client(sluice.options('alice'));
   await other.connect();
   t.teardown(() => other.end());
-  t.same((await other.query({ ...q, name: 'theirs' })).rows, [{ id: 1, note: 'n' }, { id: 2, note: 'n' }], 'a client preparing it after the change');
+  t.same(
+    (await other.query({ ...q, name: 'theirs' })).rows,
+    [
+      { id: 1, note: 'n' },
+      { id: 2, note: 'n' },
+    ],
+    'a client preparing it after the change',
+  );
 });
 
 t.test('a client that prepares after the change is not served the stale statement (Describe, flushed without Sync)', async (t) => {
@@ -56,7 +81,10 @@ t.test('a client that prepares after the change is not served the stale statemen
   t.equal(typesOf(described), '1tT', 'ParseComplete, ParameterDescription, RowDescription: no error');
   t.equal(described[2].body.readInt16BE(0), 2, 'the description has the new column');
   after.send(bind([], { statement: 'late' }), execute(), syncMsg());
-  t.same(rows(await after.untilReady()), [['1', '5'], ['2', '5']]);
+  t.same(rows(await after.untilReady()), [
+    ['1', '5'],
+    ['2', '5'],
+  ]);
 });
 
 t.test('a Bind of a stale statement outside a transaction is retried once, invisibly', async (t) => {
@@ -69,7 +97,10 @@ t.test('a Bind of a stale statement outside a transaction is retried once, invis
   c.send(bind([], { statement: 's' }), execute(), syncMsg());
   const r = await c.untilReady();
   t.equal(typesOf(r), '2DDCZ', 'exactly the replies of a working statement');
-  t.same(rows(r), [['1', null], ['2', null]]);
+  t.same(rows(r), [
+    ['1', null],
+    ['2', null],
+  ]);
 });
 
 t.test('after something ran in the same pipeline the error reaches the client, and the next use works', async (t) => {
@@ -83,10 +114,17 @@ t.test('after something ran in the same pipeline the error reaches the client, a
   c.send(parse('insert into heal_ran values (3)'), bind(), execute(), bind([], { statement: 's' }), execute(), syncMsg());
   const failed = await c.untilReady();
   t.equal(typesOf(failed), '12CEZ');
-  t.equal(errorFields(failed[3]).C, '0A000', 'Postgres\' own error: cached plan must not change result type');
+  t.equal(errorFields(failed[3]).C, '0A000', "Postgres' own error: cached plan must not change result type");
   t.same(await pg.query('select count(*)::int as n from heal_ran'), [{ n: 2 }], 'the insert was rolled back with it');
   c.send(bind([], { statement: 's' }), execute(), syncMsg());
-  t.same(rows(await c.untilReady()), [['1', null], ['2', null]], 'the statement was prepared again');
+  t.same(
+    rows(await c.untilReady()),
+    [
+      ['1', null],
+      ['2', null],
+    ],
+    'the statement was prepared again',
+  );
 });
 
 t.test('inside a transaction block: the error, an aborted transaction, and a working statement after ROLLBACK', async (t) => {
@@ -104,7 +142,10 @@ t.test('inside a transaction block: the error, an aborted transaction, and a wor
   c.send(queryMsg('rollback'));
   await c.untilReady();
   c.send(bind([], { statement: 's' }), execute(), syncMsg());
-  t.same(rows(await c.untilReady()), [['1', null], ['2', null]]);
+  t.same(rows(await c.untilReady()), [
+    ['1', null],
+    ['2', null],
+  ]);
 });
 
 t.test('postgres.js clients see the new shape after the change, old connection and new', async (t) => {
@@ -116,9 +157,19 @@ t.test('postgres.js clients see the new shape after the change, old connection a
   await pg.query(`alter table heal_js add column tag text default 't'`);
   const fresh = postgres({ ...sluice.options('alice'), max: 1 });
   t.teardown(() => fresh.end());
-  t.same([...(await fresh`select * from heal_js where id > ${0} order by id`)], [{ id: 1, tag: 't' }, { id: 2, tag: 't' }],
-    'a new connection preparing the same text');
+  t.same(
+    [...(await fresh`select * from heal_js where id > ${0} order by id`)],
+    [
+      { id: 1, tag: 't' },
+      { id: 2, tag: 't' },
+    ],
+    'a new connection preparing the same text',
+  );
   const again = [...(await old`select * from heal_js where id > ${0} order by id`)];
-  t.same(again.map((r) => r.id), [1, 2], 'the old connection still gets its rows');
+  t.same(
+    again.map((r) => r.id),
+    [1, 2],
+    'the old connection still gets its rows',
+  );
   t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.total, 1, 'all on one server connection');
 });

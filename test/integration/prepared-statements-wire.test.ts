@@ -3,8 +3,22 @@ import t, { type Test } from 'tap';
 import { startTestPostgres, ROLES, APP_DB } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import {
-  WireClient, bind, closeStatement, commandTag, dataRow, describePortal, describeStatement, errorFields, execute, flush,
-  parse, queryMsg, rowsOf, syncMsg, type BackendMsg, type WireLogin,
+  WireClient,
+  bind,
+  closeStatement,
+  commandTag,
+  dataRow,
+  describePortal,
+  describeStatement,
+  errorFields,
+  execute,
+  flush,
+  parse,
+  queryMsg,
+  rowsOf,
+  syncMsg,
+  type BackendMsg,
+  type WireLogin,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
@@ -78,7 +92,26 @@ const PIPELINE = [
 t.test('a pipeline of named statements gets the replies of one backend, in order', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const want = await expected(t, PIPELINE);
-  t.same(want, ['1', '1', '2', 'D["40"]', 'C SELECT 1', '2', 'T1', 'D["two"]', 'C SELECT 1', '1', 't1', 'T1', '2', 'D["70"]', 'C SELECT 1', '3', '3', 'ZI']);
+  t.same(want, [
+    '1',
+    '1',
+    '2',
+    'D["40"]',
+    'C SELECT 1',
+    '2',
+    'T1',
+    'D["two"]',
+    'C SELECT 1',
+    '1',
+    't1',
+    'T1',
+    '2',
+    'D["70"]',
+    'C SELECT 1',
+    '3',
+    '3',
+    'ZI',
+  ]);
   // First client: Sluice prepares; second and third: the server has them, so ParseComplete is Sluice's own.
   for (const who of ['first client', 'second client', 'third client']) {
     t.same(await exchange(await wire(t, sluice.options('bob')), PIPELINE), want, who);
@@ -90,9 +123,18 @@ t.test('a pipeline of named statements gets the replies of one backend, in order
 t.test('on the server the statements carry Sluice names, never the client names', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const c = await wire(t, sluice.options('bob'));
-  c.send(parse('select 1 as one', 'mine'), bind([], { statement: 'mine' }), execute(),
-    parse('select name from pg_prepared_statements order by name'), bind(), execute(), syncMsg());
-  const names = rowsOf(await c.untilReady()).map((r) => r[0]).filter((n) => n !== '1');
+  c.send(
+    parse('select 1 as one', 'mine'),
+    bind([], { statement: 'mine' }),
+    execute(),
+    parse('select name from pg_prepared_statements order by name'),
+    bind(),
+    execute(),
+    syncMsg(),
+  );
+  const names = rowsOf(await c.untilReady())
+    .map((r) => r[0])
+    .filter((n) => n !== '1');
   t.ok(names.length >= 1, 'the statement is prepared on the server');
   for (const n of names) t.match(n, /^sluice_[0-9a-f]{32}$/, `server-side name ${n}`);
   t.notOk(names.includes('mine'), 'the client name stays in Sluice');
@@ -116,15 +158,23 @@ t.test('a duplicate name: 42P05, then everything up to Sync is skipped', async (
   t.same(want, ['1', 'E 42P05 prepared statement "dup" already exists', 'ZI']);
   const c = await wire(t, sluice.options('bob'));
   t.same(await exchange(c, frames), want);
-  t.same(await exchange(c, [bind([], { statement: 'dup' }), execute(), syncMsg()]), ['2', 'D["1"]', 'C SELECT 1', 'ZI'],
-    'the first statement of that name is still there');
+  t.same(
+    await exchange(c, [bind([], { statement: 'dup' }), execute(), syncMsg()]),
+    ['2', 'D["1"]', 'C SELECT 1', 'ZI'],
+    'the first statement of that name is still there',
+  );
 });
 
 t.test('an unknown name: 26000, and the failed implicit transaction rolls back what ran before it', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const frames = [
-    parse('insert into pw_items values (1)'), bind(), execute(),
-    bind([], { statement: 'nope' }), execute(), parse('select 1', 'later'), syncMsg(),
+    parse('insert into pw_items values (1)'),
+    bind(),
+    execute(),
+    bind([], { statement: 'nope' }),
+    execute(),
+    parse('select 1', 'later'),
+    syncMsg(),
   ];
   const want = await expected(t, frames);
   t.same(want, ['1', '2', 'C INSERT 0 1', 'E 26000 prepared statement "nope" does not exist', 'ZI']);
@@ -134,26 +184,38 @@ t.test('an unknown name: 26000, and the failed implicit transaction rolls back w
   t.same(await exchange(c, [parse('select 1', 'later'), syncMsg()]), ['1', 'ZI'], 'the skipped Parse never took the name');
 });
 
-t.test('inside a transaction block Sluice\'s own error aborts the transaction, as Postgres would', async (t) => {
+t.test("inside a transaction block Sluice's own error aborts the transaction, as Postgres would", async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const frames = [queryMsg('begin'), describeStatement('nope'), syncMsg(), queryMsg('select 1'), queryMsg('rollback')];
   const want = await expected(t, frames, 4);
-  t.same(want.filter((m) => m.startsWith('Z')), ['ZT', 'ZE', 'ZE', 'ZI']);
+  t.same(
+    want.filter((m) => m.startsWith('Z')),
+    ['ZT', 'ZE', 'ZE', 'ZI'],
+  );
   t.same(await exchange(await wire(t, sluice.options('bob')), frames, 4), want);
 });
 
 t.test('Close then reuse the name for another statement', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const frames = [
-    parse("select 'old' as v", 'n'), bind([], { statement: 'n' }), execute(), closeStatement('n'),
-    parse("select 'new' as v", 'n'), bind([], { statement: 'n' }), execute(), syncMsg(),
+    parse("select 'old' as v", 'n'),
+    bind([], { statement: 'n' }),
+    execute(),
+    closeStatement('n'),
+    parse("select 'new' as v", 'n'),
+    bind([], { statement: 'n' }),
+    execute(),
+    syncMsg(),
   ];
   const want = await expected(t, frames);
   t.same(want, ['1', '2', 'D["old"]', 'C SELECT 1', '3', '1', '2', 'D["new"]', 'C SELECT 1', 'ZI']);
   const c = await wire(t, sluice.options('bob'));
   t.same(await exchange(c, frames), want);
-  t.same(await exchange(c, [closeStatement('n'), bind([], { statement: 'n' }), syncMsg()]),
-    ['3', 'E 26000 prepared statement "n" does not exist', 'ZI'], 'closed means gone');
+  t.same(
+    await exchange(c, [closeStatement('n'), bind([], { statement: 'n' }), syncMsg()]),
+    ['3', 'E 26000 prepared statement "n" does not exist', 'ZI'],
+    'closed means gone',
+  );
 });
 
 t.test('a statement unknown on the second server connection is prepared there first', async (t) => {
@@ -176,15 +238,20 @@ t.test('a statement unknown on the second server connection is prepared there fi
 t.test('a portal bound from a named statement is fetched in parts', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const frames = [
-    queryMsg('begin'), parse('select generate_series(1, 3) as n', 'gs'), bind([], { statement: 'gs', portal: 'cur' }),
-    execute('cur', 2), execute('cur', 2), syncMsg(), queryMsg('commit'),
+    queryMsg('begin'),
+    parse('select generate_series(1, 3) as n', 'gs'),
+    bind([], { statement: 'gs', portal: 'cur' }),
+    execute('cur', 2),
+    execute('cur', 2),
+    syncMsg(),
+    queryMsg('commit'),
   ];
   const want = await expected(t, frames, 3);
   t.same(want, ['C BEGIN', 'ZT', '1', '2', 'D["1"]', 'D["2"]', 's', 'D["3"]', 'C SELECT 1', 'ZT', 'C COMMIT', 'ZI']);
   t.same(await exchange(await wire(t, sluice.options('bob')), frames, 3), want);
 });
 
-t.test('DISCARD ALL drops the client\'s statements, and the server connection is not trusted blindly after it', async (t) => {
+t.test("DISCARD ALL drops the client's statements, and the server connection is not trusted blindly after it", async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const steps = [
     [parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg()],
@@ -192,8 +259,22 @@ t.test('DISCARD ALL drops the client\'s statements, and the server connection is
     [parse('select 10 as ten', 'd'), bind([], { statement: 'd' }), execute(), syncMsg()],
   ];
   const want = await expected(t, steps.flat(), 4);
-  t.same(want, ['1', '2', 'D["10"]', 'C SELECT 1', 'ZI', 'C DISCARD ALL', 'ZI',
-    'E 26000 prepared statement "d" does not exist', 'ZI', '1', '2', 'D["10"]', 'C SELECT 1', 'ZI']);
+  t.same(want, [
+    '1',
+    '2',
+    'D["10"]',
+    'C SELECT 1',
+    'ZI',
+    'C DISCARD ALL',
+    'ZI',
+    'E 26000 prepared statement "d" does not exist',
+    'ZI',
+    '1',
+    '2',
+    'D["10"]',
+    'C SELECT 1',
+    'ZI',
+  ]);
   const a = await wire(t, sluice.options('bob'));
   const b = await wire(t, sluice.options('bob'));
   t.same(await exchange(a, steps[0]), want.slice(0, 5));
@@ -201,13 +282,15 @@ t.test('DISCARD ALL drops the client\'s statements, and the server connection is
   t.same(await exchange(b, [parse('select 10 as ten', 'mine'), syncMsg()]), ['1', 'ZI']);
   t.same(await exchange(a, steps[1], 2), want.slice(5, 9));
   // Inside a transaction block, where a failure is not retried: Sluice must know the DISCARD dropped it.
-  t.same(await exchange(b, [queryMsg('begin'), bind([], { statement: 'mine' }), execute(), syncMsg(), queryMsg('commit')], 3),
+  t.same(
+    await exchange(b, [queryMsg('begin'), bind([], { statement: 'mine' }), execute(), syncMsg(), queryMsg('commit')], 3),
     ['C BEGIN', 'ZT', '2', 'D["10"]', 'C SELECT 1', 'ZT', 'C COMMIT', 'ZI'],
-    'the other client\'s statement is prepared again after the DISCARD ALL dropped it');
+    "the other client's statement is prepared again after the DISCARD ALL dropped it",
+  );
   t.same(await exchange(a, steps[2]), want.slice(9), 'and the name is free to prepare again');
 });
 
-t.test('beyond max_prepared_statements the least recently used are closed, out of the client\'s sight', async (t) => {
+t.test("beyond max_prepared_statements the least recently used are closed, out of the client's sight", async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1, max_prepared_statements: 2 });
   const c = await wire(t, sluice.options('bob'));
   const texts = [0, 1, 2, 3].map((i) => `select ${i} * $1::int as v`);
@@ -217,7 +300,12 @@ t.test('beyond max_prepared_statements the least recently used are closed, out o
       t.same(await exchange(c, [bind(['5'], { statement: `e${i}` }), execute(), syncMsg()]), ['2', `D["${i * 5}"]`, 'C SELECT 1', 'ZI']);
     }
   }
-  const onServer = await exchange(c, [parse("select count(*) from pg_prepared_statements where name like 'sluice%'"), bind(), execute(), syncMsg()]);
+  const onServer = await exchange(c, [
+    parse("select count(*) from pg_prepared_statements where name like 'sluice%'"),
+    bind(),
+    execute(),
+    syncMsg(),
+  ]);
   t.ok(Number(JSON.parse(onServer[2].slice(1))[0]) <= 2, `the server holds at most 2 (${onServer[2]})`);
   t.ok(bobPool(sluice).preparedStats.evictions >= 8, `evictions: ${bobPool(sluice).preparedStats.evictions}`);
 });
@@ -227,18 +315,27 @@ t.test('max_prepared_statements: 0 passes names through, as PgBouncer before 1.2
   const a = await wire(t, sluice.options('bob'));
   t.same(await exchange(a, [parse('select 1', 'shared'), syncMsg()]), ['1', 'ZI']);
   const b = await wire(t, sluice.options('bob'));
-  t.same(await exchange(b, [parse('select 1', 'shared'), syncMsg()]), ['E 42P05 prepared statement "shared" already exists', 'ZI'],
-    'the second client meets the first one\'s statement on the shared server connection');
+  t.same(
+    await exchange(b, [parse('select 1', 'shared'), syncMsg()]),
+    ['E 42P05 prepared statement "shared" already exists', 'ZI'],
+    "the second client meets the first one's statement on the shared server connection",
+  );
 });
 
 t.test('session mode passes statement names through untouched', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1, pool_mode: 'session' });
   const c = await wire(t, sluice.options('bob'));
-  const r = await exchange(c, [parse('select 1', 'plain_name'), parse('select name from pg_prepared_statements'), bind(), execute(), syncMsg()]);
+  const r = await exchange(c, [
+    parse('select 1', 'plain_name'),
+    parse('select name from pg_prepared_statements'),
+    bind(),
+    execute(),
+    syncMsg(),
+  ]);
   t.same(r, ['1', '1', '2', 'D["plain_name"]', 'C SELECT 1', 'ZI']);
 });
 
-t.test("the unnamed statement another client parsed on the same backend never runs for this one", async (t) => {
+t.test('the unnamed statement another client parsed on the same backend never runs for this one', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const a = await wire(t, sluice.options('bob'));
   const b = await wire(t, sluice.options('bob'));
@@ -247,24 +344,50 @@ t.test("the unnamed statement another client parsed on the same backend never ru
   const directly = await expected(t, bUse);
   t.match(directly[0], /^E 26000/, 'directly, a session that parsed nothing has no unnamed statement');
   const got = await exchange(b, bUse);
-  t.notOk(got.some((m) => m.includes('secret of a')), `b never runs a's statement: ${got.join(' ')}`);
+  t.notOk(
+    got.some((m) => m.includes('secret of a')),
+    `b never runs a's statement: ${got.join(' ')}`,
+  );
   t.match(got[0], /^E 26000 unnamed prepared statement does not exist/, 'b gets 26000, as a fresh session does');
   t.equal(got.at(-1), 'ZI');
   t.match((await exchange(b, [describeStatement(), syncMsg()]))[0], /^E 26000/, 'a Describe of it too');
-  t.same(await exchange(a, [bind(), execute(), syncMsg()]), ['2', 'D["secret of a"]', 'C SELECT 1', 'ZI'], 'a, whose statement it is, still runs it on that backend');
-  t.same(await exchange(b, [queryMsg('select 1')]), ['T1', 'D["1"]', 'C SELECT 1', 'ZI'], "b's simple query replaces the unnamed statement on that backend");
-  t.same(await exchange(a, [describeStatement(), bind(), execute(), syncMsg()]), ['t0', 'T1', '2', 'D["secret of a"]', 'C SELECT 1', 'ZI'],
-    "a's own unnamed statement is prepared again there from its last Parse, as its own session would still have it (psql's \\gdesc)");
+  t.same(
+    await exchange(a, [bind(), execute(), syncMsg()]),
+    ['2', 'D["secret of a"]', 'C SELECT 1', 'ZI'],
+    'a, whose statement it is, still runs it on that backend',
+  );
+  t.same(
+    await exchange(b, [queryMsg('select 1')]),
+    ['T1', 'D["1"]', 'C SELECT 1', 'ZI'],
+    "b's simple query replaces the unnamed statement on that backend",
+  );
+  t.same(
+    await exchange(a, [describeStatement(), bind(), execute(), syncMsg()]),
+    ['t0', 'T1', '2', 'D["secret of a"]', 'C SELECT 1', 'ZI'],
+    "a's own unnamed statement is prepared again there from its last Parse, as its own session would still have it (psql's \\gdesc)",
+  );
   t.same(await exchange(a, [queryMsg('select 2')]), ['T1', 'D["2"]', 'C SELECT 1', 'ZI']);
   t.match((await exchange(a, [bind(), execute(), syncMsg()]))[0], /^E 26000/, "after a's own simple query it has none, as in Postgres");
 });
 
-t.test('an unnamed DEALLOCATE ALL prepared again on another backend still lets go of the client\'s named statements', async (t) => {
+t.test("an unnamed DEALLOCATE ALL prepared again on another backend still lets go of the client's named statements", async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1 });
   const a = await wire(t, sluice.options('bob'));
   const b = await wire(t, sluice.options('bob'));
   t.same(await exchange(a, [parse('select 7', 'pw_keep'), parse('deallocate all'), syncMsg()]), ['1', '1', 'ZI']);
-  t.same(await exchange(b, [queryMsg('select 1')]), ['T1', 'D["1"]', 'C SELECT 1', 'ZI'], 'b replaces the unnamed statement on that backend');
-  t.same(await exchange(a, [bind(), execute(), syncMsg()]), ['2', 'C DEALLOCATE ALL', 'ZI'], "a's unnamed DEALLOCATE ALL, prepared again there, runs");
-  t.match((await exchange(a, [bind([], { statement: 'pw_keep' }), execute(), syncMsg()]))[0], /^E 26000/, 'and its named statements are gone, as in Postgres');
+  t.same(
+    await exchange(b, [queryMsg('select 1')]),
+    ['T1', 'D["1"]', 'C SELECT 1', 'ZI'],
+    'b replaces the unnamed statement on that backend',
+  );
+  t.same(
+    await exchange(a, [bind(), execute(), syncMsg()]),
+    ['2', 'C DEALLOCATE ALL', 'ZI'],
+    "a's unnamed DEALLOCATE ALL, prepared again there, runs",
+  );
+  t.match(
+    (await exchange(a, [bind([], { statement: 'pw_keep' }), execute(), syncMsg()]))[0],
+    /^E 26000/,
+    'and its named statements are gone, as in Postgres',
+  );
 });

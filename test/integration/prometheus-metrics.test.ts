@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import t from 'tap';
-import { APP_DB, ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
+import { APP_DB, type ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { adminClient, tokenFile, type AdminClient } from '../helpers/admin-http.js';
 import { parseExposition, promtoolCheck, samples, total, type Family } from '../helpers/exposition.js';
@@ -14,13 +14,15 @@ const SLOTS = 4;
 const HOLD_S = 0.01;
 
 async function clients(t: TeardownHost, sluice: TestSluice, user: keyof typeof ROLES, n: number): Promise<pg.Client[]> {
-  return Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user));
-    c.on('error', () => undefined);
-    await c.connect();
-    t.teardown(() => c.end().catch(() => undefined));
-    return c;
-  }));
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user));
+      c.on('error', () => undefined);
+      await c.connect();
+      t.teardown(() => c.end().catch(() => undefined));
+      return c;
+    }),
+  );
 }
 
 /** Every client runs `pg_sleep(HOLD_S)` transactions back to back until stopped; counts the completed ones. */
@@ -75,8 +77,14 @@ t.test('two tenants under load: counters and histograms match the work each did;
   }
   const entitled = total(during, 'sluice_tenant_entitled_share_ratio', { budget: 'app' });
   t.ok(Math.abs(entitled - 1) < 1e-6, `entitled shares of the busy tenants add up to 1 (${entitled})`);
-  t.equal(total(during, 'sluice_clients', { state: 'login' }) + total(during, 'sluice_clients', { state: 'idle' })
-    + total(during, 'sluice_clients', { state: 'waiting' }) + total(during, 'sluice_clients', { state: 'active' }), 8, 'eight clients, each in one state');
+  t.equal(
+    total(during, 'sluice_clients', { state: 'login' }) +
+      total(during, 'sluice_clients', { state: 'idle' }) +
+      total(during, 'sluice_clients', { state: 'waiting' }) +
+      total(during, 'sluice_clients', { state: 'active' }),
+    8,
+    'eight clients, each in one state',
+  );
 
   while (alice.done < 60 || carol.done < 20) await new Promise((r) => setTimeout(r, 20));
   const done = { alice: await alice.stop(), carol: await carol.stop() };
@@ -99,10 +107,10 @@ t.test('two tenants under load: counters and histograms match the work each did;
   t.equal(total(after, 'sluice_tenant_queue_depth'), 0, 'nothing queued once the load stopped');
   t.equal(total(after, 'sluice_tenant_slots_held'), 0, 'and no slot held');
   t.equal(total(after, 'sluice_clients', { state: 'idle' }), 8, 'all eight clients idle');
-  t.ok(total(after, 'sluice_pool_connect_seconds_count') >= 2, 'each tenant\'s pool opened server connections');
+  t.ok(total(after, 'sluice_pool_connect_seconds_count') >= 2, "each tenant's pool opened server connections");
   t.ok(total(after, 'sluice_pool_server_connections', { state: 'idle' }) > 0, 'which sit idle now');
   t.equal(total(after, 'sluice_pool_server_connections', { state: 'active' }), 0, 'none linked to a client any more');
-  t.ok(total(during, 'sluice_pool_server_connections', { state: 'active' }) <= SLOTS, 'under load, at most the budget\'s slots were in use');
+  t.ok(total(during, 'sluice_pool_server_connections', { state: 'active' }) <= SLOTS, "under load, at most the budget's slots were in use");
 });
 
 t.test('rejections by reason, TLS handshakes, auth failures by method and the exposition format', async (t) => {
@@ -133,7 +141,11 @@ t.test('rejections by reason, TLS handshakes, auth failures by method and the ex
     text = (await admin.get('/metrics')).text;
   }
   const m = parseExposition(text);
-  t.equal(total(m, 'sluice_tenant_rejections_total', { budget: `${APP_DB}/bob`, tenant: 'bob', reason: 'limit' }), 3, 'three refusals for limit');
+  t.equal(
+    total(m, 'sluice_tenant_rejections_total', { budget: `${APP_DB}/bob`, tenant: 'bob', reason: 'limit' }),
+    3,
+    'three refusals for limit',
+  );
   t.equal(total(m, 'sluice_tenant_rejections_total', { reason: 'timeout' }), 0, 'none for other reasons');
   t.equal(total(m, 'sluice_client_auth_failures_total', { method: 'md5' }), 1, 'the wrong password counts under md5');
   t.equal(total(m, 'sluice_client_tls_handshakes_total', { result: 'ok' }), 1, 'one TLS handshake completed');

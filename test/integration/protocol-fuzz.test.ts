@@ -21,7 +21,10 @@ const { defaults, sharedVerifier } = await prepareDatabase((sql, params) => pg.q
 const dir = await mkdtemp(path.join(tmpdir(), 'sluice-fuzz-test-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const file = path.join(dir, 'sluice.yaml');
-await writeFile(file, JSON.stringify(fuzzSluiceConfig({ port: 0, pgHost: pg.host, pgPort: pg.port, database: APP_DB, users: USERS, sharedVerifier })));
+await writeFile(
+  file,
+  JSON.stringify(fuzzSluiceConfig({ port: 0, pgHost: pg.host, pgPort: pg.port, database: APP_DB, users: USERS, sharedVerifier })),
+);
 const cli = await startCli(t, file);
 
 const report = await runFuzz({

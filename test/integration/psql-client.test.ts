@@ -24,7 +24,7 @@ t.test('a transaction keeps one backend from BEGIN to COMMIT', async (t) => {
 t.test('COPY FROM STDIN and TO STDOUT', async (t) => {
   await pg.query('create table if not exists copy_t(a int, b text)');
   await pg.query('grant all on copy_t to public');
-  const r = await psql(['-c', "\\copy copy_t from stdin with (format csv)"], sluice.env(), '1,one\n2,two\n3,three\n');
+  const r = await psql(['-c', '\\copy copy_t from stdin with (format csv)'], sluice.env(), '1,one\n2,two\n3,three\n');
   t.equal(r.code, 0, r.err);
   const out = await psql(['-c', 'copy (select a, b from copy_t order by a) to stdout with (format csv)']);
   t.equal(out.code, 0, out.err);
@@ -33,7 +33,7 @@ t.test('COPY FROM STDIN and TO STDOUT', async (t) => {
 
 t.test('a SQL error inside a transaction keeps the link until ROLLBACK', async (t) => {
   const script = 'begin;\nselect 1/0;\n';
-  const r = await run('psql', ['-X', '-A', '-t'], { env: sluice.env(), input: script + 'select 2;\nrollback;\nselect 3;\n' });
+  const r = await run('psql', ['-X', '-A', '-t'], { env: sluice.env(), input: `${script}select 2;\nrollback;\nselect 3;\n` });
   t.match(r.err, /division by zero/);
   t.match(r.err, /current transaction is aborted/);
   t.match(r.out, /3/);

@@ -77,13 +77,15 @@ t.test('an application_name rule puts metabase in analytics: never more than 2 a
   t.equal(peak, 2, `at most 2 analytics queries ran at once, and 2 did (${samples.length} samples of pg_stat_activity)`);
   const short = classOf(sluice, 'default');
   const analyticsWait = classOf(sluice, 'analytics')?.waitP99Ms ?? 0;
-  t.ok(short?.waitP99Ms !== null && short!.waitP99Ms! < 50,
-    `default-class queries waited ${short?.waitP99Ms} ms at p99 for a slot (an analytics release would take up to 500 ms)`);
+  t.ok(
+    short?.waitP99Ms !== null && short!.waitP99Ms! < 50,
+    `default-class queries waited ${short?.waitP99Ms} ms at p99 for a slot (an analytics release would take up to 500 ms)`,
+  );
   t.ok(analyticsWait >= 400, `control: queued analytics queries did wait for their class's slots (p99 ${analyticsWait} ms)`);
   t.equal(analyticsDone, 10, 'every analytics query ran in the end');
 });
 
-t.test('a /* sluice:class=analytics */ tag caps a plain client\'s query the same way', async (t) => {
+t.test("a /* sluice:class=analytics */ tag caps a plain client's query the same way", async (t) => {
   const sluice = await startSluice(t, pgServer, ANALYTICS);
   const sql = '/* sluice:class=analytics */ select pg_sleep(0.2)';
   const plain = await Promise.all(Array.from({ length: 6 }, () => connect(t, sluice)));

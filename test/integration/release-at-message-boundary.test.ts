@@ -75,7 +75,7 @@ t.test('a client that leaves mid-CopyData after the server ended the COPY costs 
 t.test('a large COPY with a bad row early, while another client queries the same connection, repeatedly', async (t) => {
   const rows: string[] = [];
   for (let i = 0; i < 200_000; i++) rows.push(i === 3 ? 'x' : String(i));
-  const input = rows.join('\n') + '\n';
+  const input = `${rows.join('\n')}\n`;
   const other = await sluice.connect('bob');
   let stop = false;
   let answered = 0;

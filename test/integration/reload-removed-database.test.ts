@@ -36,45 +36,51 @@ function databasesOfClients(sluice: TestSluice): string[] {
 
 /** Runs a transaction and returns its backend pid, or the error it failed with. */
 async function backendPid(c: pg.Client): Promise<number | Error> {
-  return c.query('select pg_backend_pid() as pid').then((r) => r.rows[0].pid as number, (err: Error) => err);
+  return c.query('select pg_backend_pid() as pid').then(
+    (r) => r.rows[0].pid as number,
+    (err: Error) => err,
+  );
 }
 
-t.test('clients of a removed database leave with SLUICE_DATABASE_REMOVED: idle ones at once, one in a transaction when it ends', async (t) => {
-  // "gone" reaches the same server database as "app"; its clients log in as bob, so their backends can be told apart.
-  const sluice = await startSluice(t, pg1, { databases: { app: target, gone: target } });
-  const idle = await connect(t, sluice, 'bob', 'gone');
-  const inTx = await connect(t, sluice, 'bob', 'gone');
-  const other = await connect(t, sluice, 'alice', APP_DB);
-  t.type(await backendPid(idle), 'number');
-  await inTx.query('begin');
-  const txPid = await backendPid(inTx);
-  const idleError = once(idle, 'error');
-  const txError = once(inTx, 'error');
+t.test(
+  'clients of a removed database leave with SLUICE_DATABASE_REMOVED: idle ones at once, one in a transaction when it ends',
+  async (t) => {
+    // "gone" reaches the same server database as "app"; its clients log in as bob, so their backends can be told apart.
+    const sluice = await startSluice(t, pg1, { databases: { app: target, gone: target } });
+    const idle = await connect(t, sluice, 'bob', 'gone');
+    const inTx = await connect(t, sluice, 'bob', 'gone');
+    const other = await connect(t, sluice, 'alice', APP_DB);
+    t.type(await backendPid(idle), 'number');
+    await inTx.query('begin');
+    const txPid = await backendPid(inTx);
+    const idleError = once(idle, 'error');
+    const txError = once(inTx, 'error');
 
-  const appLogins = await serverLogins(sluice, 'app/alice');
-  sluice.reload({ databases: { app: target } });
-  // Checked first, so that where clients are not dropped the test fails here instead of waiting for an error forever.
-  if (!t.same(databasesOfClients(sluice), [APP_DB, 'gone'], 'the idle client left at once; the one in a transaction stays')) return;
-  const [idleErr] = (await idleError) as [pg.DatabaseError];
-  t.equal(idleErr.code, '57P01', 'the idle client is told at once, with admin_shutdown');
-  t.match(idleErr.message, /database "gone" was removed from the Sluice configuration by a reload/);
+    const appLogins = await serverLogins(sluice, 'app/alice');
+    sluice.reload({ databases: { app: target } });
+    // Checked first, so that where clients are not dropped the test fails here instead of waiting for an error forever.
+    if (!t.same(databasesOfClients(sluice), [APP_DB, 'gone'], 'the idle client left at once; the one in a transaction stays')) return;
+    const [idleErr] = (await idleError) as [pg.DatabaseError];
+    t.equal(idleErr.code, '57P01', 'the idle client is told at once, with admin_shutdown');
+    t.match(idleErr.message, /database "gone" was removed from the Sluice configuration by a reload/);
 
-  t.equal(await backendPid(inTx), txPid, 'the running transaction goes on, on its own server connection');
-  await inTx.query('commit');
-  if (!t.same(databasesOfClients(sluice), [APP_DB], 'it left as its transaction ended')) return;
-  const [txErr] = (await txError) as [pg.DatabaseError];
-  t.equal(txErr.code, '57P01', 'the client in a transaction is told right after it ends');
-  t.match(txErr.message, /"gone" was removed/);
+    t.equal(await backendPid(inTx), txPid, 'the running transaction goes on, on its own server connection');
+    await inTx.query('commit');
+    if (!t.same(databasesOfClients(sluice), [APP_DB], 'it left as its transaction ended')) return;
+    const [txErr] = (await txError) as [pg.DatabaseError];
+    t.equal(txErr.code, '57P01', 'the client in a transaction is told right after it ends');
+    t.match(txErr.message, /"gone" was removed/);
 
-  const loginsBefore = await serverLogins(sluice, 'gone/bob');
-  for (const c of [idle, inTx]) {
-    for (let i = 0; i < 5; i++) t.type(await backendPid(c), Error, 'no further transaction runs');
-  }
-  t.equal(await serverLogins(sluice, 'gone/bob'), loginsBefore, 'and no server login is made for them');
-  await eventually('the removed database to keep no server connection', async () => (await backendsOf('bob')) === 0);
-  t.type(await backendPid(other), 'number', 'the kept database works');
-  t.equal(await serverLogins(sluice, 'app/alice'), appLogins, 'on the server connection it had: the reload made it no new login');
-});
+    const loginsBefore = await serverLogins(sluice, 'gone/bob');
+    for (const c of [idle, inTx]) {
+      for (let i = 0; i < 5; i++) t.type(await backendPid(c), Error, 'no further transaction runs');
+    }
+    t.equal(await serverLogins(sluice, 'gone/bob'), loginsBefore, 'and no server login is made for them');
+    await eventually('the removed database to keep no server connection', async () => (await backendsOf('bob')) === 0);
+    t.type(await backendPid(other), 'number', 'the kept database works');
+    t.equal(await serverLogins(sluice, 'app/alice'), appLogins, 'on the server connection it had: the reload made it no new login');
+  },
+);
 
 t.test('a client whose login waits for the first server login of a removed database is refused at once', async (t) => {
   // A server that accepts and never answers: the pool's first login hangs until server_connect_timeout.
@@ -89,7 +95,10 @@ t.test('a client whose login waits for the first server login of a removed datab
   const sluice = await startSluice(t, pg1, { server_connect_timeout: 10, databases: { app: target, gone } });
   const waiting = new pg.Client(sluice.options('bob', 'gone'));
   waiting.on('error', () => undefined);
-  const login = waiting.connect().then(() => null, (e: pg.DatabaseError) => e);
+  const login = waiting.connect().then(
+    () => null,
+    (e: pg.DatabaseError) => e,
+  );
   await once(hang, 'connection');
 
   sluice.reload({ databases: { app: target } });

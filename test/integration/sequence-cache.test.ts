@@ -15,7 +15,11 @@ async function client(t: Test, options: pgLib.ClientConfig): Promise<pgLib.Clien
   return c;
 }
 
-const answer = (c: pgLib.Client, sql: string) => c.query(sql).then((r) => String(Object.values(r.rows[0])[0]), (e: { code: string }) => e.code);
+const answer = (c: pgLib.Client, sql: string) =>
+  c.query(sql).then(
+    (r) => String(Object.values(r.rows[0])[0]),
+    (e: { code: string }) => e.code,
+  );
 
 t.test('lastval() and currval() (as PDO::lastInsertId sends it) never return the value another client drew', async (t) => {
   const direct = await client(t, { connectionString: pg.url() });
@@ -25,11 +29,11 @@ t.test('lastval() and currval() (as PDO::lastInsertId sends it) never return the
   const b = await client(t, sluice.options('alice'));
   const drawn = await answer(a, `select nextval('sc_seq')`);
   t.equal(await answer(a, 'SELECT LASTVAL()'), drawn, 'a, next on the same backend, gets its own value');
-  t.equal(await answer(b, 'SELECT LASTVAL()'), '55000', 'b, on the backend a used, gets the error a fresh session gets, not a\'s value');
+  t.equal(await answer(b, 'SELECT LASTVAL()'), '55000', "b, on the backend a used, gets the error a fresh session gets, not a's value");
   t.equal(await answer(b, `select currval('sc_seq')`), '55000', 'currval too');
   const mine = await answer(b, `select nextval('sc_seq')`);
   t.equal(await answer(b, `select currval('sc_seq')`), mine, 'b then has its own');
-  t.equal(await answer(a, 'select lastval()'), '55000', 'a, after b used the backend: not b\'s value');
+  t.equal(await answer(a, 'select lastval()'), '55000', "a, after b used the backend: not b's value");
   await a.query('begin');
   const drawnAgain = await answer(a, `select nextval('sc_seq')`);
   t.equal(await answer(a, 'select lastval()'), drawnAgain, 'inside one transaction it works as always');

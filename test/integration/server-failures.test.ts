@@ -47,7 +47,9 @@ t.test('a backend terminated mid-transaction: its client gets the FATAL and is d
   victim.on('error', (e: PgError) => asyncErrors.push(e));
   const victimEnded = new Promise((resolve) => victim.once('end', resolve));
   await victim.query('begin');
-  const { rows: [{ pid }] } = await victim.query('select pg_backend_pid() as pid');
+  const {
+    rows: [{ pid }],
+  } = await victim.query('select pg_backend_pid() as pid');
 
   const inTx = await connect(sluice);
   await inTx.query('begin');
@@ -68,11 +70,16 @@ t.test('a backend terminated mid-transaction: its client gets the FATAL and is d
     "the idle-in-transaction client was told, with Postgres' own FATAL",
   );
   // node-postgres then reports the close itself; nothing else may arrive.
-  t.same(asyncErrors.slice(1).map((e) => e.message), ['Connection terminated unexpectedly']);
+  t.same(
+    asyncErrors.slice(1).map((e) => e.message),
+    ['Connection terminated unexpectedly'],
+  );
   await t.rejects(victim.query('select 1'), 'and disconnected');
 
   const fresh = await connect(sluice);
-  const { rows: [{ pid: freshPid }] } = await fresh.query('select pg_backend_pid() as pid');
+  const {
+    rows: [{ pid: freshPid }],
+  } = await fresh.query('select pg_backend_pid() as pid');
   t.not(freshPid, pid, 'a new client works at once, on a live backend');
   await fresh.end();
 
@@ -139,10 +146,14 @@ t.test('a database that is down gets a bounded, clear error while the other data
   const neverUp = new pg.Client(sluice.options('alice', 'down'));
   neverUp.on('error', () => undefined);
   const login = await settle(neverUp.connect());
-  t.match(login.error, {
-    code: '08006',
-    message: `could not log in to the server for down/alice: connect ECONNREFUSED 127.0.0.1:${downPort}`,
-  }, 'a database that was never up fails the login with the server error');
+  t.match(
+    login.error,
+    {
+      code: '08006',
+      message: `could not log in to the server for down/alice: connect ECONNREFUSED 127.0.0.1:${downPort}`,
+    },
+    'a database that was never up fails the login with the server error',
+  );
   t.ok(login.at - loginAt < 2000, `promptly (${Math.round(login.at - loginAt)} ms)`);
   t.same((await healthy.query('select 1 as one')).rows, [{ one: 1 }], 'app is unaffected');
 
@@ -159,7 +170,9 @@ t.test('a database that is down gets a bounded, clear error while the other data
     t.match(r.error, { code: '53300', severity: 'ERROR' }, `attempt ${attempt}: an ERROR, the client stays connected`);
     t.match(
       r.error?.message,
-      new RegExp(`^query_wait_timeout: tenant "alice" class "default" waited \\d+ ms for a server connection to other/alice \\(last server error: connect ECONNREFUSED 127\\.0\\.0\\.1:${other.port}\\)$`),
+      new RegExp(
+        `^query_wait_timeout: tenant "alice" class "default" waited \\d+ ms for a server connection to other/alice \\(last server error: connect ECONNREFUSED 127\\.0\\.0\\.1:${other.port}\\)$`,
+      ),
     );
     t.ok(waited >= 450 && waited < 3000, `attempt ${attempt}: bounded by query_wait_timeout (${Math.round(waited)} ms)`);
     t.same((await healthy.query('select 2 as two')).rows, [{ two: 2 }], 'app keeps serving in the same Sluice');

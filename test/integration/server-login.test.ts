@@ -85,7 +85,10 @@ t.test('a wrong forced server password fails the client login at once, naming po
       wrongmd5: { host: pgServer.host, port: pgServer.port, dbname: 'app', user: 'bob', password: 'not-bob-secret' },
     },
   });
-  for (const [db, user] of [['wrongpw', 'alice'], ['wrongmd5', 'bob']]) {
+  for (const [db, user] of [
+    ['wrongpw', 'alice'],
+    ['wrongmd5', 'bob'],
+  ]) {
     const started = performance.now();
     const err = await loginError(sluice, { user: 'carol', password: 'carol-secret', database: db });
     t.equal(err.code, '08006', `${db}: SLUICE_SERVER_LOGIN_FAILED`);
@@ -123,7 +126,10 @@ t.test('a server login refused after the pool is up is an ERROR for the waiting 
   await waitFor('the pooled connection to close', () => pool?.total === 0);
 
   const started = performance.now();
-  const err = await client.query('select 2').then(() => null, (e: { code?: string; message: string; severity?: string }) => e);
+  const err = await client.query('select 2').then(
+    () => null,
+    (e: { code?: string; message: string; severity?: string }) => e,
+  );
   t.ok(err, 'the query fails');
   t.equal(err?.code, '08006');
   t.equal(err?.severity, 'ERROR', 'an ERROR: the client connection stays');

@@ -22,7 +22,7 @@ function sessionOf(c: pg.Client): ClientSession {
 function breakOnce(s: ClientSession, method: string): void {
   const target = s as unknown as Record<string, (...args: unknown[]) => unknown>;
   const original = target[method];
-  target[method] = function (this: unknown, ...args: unknown[]) {
+  target[method] = function (this: unknown, ..._args: unknown[]) {
     target[method] = original;
     throw new Error(`injected fault in ${method}`);
   };
@@ -55,7 +55,10 @@ t.test('a throw while the client input is handled', async (t) => {
   const victim = await sluice.connect('alice');
   const id = sessionOf(victim).ident.id;
   breakOnce(sessionOf(victim), 'admit');
-  const err = await victim.query('select 1').then(() => null, (e: Error & { code?: string }) => e);
+  const err = await victim.query('select 1').then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
   t.equal(err?.code, 'XX000', 'the client gets an internal_error ErrorResponse');
   t.match(err?.message, /internal pooler error: injected fault in admit/);
   t.equal(await faultCount(), before + 1, 'counted in sluice_client_session_faults_total');
@@ -72,7 +75,10 @@ t.test('a throw while server output is relayed closes that server connection', a
   const { rows } = await victim.query('select pg_backend_pid() as pid');
   const backend = rows[0].pid as number;
   breakOnce(s, 'serverData');
-  const err = await victim.query('select 2').then(() => null, (e: Error & { code?: string }) => e);
+  const err = await victim.query('select 2').then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
   t.equal(err?.code, 'XX000');
   t.match(err?.message, /injected fault in serverData/);
   t.ok(await backendGone(backend), 'its backend was closed, not handed to anyone');
@@ -82,7 +88,10 @@ t.test('a throw while server output is relayed closes that server connection', a
 t.test('a throw while a server connection is linked (called from the scheduler)', async (t) => {
   const victim = await sluice.connect('alice');
   breakOnce(sessionOf(victim), 'linkServer');
-  const err = await victim.query('select 3').then(() => null, (e: Error & { code?: string }) => e);
+  const err = await victim.query('select 3').then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
   t.equal(err?.code, 'XX000');
   t.match(err?.message, /injected fault in linkServer/);
   await bystanderFine(t, 'after-grant-fault');

@@ -34,15 +34,18 @@ t.test('after a client that used temp tables leaves, PREPARE TRANSACTION behaves
   t.equal(await prepareInTemp(sluice.options('alice')), direct, 'through session mode, after that client: the same');
 });
 
-t.test('transaction mode, session_state pin: after a pinned client that used temp tables leaves, PREPARE TRANSACTION behaves as in a fresh session', async (t) => {
-  const direct = await prepareInTemp({ connectionString: pg.url() });
-  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
-  const first = new pgLib.Client(sluice.options('alice'));
-  await first.connect();
-  await first.query('create temp table smx_tmp (x int)');
-  await first.end();
-  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'through transaction mode, after that pinned client: the same');
-});
+t.test(
+  'transaction mode, session_state pin: after a pinned client that used temp tables leaves, PREPARE TRANSACTION behaves as in a fresh session',
+  async (t) => {
+    const direct = await prepareInTemp({ connectionString: pg.url() });
+    const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+    const first = new pgLib.Client(sluice.options('alice'));
+    await first.connect();
+    await first.query('create temp table smx_tmp (x int)');
+    await first.end();
+    t.equal(await prepareInTemp(sluice.options('alice')), direct, 'through transaction mode, after that pinned client: the same');
+  },
+);
 
 t.test('transaction mode, session_state pin: a temp statistics object pins its client like a temp table', async (t) => {
   const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 2 });
@@ -59,27 +62,37 @@ t.test('transaction mode, session_state pin: a temp statistics object pins its c
   t.pass('the statistics object was still there: a stayed on its backend');
 });
 
-t.test('transaction mode, session_state pin: a client unpinned by dropping its temp table leaves no temp schema behind for the next', async (t) => {
-  const direct = await prepareInTemp({ connectionString: pg.url() });
-  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
-  const first = new pgLib.Client(sluice.options('alice'));
-  await first.connect();
-  t.teardown(() => first.end());
-  await first.query('create temp table smx_tmp2 (x int)');
-  await first.query('drop table smx_tmp2');
-  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client, while the first is still connected: the same as a fresh session');
-  t.equal((await first.query('select 1 as one')).rows[0].one, 1, 'the first client goes on, on another backend');
-});
+t.test(
+  'transaction mode, session_state pin: a client unpinned by dropping its temp table leaves no temp schema behind for the next',
+  async (t) => {
+    const direct = await prepareInTemp({ connectionString: pg.url() });
+    const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+    const first = new pgLib.Client(sluice.options('alice'));
+    await first.connect();
+    t.teardown(() => first.end());
+    await first.query('create temp table smx_tmp2 (x int)');
+    await first.query('drop table smx_tmp2');
+    t.equal(
+      await prepareInTemp(sluice.options('alice')),
+      direct,
+      'the next client, while the first is still connected: the same as a fresh session',
+    );
+    t.equal((await first.query('select 1 as one')).rows[0].one, 1, 'the first client goes on, on another backend');
+  },
+);
 
-t.test('transaction mode, session_state pin: a temp table dropped at commit pins nothing, and leaves no temp schema for the next client', async (t) => {
-  const direct = await prepareInTemp({ connectionString: pg.url() });
-  const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
-  const first = new pgLib.Client(sluice.options('alice'));
-  await first.connect();
-  t.teardown(() => first.end());
-  await first.query('begin');
-  await first.query('create temp table smx_tmp3 (x int) on commit drop');
-  await first.query('commit');
-  t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.pinned.size ?? 0, 0, 'not pinned');
-  t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client: the same as a fresh session');
-});
+t.test(
+  'transaction mode, session_state pin: a temp table dropped at commit pins nothing, and leaves no temp schema for the next client',
+  async (t) => {
+    const direct = await prepareInTemp({ connectionString: pg.url() });
+    const sluice = await startSluice(t, pg, { pool_mode: 'transaction', session_state: 'pin', default_pool_size: 1 });
+    const first = new pgLib.Client(sluice.options('alice'));
+    await first.connect();
+    t.teardown(() => first.end());
+    await first.query('begin');
+    await first.query('create temp table smx_tmp3 (x int) on commit drop');
+    await first.query('commit');
+    t.equal(sluice.pooler.pools.get(`${APP_DB}\0alice`)?.pinned.size ?? 0, 0, 'not pinned');
+    t.equal(await prepareInTemp(sluice.options('alice')), direct, 'the next client: the same as a fresh session');
+  },
+);

@@ -127,7 +127,11 @@ t.test('a client that leaves inside a transaction is rolled back and the backend
     (select count(*)::int from sm_items) as n`);
   t.same(r.rows, [{ pid: firstPid, st: '0', n: 0 }], 'uncommitted insert gone, SET undone, same backend');
   await second.query('insert into sm_items values (2)');
-  t.same((await pg.query('select id from sm_items')).map((x) => x.id), [2], 'the backend works normally afterwards');
+  t.same(
+    (await pg.query('select id from sm_items')).map((x) => x.id),
+    [2],
+    'the backend works normally afterwards',
+  );
 });
 
 const STARTUP_SQL = `select current_setting('application_name') as app, current_setting('client_encoding') as enc,
@@ -206,6 +210,8 @@ t.test('a client that leaves inside COPY FROM STDIN or a failed transaction leav
   await t.rejects(failed.query('select 1'), { code: '25P02' }, 'the transaction is failed');
   await failed.end();
   const next = await client(t, sluice);
-  const r = await next.query(`select (select count(*)::int from sm_items where id = 41) as copied, now() = statement_timestamp() as own_transaction`);
+  const r = await next.query(
+    `select (select count(*)::int from sm_items where id = 41) as copied, now() = statement_timestamp() as own_transaction`,
+  );
   t.same(r.rows, [{ copied: 0, own_transaction: true }], 'no half COPY, no failed transaction: a statement in its own transaction');
 });

@@ -50,7 +50,15 @@ t.test("one client's SET never shows in another's transactions on the shared ser
   await a.query(`SET IntervalStyle = 'iso_8601'`);
   await a.query(`SET application_name = 'client-a'`);
   await a.query(`SET search_path TO a_schema, public`);
-  const mine = { tz: 'America/New_York', ds: 'SQL, DMY', ist: 'iso_8601', app: 'client-a', sp: 'a_schema, public', marker: 'a-schema', local_noon: '07:00' };
+  const mine = {
+    tz: 'America/New_York',
+    ds: 'SQL, DMY',
+    ist: 'iso_8601',
+    app: 'client-a',
+    sp: 'a_schema, public',
+    marker: 'a-schema',
+    local_noon: '07:00',
+  };
   const theirs = { tz: DEFAULTS.tz, ds: DEFAULTS.ds, ist: DEFAULTS.ist, app: '', sp: DEFAULTS.sp, marker: 'public' };
   const pid = (await settings(a)).pid;
   for (let round = 0; round < 3; round++) {
@@ -84,7 +92,8 @@ t.test('parameters a server may not report (search_path before 18, extra_float_d
   const a = await client(t);
   const b = await client(t);
   const show = async (c: pgLib.Client) =>
-    (await c.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd, pg_backend_pid() as pid`)).rows[0];
+    (await c.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd, pg_backend_pid() as pid`))
+      .rows[0];
   const [defaults] = await pg.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
   await a.query('SET search_path = a_schema, public; SET extra_float_digits = 0');
   t.match(await show(b), defaults, 'b, next on the same backend, sees the defaults');
@@ -109,21 +118,24 @@ t.test('parameters a server may not report (search_path before 18, extra_float_d
   t.equal((await show(b)).pid, sa.pid, 'every transaction here ran on the one backend');
 });
 
-t.test('a client that leaves before its SET was read back leaves nothing behind (SET, then a COPY that fails, then Terminate)', async (t) => {
-  await pg.query('create table if not exists copy_sink (n int); grant all on copy_sink to alice');
-  const w = await WireClient.connect({ host: '127.0.0.1', port: sluice.port, user: 'alice', password: 'alice-secret', database: APP_DB });
-  // In one write: Sluice holds the connection for the COPY data, so the transaction never ends on its own.
-  w.send(queryMsg("SET search_path = a_schema, public; SET extra_float_digits = 0"), queryMsg('COPY public.copy_sink FROM STDIN'));
-  const types = () => w.next().then((m) => m.type);
-  while ((await types()) !== 'G');
-  w.send(copyData('too\tmany\tcolumns\n'));
-  while ((await types()) !== 'Z');
-  await w.close();
-  const b = await client(t);
-  const { rows } = await b.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
-  const [defaults] = await pg.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
-  t.same(rows[0], defaults, 'the next client on that backend sees the defaults');
-});
+t.test(
+  'a client that leaves before its SET was read back leaves nothing behind (SET, then a COPY that fails, then Terminate)',
+  async (t) => {
+    await pg.query('create table if not exists copy_sink (n int); grant all on copy_sink to alice');
+    const w = await WireClient.connect({ host: '127.0.0.1', port: sluice.port, user: 'alice', password: 'alice-secret', database: APP_DB });
+    // In one write: Sluice holds the connection for the COPY data, so the transaction never ends on its own.
+    w.send(queryMsg('SET search_path = a_schema, public; SET extra_float_digits = 0'), queryMsg('COPY public.copy_sink FROM STDIN'));
+    const types = () => w.next().then((m) => m.type);
+    while ((await types()) !== 'G');
+    w.send(copyData('too\tmany\tcolumns\n'));
+    while ((await types()) !== 'Z');
+    await w.close();
+    const b = await client(t);
+    const { rows } = await b.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
+    const [defaults] = await pg.query(`select current_setting('search_path') as sp, current_setting('extra_float_digits') as efd`);
+    t.same(rows[0], defaults, 'the next client on that backend sees the defaults');
+  },
+);
 
 t.test('a prepared statement that SETs a carried parameter is followed each time it runs', async (t) => {
   const a = await client(t);
@@ -134,14 +146,22 @@ t.test('a prepared statement that SETs a carried parameter is followed each time
   await a.query(setOne);
   await b.query('select 1');
   t.equal((await a.query('SHOW extra_float_digits')).rows[0].extra_float_digits, '1', 'the second run of the statement counts');
-  t.equal((await b.query('SHOW extra_float_digits')).rows[0].extra_float_digits, (await pg.query('SHOW extra_float_digits'))[0].extra_float_digits);
+  t.equal(
+    (await b.query('SHOW extra_float_digits')).rows[0].extra_float_digits,
+    (await pg.query('SHOW extra_float_digits'))[0].extra_float_digits,
+  );
 });
 
 t.test('startup-packet application_name is honoured per client, visible in pg_stat_activity', async (t) => {
   const alpha = await client(t, { application_name: 'alpha' });
   const beta = await client(t, { application_name: 'beta' });
   const plain = await client(t);
-  for (const [c, name] of [[alpha, 'alpha'], [beta, 'beta'], [plain, ''], [alpha, 'alpha']] as const) {
+  for (const [c, name] of [
+    [alpha, 'alpha'],
+    [beta, 'beta'],
+    [plain, ''],
+    [alpha, 'alpha'],
+  ] as const) {
     await c.query('BEGIN');
     const r = (await c.query(`SHOW application_name`)).rows[0].application_name;
     const pid = (await c.query('select pg_backend_pid() as pid')).rows[0].pid;

@@ -31,9 +31,19 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'SET ROLE', make: 'set role ss_role', release: 'reset role', dirty: (r) => r.who === 'ss_role' },
-  { name: 'session advisory lock', make: 'select pg_advisory_lock(4242)', release: 'select pg_advisory_unlock_all()', dirty: (r) => r.advisory > 0 },
+  {
+    name: 'session advisory lock',
+    make: 'select pg_advisory_lock(4242)',
+    release: 'select pg_advisory_unlock_all()',
+    dirty: (r) => r.advisory > 0,
+  },
   { name: 'temp table', make: 'create temp table ss_tmp (x int)', release: 'drop table ss_tmp', dirty: (r) => r.temp_table },
-  { name: 'DECLARE ... WITH HOLD', make: 'declare ss_cur cursor with hold for select 1', release: 'close ss_cur', dirty: (r) => r.cursors > 0 },
+  {
+    name: 'DECLARE ... WITH HOLD',
+    make: 'declare ss_cur cursor with hold for select 1',
+    release: 'close ss_cur',
+    dirty: (r) => r.cursors > 0,
+  },
   { name: 'SQL PREPARE', make: 'prepare ss_stmt as select 1', release: 'deallocate ss_stmt', dirty: (r) => r.prepared > 0 },
 ];
 
@@ -85,7 +95,10 @@ t.test('pin: a pinned client that leaves gets its backend reset; the next client
   for (const c of CASES) await a.query(c.make);
   await until(() => pinned(sluice) === 1, 'the pin');
   const before = await state(a);
-  t.ok(CASES.every((c) => c.dirty(before)), 'a holds every kind of state');
+  t.ok(
+    CASES.every((c) => c.dirty(before)),
+    'a holds every kind of state',
+  );
   const b = await client(t, sluice);
   const seen = state(b);
   await until(() => waiting(sluice) === 1, 'b to queue');
@@ -168,43 +181,60 @@ t.test('allow: state passes through to the shared backend, as in PgBouncer, with
   const leaked = await state(b);
   for (const c of passing) t.ok(c.dirty(leaked), `b sees a's ${c.name}: nothing was pinned or reset`);
   t.equal(pinned(sluice), 0);
-  const warned = captured.lines().filter((l) => /session_state: allow/.test(l.msg)).flatMap((l) => l.statements);
-  t.same(warned, ['pg_advisory_lock()', 'CREATE TEMP TABLE ss_tmp', 'DECLARE ss_cur CURSOR WITH HOLD', 'PREPARE ss_stmt'],
-    'each statement named once, the repeat not again');
+  const warned = captured
+    .lines()
+    .filter((l) => /session_state: allow/.test(l.msg))
+    .flatMap((l) => l.statements);
+  t.same(
+    warned,
+    ['pg_advisory_lock()', 'CREATE TEMP TABLE ss_tmp', 'DECLARE ss_cur CURSOR WITH HOLD', 'PREPARE ss_stmt'],
+    'each statement named once, the repeat not again',
+  );
 });
 
-t.test('allow: the state a client left ends when it leaves, as a direct session\'s does: its advisory lock no longer blocks others forever', async (t) => {
-  const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'allow' });
-  const a = await client(t, sluice);
-  const b = await client(t, sluice);
-  const [{ pid }] = (await a.query('select pg_backend_pid() as pid, pg_advisory_lock(4242)')).rows;
-  // a holds its backend a moment, so b waits for the lock on the other backend.
-  const aBusy = a.query('select pg_sleep(0.2)');
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  const waiting = b.query('select pg_advisory_lock(4242)');
-  await aBusy;
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  await a.end();
-  const outcome = await Promise.race([waiting.then(() => 'b got the lock'), new Promise((resolve) => setTimeout(() => resolve('b still waits'), 5000))]);
-  t.equal(outcome, 'b got the lock', 'the backend that held it was closed once a left');
-  const [{ alive }] = await pg.query(`select count(*)::int as alive from pg_stat_activity where pid = ${pid}`);
-  t.equal(alive, 0, "a's backend is gone");
-  await b.query('select pg_advisory_unlock_all()');
-});
+t.test(
+  "allow: the state a client left ends when it leaves, as a direct session's does: its advisory lock no longer blocks others forever",
+  async (t) => {
+    const sluice = await startSluice(t, pg, { default_pool_size: 2, session_state: 'allow' });
+    const a = await client(t, sluice);
+    const b = await client(t, sluice);
+    const [{ pid }] = (await a.query('select pg_backend_pid() as pid, pg_advisory_lock(4242)')).rows;
+    // a holds its backend a moment, so b waits for the lock on the other backend.
+    const aBusy = a.query('select pg_sleep(0.2)');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const waiting = b.query('select pg_advisory_lock(4242)');
+    await aBusy;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await a.end();
+    const outcome = await Promise.race([
+      waiting.then(() => 'b got the lock'),
+      new Promise((resolve) => setTimeout(() => resolve('b still waits'), 5000)),
+    ]);
+    t.equal(outcome, 'b got the lock', 'the backend that held it was closed once a left');
+    const [{ alive }] = await pg.query(`select count(*)::int as alive from pg_stat_activity where pid = ${pid}`);
+    t.equal(alive, 0, "a's backend is gone");
+    await b.query('select pg_advisory_unlock_all()');
+  },
+);
 
-t.test('allow: SET ROLE cannot follow its client, so its backend is closed after the transaction and the next client never runs as that role', async (t) => {
-  const captured = captureLog('warn');
-  const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'allow' }, { log: captured.log });
-  const a = await client(t, sluice);
-  const b = await client(t, sluice);
-  const [inside] = (await a.query('set role ss_role; select current_user as who, pg_backend_pid() as pid') as unknown as pgLib.QueryResult[])[1].rows;
-  t.equal(inside.who, 'ss_role', 'the SET ran, as PgBouncer would pass it');
-  const after = await state(b);
-  t.equal(after.who, 'alice', 'b runs as the login role');
-  t.not(after.pid, inside.pid, 'on a fresh backend');
-  const line = captured.lines().find((l) => /cannot follow its client/.test(l.msg));
-  t.match(line, { statements: ['SET ROLE'], msg: /closed after the transaction.*session_state: allow/ }, 'the log line says why');
-});
+t.test(
+  'allow: SET ROLE cannot follow its client, so its backend is closed after the transaction and the next client never runs as that role',
+  async (t) => {
+    const captured = captureLog('warn');
+    const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'allow' }, { log: captured.log });
+    const a = await client(t, sluice);
+    const b = await client(t, sluice);
+    const [inside] = (
+      (await a.query('set role ss_role; select current_user as who, pg_backend_pid() as pid')) as unknown as pgLib.QueryResult[]
+    )[1].rows;
+    t.equal(inside.who, 'ss_role', 'the SET ran, as PgBouncer would pass it');
+    const after = await state(b);
+    t.equal(after.who, 'alice', 'b runs as the login role');
+    t.not(after.pid, inside.pid, 'on a fresh backend');
+    const line = captured.lines().find((l) => /cannot follow its client/.test(l.msg));
+    t.match(line, { statements: ['SET ROLE'], msg: /closed after the transaction.*session_state: allow/ }, 'the log line says why');
+  },
+);
 
 t.test('pin and allow: settings follow their client and never pin, nor do SET LOCAL and transaction-scoped locks', async (t) => {
   const sluice = await startSluice(t, pg, { default_pool_size: 1, session_state: 'pin' });

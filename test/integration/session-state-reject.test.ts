@@ -4,7 +4,18 @@ import pgLib from 'pg';
 import { startTestPostgres, APP_DB } from '../helpers/postgres.js';
 import { startSluice, testUsers, type TestSluice } from '../helpers/sluice.js';
 import {
-  WireClient, bind, commandTag, describePortal, errorFields, execute, extendedQuery, parse, queryMsg, statusesOf, syncMsg, typesOf,
+  WireClient,
+  bind,
+  commandTag,
+  describePortal,
+  errorFields,
+  execute,
+  extendedQuery,
+  parse,
+  queryMsg,
+  statusesOf,
+  syncMsg,
+  typesOf,
 } from '../helpers/wire.js';
 
 const pg = await startTestPostgres(t);
@@ -53,7 +64,10 @@ t.test('each statement is refused, named in the message, and leaves nothing on t
   const a = await client(t, sluice);
   const b = await client(t, sluice);
   for (const c of CASES) {
-    const err = await a.query(c.sql).then(() => null, (e: { code: string; message: string }) => e);
+    const err = await a.query(c.sql).then(
+      () => null,
+      (e: { code: string; message: string }) => e,
+    );
     t.match(err, REJECTED, c.sql);
     t.ok(err?.message.startsWith(`${c.named} is not allowed here`), `the message names "${c.named}": ${err?.message}`);
     t.same((await a.query('select 1 as one')).rows, [{ one: 1 }], 'the session stays usable');
@@ -77,7 +91,11 @@ t.test('inside a transaction block the transaction is aborted on the server too,
   await a.query('rollback to savepoint s');
   await a.query('insert into sr_items values (3)');
   await a.query('commit');
-  t.same((await pg.query('select id from sr_items order by id')).map((r) => r.id), [2, 3], 'the work around the savepoint committed');
+  t.same(
+    (await pg.query('select id from sr_items order by id')).map((r) => r.id),
+    [2, 3],
+    'the work around the savepoint committed',
+  );
   t.same(noState((await a.query(STATE_SQL)).rows[0]), CLEAN);
   await pg.query('delete from sr_items');
 });
@@ -102,9 +120,21 @@ t.test('pipelined behind other requests, the server fails it in order with the s
   t.equal(statusesOf(replies), 'III');
   const err = replies.find((m) => m.type === 'E');
   t.match(err && errorFields(err), { C: '0A000', M: /^SET ROLE is not allowed here/ }, 'the simple Query error keeps its SQLSTATE');
-  t.ok(replies.slice(0, replies.indexOf(err!)).some((m) => m.type === 'C' && commandTag(m) === 'SELECT 1'), 'after the first result');
+  t.ok(
+    replies.slice(0, replies.indexOf(err!)).some((m) => m.type === 'C' && commandTag(m) === 'SELECT 1'),
+    'after the first result',
+  );
   // One implicit transaction: the INSERT before the refused Parse must not commit.
-  w.send(parse('insert into sr_items values (9)'), bind(), describePortal(), execute(), parse('set role sr_role'), bind(), execute(), syncMsg());
+  w.send(
+    parse('insert into sr_items values (9)'),
+    bind(),
+    describePortal(),
+    execute(),
+    parse('set role sr_role'),
+    bind(),
+    execute(),
+    syncMsg(),
+  );
   const batch = await w.untilReady();
   t.equal(typesOf(batch), '12nCEZ', 'INSERT done, then the Parse fails, then ReadyForQuery');
   t.match(errorFields(batch[4]), { M: /SET ROLE is not allowed here/ });

@@ -9,7 +9,8 @@ const pgServer = await startTestPostgres(t);
 /** Backends Sluice has open to database app, as Postgres sees them. */
 async function backends(): Promise<number> {
   const [{ n }] = await pgServer.query(
-    `select count(*)::int as n from pg_stat_activity where datname = 'app' and usename in ('alice', 'bob', 'carol', 'plainuser')`);
+    `select count(*)::int as n from pg_stat_activity where datname = 'app' and usename in ('alice', 'bob', 'carol', 'plainuser')`,
+  );
   return n;
 }
 
@@ -30,20 +31,28 @@ t.test('four roles over a budget of 2: never more than 2 backends, and every cli
     }
   })();
   const users = ['alice', 'bob', 'carol', 'plainuser'] as const;
-  const results = await Promise.all(users.flatMap((u) => [0, 1, 2].map(async (i) => {
-    const c = new pg.Client(sluice.options(u));
-    await c.connect();
-    try {
-      let sum = 0;
-      for (let k = 0; k < 5; k++) sum += (await c.query('select $1::int as v from pg_sleep(0.005)', [i])).rows[0].v;
-      return sum;
-    } finally {
-      await c.end();
-    }
-  })));
+  const results = await Promise.all(
+    users.flatMap((u) =>
+      [0, 1, 2].map(async (i) => {
+        const c = new pg.Client(sluice.options(u));
+        await c.connect();
+        try {
+          let sum = 0;
+          for (let k = 0; k < 5; k++) sum += (await c.query('select $1::int as v from pg_sleep(0.005)', [i])).rows[0].v;
+          return sum;
+        } finally {
+          await c.end();
+        }
+      }),
+    ),
+  );
   sampling = false;
   await sampler;
-  t.same(results, users.flatMap(() => [0, 5, 10]), 'all twelve clients ran all their queries');
+  t.same(
+    results,
+    users.flatMap(() => [0, 5, 10]),
+    'all twelve clients ran all their queries',
+  );
   t.ok(peak <= 2, `backends never exceeded the budget (peak ${peak})`);
   t.ok(peak >= 1, 'the sampler saw the backends');
   const tally = [...sluice.pooler.pools.values()][0]!.tally.conns;
@@ -52,13 +61,18 @@ t.test('four roles over a budget of 2: never more than 2 backends, and every cli
 
 t.test('a slot hog beside a quiet role: the quiet role keeps its warm connection, logins do not churn', async (t) => {
   const sluice = await startSluice(t, pgServer, {
-    max_server_connections: 6, default_pool_size: 6, query_wait_timeout: 20, scheduler: { mode: 'fair' },
+    max_server_connections: 6,
+    default_pool_size: 6,
+    query_wait_timeout: 20,
+    scheduler: { mode: 'fair' },
   });
-  const hog = await Promise.all(Array.from({ length: 20 }, async () => {
-    const c = new pg.Client(sluice.options('alice'));
-    await c.connect();
-    return c;
-  }));
+  const hog = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const c = new pg.Client(sluice.options('alice'));
+      await c.connect();
+      return c;
+    }),
+  );
   const quiet = new pg.Client(sluice.options('carol'));
   await quiet.connect();
   t.teardown(() => Promise.all([...hog, quiet].map((c) => c.end().catch(() => undefined))));

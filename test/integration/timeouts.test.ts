@@ -2,7 +2,7 @@
 import net from 'node:net';
 import pg from 'pg';
 import t from 'tap';
-import { ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
+import { type ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
 import { startSluice, type TestSluice } from '../helpers/sluice.js';
 import { loginMd5 } from '../helpers/raw-client.js';
 import { cstr, header, message } from '../helpers/bytes.js';
@@ -50,11 +50,21 @@ t.test('query_wait_timeout fails the waiting query with an ERROR; the connection
   const waiter = await connect(t, sluice);
 
   const started = performance.now();
-  const err = await within('the query_wait_timeout error', waiter.client.query('select 2').then(() => null, (e: Failure) => e));
+  const err = await within(
+    'the query_wait_timeout error',
+    waiter.client.query('select 2').then(
+      () => null,
+      (e: Failure) => e,
+    ),
+  );
   const waited = performance.now() - started;
   t.equal(err?.code, '53300');
   t.equal(err?.severity, 'ERROR');
-  t.match(err?.message, /^query_wait_timeout: .*waited \d+ ms for a server connection to app\/alice$/, 'names the time waited and the pool');
+  t.match(
+    err?.message,
+    /^query_wait_timeout: .*waited \d+ ms for a server connection to app\/alice$/,
+    'names the time waited and the pool',
+  );
   t.ok(waited >= 250, `it waited for the timeout first (${Math.round(waited)} ms)`);
 
   await holder.client.query('commit');

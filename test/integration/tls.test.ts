@@ -11,7 +11,11 @@ import { startSluice, type TestSluice } from '../helpers/sluice.js';
 type Failure = { code?: string; message: string; severity?: string };
 
 /** Runs one query as alice through Sluice; returns its first row or the error. */
-async function queryAs(sluice: TestSluice, sql: string, ssl?: pg.ClientConfig['ssl']): Promise<{ row?: any; tls?: boolean; err?: Failure }> {
+async function queryAs(
+  sluice: TestSluice,
+  sql: string,
+  ssl?: pg.ClientConfig['ssl'],
+): Promise<{ row?: any; tls?: boolean; err?: Failure }> {
   const client = new pg.Client({ ...sluice.options('alice'), ssl });
   client.on('error', () => undefined);
   try {
@@ -109,10 +113,16 @@ t.test('server_tls verify-full against a certificate for another host', async (t
   t.equal(full.err?.code, '08006');
   t.equal(full.err?.severity, 'FATAL');
   // The cert is valid for "localhost" too: only a check against the real address 127.0.0.1 refuses it.
-  t.match(full.err?.message, /^could not log in to the server for app\/alice: Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list/,
-    'the client is told the address does not match the certificate');
-  t.same(await serverSide(t, wrongPg, { sslmode: 'verify-ca', ca_file: certs.caCert }), { row: { ssl: true }, tls: false },
-    'verify-ca checks only the chain, so the same server is accepted');
+  t.match(
+    full.err?.message,
+    /^could not log in to the server for app\/alice: Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list/,
+    'the client is told the address does not match the certificate',
+  );
+  t.same(
+    await serverSide(t, wrongPg, { sslmode: 'verify-ca', ca_file: certs.caCert }),
+    { row: { ssl: true }, tls: false },
+    'verify-ca checks only the chain, so the same server is accepted',
+  );
 });
 
 t.test('server_tls against a Postgres without TLS', async (t) => {

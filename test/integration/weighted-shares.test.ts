@@ -19,7 +19,8 @@ const pgServer = await startTestPostgres(t);
 /** Backends per role in database app, as Postgres sees them. */
 async function backends(): Promise<Record<string, number>> {
   const rows = await pgServer.query(
-    `select usename, count(*)::int as n from pg_stat_activity where datname = 'app' and usename in ('alice', 'bob', 'carol') group by usename`);
+    `select usename, count(*)::int as n from pg_stat_activity where datname = 'app' and usename in ('alice', 'bob', 'carol') group by usename`,
+  );
   return Object.fromEntries(rows.map((r: { usename: string; n: number }) => [r.usename, r.n]));
 }
 
@@ -63,12 +64,14 @@ function sampleBusy(): { stop(): Promise<{ busy: Record<string, number>; samples
 
 /** `n` clients of a role running SQL back to back until stopped. */
 async function backlog(sluice: TestSluice, user: string, n: number): Promise<{ stop(): Promise<void> }> {
-  const conns = await Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client(sluice.options(user as 'alice'));
-    c.on('error', () => undefined);
-    await c.connect();
-    return c;
-  }));
+  const conns = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client(sluice.options(user as 'alice'));
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    }),
+  );
   let running = true;
   const loops = conns.map(async (c) => {
     while (running) await c.query(SQL);
@@ -96,7 +99,7 @@ t.test('1:2:4 over 20 slots: connections move to about 3 / 6 / 11 and busy backe
   // alice alone first: she takes every connection of the budget.
   const loads = [await backlog(sluice, 'alice', CLIENTS)];
   t.teardown(() => Promise.all(loads.map((l) => l.stop())));
-  for (const deadline = performance.now() + 10_000; (await backends()).alice !== SLOTS && performance.now() < deadline;) await sleep(50);
+  for (const deadline = performance.now() + 10_000; (await backends()).alice !== SLOTS && performance.now() < deadline; ) await sleep(50);
   t.equal((await backends()).alice, SLOTS, `alone, alice holds all ${SLOTS} connections`);
   loads.push(await backlog(sluice, 'bob', CLIENTS), await backlog(sluice, 'carol', CLIENTS));
   // Time to converge and to pay back alice's head start, then measure.
@@ -115,7 +118,10 @@ t.test('1:2:4 over 20 slots: connections move to about 3 / 6 / 11 and busy backe
   TENANTS.forEach((x) => {
     const share = busy[x.user]! / total;
     const entitled = x.weight / 7;
-    t.ok(Math.abs(share / entitled - 1) <= 0.1, `${x.user}: ${(100 * share).toFixed(1)}% of busy backends, entitled ${(100 * entitled).toFixed(1)}%`);
+    t.ok(
+      Math.abs(share / entitled - 1) <= 0.1,
+      `${x.user}: ${(100 * share).toFixed(1)}% of busy backends, entitled ${(100 * entitled).toFixed(1)}%`,
+    );
     const want = (SLOTS * x.weight) / 7;
     t.ok(Math.abs((counts[x.user] ?? 0) - want) <= 1, `${x.user}: ${counts[x.user] ?? 0} backends, entitled ${want}`);
   });

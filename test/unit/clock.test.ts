@@ -21,7 +21,16 @@ t.test('timers fire in due order, ties in the order they were set', async (t) =>
   clock.setTimer(at('late'), 100);
   t.equal(clock.pending, 5);
   clock.advance(30);
-  t.same(fired, [['a', 10], ['b1', 20], ['b2', 20], ['c', 30]], 'each runs with now() at its due time');
+  t.same(
+    fired,
+    [
+      ['a', 10],
+      ['b1', 20],
+      ['b2', 20],
+      ['c', 30],
+    ],
+    'each runs with now() at its due time',
+  );
   t.equal(clock.now(), 30);
   t.equal(clock.pending, 1, 'the late one waits');
   clock.advance(69);
@@ -58,7 +67,15 @@ t.test('timers set by timers fire in the same advance when due', async (t) => {
   }, 10);
   clock.setTimer(() => fired.push(['other', clock.now()]), 12);
   clock.advance(20);
-  t.same(fired, [['outer', 10], ['other', 12], ['inner', 15]], 'the inner timer is due at 15, within the advance');
+  t.same(
+    fired,
+    [
+      ['outer', 10],
+      ['other', 12],
+      ['inner', 15],
+    ],
+    'the inner timer is due at 15, within the advance',
+  );
   t.equal(clock.pending, 1, 'the one due at 60 waits');
   clock.advance(40);
   t.same(fired.at(-1), ['beyond', 60]);

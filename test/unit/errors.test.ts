@@ -34,7 +34,11 @@ t.test('poolerError builds a typed error with the registered fields', async (t) 
   t.equal(e.sqlstate, '3D000');
   t.ok(e.fatal);
   t.match(e.message, /"nope"/);
-  const w = poolerError('SLUICE_QUERY_WAIT_TIMEOUT', { tenant: 't', cls: 'default', waitedMs: 1234.4, pool: 'app/alice', reason: '' }, 'detail');
+  const w = poolerError(
+    'SLUICE_QUERY_WAIT_TIMEOUT',
+    { tenant: 't', cls: 'default', waitedMs: 1234.4, pool: 'app/alice', reason: '' },
+    'detail',
+  );
   t.equal(w.fatal, false);
   t.equal(w.detail, 'detail');
   t.match(w.message, /waited 1234 ms .* app\/alice/);

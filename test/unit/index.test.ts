@@ -10,7 +10,10 @@ t.test('package.json points at the public API', async (t) => {
 });
 
 t.test('a config read through the API starts a pooler that listens and closes', async (t) => {
-  const config = sluice.loadConfigText('listen_addr: 127.0.0.1\nlisten_port: 0\nauth_type: trust\ndatabases:\n  app: { host: 127.0.0.1, port: 1 }\n', '/');
+  const config = sluice.loadConfigText(
+    'listen_addr: 127.0.0.1\nlisten_port: 0\nauth_type: trust\ndatabases:\n  app: { host: 127.0.0.1, port: 1 }\n',
+    '/',
+  );
   t.equal(config.databases.get('app')?.port, 1);
   const pooler = new sluice.Pooler(config, { log: sluice.silentLogger() });
   const addr = await pooler.listen();

@@ -82,7 +82,13 @@ t.test('removing items while iterating', async (t) => {
     if (x.id % 2 === 0) move(x, other);
   }
   t.same(visited, [1, 2, 3, 4, 5, 6], 'every item is visited once even as the current one moves');
-  t.same([ids(l), ids(other)], [[1, 3, 5], [2, 4, 6]]);
+  t.same(
+    [ids(l), ids(other)],
+    [
+      [1, 3, 5],
+      [2, 4, 6],
+    ],
+  );
   for (const x of l) l.remove(x);
   t.same([ids(l), l.size], [[], 0], 'removing each current item empties the list');
 });

@@ -1,6 +1,5 @@
 // The console's command table: statement parsing, who may run what, and dispatch to SHOW and control handlers.
 import { poolerError } from '../../errors.js';
-import type { Logger } from '../../log.js';
 import { VERSION } from '../../version.js';
 import type { AdminHost } from '../admin-host.js';
 import type { CommandContext, ConsoleReply } from './console-reply.js';
@@ -54,9 +53,13 @@ const CONTROL: Record<string, Control> = {
 };
 
 const HELP_DETAIL = [
-  `SHOW HELP|${Object.keys(SHOW).map((k) => k.toUpperCase()).join('|')}`,
+  `SHOW HELP|${Object.keys(SHOW)
+    .map((k) => k.toUpperCase())
+    .join('|')}`,
   ...Object.values(CONTROL).map((c) => c.usage),
-].map((line) => `\t${line}`).join('\n');
+]
+  .map((line) => `\t${line}`)
+  .join('\n');
 
 /** Words, or double-quoted names ("My DB", with "" for a quote); a trailing semicolon is dropped. */
 export function parseStatement(text: string): Statement | null {

@@ -77,7 +77,11 @@ export class ConsoleSession implements FrameSink, ConsoleClient {
       ['is_superuser', this.ident.admin ? 'on' : 'off'],
     ];
     // The key cancels nothing: console commands cannot be cancelled, and no session has this key.
-    const out = [...params.map(([k, v]) => encode.parameterStatus(k, v)), encode.backendKeyData(this.ident.id, 0), encode.ReadyForQueryIdle];
+    const out = [
+      ...params.map(([k, v]) => encode.parameterStatus(k, v)),
+      encode.backendKeyData(this.ident.id, 0),
+      encode.ReadyForQueryIdle,
+    ];
     this.socket.write(Buffer.concat(out));
     if (rest) this.feed(rest);
   }
@@ -108,9 +112,11 @@ export class ConsoleSession implements FrameSink, ConsoleClient {
   }
 
   onFrameError(reason: 'length' | 'too_large', length: number): void {
-    this.fail(reason === 'too_large'
-      ? poolerError('SLUICE_PACKET_TOO_LARGE', { size: length, max: MAX_MESSAGE })
-      : poolerError('SLUICE_BAD_PACKET', { reason: `message length ${length} is below the minimum of 4` }));
+    this.fail(
+      reason === 'too_large'
+        ? poolerError('SLUICE_PACKET_TOO_LARGE', { size: length, max: MAX_MESSAGE })
+        : poolerError('SLUICE_BAD_PACKET', { reason: `message length ${length} is below the minimum of 4` }),
+    );
   }
 
   private enqueue(work: () => void | Promise<void>): void {

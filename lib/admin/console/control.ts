@@ -48,11 +48,15 @@ export function pause(ctx: CommandContext, args: string[]): ConsoleReply | Promi
   ctx.log.info({ client: ctx.clientId, user: ctx.user, db }, 'PAUSE command issued');
   const stillPaused = (): boolean => host.scheduler.isPaused(db ?? '*');
   const released = (): boolean => poolsOf(host, db).every((p) => p.used.size === 0);
-  return waitFor(ctx, () => !stillPaused() || released(), () => {
-    if (!stillPaused()) throw wrongState('PAUSE was interrupted by RESUME');
-    for (const p of poolsOf(host, db)) p.closeIdle('paused by the administrator');
-    return { tag: 'PAUSE' };
-  });
+  return waitFor(
+    ctx,
+    () => !stillPaused() || released(),
+    () => {
+      if (!stillPaused()) throw wrongState('PAUSE was interrupted by RESUME');
+      for (const p of poolsOf(host, db)) p.closeIdle('paused by the administrator');
+      return { tag: 'PAUSE' };
+    },
+  );
 }
 
 /** RESUME [db]: lets waiting and new transactions of a paused (or killed) database run again. */

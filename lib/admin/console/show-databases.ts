@@ -31,13 +31,24 @@ export function showDatabases(host: AdminHost): ResultSet {
   const rows: Cell[][] = [];
   for (const db of c.databases.values()) {
     rows.push([
-      db.name, db.host, db.port, db.dbname, db.user ?? null,
-      db.pool_size ?? c.default_pool_size, db.min_pool_size ?? c.min_pool_size, 0,
-      Math.round(c.server_lifetime / 1000), db.pool_mode ?? null, null,
+      db.name,
+      db.host,
+      db.port,
+      db.dbname,
+      db.user ?? null,
+      db.pool_size ?? c.default_pool_size,
+      db.min_pool_size ?? c.min_pool_size,
+      0,
+      Math.round(c.server_lifetime / 1000),
+      db.pool_mode ?? null,
+      null,
       // 0 means no limit, as in PgBouncer.
-      db.max_server_connections ?? c.max_server_connections ?? 0, servers.get(db.name) ?? 0,
-      0, clients.get(db.name) ?? 0,
-      host.scheduler.isPaused(db.name) ? 1 : 0, 0,
+      db.max_server_connections ?? c.max_server_connections ?? 0,
+      servers.get(db.name) ?? 0,
+      0,
+      clients.get(db.name) ?? 0,
+      host.scheduler.isPaused(db.name) ? 1 : 0,
+      0,
     ]);
   }
   return { columns: DATABASES_COLUMNS, rows };

@@ -62,9 +62,20 @@ export function showTenants(host: AdminHost): ResultSet {
   for (const [budget, snap] of budgets(host)) {
     for (const t of [...snap.tenants].sort((a, b) => a.tenant.localeCompare(b.tenant))) {
       rows.push([
-        budget, t.tenant, snap.mode, t.weight, t.reservation, t.limit, t.held, t.queued,
-        round(t.waitP99Ms), round(t.entitledShare), round(t.receivedShare), round(t.slotMs / 1000),
-        ...rejections(t.rejections), t.blocked,
+        budget,
+        t.tenant,
+        snap.mode,
+        t.weight,
+        t.reservation,
+        t.limit,
+        t.held,
+        t.queued,
+        round(t.waitP99Ms),
+        round(t.entitledShare),
+        round(t.receivedShare),
+        round(t.slotMs / 1000),
+        ...rejections(t.rejections),
+        t.blocked,
       ]);
     }
   }
@@ -77,9 +88,22 @@ export function showClasses(host: AdminHost): ResultSet {
     for (const t of [...snap.tenants].sort((a, b) => a.tenant.localeCompare(b.tenant))) {
       for (const c of [...t.classes].sort((a, b) => a.cls.localeCompare(b.cls))) {
         rows.push([
-          budget, t.tenant, c.cls, c.weight, c.limit, c.lane, c.elastic ? 1 : 0, c.held, c.queued,
-          round(c.waitP99Ms), round(c.entitledShare), round(c.receivedShare), round(c.slotMs / 1000), round(c.estimateMs),
-          ...rejections(c.rejections), c.atLimit ? 1 : 0,
+          budget,
+          t.tenant,
+          c.cls,
+          c.weight,
+          c.limit,
+          c.lane,
+          c.elastic ? 1 : 0,
+          c.held,
+          c.queued,
+          round(c.waitP99Ms),
+          round(c.entitledShare),
+          round(c.receivedShare),
+          round(c.slotMs / 1000),
+          round(c.estimateMs),
+          ...rejections(c.rejections),
+          c.atLimit ? 1 : 0,
         ]);
       }
     }

@@ -64,33 +64,80 @@ function clientRow(host: AdminHost, s: ClientSession): Cell[] {
   const waitUs = since === null ? 0 : Math.round(Math.max(0, now - since) * 1000);
   const { id, user, database, tenant } = s.ident;
   return [
-    'C', user, database, 'none', s.state, ...ends(s.socket),
-    wallTime(host, s.connectedAt), wallTime(host, s.lastActivity),
-    Math.floor(waitUs / 1_000_000), waitUs % 1_000_000, 0,
-    clientPtr(id), s.server ? serverPtr(s.server.id) : null, 0, tlsInfo(s.socket),
-    s.applicationName, host.preparedByClient?.(s) ?? 0, id,
-    tenant, s.state === 'idle' ? null : s.txClass, s.bufferedBytes,
+    'C',
+    user,
+    database,
+    'none',
+    s.state,
+    ...ends(s.socket),
+    wallTime(host, s.connectedAt),
+    wallTime(host, s.lastActivity),
+    Math.floor(waitUs / 1_000_000),
+    waitUs % 1_000_000,
+    0,
+    clientPtr(id),
+    s.server ? serverPtr(s.server.id) : null,
+    0,
+    tlsInfo(s.socket),
+    s.applicationName,
+    host.preparedByClient?.(s) ?? 0,
+    id,
+    tenant,
+    s.state === 'idle' ? null : s.txClass,
+    s.bufferedBytes,
   ];
 }
 
 function consoleRow(host: AdminHost, c: ConsoleClient): Cell[] {
   const { id, user, database } = c.ident;
   return [
-    'C', user, database, 'none', 'active', ...ends(c.socket),
-    wallTime(host, c.connectedAt), wallTime(host, c.lastActivity), 0, 0, 0,
-    clientPtr(id), null, 0, tlsInfo(c.socket), '', 0, id,
-    null, null, c.socket.writableLength,
+    'C',
+    user,
+    database,
+    'none',
+    'active',
+    ...ends(c.socket),
+    wallTime(host, c.connectedAt),
+    wallTime(host, c.lastActivity),
+    0,
+    0,
+    0,
+    clientPtr(id),
+    null,
+    0,
+    tlsInfo(c.socket),
+    '',
+    0,
+    id,
+    null,
+    null,
+    c.socket.writableLength,
   ];
 }
 
 function serverRow(host: AdminHost, pool: Pool, conn: ServerConnection, state: string, client: ClientSession | undefined): Cell[] {
   return [
-    'S', pool.settings.target.user, pool.database, 'none', state, ...ends(conn.socket),
+    'S',
+    pool.settings.target.user,
+    pool.database,
+    'none',
+    state,
+    ...ends(conn.socket),
     // close_needed: a reload replaced the pool, so the connection closes when it is handed back.
-    wallTime(host, conn.createdAt), wallTime(host, conn.lastUsedAt), 0, 0, pool.retired ? 1 : 0,
-    serverPtr(conn.id), client ? clientPtr(client.ident.id) : null, conn.pid, tlsInfo(conn.socket),
-    client?.applicationName ?? '', host.preparedOnServer?.(conn) ?? 0, conn.id,
-    client?.ident.tenant ?? null, host.pinned?.(conn) ? 1 : 0,
+    wallTime(host, conn.createdAt),
+    wallTime(host, conn.lastUsedAt),
+    0,
+    0,
+    pool.retired ? 1 : 0,
+    serverPtr(conn.id),
+    client ? clientPtr(client.ident.id) : null,
+    conn.pid,
+    tlsInfo(conn.socket),
+    client?.applicationName ?? '',
+    host.preparedOnServer?.(conn) ?? 0,
+    conn.id,
+    client?.ident.tenant ?? null,
+    host.pinned?.(conn) ? 1 : 0,
   ];
 }
 

@@ -23,7 +23,12 @@ interface HttpReply {
   headers?: Record<string, string>;
 }
 
-type Route = { methods: readonly string[]; write?: boolean; open?: boolean; run(req: http.IncomingMessage, param: string): Promise<HttpReply> | HttpReply };
+type Route = {
+  methods: readonly string[];
+  write?: boolean;
+  open?: boolean;
+  run(req: http.IncomingMessage, param: string): Promise<HttpReply> | HttpReply;
+};
 
 export class AdminHttpServer {
   private readonly server: http.Server;
@@ -35,7 +40,10 @@ export class AdminHttpServer {
     this.routes = [
       [/^\/healthz$/, { methods: ['GET'], open: true, run: () => json({ status: 'ok' }) }],
       [/^\/readyz$/, { methods: ['GET'], open: true, run: () => this.readyz() }],
-      [/^\/metrics$/, { methods: ['GET'], run: async () => ({ status: 200, body: await ctx.scrape(), contentType: ctx.metricsContentType }) }],
+      [
+        /^\/metrics$/,
+        { methods: ['GET'], run: async () => ({ status: 200, body: await ctx.scrape(), contentType: ctx.metricsContentType }) },
+      ],
       [/^\/tenants$/, { methods: ['GET'], run: () => json(listTenants(ctx)) }],
       [/^\/tenants\/([^/]+)$/, { methods: ['GET'], run: (_q, id) => json(getTenant(ctx, id)) }],
       [/^\/tenants\/([^/]+)$/, { methods: ['PUT'], write: true, run: async (q, id) => json(putTenant(ctx, id, await readJson(q))) }],
@@ -106,7 +114,10 @@ export class AdminHttpServer {
 
   private async readyz(): Promise<HttpReply> {
     const r = await this.ctx.readiness();
-    return { status: r.ready ? 200 : 503, body: { status: r.ready ? 'ready' : 'not_ready', listening: r.listening, databases: r.databases } };
+    return {
+      status: r.ready ? 200 : 503,
+      body: { status: r.ready ? 'ready' : 'not_ready', listening: r.listening, databases: r.databases },
+    };
   }
 }
 
@@ -142,7 +153,8 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 }
 
 function errorReply(thrown: unknown, ctx: AdminContext): HttpReply {
-  if (!(thrown instanceof HttpError)) ctx.log.error({ err: thrown instanceof Error ? thrown.message : String(thrown) }, 'admin API request failed');
+  if (!(thrown instanceof HttpError))
+    ctx.log.error({ err: thrown instanceof Error ? thrown.message : String(thrown) }, 'admin API request failed');
   const err = thrown instanceof HttpError ? thrown : httpError('SLUICE_HTTP_INTERNAL');
   const body = { error: { code: err.code, message: err.message, ...(err.problems ? { problems: err.problems } : {}) } };
   const headers: Record<string, string> = {};

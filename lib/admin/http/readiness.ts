@@ -44,6 +44,6 @@ export async function checkReadiness(input: ReadinessInput): Promise<ReadinessRe
     dbs.map((db) => (input.connected.has(db.name) ? Promise.resolve(REACHABLE) : probe(db.host, db.port, input.timeoutMs))),
   );
   const databases: Record<string, string> = {};
-  dbs.forEach((db, i) => (databases[db.name] = results[i]!));
+  for (const [i, db] of dbs.entries()) databases[db.name] = results[i]!;
   return { ready: input.listening && results.every((r) => r === REACHABLE), listening: input.listening, databases };
 }

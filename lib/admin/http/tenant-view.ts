@@ -68,10 +68,15 @@ export function indexSnapshots(snapshots: ReadonlyMap<string, SchedulerSnapshot>
   return out;
 }
 
-export function tenantJson(name: string, config: SluiceConfig, overrides: OverrideLookup, rows: Array<[string, TenantSnapshot]>): TenantJson {
+export function tenantJson(
+  name: string,
+  config: SluiceConfig,
+  overrides: OverrideLookup,
+  rows: Array<[string, TenantSnapshot]>,
+): TenantJson {
   const iso = config.scheduler;
   const listed = name === DEFAULT_TENANT || iso.tenants.has(name);
-  const settings = name === DEFAULT_TENANT ? iso.default_tenant : iso.tenants.get(name) ?? iso.default_tenant;
+  const settings = name === DEFAULT_TENANT ? iso.default_tenant : (iso.tenants.get(name) ?? iso.default_tenant);
   return {
     name,
     source: overrides.override(name) ? 'api' : listed ? 'file' : 'default',

@@ -68,7 +68,13 @@ export class AdaptiveLimit implements ElasticBudget {
     this.samples = new Reservoir(this.o.maxSamplesPerWindow);
     // Elastic work alone keeps a slot, so its own latency is always being measured.
     const floor = Math.max(1, this.o.min);
-    this.own = new ElasticGradient({ now: options.now, min: floor, max: Math.max(floor, this.o.max), initial: this.o.initial, inFlight: options.inFlight });
+    this.own = new ElasticGradient({
+      now: options.now,
+      min: floor,
+      max: Math.max(floor, this.o.max),
+      initial: this.o.initial,
+      inFlight: options.inFlight,
+    });
     this.windowStart = options.now();
     this.nextProbe = this.scheduleProbe(this.windowStart);
   }

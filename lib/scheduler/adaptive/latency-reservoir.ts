@@ -5,7 +5,10 @@ export class Reservoir {
   private seen = 0;
   private rng: number;
 
-  constructor(private readonly capacity: number, seed = 0x9e3779b9) {
+  constructor(
+    private readonly capacity: number,
+    seed = 0x9e3779b9,
+  ) {
     this.rng = seed;
   }
 

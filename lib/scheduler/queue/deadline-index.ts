@@ -2,8 +2,7 @@
 import { IndexedHeap } from './heap.js';
 import type { LeafNode, Ticket } from './queue-nodes.js';
 
-const byDeadline = <T>(a: Ticket<T>, b: Ticket<T>): boolean =>
-  a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+const byDeadline = <T>(a: Ticket<T>, b: Ticket<T>): boolean => a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
 
 const byHeadDeadline = <T>(a: LeafNode<T>, b: LeafNode<T>): boolean => byDeadline(a.head!, b.head!);
 

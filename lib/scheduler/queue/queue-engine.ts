@@ -1,27 +1,12 @@
 // The slot queue engine, in fair or fifo order: queueing, dispatch, slot-time charging, timeouts and accounting.
 import { DeadlineIndex } from './deadline-index.js';
 import { List, move } from '../../list.js';
-import {
-  assertValidPolicy,
-  classPolicyOf,
-  queueTimeoutOf,
-  resolveClassName,
-  usesHeadroomRule,
-  type SchedulerPolicy,
-} from './policy.js';
+import { assertValidPolicy, classPolicyOf, queueTimeoutOf, resolveClassName, usesHeadroomRule, type SchedulerPolicy } from './policy.js';
 import { ReadyIndex, type Choice } from './ready-index.js';
 import { owesSlot } from './hand-over.js';
 import { ELASTIC, Grant, Ticket, type LeafNode, type TenantNode } from './queue-nodes.js';
 import { buildSnapshot, SchedulerStats } from './queue-stats.js';
-import type {
-  Expired,
-  IdleReason,
-  RejectReason,
-  Rejection,
-  SchedulerOptions,
-  SchedulerSnapshot,
-  SlotQueue,
-} from './queue-types.js';
+import type { Expired, IdleReason, RejectReason, Rejection, SchedulerOptions, SchedulerSnapshot, SlotQueue } from './queue-types.js';
 import { TenantRegistry } from './tenant-registry.js';
 
 /** Every dispatch costs at least this much slot time, so zero-length holds cannot monopolize dispatch. */

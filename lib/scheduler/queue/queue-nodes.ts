@@ -2,7 +2,7 @@
 import { IndexedHeap } from './heap.js';
 import type { List, Listed } from '../../list.js';
 import type { ClassPolicy, TenantPolicy } from './policy.js';
-import { zeroCounts, type RejectionCounts } from './reject-reason.js';
+import { zeroCounts } from './reject-reason.js';
 import type { TokenBucket } from './token-bucket.js';
 import { WaitHistogram } from './wait-histogram.js';
 

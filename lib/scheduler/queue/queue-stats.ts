@@ -1,14 +1,7 @@
 // Observability for the slot queues: idle-slot accounting by reason, rejection counters and snapshot building.
 import type { TenantNode } from './queue-nodes.js';
 import { zeroCounts } from './reject-reason.js';
-import type {
-  ClassSnapshot,
-  IdleReason,
-  RejectReason,
-  RejectionCounts,
-  SchedulerSnapshot,
-  TenantSnapshot,
-} from './queue-types.js';
+import type { ClassSnapshot, IdleReason, RejectReason, RejectionCounts, SchedulerSnapshot, TenantSnapshot } from './queue-types.js';
 
 const zeroIdle = (): Record<IdleReason, number> => ({ limit: 0, rate: 0, headroom: 0, elastic: 0, connection: 0 });
 
@@ -106,23 +99,28 @@ export function buildSnapshot<T>(view: SnapshotView<T>, stats: SchedulerStats): 
 function classRows<T>(t: TenantNode<T>, tenantShare: number, view: SnapshotView<T>, shareOf: (r: number) => number): ClassSnapshot[] {
   const leaves = [...t.leaves.values()];
   const demand = Math.min(t.held + t.queued, t.policy.limit);
-  const split = maxMinShares(leaves.map((l) => ({ weight: l.policy.weight, reservation: 0, limit: l.policy.limit, demand: l.held + l.size })), demand);
-  return leaves.map((l, i): ClassSnapshot => ({
-    cls: l.name,
-    weight: l.policy.weight,
-    limit: l.policy.limit,
-    lane: l.policy.lane,
-    elastic: l.policy.elastic,
-    queued: l.size,
-    held: l.held,
-    slotMs: l.slotMs,
-    estimateMs: l.estimateMs,
-    atLimit: l.size > 0 && (l.held >= l.policy.limit || l.cap.full),
-    entitledShare: tenantShare * split[i]!,
-    receivedShare: shareOf(l.recent.valueAt(view.at, view.shareWindowMs)),
-    waitP99Ms: l.waits.quantile(0.99, view.at),
-    rejections: { ...l.rejections },
-  }));
+  const split = maxMinShares(
+    leaves.map((l) => ({ weight: l.policy.weight, reservation: 0, limit: l.policy.limit, demand: l.held + l.size })),
+    demand,
+  );
+  return leaves.map(
+    (l, i): ClassSnapshot => ({
+      cls: l.name,
+      weight: l.policy.weight,
+      limit: l.policy.limit,
+      lane: l.policy.lane,
+      elastic: l.policy.elastic,
+      queued: l.size,
+      held: l.held,
+      slotMs: l.slotMs,
+      estimateMs: l.estimateMs,
+      atLimit: l.size > 0 && (l.held >= l.policy.limit || l.cap.full),
+      entitledShare: tenantShare * split[i]!,
+      receivedShare: shareOf(l.recent.valueAt(view.at, view.shareWindowMs)),
+      waitP99Ms: l.waits.quantile(0.99, view.at),
+      rejections: { ...l.rejections },
+    }),
+  );
 }
 
 /** What one party asks of a slot budget: its weight, floor and ceiling, and how many slots it could use now. */
@@ -149,8 +147,7 @@ export function entitledShares<T>(tenants: readonly TenantNode<T>[], slots: numb
 export function maxMinShares(claims: readonly Claim[], slots: number): number[] {
   const demand = claims.map((c) => Math.min(c.demand, c.limit));
   const floor = claims.map((c, i) => Math.min(c.reservation, demand[i]!));
-  const alloc = (lambda: number): number[] =>
-    claims.map((c, i) => Math.min(demand[i]!, Math.max(floor[i]!, lambda * c.weight)));
+  const alloc = (lambda: number): number[] => claims.map((c, i) => Math.min(demand[i]!, Math.max(floor[i]!, lambda * c.weight)));
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   const total = sum(demand);
   if (total === 0) return claims.map(() => 0);

@@ -151,7 +151,7 @@ export class ReadyIndex<T> {
   /** pick(), parking leaves whose class cap filled up since their last sync (HTB-style lazy ceiling check). */
   pickRunnable(elasticOpen: boolean): Choice<T> | null {
     let p = this.pick(elasticOpen);
-    while (p && p.leaf.cap.full) {
+    while (p?.leaf.cap.full) {
       this.syncLeaf(p.leaf);
       p = this.pick(elasticOpen);
     }

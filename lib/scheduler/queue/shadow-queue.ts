@@ -2,14 +2,7 @@
 import { QueueEngine } from './queue-engine.js';
 import type { SchedulerPolicy } from './policy.js';
 import type { Grant, Ticket } from './queue-nodes.js';
-import {
-  isRejection,
-  type Expired,
-  type Rejection,
-  type SchedulerOptions,
-  type SchedulerSnapshot,
-  type SlotQueue,
-} from './queue-types.js';
+import { isRejection, type Expired, type Rejection, type SchedulerOptions, type SchedulerSnapshot, type SlotQueue } from './queue-types.js';
 
 /**
  * A mirror QueueEngine holds a twin of every item queued in the real FIFO. Whenever the FIFO hands out a

@@ -1,10 +1,5 @@
 // Tenant and leaf bookkeeping: creation, policy reload, the reservation deficit sum and idle-tenant GC.
-import {
-  classPolicyOf,
-  tenantPolicyOf,
-  type SchedulerPolicy,
-  type TenantPolicy,
-} from './policy.js';
+import { classPolicyOf, tenantPolicyOf, type SchedulerPolicy, type TenantPolicy } from './policy.js';
 import type { ReadyIndex } from './ready-index.js';
 import { categoryOf, LeafNode, TenantNode } from './queue-nodes.js';
 import { TokenBucket } from './token-bucket.js';
@@ -130,7 +125,7 @@ export class TenantRegistry<T> {
   private applyTenantPolicy(t: TenantNode<T>, policy: TenantPolicy, now: number): void {
     t.policy = policy;
     const rate = policy.rate;
-    const replaced = !rate || !t.bucket || !t.bucket.matches(rate.perSecond, rate.burst);
+    const replaced = !rate || !t.bucket?.matches(rate.perSecond, rate.burst);
     if (replaced) t.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, now) : null;
     // A reload that changes or drops the rate frees the tenant at once; the scheduler re-parks if needed.
     if (t.rateParked && (replaced || rate?.mode !== 'wait')) this.ready.unparkRate(t);

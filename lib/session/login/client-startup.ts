@@ -1,6 +1,6 @@
 // A client from accept to login: SSL/GSS negotiation, the startup packet, authentication, then hand-off to a session.
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { StartupCode, Frontend } from '../../protocol/codes.js';
 import { FrameScanner, interestTable, StartupReader, type FrameSink } from '../../protocol/framing.js';
@@ -127,7 +127,7 @@ export class ClientStartup implements FrameSink {
       // Before TLS and authentication, the costly parts: a locked-out address costs one map lookup.
       this.gated = true;
       const address = this.address;
-      const ms = address === null ? 0 : this.ctx.throttle?.refusedFor(address) ?? 0;
+      const ms = address === null ? 0 : (this.ctx.throttle?.refusedFor(address) ?? 0);
       if (ms > 0) {
         const err = poolerError('SLUICE_LOGIN_THROTTLED', { address: address as string, seconds: Math.ceil(ms / 1000) });
         return this.refuse(err, 'debug');

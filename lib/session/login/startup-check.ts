@@ -68,17 +68,19 @@ export class StartupChecker {
   }
 
   private onOwnConnection(target: ServerTarget, settings: ReadonlyMap<string, string>, finish: CheckDone): void {
-    this.login(target).then(
-      (login) => {
-        const conn = new ServerConnection(0, login, this.now(), () => undefined);
-        // set_config(…, true) in a statement of its own: nothing would stay, and the connection goes anyway.
-        checkSettings(conn, settings, (refusal) => {
-          conn.close('startup settings checked');
-          finish(refusal);
-        });
-      },
-      (err: Error) => finish({ sqlstate: null, message: err.message }),
-    ).catch((err: unknown) => finish({ sqlstate: null, message: err instanceof Error ? err.message : String(err) }));
+    this.login(target)
+      .then(
+        (login) => {
+          const conn = new ServerConnection(0, login, this.now(), () => undefined);
+          // set_config(…, true) in a statement of its own: nothing would stay, and the connection goes anyway.
+          checkSettings(conn, settings, (refusal) => {
+            conn.close('startup settings checked');
+            finish(refusal);
+          });
+        },
+        (err: Error) => finish({ sqlstate: null, message: err.message }),
+      )
+      .catch((err: unknown) => finish({ sqlstate: null, message: err instanceof Error ? err.message : String(err) }));
   }
 }
 

@@ -2,7 +2,13 @@
 import { Frontend, TxStatus } from '../../protocol/codes.js';
 import * as encode from '../../protocol/encode.js';
 import {
-  bindStatementStart, dropsAllStatements, FailingDescribe, nulAt, PORTAL_TARGET, STATEMENT_TARGET, withName,
+  bindStatementStart,
+  dropsAllStatements,
+  FailingDescribe,
+  nulAt,
+  PORTAL_TARGET,
+  STATEMENT_TARGET,
+  withName,
 } from '../../protocol/statement-frames.js';
 import { poolerError, type PoolerError } from '../../errors.js';
 import type { ServerConnection, ServerLink } from '../../pool/server-connection.js';

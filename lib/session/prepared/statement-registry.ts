@@ -31,7 +31,9 @@ export class StatementRegistry {
    * nameEnd the NUL after the client's name. Hashing happens once per client Parse, never per Bind.
    */
   acquire(buf: Buffer, start: number, end: number, nameEnd: number): SharedStatement {
-    const digest = createHash('sha256').update(buf.subarray(nameEnd + 1, end)).digest();
+    const digest = createHash('sha256')
+      .update(buf.subarray(nameEnd + 1, end))
+      .digest();
     const name = PREFIX + digest.toString('hex', 0, HASH_BYTES);
     let stmt = this.byName.get(name);
     if (!stmt) {

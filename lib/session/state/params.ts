@@ -26,7 +26,13 @@ export interface ServerParamState {
  * follow from the server or from who the session is, so they are never a client's own value to carry.
  */
 const NOT_SETTABLE: ReadonlySet<string> = new Set([
-  'server_version', 'server_encoding', 'integer_datetimes', 'in_hot_standby', 'is_superuser', 'session_authorization', 'role',
+  'server_version',
+  'server_encoding',
+  'integer_datetimes',
+  'in_hot_standby',
+  'is_superuser',
+  'session_authorization',
+  'role',
 ]);
 
 /** set_config calls per SELECT, below Postgres' limit of 1664 target columns. */
@@ -142,7 +148,7 @@ export class ClientParams {
   /** ParameterStatus values this client should be told at login: the pool's, with its own choices on top. */
   welcome(poolParams: ReadonlyMap<string, string> | null): Map<string, string> {
     const out = new Map(poolParams ?? []);
-    for (const [k, v] of out) {
+    for (const [k, _v] of out) {
       const mine = this.wanted.get(k.toLowerCase());
       if (mine !== undefined) out.set(k, mine);
     }

@@ -51,7 +51,15 @@ interface Found {
   tempSchema: boolean;
 }
 
-const NONE: Classified = Object.freeze({ effects: [], listenOps: [], onlyListen: false, carried: false, customs: [], resets: false, tempSchema: false }) as Classified;
+const NONE: Classified = Object.freeze({
+  effects: [],
+  listenOps: [],
+  onlyListen: false,
+  carried: false,
+  customs: [],
+  resets: false,
+  tempSchema: false,
+}) as Classified;
 const RESET_KINDS = new Set(['VAR_RESET', 'VAR_RESET_ALL', 'VAR_SET_DEFAULT']);
 /** Settings that change who the session is: carrying them would hand one client's privileges to its next connections unchecked. */
 const IDENTITY_SETTINGS: Record<string, string> = {
@@ -134,7 +142,8 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
     case 'CreateSeqStmt':
       return tempEffect(node.sequence, undefined, 'SEQUENCE', found);
     case 'CreateFunctionStmt':
-      if (nameParts(node.funcname)[0] === 'pg_temp') out.push({ kind: 'temp', statement: `CREATE FUNCTION ${nameParts(node.funcname).join('.')}` });
+      if (nameParts(node.funcname)[0] === 'pg_temp')
+        out.push({ kind: 'temp', statement: `CREATE FUNCTION ${nameParts(node.funcname).join('.')}` });
       return;
     case 'DeclareCursorStmt':
       if ((node.options ?? 0) & CURSOR_OPT_HOLD) out.push({ kind: 'cursor', statement: `DECLARE ${node.portalname} CURSOR WITH HOLD` });
@@ -183,7 +192,11 @@ function tempEffect(rel: Record<string, any> | undefined, onCommit: string | und
 
 /** How a statement type names what it creates, in the log line. */
 const TEMP_OBJECT_WORDS: Record<string, string> = {
-  CreateStatsStmt: 'STATISTICS', CompositeTypeStmt: 'TYPE', CreateEnumStmt: 'TYPE', CreateRangeStmt: 'TYPE', CreateDomainStmt: 'DOMAIN',
+  CreateStatsStmt: 'STATISTICS',
+  CompositeTypeStmt: 'TYPE',
+  CreateEnumStmt: 'TYPE',
+  CreateRangeStmt: 'TYPE',
+  CreateDomainStmt: 'DOMAIN',
 };
 
 /** Any other object created in pg_temp (statistics, types, domains, operators, aggregates): it lives as long as the session. */
@@ -225,7 +238,8 @@ function callEffect(call: Record<string, any>, found: Found): void {
   if (param !== undefined && IDENTITY_SETTINGS[param] === undefined) return carry(param, found);
   // Whatever it sets, its value is read back after the transaction: only a custom one is out of sight.
   found.carried = true;
-  const uncarried = param === undefined ? 'the setting it changes is not named in the statement' : 'it changes the role the session runs as';
+  const uncarried =
+    param === undefined ? 'the setting it changes is not named in the statement' : 'it changes the role the session runs as';
   out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param, uncarried });
 }
 

@@ -57,7 +57,8 @@ const MAX_WARNED = 100;
 /** Why a connection that ran a statement the guard could not read is closed (see unscanned). */
 const UNSCANNED = 'a statement too large to scan for session state ran on it';
 /** Why a connection where a setting that cannot follow its client was set is closed (see closeUncarried). */
-const UNCARRIED = 'a client set a setting that cannot follow it to another server connection (SET ROLE, or set_config of an unnamed setting)';
+const UNCARRIED =
+  'a client set a setting that cannot follow it to another server connection (SET ROLE, or set_config of an unnamed setting)';
 /** Why a connection is closed when its client is unpinned with an emptied temp schema left on it. */
 const TEMP_SCHEMA_LEFT = 'a client used temp objects on it: the backend keeps its temp schema';
 /** Why a connection holding session state a client left under allow is closed when that client leaves. */
@@ -208,8 +209,10 @@ export class StateGuard implements NotifySubscriber {
     const fresh = effects.filter((e) => e.uncarried === undefined && !this.warned.has(e.statement));
     if (fresh.length > 0 && this.warned.size < MAX_WARNED) {
       for (const e of fresh) this.warned.add(e.statement);
-      this.ctx.log.warn({ client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, statements: fresh.map((e) => e.statement) },
-        'session state in transaction pooling stays on the server connection, where later clients may see it (session_state: allow)');
+      this.ctx.log.warn(
+        { client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, statements: fresh.map((e) => e.statement) },
+        'session state in transaction pooling stays on the server connection, where later clients may see it (session_state: allow)',
+      );
     }
     return PASS;
   }
@@ -231,8 +234,10 @@ export class StateGuard implements NotifySubscriber {
     const fresh = effects.filter((e) => !this.warned.has(e.statement));
     if (fresh.length === 0 || this.warned.size >= MAX_WARNED) return;
     const { id, user, database } = this.host.ident;
-    this.ctx.log.warn({ client: id, user, db: database, statements: fresh.map((e) => e.statement), why: fresh.map((e) => e.uncarried) },
-      'a setting that cannot follow its client: its server connection is closed after the transaction, and the next transaction runs without it (session_state: allow)');
+    this.ctx.log.warn(
+      { client: id, user, db: database, statements: fresh.map((e) => e.statement), why: fresh.map((e) => e.uncarried) },
+      'a setting that cannot follow its client: its server connection is closed after the transaction, and the next transaction runs without it (session_state: allow)',
+    );
   }
 
   /**
@@ -243,7 +248,10 @@ export class StateGuard implements NotifySubscriber {
   private reject(type: number, buf: Buffer, start: number, statement: string): GuardVerdict {
     const err = poolerError('SLUICE_SESSION_STATE_REJECTED', { statement });
     const { host } = this;
-    this.ctx.log.info({ client: host.ident.id, user: host.ident.user, db: host.ident.database, statement }, 'session-state statement rejected');
+    this.ctx.log.info(
+      { client: host.ident.id, user: host.ident.user, db: host.ident.database, statement },
+      'session-state statement rejected',
+    );
     const server = host.server;
     if (!host.quiet) return type === Frontend.Query ? rejectionQuery(err) : rejectionParse(statementName(buf, start), err);
     if (server && server.status === TxStatus.Failed) return PASS; // Postgres refuses it itself (25P02).
@@ -301,7 +309,8 @@ export class StateGuard implements NotifySubscriber {
     if (this.inbox.length === 0 && this.deliverable()) return this.host.toClient(frame);
     if (this.inbox.length >= MAX_INBOX) {
       this.inbox.shift();
-      if (this.dropped++ === 0) this.ctx.log.warn({ client: this.host.ident.id, max: MAX_INBOX }, 'client does not idle: dropping its oldest queued notifications');
+      if (this.dropped++ === 0)
+        this.ctx.log.warn({ client: this.host.ident.id, max: MAX_INBOX }, 'client does not idle: dropping its oldest queued notifications');
     }
     this.inbox.push(frame);
   }
@@ -348,7 +357,10 @@ export class StateGuard implements NotifySubscriber {
       return this.channels.adopt(conn, (error) => {
         if (conn.closed) return this.unhold();
         if (error !== null) {
-          this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'could not move LISTEN to the notify hub; checking the connection for state');
+          this.ctx.log.warn(
+            { client: this.host.ident.id, err: error },
+            'could not move LISTEN to the notify hub; checking the connection for state',
+          );
           this.probeAfter = true;
         }
         this.settle(conn, pool);
@@ -361,7 +373,8 @@ export class StateGuard implements NotifySubscriber {
     this.probeAfter = false;
     probeSessionState(conn, this.scope(pool), (remaining, error, tempSchema) => {
       if (conn.closed) return this.unhold();
-      if (error !== null) this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'session state check failed; keeping the client pinned');
+      if (error !== null)
+        this.ctx.log.warn({ client: this.host.ident.id, err: error }, 'session state check failed; keeping the client pinned');
       if (error !== null || (remaining as string[]).length > 0) this.pin(conn, pool, remaining ?? []);
       else {
         // Its temp objects are gone, but the backend keeps their schema: the client moves on, the backend closes.
@@ -398,8 +411,10 @@ export class StateGuard implements NotifySubscriber {
     if (this.pinned?.conn === conn) return;
     this.pinned = { conn, pool };
     pool.pin(conn);
-    this.ctx.log.info({ client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, pool: pool.name, state: remaining },
-      'client pinned to its server connection (session_state: pin)');
+    this.ctx.log.info(
+      { client: this.host.ident.id, user: this.host.ident.user, db: this.host.ident.database, pool: pool.name, state: remaining },
+      'client pinned to its server connection (session_state: pin)',
+    );
   }
 
   private unpin(): void {
@@ -447,7 +462,8 @@ export class StateGuard implements NotifySubscriber {
     conn.applied.clear();
     probeSessionState(conn, this.scope(pool), (remaining, error) => {
       if (conn.closed) return;
-      if (error !== null || (remaining as string[]).length > 0) return conn.close(`session state left after server_reset_query: ${error ?? remaining?.join('; ')}`);
+      if (error !== null || (remaining as string[]).length > 0)
+        return conn.close(`session state left after server_reset_query: ${error ?? remaining?.join('; ')}`);
       // What the reset cannot undo (a temp schema, random()'s seed) is handled as in session mode.
       finishReset(conn, (leftover) => (leftover !== null ? conn.close(leftover) : pool.release(conn)));
     });

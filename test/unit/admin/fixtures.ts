@@ -16,7 +16,12 @@ export function testConfig(raw: Record<string, unknown> = {}): SluiceConfig {
 
 export function fakeHost(config: SluiceConfig = testConfig(), over: Partial<AdminHost> = {}): AdminHost {
   const clock = new FakeClock(1000);
-  const scheduler = new Scheduler(clock, { loginRetryMs: 500, policyFor: () => { throw new Error('no pools in this test'); } });
+  const scheduler = new Scheduler(clock, {
+    loginRetryMs: 500,
+    policyFor: () => {
+      throw new Error('no pools in this test');
+    },
+  });
   return {
     clock,
     scheduler,

@@ -71,7 +71,12 @@ t.test('SCRAM with a scram secret: SASL, SASLContinue, then ok with the final fr
   t.doesNotThrow(() => client.serverFinal(final.data), 'the client accepts the server signature');
   t.ok(done.scramKeys, 'keys for logging in to Postgres as this user');
   t.same(done.scramKeys?.serverKey, scramSecret.serverKey);
-  t.same(createHash('sha256').update(done.scramKeys?.clientKey as Buffer).digest(), scramSecret.storedKey);
+  t.same(
+    createHash('sha256')
+      .update(done.scramKeys?.clientKey as Buffer)
+      .digest(),
+    scramSecret.storedKey,
+  );
 });
 
 t.test('SCRAM with a plain secret succeeds without passthrough keys', async (t) => {
@@ -93,23 +98,29 @@ t.test('SCRAM wrong password and unknown user fail the same way', async (t) => {
 
 t.test('md5 with plain and md5 secrets', async (t) => {
   for (const kind of ['plain', 'md5'] as const) {
-    for (const [password, ok] of [[PASSWORD, true], ['wrong', false]] as const) {
+    for (const [password, ok] of [
+      [PASSWORD, true],
+      ['wrong', false],
+    ] as const) {
       const a = auth({ authType: 'md5', secret: SECRETS[kind] });
       t.equal(a.method, 'md5');
       const req = sent(a.start()) as { name: string; salt: Buffer };
       t.equal(req.name, 'authenticationMD5Password');
-      const step = feed(a, passwordFrame(md5ClientResponse(USER, password, req.salt) + '\0'));
+      const step = feed(a, passwordFrame(`${md5ClientResponse(USER, password, req.salt)}\0`));
       if (ok) t.same(step, { kind: 'ok' }, `${kind} secret, right password`);
       else t.same(failure(step), AUTH_FAILED, `${kind} secret, wrong password`);
     }
   }
   const a = auth({ authType: 'md5', secret: SECRETS.md5 });
   const req = sent(a.start()) as { salt: Buffer };
-  t.same(feed(a, passwordFrame(md5ClientResponse(USER, md5Secret(USER, PASSWORD), req.salt) + '\0')), { kind: 'ok' },
-    'a client holding the stored md5 secret logs in (as PgBouncer allows)');
+  t.same(
+    feed(a, passwordFrame(`${md5ClientResponse(USER, md5Secret(USER, PASSWORD), req.salt)}\0`)),
+    { kind: 'ok' },
+    'a client holding the stored md5 secret logs in (as PgBouncer allows)',
+  );
   const unknown = auth({ authType: 'md5', user: 'mallory', secret: undefined });
   const salt = (sent(unknown.start()) as { salt: Buffer }).salt;
-  const guess = passwordFrame(md5ClientResponse('mallory', PASSWORD, salt) + '\0');
+  const guess = passwordFrame(`${md5ClientResponse('mallory', PASSWORD, salt)}\0`);
   t.same(failure(feed(unknown, guess)), AUTH_FAILED, 'unknown user');
 });
 
@@ -140,14 +151,14 @@ t.test('cleartext checks the password against every kind of secret', async (t) =
   for (const kind of ['plain', 'md5', 'scram'] as const) {
     const right = auth({ authType: 'plain', tls: true, secret: SECRETS[kind] });
     right.start();
-    t.same(feed(right, passwordFrame(PASSWORD + '\0')), { kind: 'ok' }, `${kind} secret, right password`);
+    t.same(feed(right, passwordFrame(`${PASSWORD}\0`)), { kind: 'ok' }, `${kind} secret, right password`);
     const wrong = auth({ authType: 'plain', tls: true, secret: SECRETS[kind] });
     wrong.start();
     t.same(failure(feed(wrong, passwordFrame('nope\0'))), AUTH_FAILED, `${kind} secret, wrong password`);
   }
   const unknown = auth({ authType: 'plain', tls: true, secret: undefined });
   unknown.start();
-  t.same(failure(feed(unknown, passwordFrame(PASSWORD + '\0'))), AUTH_FAILED, 'unknown user');
+  t.same(failure(feed(unknown, passwordFrame(`${PASSWORD}\0`))), AUTH_FAILED, 'unknown user');
 });
 
 t.test('trust is ok at once', async (t) => {

@@ -8,10 +8,15 @@ function setup(over: Partial<ThrottleSettings> = {}, capacity?: number) {
   let settings: ThrottleSettings = { auth_failure_limit: 3, auth_failure_window: 60_000, auth_failure_lockout: 30_000, ...over };
   const locked: Array<[string, number, number]> = [];
   const refused: string[] = [];
-  const throttle = new LoginThrottle(clock, () => settings, {
-    locked: (a, n, ms) => void locked.push([a, n, ms]),
-    refused: (a) => void refused.push(a),
-  }, capacity);
+  const throttle = new LoginThrottle(
+    clock,
+    () => settings,
+    {
+      locked: (a, n, ms) => void locked.push([a, n, ms]),
+      refused: (a) => void refused.push(a),
+    },
+    capacity,
+  );
   const fail = (address: string, n: number) => {
     for (let i = 0; i < n; i++) throttle.failed(address);
   };

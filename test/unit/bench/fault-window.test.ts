@@ -8,9 +8,20 @@ const ack = (writer: number, seq: number, sentAt: number, ackAt: number): Ack =>
 
 // Two writers, in the order the acks came; the fault takes effect at 100. Writer 0 commits on; writer 1 stalls from 90 to 400.
 const acks: Ack[] = [
-  ack(0, 1, 80, 85), ack(1, 1, 85, 90), ack(0, 2, 95, 105), ack(0, 3, 110, 120), ack(0, 4, 240, 250), ack(0, 5, 370, 380), ack(1, 2, 95, 400), ack(1, 3, 401, 410),
+  ack(0, 1, 80, 85),
+  ack(1, 1, 85, 90),
+  ack(0, 2, 95, 105),
+  ack(0, 3, 110, 120),
+  ack(0, 4, 240, 250),
+  ack(0, 5, 370, 380),
+  ack(1, 2, 95, 400),
+  ack(1, 3, 401, 410),
 ];
-const errors: ClientError[] = [{ writer: 1, at: 150, what: '57P01 terminating' }, { writer: 1, at: 151, what: '57P01 terminating' }, { writer: 0, at: 50, what: 'before' }];
+const errors: ClientError[] = [
+  { writer: 1, at: 150, what: '57P01 terminating' },
+  { writer: 1, at: 151, what: '57P01 terminating' },
+  { writer: 0, at: 50, what: 'before' },
+];
 const window = { from: 100, effectAt: 100, to: 450, writers: 2 };
 
 t.test('commits in the window, and those missing from the table', async (t) => {

@@ -7,7 +7,14 @@ import { planSession } from '../../../bench/fuzz/session-plan.js';
 import { drawSplit } from '../../../bench/fuzz/wire-socket.js';
 
 t.test('the same seed and stream give the same draws; another stream gives others', async (t) => {
-  const draws = (seed: number, stream: number) => Array.from({ length: 20 }, ((rng) => () => rng.next())(new Prng(seed, stream)));
+  const draws = (seed: number, stream: number) =>
+    Array.from(
+      { length: 20 },
+      (
+        (rng) => () =>
+          rng.next()
+      )(new Prng(seed, stream)),
+    );
   t.same(draws(7, 3), draws(7, 3));
   t.not(JSON.stringify(draws(7, 3)), JSON.stringify(draws(7, 4)));
   t.not(JSON.stringify(draws(7, 3)), JSON.stringify(draws(8, 3)));
@@ -17,7 +24,11 @@ t.test('draws stay in their ranges', async (t) => {
   const rng = new Prng(1);
   const ints = Array.from({ length: 1000 }, () => rng.between(3, 5));
   t.same([...new Set(ints)].sort(), [3, 4, 5], 'between covers both ends and nothing else');
-  t.equal(Array.from({ length: 100 }, () => rng.weighted({ a: 1, b: 0 })).filter((k) => k === 'b').length, 0, 'a weight of 0 is never drawn');
+  t.equal(
+    Array.from({ length: 100 }, () => rng.weighted({ a: 1, b: 0 })).filter((k) => k === 'b').length,
+    0,
+    'a weight of 0 is never drawn',
+  );
 });
 
 t.test('a split cuts strictly inside the bytes, in order, with a pause after each piece', async (t) => {
@@ -37,7 +48,11 @@ t.test('every mutation gives bytes, and the framing-breaking ones say so', async
   for (const kind of MUTATIONS) {
     const m = mutate(rng, kind, 'tok:1');
     t.ok(m.bytes.length > 0, `${kind}: some bytes`);
-    t.equal(m.terminal, ['length-short', 'length-long', 'length-huge', 'length-negative', 'truncated', 'garbage'].includes(kind), `${kind}: terminal or not`);
+    t.equal(
+      m.terminal,
+      ['length-short', 'length-long', 'length-huge', 'length-negative', 'truncated', 'garbage'].includes(kind),
+      `${kind}: terminal or not`,
+    );
   }
 });
 
@@ -54,7 +69,8 @@ t.test('across many sessions every kind of step occurs, and a closed socket is t
     const plan = planSession(new Prng(9, i), i);
     plan.steps.forEach((s, k) => {
       kinds.add(s.kind);
-      if ((s.kind === 'destroy' || s.kind === 'halfClose') && k !== plan.steps.length - 1) t.fail(`session ${i}: step ${k} closes the socket before the end`);
+      if ((s.kind === 'destroy' || s.kind === 'halfClose') && k !== plan.steps.length - 1)
+        t.fail(`session ${i}: step ${k} closes the socket before the end`);
     });
   }
   t.same([...kinds].sort(), ['await', 'cancel', 'destroy', 'halfClose', 'send']);

@@ -10,9 +10,29 @@ t.test('a metric value from Prometheus text, with or without labels', async (t) 
 });
 
 t.test('the slope is per minute, zero when flat, null with too few points', async (t) => {
-  t.equal(slopePerMinute([{ t: 0, v: 10 }, { t: 30, v: 11 }, { t: 60, v: 12 }]), 2);
-  t.equal(slopePerMinute([{ t: 0, v: 5 }, { t: 10, v: 5 }, { t: 20, v: 5 }]), 0);
-  t.equal(slopePerMinute([{ t: 0, v: 5 }, { t: 10, v: 6 }]), null);
+  t.equal(
+    slopePerMinute([
+      { t: 0, v: 10 },
+      { t: 30, v: 11 },
+      { t: 60, v: 12 },
+    ]),
+    2,
+  );
+  t.equal(
+    slopePerMinute([
+      { t: 0, v: 5 },
+      { t: 10, v: 5 },
+      { t: 20, v: 5 },
+    ]),
+    0,
+  );
+  t.equal(
+    slopePerMinute([
+      { t: 0, v: 5 },
+      { t: 10, v: 6 },
+    ]),
+    null,
+  );
 });
 
 t.test('the plot spans the lowest to the highest bar', async (t) => {

@@ -40,12 +40,20 @@ t.test('the token comes from a file (relative to the config) or a variable, trim
 t.test('token problems are named, never with the token', async (t) => {
   t.same(problems({ admin_http: { token_file: 'a', token_env: 'B' } }), ['admin_http: set token_file or token_env, not both']);
   t.same(problems({ admin_http: { token_file: 't' } }, { readFile: () => '  \n' }), ['admin_http.token_file: /etc/sluice/t is empty']);
-  t.same(problems({ admin_http: { token_file: 't' } }, {
-    readFile: () => {
-      throw Object.assign(new Error('nope'), { code: 'ENOENT' });
-    },
-  }), ['admin_http.token_file: cannot read /etc/sluice/t (ENOENT)']);
-  t.same(problems({ admin_http: { token_env: 'NOPE' } }, { env: {} }), ['admin_http.token_env: environment variable NOPE is not set or empty']);
+  t.same(
+    problems(
+      { admin_http: { token_file: 't' } },
+      {
+        readFile: () => {
+          throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+        },
+      },
+    ),
+    ['admin_http.token_file: cannot read /etc/sluice/t (ENOENT)'],
+  );
+  t.same(problems({ admin_http: { token_env: 'NOPE' } }, { env: {} }), [
+    'admin_http.token_env: environment variable NOPE is not set or empty',
+  ]);
   t.same(problems({ admin_http: { port: 70000, token: 'inline' }, metrics: { max_tenants: 0 } }).sort(), [
     'admin_http.port: expected integer 0-65535, got 70000',
     'admin_http.token: unknown setting',

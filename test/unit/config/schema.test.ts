@@ -52,21 +52,41 @@ t.test('durations are seconds in YAML and milliseconds in the snapshot', async (
 });
 
 t.test('every setting given explicitly is carried into the snapshot', async (t) => {
-  const config = parse({
-    listen_addr: '0.0.0.0', listen_port: 0, auth_type: 'md5', auth_file: 'users.txt',
-    admin_users: ['alice'], stats_users: ['alice'], pool_mode: 'session', default_pool_size: 5,
-    min_pool_size: 1, max_client_conn: 10, server_reset_query: '', max_packet_size: 1024, max_prepared_statements: 0,
-    server_tls: { sslmode: 'verify-full', ca_file: 'ca.pem' },
-    databases: { app: { host: 'db', port: 6543, dbname: 'real', user: 'svc', pool_mode: 'transaction', pool_size: 3, min_pool_size: 2 } },
-    users: { alice: { pool_mode: 'transaction', pool_size: 2 } },
-  }, { readFile: () => '"alice" "pw"' });
+  const config = parse(
+    {
+      listen_addr: '0.0.0.0',
+      listen_port: 0,
+      auth_type: 'md5',
+      auth_file: 'users.txt',
+      admin_users: ['alice'],
+      stats_users: ['alice'],
+      pool_mode: 'session',
+      default_pool_size: 5,
+      min_pool_size: 1,
+      max_client_conn: 10,
+      server_reset_query: '',
+      max_packet_size: 1024,
+      max_prepared_statements: 0,
+      server_tls: { sslmode: 'verify-full', ca_file: 'ca.pem' },
+      databases: { app: { host: 'db', port: 6543, dbname: 'real', user: 'svc', pool_mode: 'transaction', pool_size: 3, min_pool_size: 2 } },
+      users: { alice: { pool_mode: 'transaction', pool_size: 2 } },
+    },
+    { readFile: () => '"alice" "pw"' },
+  );
   t.equal(config.listen_addr, '0.0.0.0');
   t.equal(config.listen_port, 0, 'port 0 asks the OS for a free port');
   t.equal(config.auth_file, '/etc/sluice/users.txt', 'resolved against baseDir');
   t.same(config.server_tls, { sslmode: 'verify-full', ca_file: '/etc/sluice/ca.pem' });
   t.equal(config.server_reset_query, '', 'an empty reset query is allowed');
   t.same(config.databases.get('app'), {
-    name: 'app', host: 'db', port: 6543, dbname: 'real', user: 'svc', pool_mode: 'transaction', pool_size: 3, min_pool_size: 2,
+    name: 'app',
+    host: 'db',
+    port: 6543,
+    dbname: 'real',
+    user: 'svc',
+    pool_mode: 'transaction',
+    pool_size: 3,
+    min_pool_size: 2,
   });
   t.same(config.users.get('alice'), { name: 'alice', pool_mode: 'transaction', pool_size: 2 });
   t.same([config.pool_mode, config.default_pool_size, config.min_pool_size, config.max_client_conn], ['session', 5, 1, 10]);
@@ -74,10 +94,10 @@ t.test('every setting given explicitly is carried into the snapshot', async (t) 
 });
 
 t.test('the error messages of the examples, exactly', async (t) => {
-  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', port: 'abc' } } }),
-    ['databases.app.port: expected integer 1-65535, got "abc"']);
-  t.same(problemsOf({ ...TRUST_APP, auth_type: 'sha1' }),
-    ['auth_type: expected one of scram-sha-256, md5, plain, trust, got "sha1"']);
+  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', port: 'abc' } } }), [
+    'databases.app.port: expected integer 1-65535, got "abc"',
+  ]);
+  t.same(problemsOf({ ...TRUST_APP, auth_type: 'sha1' }), ['auth_type: expected one of scram-sha-256, md5, plain, trust, got "sha1"']);
   t.same(problemsOf({ ...TRUST_APP, lisen_port: 6432 }), ['lisen_port: unknown setting']);
   t.same(problemsOf({ ...TRUST_APP, databases: { app: { port: 5432 } } }), ['databases.app.host: required']);
 });
@@ -97,7 +117,10 @@ t.test('messages for each kind of value', async (t) => {
     [{ listen_addr: null }, 'listen_addr: expected a non-empty string, got an empty value'],
     [{ admin_users: 'admin' }, 'admin_users: expected a list of user names, got "admin"'],
     [{ admin_users: ['ok', 7] }, 'admin_users[1]: expected a non-empty string, got 7'],
-    [{ server_tls: { sslmode: 'allow' } }, 'server_tls.sslmode: expected one of disable, prefer, require, verify-ca, verify-full, got "allow"'],
+    [
+      { server_tls: { sslmode: 'allow' } },
+      'server_tls.sslmode: expected one of disable, prefer, require, verify-ca, verify-full, got "allow"',
+    ],
     [{ client_tls: { cert_file: 'c.pem' } }, 'client_tls.key_file: required'],
     [{ databases: { app: 'db.example' } }, 'databases.app: expected a mapping, got "db.example"'],
     [{ databases: { app: { host: 'h', hots: 'h' } } }, 'databases.app.hots: unknown setting'],
@@ -115,7 +138,11 @@ t.test('messages for each kind of value', async (t) => {
 });
 
 t.test('a badly typed password is described by its type only, never its value', async (t) => {
-  const problems = problemsOf({ ...TRUST_APP, users: { alice: { password: 77311234 } }, databases: { app: { host: 'h', password: false } } });
+  const problems = problemsOf({
+    ...TRUST_APP,
+    users: { alice: { password: 77311234 } },
+    databases: { app: { host: 'h', password: false } },
+  });
   t.same(problems, [
     'databases.app.password: expected a string (quote it in YAML), got a boolean',
     'users.alice.password: expected a string (quote it in YAML), got a number',
@@ -124,10 +151,14 @@ t.test('a badly typed password is described by its type only, never its value', 
 });
 
 t.test('all problems are reported at once, one line each', async (t) => {
-  const err = t.throws(() => parse({
-    lisen_port: 1, auth_type: 'sha1', max_client_conn: 'many',
-    databases: { app: { port: 99999 }, reports: { host: 'h', pool_mode: 'statement' } },
-  })) as ConfigError;
+  const err = t.throws(() =>
+    parse({
+      lisen_port: 1,
+      auth_type: 'sha1',
+      max_client_conn: 'many',
+      databases: { app: { port: 99999 }, reports: { host: 'h', pool_mode: 'statement' } },
+    }),
+  ) as ConfigError;
   t.ok(err instanceof ConfigError);
   t.same([...err.problems].sort(), [
     'auth_type: expected one of scram-sha-256, md5, plain, trust, got "sha1"',
@@ -155,8 +186,9 @@ t.test('failed-login throttling: defaults, seconds in YAML, and a window is need
   t.same([defaults.auth_failure_limit, defaults.auth_failure_window, defaults.auth_failure_lockout], [50, 60_000, 30_000]);
   const set = parse({ ...TRUST_APP, auth_failure_limit: 5, auth_failure_window: 0.5, auth_failure_lockout: 120 });
   t.same([set.auth_failure_limit, set.auth_failure_window, set.auth_failure_lockout], [5, 500, 120_000]);
-  t.same(problemsOf({ ...TRUST_APP, auth_failure_window: 0 }),
-    ['auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)']);
+  t.same(problemsOf({ ...TRUST_APP, auth_failure_window: 0 }), [
+    'auth_failure_window: expected seconds > 0 while auth_failure_limit is on (set auth_failure_limit: 0 to turn throttling off)',
+  ]);
   t.equal(parse({ ...TRUST_APP, auth_failure_limit: 0, auth_failure_window: 0 }).auth_failure_limit, 0, 'off: any window will do');
   t.same(problemsOf({ ...TRUST_APP, auth_failure_limit: -1 }), ['auth_failure_limit: expected integer >= 0, got -1']);
 });
@@ -216,49 +248,66 @@ t.test('isolation: class total_limit, early_reject, and an operator-defined long
   }).scheduler;
   t.equal(s.classes.get('migration')?.total_limit, 1);
   t.equal(s.early_reject, false);
-  t.same({ ...s.classes.get('long') }, { weight: 0.5, limit: 3, queue_timeout: 0, elastic: false, lane: 'short', total_limit: Infinity },
-    'a long class the operator wrote is kept as written');
-  t.same(problemsOf({ ...TRUST_APP, classes: { migration: { total_limit: -1 } } }),
-    ['classes.migration.total_limit: expected a slot limit (an integer >= 0, or null for none), got -1']);
+  t.same(
+    { ...s.classes.get('long') },
+    { weight: 0.5, limit: 3, queue_timeout: 0, elastic: false, lane: 'short', total_limit: Infinity },
+    'a long class the operator wrote is kept as written',
+  );
+  t.same(problemsOf({ ...TRUST_APP, classes: { migration: { total_limit: -1 } } }), [
+    'classes.migration.total_limit: expected a slot limit (an integer >= 0, or null for none), got -1',
+  ]);
   t.notOk(parse(TRUST_APP).scheduler.classes.has('long'), 'no learned lane, no long class');
 });
 
 t.test('isolation: reservations that exceed the budget are refused, naming the numbers', async (t) => {
-  t.same(problemsOf({ ...TRUST_APP, max_server_connections: 10, tenants: { a: { reservation: 6 }, b: { reservation: 5 } } }),
-    ["tenants: reservations add up to 11 slots, more than databases.app's budget of 10 minus headroom_min 1"]);
-  t.same(problemsOf({ ...TRUST_APP, tenants: { a: { reservation: 3, limit: 2 } } }),
-    ['tenants.a.limit: 2 is below its reservation 3']);
-  t.same(problemsOf({ ...TRUST_APP, class_rules: [{ user: 'x', class: 'nope' }] }),
-    ['class_rules[0].class: "nope" is not defined in classes']);
+  t.same(problemsOf({ ...TRUST_APP, max_server_connections: 10, tenants: { a: { reservation: 6 }, b: { reservation: 5 } } }), [
+    "tenants: reservations add up to 11 slots, more than databases.app's budget of 10 minus headroom_min 1",
+  ]);
+  t.same(problemsOf({ ...TRUST_APP, tenants: { a: { reservation: 3, limit: 2 } } }), ['tenants.a.limit: 2 is below its reservation 3']);
+  t.same(problemsOf({ ...TRUST_APP, class_rules: [{ user: 'x', class: 'nope' }] }), [
+    'class_rules[0].class: "nope" is not defined in classes',
+  ]);
   t.match(problemsOf({ ...TRUST_APP, tenant_pattern: '(' })[0], /^tenant_pattern: invalid regular expression/);
-  t.same(problemsOf({ ...TRUST_APP, scheduler: { mode: 'lottery' } }),
-    ['scheduler.mode: expected one of fair, fifo, shadow, got "lottery"']);
+  t.same(problemsOf({ ...TRUST_APP, scheduler: { mode: 'lottery' } }), [
+    'scheduler.mode: expected one of fair, fifo, shadow, got "lottery"',
+  ]);
 });
 
 t.test('min_pool_size may not exceed the pool size it applies to', async (t) => {
   t.same(problemsOf({ ...TRUST_APP, min_pool_size: 30 }), ['min_pool_size: 30 exceeds default_pool_size 20']);
-  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', pool_size: 5, min_pool_size: 8 } } }),
-    ['databases.app.min_pool_size: 8 exceeds pool_size 5']);
-  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', min_pool_size: 21 } } }),
-    ['databases.app.min_pool_size: 21 exceeds default_pool_size 20']);
-  t.same(problemsOf({ ...TRUST_APP, min_pool_size: 4, databases: { app: { host: 'h', pool_size: 3 } } }),
-    ['databases.app.pool_size: 3 is below the top-level min_pool_size 4']);
-  t.equal(parse({ ...TRUST_APP, min_pool_size: 4, databases: { app: { host: 'h', pool_size: 3, min_pool_size: 1 } } })
-    .databases.get('app')?.min_pool_size, 1, 'a database may lower its own minimum');
+  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', pool_size: 5, min_pool_size: 8 } } }), [
+    'databases.app.min_pool_size: 8 exceeds pool_size 5',
+  ]);
+  t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', min_pool_size: 21 } } }), [
+    'databases.app.min_pool_size: 21 exceeds default_pool_size 20',
+  ]);
+  t.same(problemsOf({ ...TRUST_APP, min_pool_size: 4, databases: { app: { host: 'h', pool_size: 3 } } }), [
+    'databases.app.pool_size: 3 is below the top-level min_pool_size 4',
+  ]);
+  t.equal(
+    parse({ ...TRUST_APP, min_pool_size: 4, databases: { app: { host: 'h', pool_size: 3, min_pool_size: 1 } } }).databases.get('app')
+      ?.min_pool_size,
+    1,
+    'a database may lower its own minimum',
+  );
 });
 
 t.test('plain auth needs TLS or an explicit opt-out', async (t) => {
   const plain = { ...TRUST_APP, auth_type: 'plain', users: { alice: { password: 'pw' } } };
-  t.same(problemsOf(plain), ['auth_type: plain sends passwords in cleartext, and client_tls is not configured; '
-    + 'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS']);
+  t.same(problemsOf(plain), [
+    'auth_type: plain sends passwords in cleartext, and client_tls is not configured; ' +
+      'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS',
+  ]);
   t.equal(parse({ ...plain, auth_plain_without_tls: true }).auth_plain_without_tls, true);
   const withTls = parse({ ...plain, client_tls: { cert_file: 'server.crt', key_file: 'server.key' } });
   t.same(withTls.client_tls, { cert_file: '/etc/sluice/server.crt', key_file: '/etc/sluice/server.key' });
 });
 
 t.test('password auth needs some source of passwords', async (t) => {
-  t.same(problemsOf({ ...TRUST_APP, auth_type: 'scram-sha-256' }), ['auth_type: scram-sha-256 needs passwords to check, '
-    + 'but there are none; set auth_file, or give users a password under users.<name>.password']);
+  t.same(problemsOf({ ...TRUST_APP, auth_type: 'scram-sha-256' }), [
+    'auth_type: scram-sha-256 needs passwords to check, ' +
+      'but there are none; set auth_file, or give users a password under users.<name>.password',
+  ]);
   t.ok(parse({ ...TRUST_APP, auth_type: 'md5', users: { alice: { password: 'pw' } } }));
   t.ok(parse({ ...TRUST_APP, auth_type: 'md5', auth_file: 'empty.txt' }), 'an empty auth_file is a source');
 });
@@ -275,12 +324,15 @@ t.test('admin and stats users must have a password unless auth is trust', async 
 
 t.test('auth_file is read relative to baseDir and merged with inline passwords, inline winning', async (t) => {
   const read: string[] = [];
-  const config = parse({ ...TRUST_APP, auth_type: 'md5', auth_file: 'conf/userlist.txt', users: { bob: { password: 'inline-bob' } } }, {
-    readFile: (path) => {
-      read.push(path);
-      return '"alice" "md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"\n"bob" "file-bob"\n';
+  const config = parse(
+    { ...TRUST_APP, auth_type: 'md5', auth_file: 'conf/userlist.txt', users: { bob: { password: 'inline-bob' } } },
+    {
+      readFile: (path) => {
+        read.push(path);
+        return '"alice" "md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"\n"bob" "file-bob"\n';
+      },
     },
-  });
+  );
   t.same(read, ['/etc/sluice/conf/userlist.txt']);
   const alice = config.secrets.get('alice');
   const bob = config.secrets.get('bob');
@@ -289,40 +341,63 @@ t.test('auth_file is read relative to baseDir and merged with inline passwords, 
 });
 
 t.test('auth_file problems name the file and the line', async (t) => {
-  t.same(problemsOf({ ...TRUST_APP, auth_file: 'u.txt' }, { readFile: () => '"ok" "pw"\nbroken\n"x" "SCRAM-SHA-256$1:c2FsdA==$AA==:AA=="\n' }), [
-    'auth_file: /etc/sluice/u.txt: line 2: expected a quoted user name: lines look like "user" "secret"',
-    'auth_file: /etc/sluice/u.txt: line 3: malformed SCRAM-SHA-256 secret: StoredKey must be 32 bytes, got 1',
-  ]);
+  t.same(
+    problemsOf({ ...TRUST_APP, auth_file: 'u.txt' }, { readFile: () => '"ok" "pw"\nbroken\n"x" "SCRAM-SHA-256$1:c2FsdA==$AA==:AA=="\n' }),
+    [
+      'auth_file: /etc/sluice/u.txt: line 2: expected a quoted user name: lines look like "user" "secret"',
+      'auth_file: /etc/sluice/u.txt: line 3: malformed SCRAM-SHA-256 secret: StoredKey must be 32 bytes, got 1',
+    ],
+  );
   const missing = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
-  t.same(problemsOf({ ...TRUST_APP, auth_type: 'md5', auth_file: 'u.txt', admin_users: ['x'] }, { readFile: () => { throw missing; } }),
-    ['auth_file: /etc/sluice/u.txt: cannot read (ENOENT)'], 'no "has no password" noise after an unreadable auth_file');
-  t.same(problemsOf({ ...TRUST_APP, users: { alice: { password: 'SCRAM-SHA-256$x:y$z:w' } } }),
-    ['users.alice.password: malformed SCRAM-SHA-256 secret: iterations must be an integer 1-2147483647']);
+  t.same(
+    problemsOf(
+      { ...TRUST_APP, auth_type: 'md5', auth_file: 'u.txt', admin_users: ['x'] },
+      {
+        readFile: () => {
+          throw missing;
+        },
+      },
+    ),
+    ['auth_file: /etc/sluice/u.txt: cannot read (ENOENT)'],
+    'no "has no password" noise after an unreadable auth_file',
+  );
+  t.same(problemsOf({ ...TRUST_APP, users: { alice: { password: 'SCRAM-SHA-256$x:y$z:w' } } }), [
+    'users.alice.password: malformed SCRAM-SHA-256 secret: iterations must be an integer 1-2147483647',
+  ]);
 });
 
 t.test('TLS files are resolved against baseDir and must be readable', async (t) => {
   const present = new Set(['/etc/sluice/server.crt']);
-  t.same(problemsOf({
-    ...TRUST_APP,
-    client_tls: { cert_file: 'server.crt', key_file: 'server.key', ca_file: '/abs/ca.pem' },
-    server_tls: { ca_file: 'backend-ca.pem' },
-  }, { fileExists: (path) => present.has(path) }), [
-    'client_tls.key_file: cannot read /etc/sluice/server.key',
-    'client_tls.ca_file: cannot read /abs/ca.pem',
-    'server_tls.ca_file: cannot read /etc/sluice/backend-ca.pem',
-  ]);
+  t.same(
+    problemsOf(
+      {
+        ...TRUST_APP,
+        client_tls: { cert_file: 'server.crt', key_file: 'server.key', ca_file: '/abs/ca.pem' },
+        server_tls: { ca_file: 'backend-ca.pem' },
+      },
+      { fileExists: (path) => present.has(path) },
+    ),
+    [
+      'client_tls.key_file: cannot read /etc/sluice/server.key',
+      'client_tls.ca_file: cannot read /abs/ca.pem',
+      'server_tls.ca_file: cannot read /etc/sluice/backend-ca.pem',
+    ],
+  );
 });
 
 t.test('secrets never show in JSON.stringify or util.inspect, yet stay readable', async (t) => {
-  const md5 = 'md5' + 'ab'.repeat(16);
+  const md5 = `md5${'ab'.repeat(16)}`;
   const storedKey = Buffer.alloc(32, 7).toString('base64');
   const serverKey = Buffer.alloc(32, 9).toString('base64');
-  const config = parse({
-    auth_type: 'md5',
-    auth_file: 'u.txt',
-    databases: { app: { host: 'h', user: 'svc', password: DISTINCTIVE } },
-    users: { alice: { password: `${DISTINCTIVE}-alice` } },
-  }, { readFile: () => `"bob" "${md5}"\n"carol" "SCRAM-SHA-256$4096:c2FsdHNhbHQ=$${storedKey}:${serverKey}"\n` });
+  const config = parse(
+    {
+      auth_type: 'md5',
+      auth_file: 'u.txt',
+      databases: { app: { host: 'h', user: 'svc', password: DISTINCTIVE } },
+      users: { alice: { password: `${DISTINCTIVE}-alice` } },
+    },
+    { readFile: () => `"bob" "${md5}"\n"carol" "SCRAM-SHA-256$4096:c2FsdHNhbHQ=$${storedKey}:${serverKey}"\n` },
+  );
   for (const shown of [JSON.stringify(config), inspect(config, { depth: 10 }), inspect(config.secrets, { depth: 10 })]) {
     t.notMatch(shown, DISTINCTIVE);
     t.notMatch(shown, md5);
@@ -341,7 +416,9 @@ t.test('the snapshot is frozen, maps included', async (t) => {
   t.ok(Object.isFrozen(config.databases.get('app')));
   t.ok(Object.isFrozen(config.admin_users));
   t.ok(Object.isFrozen(config.server_tls));
-  t.throws(() => { (config as { listen_port: number }).listen_port = 1; }, TypeError);
+  t.throws(() => {
+    (config as { listen_port: number }).listen_port = 1;
+  }, TypeError);
   const databases = config.databases as Map<string, unknown>;
   t.throws(() => databases.set('x', {}), { message: 'the configuration snapshot is read-only' });
   t.throws(() => databases.delete('app'), TypeError);
@@ -356,7 +433,8 @@ t.test('docs/configuration.md documents every setting with its default', async (
       t.match(docs, `| \`${key === 'server_tls' ? 'sslmode' : key}\` |`, key);
       continue;
     }
-    const seconds = key.endsWith('_timeout') || ['server_lifetime', 'stats_period', 'auth_failure_window', 'auth_failure_lockout'].includes(key);
+    const seconds =
+      key.endsWith('_timeout') || ['server_lifetime', 'stats_period', 'auth_failure_window', 'auth_failure_lockout'].includes(key);
     const shown = seconds ? (value as number) / 1000 : value;
     t.match(docs, `| \`${key}\` | \`${String(shown)}\` |`, `${key} and its default`);
   }

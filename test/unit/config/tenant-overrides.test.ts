@@ -19,25 +19,48 @@ function problems(fn: () => unknown): string[] {
 
 t.test('settings take the file format: seconds, null for none, defaults for what is left out', async (t) => {
   const s = parseTenantSettings({ weight: 3, limit: null, queue_timeout: 1.5, rate: { per_second: 20 } });
-  t.same(s, { weight: 3, reservation: 0, limit: Infinity, max_clients: Infinity, max_queue: Infinity, queue_timeout: 1500, rate: { per_second: 20, burst: 1, mode: 'wait' } });
+  t.same(s, {
+    weight: 3,
+    reservation: 0,
+    limit: Infinity,
+    max_clients: Infinity,
+    max_queue: Infinity,
+    queue_timeout: 1500,
+    rate: { per_second: 20, burst: 1, mode: 'wait' },
+  });
   t.ok(Object.isFrozen(s), 'frozen like the file snapshot');
 });
 
 t.test('bad settings are refused with one line per problem', async (t) => {
-  t.same(problems(() => parseTenantSettings({ weight: 0, reservation: -1, colour: 'red' })).sort(),
-    ['colour: unknown setting', 'reservation: expected integer >= 0, got -1', 'weight: expected a weight > 0, got 0']);
-  t.same(problems(() => parseTenantSettings('heavy')), ['body: expected a mapping, got "heavy"']);
-  t.same(problems(() => parseTenantSettings({ reservation: 3, limit: 2 })), ['limit: 2 is below its reservation 3']);
-  t.same(problems(() => parseTenantSettings({ rate: { per_second: 5, mode: 'drop' } })), ['rate.mode: expected one of wait, reject, got "drop"']);
+  t.same(problems(() => parseTenantSettings({ weight: 0, reservation: -1, colour: 'red' })).sort(), [
+    'colour: unknown setting',
+    'reservation: expected integer >= 0, got -1',
+    'weight: expected a weight > 0, got 0',
+  ]);
+  t.same(
+    problems(() => parseTenantSettings('heavy')),
+    ['body: expected a mapping, got "heavy"'],
+  );
+  t.same(
+    problems(() => parseTenantSettings({ reservation: 3, limit: 2 })),
+    ['limit: 2 is below its reservation 3'],
+  );
+  t.same(
+    problems(() => parseTenantSettings({ rate: { per_second: 5, mode: 'drop' } })),
+    ['rate.mode: expected one of wait, reject, got "drop"'],
+  );
 });
 
 t.test('overrides replace or add tenants, and "default" replaces tenants.default', async (t) => {
   const base = config({ tenants: { acme: { weight: 2 } } });
-  const next = withTenantOverrides(base, new Map([
-    ['acme', parseTenantSettings({ weight: 5 })],
-    ['newco', parseTenantSettings({ reservation: 2 })],
-    ['default', parseTenantSettings({ weight: 0.5 })],
-  ]));
+  const next = withTenantOverrides(
+    base,
+    new Map([
+      ['acme', parseTenantSettings({ weight: 5 })],
+      ['newco', parseTenantSettings({ reservation: 2 })],
+      ['default', parseTenantSettings({ weight: 0.5 })],
+    ]),
+  );
   t.equal(next.scheduler.tenants.get('acme')?.weight, 5);
   t.equal(next.scheduler.tenants.get('newco')?.reservation, 2);
   t.equal(next.scheduler.default_tenant.weight, 0.5);
@@ -49,8 +72,10 @@ t.test('overrides replace or add tenants, and "default" replaces tenants.default
 
 t.test('reservations must still fit the smallest budget', async (t) => {
   const base = config({ tenants: { acme: { reservation: 5 } } });
-  t.same(problems(() => withTenantOverrides(base, new Map([['newco', parseTenantSettings({ reservation: 5 })]]))),
-    ["tenants: reservations add up to 10 slots, more than databases.app's budget of 10 minus headroom_min 1"]);
+  t.same(
+    problems(() => withTenantOverrides(base, new Map([['newco', parseTenantSettings({ reservation: 5 })]]))),
+    ["tenants: reservations add up to 10 slots, more than databases.app's budget of 10 minus headroom_min 1"],
+  );
 });
 
 t.test('RuntimeTenants: a refused change keeps the last good state; reloads keep overrides while they fit', async (t) => {

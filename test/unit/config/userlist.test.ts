@@ -31,16 +31,18 @@ function userlistLine(user: string, secret: string): string {
 }
 
 t.test('plain, md5 and SCRAM lines, with comments and blank lines', async (t) => {
-  const secrets = parseUserlist([
-    '; PgBouncer-style comment',
-    '# shell-style comment',
-    '',
-    '   ',
-    '"alice" "plain-pw"',
-    `  "bob"\t"md5${'0123456789ABCDEF'.repeat(2)}"`,
-    `"carol" "${SCRAM}"`,
-    '"dave" "pw" "extra fields" are ignored, as in PgBouncer',
-  ].join('\r\n'));
+  const secrets = parseUserlist(
+    [
+      '; PgBouncer-style comment',
+      '# shell-style comment',
+      '',
+      '   ',
+      '"alice" "plain-pw"',
+      `  "bob"\t"md5${'0123456789ABCDEF'.repeat(2)}"`,
+      `"carol" "${SCRAM}"`,
+      '"dave" "pw" "extra fields" are ignored, as in PgBouncer',
+    ].join('\r\n'),
+  );
   t.same([...secrets.keys()], ['alice', 'bob', 'carol', 'dave']);
   t.equal(plainOf(secrets.get('alice')), 'plain-pw');
   const bob = secrets.get('bob');
@@ -68,16 +70,18 @@ t.test('a user with an empty secret is left out', async (t) => {
 });
 
 t.test('every bad line is reported with its line number', async (t) => {
-  const problems = problemsOf([
-    '"alice" "pw"',
-    'alice pw',
-    '"bob" "unterminated',
-    '"carol"',
-    '"" "pw"',
-    '"alice" "again"',
-    `"erin" "SCRAM-SHA-256$4096:c2FsdA==$${KEY_A}"`,
-    '"frank" "o""k',
-  ].join('\n'));
+  const problems = problemsOf(
+    [
+      '"alice" "pw"',
+      'alice pw',
+      '"bob" "unterminated',
+      '"carol"',
+      '"" "pw"',
+      '"alice" "again"',
+      `"erin" "SCRAM-SHA-256$4096:c2FsdA==$${KEY_A}"`,
+      '"frank" "o""k',
+    ].join('\n'),
+  );
   t.same(problems, [
     'line 2: expected a quoted user name: lines look like "user" "secret"',
     'line 3: unterminated quoted secret',
@@ -87,7 +91,10 @@ t.test('every bad line is reported with its line number', async (t) => {
     'line 7: malformed SCRAM-SHA-256 secret: expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>',
     'line 8: unterminated quoted secret',
   ]);
-  t.throws(() => parseUserlist('bad'), { name: 'UserlistError', message: 'line 1: expected a quoted user name: lines look like "user" "secret"' });
+  t.throws(() => parseUserlist('bad'), {
+    name: 'UserlistError',
+    message: 'line 1: expected a quoted user name: lines look like "user" "secret"',
+  });
 });
 
 t.test('parseSecret classifies by shape', async (t) => {
@@ -120,7 +127,9 @@ t.test('SCRAM secrets made the Postgres way decode to the right keys', async (t)
   const salted = pbkdf2Sync('s3cret', salt, 4096, 32, 'sha256');
   const storedKey = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  const secret = parseSecret(`SCRAM-SHA-256$4096:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`);
+  const secret = parseSecret(
+    `SCRAM-SHA-256$4096:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`,
+  );
   t.same(secret, { kind: 'scram', iterations: 4096 }, 'only kind and iterations are enumerable');
   t.ok(secret.kind === 'scram' && secret.storedKey.equals(storedKey) && secret.serverKey.equals(serverKey) && secret.salt.equals(salt));
 });
@@ -145,9 +154,14 @@ t.test('property: any users and plain passwords survive a write/parse round trip
   const password = field.filter((s) => !/^md5[0-9a-f]{32}$/i.test(s) && !s.startsWith('SCRAM-SHA-256$'));
   const entries = fc.uniqueArray(fc.tuple(field, password), { selector: ([user]) => user, maxLength: 20 });
   const comment = fc.constantFrom('', '; comment', '# "quoted" comment', '   ');
-  t.doesNotThrow(() => fc.assert(fc.property(entries, comment, (pairs, noise) => {
-    const text = pairs.flatMap(([user, secret]) => [noise, userlistLine(user, secret)]).join('\n');
-    const parsed = parseUserlist(text);
-    return parsed.size === pairs.length && pairs.every(([user, secret]) => plainOf(parsed.get(user)) === secret);
-  }), { numRuns: 300 }));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(entries, comment, (pairs, noise) => {
+        const text = pairs.flatMap(([user, secret]) => [noise, userlistLine(user, secret)]).join('\n');
+        const parsed = parseUserlist(text);
+        return parsed.size === pairs.length && pairs.every(([user, secret]) => plainOf(parsed.get(user)) === secret);
+      }),
+      { numRuns: 300 },
+    ),
+  );
 });

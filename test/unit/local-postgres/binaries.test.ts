@@ -117,7 +117,10 @@ t.test('prepareInstallation falls back to the next source and logs why', async (
   t.equal(ready.bins.source, 'embedded');
   t.ok(existsSync(path.join(ready.template, 'PG_VERSION')));
   t.match(lines, [/unavailable: not installed here/]);
-  await t.rejects(prepareInstallation(undefined, () => undefined, [unavailable]), /no usable Postgres installation/);
+  await t.rejects(
+    prepareInstallation(undefined, () => undefined, [unavailable]),
+    /no usable Postgres installation/,
+  );
 });
 
 t.test('copyTemplate yields a data dir owned by the user Postgres runs as', async (t) => {

@@ -62,7 +62,10 @@ t.test('options: fixed port, password, settings, hba lines, log', async (t) => {
   t.equal(server.port, port);
   t.equal(server.host, '127.0.0.1');
   t.equal(server.superuser, 'postgres');
-  t.ok(lines.some((line) => line.includes('ready to accept connections')), 'log got server lines');
+  t.ok(
+    lines.some((line) => line.includes('ready to accept connections')),
+    'log got server lines',
+  );
   t.same(await superQuery(server, 'SHOW max_connections'), [{ max_connections: '42' }]);
   t.same(await superQuery(server, 'SHOW fsync'), [{ fsync: 'off' }]);
   const hba = readFileSync(path.join(server.dataDir, 'pg_hba.conf'), 'utf8');

@@ -22,7 +22,14 @@ t.test('histogram buckets are cumulative, bounds inclusive, with sum and count',
   const s = f.child({ k: 'a' });
   for (const v of [0.05, 0.1, 0.5, 3]) s.observe(v);
   const m = parseExposition(`${[...f.render()].join('\n')}\n`);
-  t.same(samples(m, 'h_seconds_bucket').map((x) => [x.labels.le, x.value]), [['0.1', 2], ['1', 3], ['+Inf', 4]]);
+  t.same(
+    samples(m, 'h_seconds_bucket').map((x) => [x.labels.le, x.value]),
+    [
+      ['0.1', 2],
+      ['1', 3],
+      ['+Inf', 4],
+    ],
+  );
   t.equal(samples(m, 'h_seconds_sum')[0]?.value, 3.65);
   t.equal(samples(m, 'h_seconds_count')[0]?.value, 4);
 });
@@ -32,7 +39,13 @@ t.test('render yields at most perChunk series per piece; remove and reset drop s
   for (let i = 0; i < 5; i++) f.child({ i: String(i) }).value = i;
   const chunks = [...f.render(2)];
   t.equal(chunks.length, 3);
-  t.equal(chunks.join('\n').split('\n').filter((l) => l.startsWith('g{')).length, 5);
+  t.equal(
+    chunks
+      .join('\n')
+      .split('\n')
+      .filter((l) => l.startsWith('g{')).length,
+    5,
+  );
   f.remove({ i: '0' });
   t.equal(f.size, 4);
   f.reset();
@@ -46,6 +59,9 @@ t.test('a prom-client Registry renders the families too', async (t) => {
   h.child({}).observe(0.5);
   const m = parseExposition(await r.metrics());
   t.equal(samples(m, 'c_total', { a: 'x' })[0]?.value, 4);
-  t.same(samples(m, 'd_seconds_bucket').map((x) => x.value), [1, 1]);
+  t.same(
+    samples(m, 'd_seconds_bucket').map((x) => x.value),
+    [1, 1],
+  );
   t.equal(samples(m, 'd_seconds_count')[0]?.value, 1);
 });

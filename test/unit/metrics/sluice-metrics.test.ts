@@ -115,7 +115,7 @@ t.test('rejections count by reason, with or without a queue leaf', async (t) => 
   t.same([at('timeout'), at('queue_full'), at('rate'), at('limit')], [2, 1, 1, 0]);
 });
 
-t.test('shadow mode: the fair scheduler\'s shares are exported beside what FIFO gave', async (t) => {
+t.test("shadow mode: the fair scheduler's shares are exported beside what FIFO gave", async (t) => {
   const { world, scrape } = setup();
   let now = 0;
   const q = new ShadowQueue<string>(policy({ slots: 2, tenants: { big: { weight: 3 } } }), () => now);
@@ -131,7 +131,10 @@ t.test('shadow mode: the fair scheduler\'s shares are exported beside what FIFO 
   const shadow = (tenant: string) => total(m, 'sluice_shadow_received_share_ratio', { budget: 'app', tenant });
   const fifo = (tenant: string) => total(m, 'sluice_tenant_received_share_ratio', { budget: 'app', tenant });
   t.ok(fifo('small') > fifo('big'), `FIFO served the earlier arrivals first (small got ${fifo('small').toFixed(2)})`);
-  t.ok(shadow('big') > shadow('small'), `fair would have favoured the weight-3 tenant (${shadow('big').toFixed(2)} vs ${shadow('small').toFixed(2)})`);
+  t.ok(
+    shadow('big') > shadow('small'),
+    `fair would have favoured the weight-3 tenant (${shadow('big').toFixed(2)} vs ${shadow('small').toFixed(2)})`,
+  );
   t.ok(total(m, 'sluice_shadow_entitled_share_ratio', { budget: 'app', tenant: 'big' }) > 0.5, 'and entitles it to most of the budget');
 });
 
@@ -159,14 +162,17 @@ t.test('past metrics.max_tenants, the tenants after the first ones by name are s
   finish(['delta', 'charlie', 'bravo', 'alpha']);
   m = await scrape();
   t.same(labelsOf('sluice_tenant_transactions_total'), ['alpha', 'bravo', 'other'], 'counters carry the same labels');
-  t.same(['alpha', 'bravo', 'other'].map((tenant) => total(m, 'sluice_tenant_transactions_total', { tenant })), [1, 1, 2]);
+  t.same(
+    ['alpha', 'bravo', 'other'].map((tenant) => total(m, 'sluice_tenant_transactions_total', { tenant })),
+    [1, 1, 2],
+  );
 
   // A tenant that sorts first arrives: bravo loses its label, and its series go (the label count stays bounded).
   metrics.scheduler.rejected(null, 'app', 'bravo', 'default', 'queue_full');
   round(['aardvark']);
   finish(['aardvark']);
   m = await scrape();
-  t.notOk(labelsOf('sluice_tenant_transactions_total').includes('bravo'), 'bravo\'s series are removed');
+  t.notOk(labelsOf('sluice_tenant_transactions_total').includes('bravo'), "bravo's series are removed");
   t.equal(total(m, 'sluice_tenant_transactions_total'), 5, 'and its count moved into other: the sum over tenants goes on');
   t.equal(total(m, 'sluice_tenant_transaction_hold_seconds_count'), 5, 'histograms too');
   t.equal(total(m, 'sluice_tenant_rejections_total', { tenant: 'other', reason: 'queue_full' }), 1, 'and rejections');
@@ -177,40 +183,57 @@ t.test('past metrics.max_tenants, the tenants after the first ones by name are s
   t.equal(total(m, 'sluice_tenant_transactions_total', { tenant: 'aardvark' }), 1, 'from its first transaction after the rebalance');
 });
 
-t.test('pools: server connections by state, connect latency and errors, evictions, and the optional pinned and prepared counts', async (t) => {
-  const used = [
-    { link: {}, busyInternally: false },
-    { link: {}, busyInternally: true },
-    { link: null, busyInternally: true },
-    { link: null, busyInternally: false },
-  ];
-  const { metrics, scrape } = setup({
-    pools: [
-      { name: 'app/alice', connecting: 2, idle: { size: 3 }, used },
-      { name: 'app/bob', connecting: 0, idle: { size: 1 }, used: [], pinnedCount: 1, preparedStatements: { hits: 9, misses: 2, evictions: 1 } },
-    ],
-  });
-  metrics.pools.launched('app/alice', 12, true);
-  metrics.pools.launched('app/alice', 30, true);
-  metrics.pools.launched('app/alice', 5, false);
-  metrics.scheduler.evicted('app/bob');
-  const m = await scrape();
-  const state = (s: string) => total(m, 'sluice_pool_server_connections', { pool: 'app/alice', state: s });
-  t.same([state('login'), state('idle'), state('active'), state('testing'), state('used')], [2, 3, 1, 2, 1]);
-  t.equal(total(m, 'sluice_pool_connect_seconds_count', { pool: 'app/alice' }), 2);
-  t.ok(Math.abs(total(m, 'sluice_pool_connect_seconds_sum', { pool: 'app/alice' }) - 0.042) < 1e-9, '12 ms + 30 ms');
-  t.equal(total(m, 'sluice_pool_connect_errors_total', { pool: 'app/alice' }), 1);
-  t.equal(total(m, 'sluice_pool_evictions_total', { pool: 'app/bob' }), 1);
-  t.equal(total(m, 'sluice_pool_pinned_server_connections', { pool: 'app/alice' }), 0, 'no source yet: 0');
-  t.equal(total(m, 'sluice_pool_pinned_server_connections', { pool: 'app/bob' }), 1);
-  t.equal(total(m, 'sluice_pool_prepared_statement_hits_total', { pool: 'app/bob' }), 9);
-  t.equal(total(m, 'sluice_pool_prepared_statement_misses_total', { pool: 'app/bob' }), 2);
-  t.equal(total(m, 'sluice_pool_prepared_statement_evictions_total', { pool: 'app/bob' }), 1);
-});
+t.test(
+  'pools: server connections by state, connect latency and errors, evictions, and the optional pinned and prepared counts',
+  async (t) => {
+    const used = [
+      { link: {}, busyInternally: false },
+      { link: {}, busyInternally: true },
+      { link: null, busyInternally: true },
+      { link: null, busyInternally: false },
+    ];
+    const { metrics, scrape } = setup({
+      pools: [
+        { name: 'app/alice', connecting: 2, idle: { size: 3 }, used },
+        {
+          name: 'app/bob',
+          connecting: 0,
+          idle: { size: 1 },
+          used: [],
+          pinnedCount: 1,
+          preparedStatements: { hits: 9, misses: 2, evictions: 1 },
+        },
+      ],
+    });
+    metrics.pools.launched('app/alice', 12, true);
+    metrics.pools.launched('app/alice', 30, true);
+    metrics.pools.launched('app/alice', 5, false);
+    metrics.scheduler.evicted('app/bob');
+    const m = await scrape();
+    const state = (s: string) => total(m, 'sluice_pool_server_connections', { pool: 'app/alice', state: s });
+    t.same([state('login'), state('idle'), state('active'), state('testing'), state('used')], [2, 3, 1, 2, 1]);
+    t.equal(total(m, 'sluice_pool_connect_seconds_count', { pool: 'app/alice' }), 2);
+    t.ok(Math.abs(total(m, 'sluice_pool_connect_seconds_sum', { pool: 'app/alice' }) - 0.042) < 1e-9, '12 ms + 30 ms');
+    t.equal(total(m, 'sluice_pool_connect_errors_total', { pool: 'app/alice' }), 1);
+    t.equal(total(m, 'sluice_pool_evictions_total', { pool: 'app/bob' }), 1);
+    t.equal(total(m, 'sluice_pool_pinned_server_connections', { pool: 'app/alice' }), 0, 'no source yet: 0');
+    t.equal(total(m, 'sluice_pool_pinned_server_connections', { pool: 'app/bob' }), 1);
+    t.equal(total(m, 'sluice_pool_prepared_statement_hits_total', { pool: 'app/bob' }), 9);
+    t.equal(total(m, 'sluice_pool_prepared_statement_misses_total', { pool: 'app/bob' }), 2);
+    t.equal(total(m, 'sluice_pool_prepared_statement_evictions_total', { pool: 'app/bob' }), 1);
+  },
+);
 
 t.test('clients by state and their buffered bytes per listener, TLS handshakes and auth failures by method', async (t) => {
-  const view = (state: SessionView['state'], bufferedBytes = 0, readingPaused = false): SessionView => ({ state, bufferedBytes, readingPaused });
-  const { metrics, scrape } = setup({ open: 5, sessions: [view('idle'), view('active', 300_000, true), view('waiting', 70_000), view('idle', 10)] });
+  const view = (state: SessionView['state'], bufferedBytes = 0, readingPaused = false): SessionView => ({
+    state,
+    bufferedBytes,
+    readingPaused,
+  });
+  const { metrics, scrape } = setup({
+    open: 5,
+    sessions: [view('idle'), view('active', 300_000, true), view('waiting', 70_000), view('idle', 10)],
+  });
   metrics.tlsHandshake(true);
   metrics.authFailed('md5');
   t.equal(total(await scrape(), 'sluice_client_tls_handshakes_total'), 0, 'nothing is counted before the listener is up');
@@ -223,7 +246,13 @@ t.test('clients by state and their buffered bytes per listener, TLS handshakes a
   const l = { listener: '127.0.0.1:6432' };
   const st = (state: string) => total(m, 'sluice_clients', { ...l, state });
   t.same([st('login'), st('idle'), st('waiting'), st('active')], [1, 2, 1, 1]);
-  t.same([total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'ok' }), total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'error' })], [1, 1]);
+  t.same(
+    [
+      total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'ok' }),
+      total(m, 'sluice_client_tls_handshakes_total', { ...l, result: 'error' }),
+    ],
+    [1, 1],
+  );
   t.equal(total(m, 'sluice_client_auth_failures_total', { ...l, method: 'scram' }), 2);
   t.equal(total(m, 'sluice_client_buffered_bytes', l), 370_010, 'buffered bytes summed over clients');
   t.equal(total(m, 'sluice_client_buffered_bytes_max', l), 300_000, 'and the most for one client');
@@ -235,7 +264,11 @@ t.test('process metrics are there, with the sluice_ prefix, and the registry is 
   const b = setup();
   a.metrics.pools.launched('p', 1, false);
   const m = await a.scrape();
-  for (const name of ['sluice_nodejs_eventloop_lag_seconds', 'sluice_nodejs_heap_size_used_bytes', 'sluice_process_resident_memory_bytes']) {
+  for (const name of [
+    'sluice_nodejs_eventloop_lag_seconds',
+    'sluice_nodejs_heap_size_used_bytes',
+    'sluice_process_resident_memory_bytes',
+  ]) {
     t.ok(m.has(name), name);
   }
   t.equal(total(await b.scrape(), 'sluice_pool_connect_errors_total'), 0, 'two poolers do not share counters');

@@ -4,7 +4,10 @@ import { OTHER_TENANT, TenantFolding } from '../../../lib/metrics/tenant-folding
 
 t.test('tenants seen between scrapes keep their own label while there is room, then share "other"', async (t) => {
   const f = new TenantFolding(2);
-  t.same(['zed', 'yak', 'alpha', 'zed'].map((x) => f.label(x)), ['zed', 'yak', OTHER_TENANT, 'zed']);
+  t.same(
+    ['zed', 'yak', 'alpha', 'zed'].map((x) => f.label(x)),
+    ['zed', 'yak', OTHER_TENANT, 'zed'],
+  );
   t.equal(f.generation, 0, 'first-come labels change no generation');
 });
 
@@ -15,7 +18,10 @@ t.test('a rebalance keeps the first max_tenants known tenants by name and report
   const lost = f.rebalance(['zed', 'yak', 'alpha', 'bravo', 'alpha'], 2);
   t.same(lost.sort(), ['yak', 'zed']);
   t.equal(f.generation, 1, 'cached children must look again');
-  t.same(['alpha', 'bravo', 'yak', 'zed'].map((x) => f.label(x)), ['alpha', 'bravo', OTHER_TENANT, OTHER_TENANT]);
+  t.same(
+    ['alpha', 'bravo', 'yak', 'zed'].map((x) => f.label(x)),
+    ['alpha', 'bravo', OTHER_TENANT, OTHER_TENANT],
+  );
   t.same(f.rebalance(['bravo', 'alpha', 'zed'], 2), [], 'the same top set: nothing lost');
   t.equal(f.generation, 1, 'and no new generation');
 });
@@ -26,5 +32,8 @@ t.test('tenants no longer known lose their label; a larger max_tenants makes roo
   t.same(f.rebalance(['bravo'], 1), ['alpha'], 'alpha was forgotten by the scheduler');
   t.equal(f.label('bravo'), 'bravo');
   f.rebalance(['alpha', 'bravo', 'charlie'], 3);
-  t.same(['alpha', 'bravo', 'charlie'].map((x) => f.label(x)), ['alpha', 'bravo', 'charlie']);
+  t.same(
+    ['alpha', 'bravo', 'charlie'].map((x) => f.label(x)),
+    ['alpha', 'bravo', 'charlie'],
+  );
 });

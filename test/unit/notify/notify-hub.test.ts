@@ -21,10 +21,17 @@ t.test('one listener connection per pool, each with its own channels; empty list
   t.equal(await subscribe(pool('app/b'), 'x', sub2), null);
   t.equal(fake.logins, 2, 'two pools, two listener connections');
   const stats = hub.stats().sort((p, q) => p.pool.localeCompare(q.pool));
-  t.match(stats, [{ pool: 'app/a', connected: true, channels: 2, listening: 2, gaps: 0 }, { pool: 'app/b', channels: 1 }]);
+  t.match(stats, [
+    { pool: 'app/a', connected: true, channels: 2, listening: 2, gaps: 0 },
+    { pool: 'app/b', channels: 1 },
+  ]);
   t.ok(stats[0].pid > 0);
   hub.unsubscribe('app/b', 'x', sub2);
-  t.same(hub.stats().map((s) => s.pool), ['app/a'], 'the empty listener is gone');
+  t.same(
+    hub.stats().map((s) => s.pool),
+    ['app/a'],
+    'the empty listener is gone',
+  );
   hub.close();
   t.same(hub.stats(), []);
   t.match(await subscribe(pool('app/a'), 'z'), /shutting down/, 'no new subscriptions after close');

@@ -12,8 +12,18 @@ t.test('events add to the totals, times in microseconds', async (t) => {
   s.bytesSent += 300;
   s.clientLogins++;
   t.same(s.totals(), {
-    serverAssignments: 2, xactCount: 1, queryCount: 3, bytesReceived: 100, bytesSent: 300, xactUs: 4000, queryUs: 1250,
-    waitUs: 2500, clientParseCount: 0, serverParseCount: 0, bindCount: 0, clientLogins: 1,
+    serverAssignments: 2,
+    xactCount: 1,
+    queryCount: 3,
+    bytesReceived: 100,
+    bytesSent: 300,
+    xactUs: 4000,
+    queryUs: 1250,
+    waitUs: 2500,
+    clientParseCount: 0,
+    serverParseCount: 0,
+    bindCount: 0,
+    clientLogins: 1,
   });
 });
 

@@ -135,7 +135,11 @@ t.test('a budget made smaller (max_server_connections) trims the pool to the slo
   const conns = [add().conn, add().conn, add().conn];
   pool.tally = { conns: 3, slots: 1 };
   pool.trimToSize();
-  t.same(conns.map((c) => c.closed), [true, true, false], 'the two coldest close');
+  t.same(
+    conns.map((c) => c.closed),
+    [true, true, false],
+    'the two coldest close',
+  );
   t.same([pool.total, pool.tally.conns], [1, 1]);
 });
 
@@ -159,7 +163,11 @@ t.test('sweep never idles the pool below min_pool_size', async (t) => {
   const conns = [add().conn, add().conn, add().conn];
   clock.advance(5000);
   pool.sweep();
-  t.same(conns.map((c) => c.closed), [true, false, false], 'only the one above the floor');
+  t.same(
+    conns.map((c) => c.closed),
+    [true, false, false],
+    'only the one above the floor',
+  );
   clock.advance(5000);
   pool.sweep();
   t.equal(pool.total, 2, 'the floor holds');
@@ -216,10 +224,10 @@ t.test('session hand-back runs server_reset_query, then reuses or closes', async
   const bad = add();
   pool.takeIdle();
   pool.releaseWithReset(bad.conn);
-  bad.socket.emit('data', Buffer.concat([
-    encode.errorResponse({ severity: 'ERROR', sqlstate: 'XX000', message: 'boom' }),
-    encode.readyForQuery(TxStatus.Idle),
-  ]));
+  bad.socket.emit(
+    'data',
+    Buffer.concat([encode.errorResponse({ severity: 'ERROR', sqlstate: 'XX000', message: 'boom' }), encode.readyForQuery(TxStatus.Idle)]),
+  );
   t.ok(bad.conn.closed, 'a failed reset closes the connection');
 
   const loaded = add();
@@ -257,7 +265,7 @@ t.test('closeIdle and closeAll', async (t) => {
   t.equal(pool.total, 0);
 });
 
-t.test('what a login\'s completion sets off may throw: the pool reports it instead of an unhandled rejection', async (t) => {
+t.test("what a login's completion sets off may throw: the pool reports it instead of an unhandled rejection", async (t) => {
   const clock = new FakeClock(0);
   let reported: unknown = null;
   const done = new Promise<void>((resolve) => {

@@ -46,7 +46,7 @@ t.test('doubt: forgotten, remembered as maybe still on the server, until settled
   t.ok(s.has('b'));
 });
 
-t.test('a copy\'s shape: unknown when added, kept by touch, gone with the copy', async (t) => {
+t.test("a copy's shape: unknown when added, kept by touch, gone with the copy", async (t) => {
   const s = new ServerStatements();
   s.add('a');
   t.equal(s.touch('a'), null);

@@ -19,9 +19,16 @@ t.test('a gap, another buffer, or a piece out of order starts a new part', async
   appendPart(parts, chunk.subarray(8, 12)); // bbbb was kept back
   appendPart(parts, Buffer.from('XY'));
   appendPart(parts, chunk.subarray(12, 16));
-  t.same(parts.map((p) => p.toString()), ['aaaa', 'cccc', 'XY', 'dddd']);
+  t.same(
+    parts.map((p) => p.toString()),
+    ['aaaa', 'cccc', 'XY', 'dddd'],
+  );
   const again: Buffer[] = [];
   appendPart(again, chunk.subarray(4, 8));
   appendPart(again, chunk.subarray(0, 4));
-  t.same(again.map((p) => p.toString()), ['bbbb', 'aaaa'], 'memory before the last part is not joined');
+  t.same(
+    again.map((p) => p.toString()),
+    ['bbbb', 'aaaa'],
+    'memory before the last part is not joined',
+  );
 });

@@ -17,9 +17,7 @@ import {
 import * as encode from '../../../lib/protocol/encode.js';
 import { cstr, message } from '../../helpers/bytes.js';
 
-const text = fc
-  .string({ unit: 'binary', maxLength: 40 })
-  .filter((s) => !s.includes('\0') && Buffer.from(s).toString() === s);
+const text = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0') && Buffer.from(s).toString() === s);
 
 /** The same frame placed inside a larger buffer, so decoders must honour start and end. */
 function embedded(frame: Buffer): { buf: Buffer; start: number; end: number } {
@@ -113,9 +111,7 @@ t.test('decodeErrorFields round-trips encode.errorResponse', async (t) => {
     fc.property(text, fc.option(text, { nil: undefined }), (msg, detail) => {
       const f = embedded(encode.errorResponse({ severity: 'ERROR', sqlstate: '42P01', message: msg, detail, hint: 'h' }));
       const got = decodeErrorFields(f.buf, f.start, f.end);
-      return (
-        got.severity === 'ERROR' && got.code === '42P01' && got.message === msg && got.detail === (detail || undefined)
-      );
+      return got.severity === 'ERROR' && got.code === '42P01' && got.message === msg && got.detail === (detail || undefined);
     }),
   );
   const localized = message('E', Buffer.concat([cstr('SFEHLER'), cstr('VERROR'), cstr('C22012'), cstr('Mx'), cstr('')]));

@@ -5,9 +5,7 @@ import * as encode from '../../../lib/protocol/encode.js';
 import { parseBackend } from '../../helpers/bytes.js';
 
 /** Text a C string can carry: valid UTF-16 (so UTF-8 round-trips) and no NUL. */
-const text = fc
-  .string({ unit: 'binary', maxLength: 40 })
-  .filter((s) => !s.includes('\0') && Buffer.from(s).toString() === s);
+const text = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0') && Buffer.from(s).toString() === s);
 
 /** The body of a frame, after checking its type byte and that its length field counts itself and the body. */
 function bodyOf(frame: Buffer, type: string): Buffer {
@@ -44,28 +42,23 @@ t.test('authentication requests', async (t) => {
   t.same(bodyOf(md5, 'R'), Buffer.from([0, 0, 0, 5, 1, 2, 0xfe, 0xff]));
   const sasl = encode.authenticationSASL(['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS']);
   t.same(bodyOf(sasl, 'R'), Buffer.from('\0\0\0\x0aSCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0', 'latin1'));
-  t.match(
-    parseBackend(
-      md5,
-      sasl,
-      encode.authenticationSASLContinue('r=abc,s=c2FsdA==,i=4096'),
-      encode.authenticationSASLFinal('v=sig'),
-    ),
-    [
-      { name: 'authenticationMD5Password', salt },
-      { name: 'authenticationSASL', mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'] },
-      { name: 'authenticationSASLContinue', data: 'r=abc,s=c2FsdA==,i=4096' },
-      { name: 'authenticationSASLFinal', data: 'v=sig' },
-    ],
-  );
+  t.match(parseBackend(md5, sasl, encode.authenticationSASLContinue('r=abc,s=c2FsdA==,i=4096'), encode.authenticationSASLFinal('v=sig')), [
+    { name: 'authenticationMD5Password', salt },
+    { name: 'authenticationSASL', mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'] },
+    { name: 'authenticationSASLContinue', data: 'r=abc,s=c2FsdA==,i=4096' },
+    { name: 'authenticationSASLFinal', data: 'v=sig' },
+  ]);
 });
 
 t.test('parameterStatus and backendKeyData', async (t) => {
   fc.assert(
     fc.property(text, text, (name, value) => {
       const [m] = parseBackend(encode.parameterStatus(name, value));
-      return m.name === 'parameterStatus' && (m as unknown as { parameterName: string }).parameterName === name &&
-        (m as unknown as { parameterValue: string }).parameterValue === value;
+      return (
+        m.name === 'parameterStatus' &&
+        (m as unknown as { parameterName: string }).parameterName === name &&
+        (m as unknown as { parameterValue: string }).parameterValue === value
+      );
     }),
   );
   t.match(parseBackend(encode.backendKeyData(4242, -7)), [{ name: 'backendKeyData', processID: 4242, secretKey: -7 }]);

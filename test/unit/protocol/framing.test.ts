@@ -101,17 +101,15 @@ const smallSpec = fc.record({ type: msgSpec.map((m) => m.type), size: fc.integer
 
 /** Cut points anywhere, and near message starts so that headers get split. */
 const cutsFor = (frames: Buffer[]) =>
-  fc
-    .array(fc.oneof(fc.nat(), fc.tuple(fc.nat(), fc.integer({ min: -6, max: 6 }))), { maxLength: 40 })
-    .map((raw) => {
-      const starts: number[] = [];
-      let at = 0;
-      for (const f of frames) {
-        starts.push(at);
-        at += f.length;
-      }
-      return raw.map((c) => (typeof c === 'number' ? c % (at + 1) : starts[c[0] % starts.length] + c[1]));
-    });
+  fc.array(fc.oneof(fc.nat(), fc.tuple(fc.nat(), fc.integer({ min: -6, max: 6 }))), { maxLength: 40 }).map((raw) => {
+    const starts: number[] = [];
+    let at = 0;
+    for (const f of frames) {
+      starts.push(at);
+      at += f.length;
+    }
+    return raw.map((c) => (typeof c === 'number' ? c % (at + 1) : starts[c[0] % starts.length] + c[1]));
+  });
 
 /** Throws naming every check that failed, so a fast-check counterexample says what broke. */
 function expectAll(checks: Record<string, boolean>): void {
@@ -128,9 +126,7 @@ function checkRelay(specs: MsgSpec[], chunksOf: (m: ReturnType<typeof model>) =>
     'forwarded bytes equal the stream minus dropped messages': sink.output.equals(m.relayed),
     'one onMessage per interesting message': sink.seen.length === m.expected.length,
     'exact type and bytes': sink.seen.every((s, i) => s.type === m.expected[i]?.type && s.bytes.equals(m.expected[i].bytes)),
-    'earlier bytes forwarded before onMessage': sink.seen.every(
-      (s, i) => s.forwardedBefore === m.expected[i]?.forwardedBefore,
-    ),
+    'earlier bytes forwarded before onMessage': sink.seen.every((s, i) => s.forwardedBefore === m.expected[i]?.forwardedBefore),
     'no empty forwards': sink.emptyForwards === 0,
     'no frame errors': sink.errors.length === 0,
     'atBoundary exactly at message boundaries': boundaryOk,
@@ -181,11 +177,18 @@ t.test('streaming: a large message spanning chunks is relayed as it arrives, the
   const above = 20_000;
   fc.assert(
     fc.property(
-      fc.array(fc.record({ type: fc.constantFrom('S', 'Z', 'D'), size: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(above, KB100)) }),
-        { minLength: 1, maxLength: 8 }).chain((specs) => {
-        const frames = specs.map((m, i) => bulk(m.type, m.size, i));
-        return fc.tuple(fc.constant(frames), cutsFor(frames));
-      }),
+      fc
+        .array(
+          fc.record({
+            type: fc.constantFrom('S', 'Z', 'D'),
+            size: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(above, KB100)),
+          }),
+          { minLength: 1, maxLength: 8 },
+        )
+        .chain((specs) => {
+          const frames = specs.map((m, i) => bulk(m.type, m.size, i));
+          return fc.tuple(fc.constant(frames), cutsFor(frames));
+        }),
       ([frames, cuts]) => {
         // Large messages whose first body byte is odd are gathered whole after all (as a rewritten Bind would be).
         const gathered = (head: Buffer): boolean => (head[5] & 1) === 1;
@@ -211,7 +214,8 @@ t.test('streaming: a large message spanning chunks is relayed as it arrives, the
         }
         expectAll({
           'byte-exact relay': rec.output.equals(stream),
-          'heads are the first STREAM_HEAD bytes': rec.heads.length === expectedHeads.length && rec.heads.every((h, i) => h.bytes.equals(expectedHeads[i])),
+          'heads are the first STREAM_HEAD bytes':
+            rec.heads.length === expectedHeads.length && rec.heads.every((h, i) => h.bytes.equals(expectedHeads[i])),
           'heads carry the whole size': rec.heads.every((h) => h.total > above),
           'other messages whole': rec.seen.length === expectedWhole.length && rec.seen.every((m, i) => m.bytes.equals(expectedWhole[i])),
           'never gathers more than a head, unless told to': frames.some((f) => f[0] === S && gathered(f)) || rec.maxPending <= STREAM_HEAD,
@@ -284,7 +288,11 @@ t.test('pg-protocol style splits of a DataRow followed by ReadyForQuery', async 
       const scanner = new FrameScanner(sink, [Z]);
       feedAll(scanner, splitAt(full, cuts));
       t.same(sink.output, full, `${label}: relayed whole`);
-      t.same(sink.seen.map((x) => x.bytes), [readyForQuery()], `${label}: ReadyForQuery delivered`);
+      t.same(
+        sink.seen.map((x) => x.bytes),
+        [readyForQuery()],
+        `${label}: ReadyForQuery delivered`,
+      );
       t.equal(sink.seen[0].forwardedBefore, dataRow.length, `${label}: the DataRow went out first`);
       t.ok(scanner.atBoundary, `${label}: at a boundary`);
     }
@@ -318,7 +326,13 @@ t.test('a length below 4 is a framing error, with what came before still relayed
         const stream = Buffer.concat([before, header('D', bad), bulk('D', 30)]);
         const sink = new Recorder();
         const scanner = new FrameScanner(sink, [Z]);
-        feedAll(scanner, splitAt(stream, cuts.map((c) => c % stream.length)));
+        feedAll(
+          scanner,
+          splitAt(
+            stream,
+            cuts.map((c) => c % stream.length),
+          ),
+        );
         expectAll({
           'one length error': sink.errors.length === 1 && sink.errors[0][0] === 'length' && sink.errors[0][1] === bad,
           'messages before it relayed, nothing after': sink.output.equals(before),
@@ -486,17 +500,23 @@ function checkCounting(specs: MsgSpec[], stopAt: number, cuts: number[]): void {
   const nth = stopAt >= 1 && stopAt <= countedEnds.length ? m.frames.filter((f) => f[0] === C || f[0] === T)[stopAt - 1] : null;
   expectAll({
     'the count is every counted message': scanner.counted === countedEnds.length,
-    'exactly the stopAt-th counted message is handed over': nth === null ? stopped.length === 0 : stopped.length === 1 && stopped[0].bytes.equals(nth),
+    'exactly the stopAt-th counted message is handed over':
+      nth === null ? stopped.length === 0 : stopped.length === 1 && stopped[0].bytes.equals(nth),
     'the stream is relayed unchanged': sink.output.equals(m.stream),
     'a counted message is whole when counted': wholeWhenCounted,
   });
 }
 
 t.test('counted types are counted without splitting the stream, and the stopAt-th is handed over', async (t) => {
-  const specs = fc.array(msgSpec.map((s) => ({ ...s, keep: true })), { minLength: 1, maxLength: 25 });
+  const specs = fc.array(
+    msgSpec.map((s) => ({ ...s, keep: true })),
+    { minLength: 1, maxLength: 25 },
+  );
   fc.assert(
-    fc.property(specs.chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: 0, max: 12 }), cutsFor(s.map((m, i) => bulk(m.type, m.size, i))))),
-      ([s, stopAt, cuts]) => checkCounting(s, stopAt, cuts)),
+    fc.property(
+      specs.chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: 0, max: 12 }), cutsFor(s.map((m, i) => bulk(m.type, m.size, i))))),
+      ([s, stopAt, cuts]) => checkCounting(s, stopAt, cuts),
+    ),
     { numRuns: 300 },
   );
   t.pass('property held');
@@ -531,13 +551,25 @@ t.test('scanners built from one shared interest table change their interest inde
   const stream = Buffer.concat([bulk('D', 4), message('C', 'SELECT 1\0'), readyForQuery()]);
   sa.feed(stream);
   sb.feed(stream);
-  t.same(a.seen.map((m) => m.type), [D, Z], 'the changed scanner inspects D');
+  t.same(
+    a.seen.map((m) => m.type),
+    [D, Z],
+    'the changed scanner inspects D',
+  );
   t.equal(sa.counted, 1, 'and counts C');
-  t.same(b.seen.map((m) => m.type), [Z], 'the other still sees only Z');
+  t.same(
+    b.seen.map((m) => m.type),
+    [Z],
+    'the other still sees only Z',
+  );
   t.equal(sb.counted, 0, 'and counts nothing');
   t.equal(table[D], 0, 'the shared table itself is untouched');
   const c = new Recorder();
   new FrameScanner(c, table).feed(stream);
-  t.same(c.seen.map((m) => m.type), [Z], 'a scanner made later starts from the original table');
+  t.same(
+    c.seen.map((m) => m.type),
+    [Z],
+    'a scanner made later starts from the original table',
+  );
   t.ok(a.output.equals(stream) && b.output.equals(stream), 'both relay the stream unchanged');
 });

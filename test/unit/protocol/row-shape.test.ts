@@ -18,7 +18,10 @@ function described(cols: { name: string; typeOid: number }[], noise = 0): Buffer
 }
 
 const shapeOf = (f: Buffer): Buffer => rowShape(f, 0, f.length);
-const idA = [{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 20 }];
+const idA = [
+  { name: 'id', typeOid: 23 },
+  { name: 'a', typeOid: 20 },
+];
 
 t.test('the source table, column numbers and formats do not change the shape', async (t) => {
   t.ok(sameShape(shapeOf(described(idA, 0)), shapeOf(described(idA, 7))));

@@ -3,8 +3,16 @@ import t from 'tap';
 import { parseBackend } from '../../helpers/bytes.js';
 import { bind, closeStatement as clientClose, describeStatement, parse } from '../../helpers/wire.js';
 import {
-  bindStatementStart, closeStatement, COMPLETIONS, describeStatement as describeOwn, dropsAllStatements, FailingDescribe, namesStatement,
-  nulAt, Sync, withName,
+  bindStatementStart,
+  closeStatement,
+  COMPLETIONS,
+  describeStatement as describeOwn,
+  dropsAllStatements,
+  FailingDescribe,
+  namesStatement,
+  nulAt,
+  Sync,
+  withName,
 } from '../../../lib/protocol/statement-frames.js';
 import * as encode from '../../../lib/protocol/encode.js';
 
@@ -59,7 +67,10 @@ t.test('the injected frames are valid frontend messages', async (t) => {
 });
 
 t.test('ParseComplete and CloseComplete are what Postgres sends', async (t) => {
-  t.same(parseBackend(encode.ParseComplete, encode.CloseComplete).map((m) => m.name), ['parseComplete', 'closeComplete']);
+  t.same(
+    parseBackend(encode.ParseComplete, encode.CloseComplete).map((m) => m.name),
+    ['parseComplete', 'closeComplete'],
+  );
 });
 
 t.test('COMPLETIONS: one per extended-query request, never ParameterDescription or DataRow', async (t) => {
@@ -69,10 +80,10 @@ t.test('COMPLETIONS: one per extended-query request, never ParameterDescription 
 t.test('dropsAllStatements recognises DISCARD ALL and DEALLOCATE ALL only', async (t) => {
   const yes = ['DISCARD ALL', 'discard all;', '  \n\tDeallocate All', 'DEALLOCATE PREPARE ALL', 'discard   all ; select 1'];
   const no = ['DISCARD PLANS', 'DEALLOCATE foo', 'select 1', 'discard allx', 'DEALLOCATE', ''];
-  for (const sql of yes) t.ok(dropsAllStatements(Buffer.from(sql + '\0'), 0, sql.length + 1), sql);
-  for (const sql of no) t.notOk(dropsAllStatements(Buffer.from(sql + '\0'), 0, sql.length + 1), JSON.stringify(sql));
+  for (const sql of yes) t.ok(dropsAllStatements(Buffer.from(`${sql}\0`), 0, sql.length + 1), sql);
+  for (const sql of no) t.notOk(dropsAllStatements(Buffer.from(`${sql}\0`), 0, sql.length + 1), JSON.stringify(sql));
 });
 
-t.test('describeStatement is the client\'s Describe(\'S\') under Sluice\'s name', async (t) => {
+t.test("describeStatement is the client's Describe('S') under Sluice's name", async (t) => {
   t.ok(describeOwn(Buffer.from('sluice_abc')).equals(describeStatement('sluice_abc')));
 });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { FakeClock } from '../../../lib/clock.js';
 import { poolerError } from '../../../lib/errors.js';
-import { Scheduler, type BudgetPolicy, type Waiter } from '../../../lib/scheduler/scheduler.js';
+import { Scheduler, type BudgetPolicy } from '../../../lib/scheduler/scheduler.js';
 import type { SchedulerObserver } from '../../../lib/scheduler/queue/queue-types.js';
 import { policy, type PolicyInput } from './fixtures.js';
 import { FakePool, FakeWaiter } from './pool-fakes.js';
@@ -79,7 +79,7 @@ t.test('a full budget never launches past its slots: a granted waiter waits for 
   t.equal(c.conn, null);
   t.equal(carol.launched, 0, 'no slot, no launch');
   finish(a1);
-  t.equal(carol.launched, 1, 'the freed slot goes to carol: alice\'s returned connection is evicted first');
+  t.equal(carol.launched, 1, "the freed slot goes to carol: alice's returned connection is evicted first");
   t.equal(alice.total + carol.total, 2);
   finish(a2);
   t.equal(alice.total + carol.total, 2);
@@ -95,22 +95,25 @@ t.test('warm share: a pool waits for its own release rather than evict the conne
   t.equal(carol.idle.size, 1, 'carol used her connection a moment ago');
   const a = [start('a1', alice, 'alice'), start('a2', alice, 'alice'), start('a3', alice, 'alice')];
   t.ok(a[0]!.conn && a[1]!.conn, 'alice runs on her own two connections');
-  t.equal(a[2]!.grant, null, 'her third transaction is not granted: it would evict carol\'s warm connection');
+  t.equal(a[2]!.grant, null, "her third transaction is not granted: it would evict carol's warm connection");
   t.equal(carol.idle.first()?.closedFor ?? null, null);
   t.equal(sched.snapshots().get('app')?.idle.reason, 'connection', 'the free slot is accounted as waiting for a connection');
   const c2 = start('c2', carol, 'carol');
   t.equal(c2.conn?.id, 3, 'carol takes the free slot at once, on her warm connection: no login');
   finish(c2);
   finish(a[0]!);
-  t.ok(a[2]!.conn, 'alice\'s own released connection serves her next transaction');
+  t.ok(a[2]!.conn, "alice's own released connection serves her next transaction");
   t.equal(carol.launched + alice.launched, 0, 'nobody logged in');
   finish(a[1]!);
   finish(a[2]!);
   // Two windows without carol: her share fades and alice's next burst may take the connection over.
   clock.advance(2500);
   const b = [1, 2, 3].map((i) => start(`b${i}`, alice, 'alice'));
-  t.ok(b.every((w) => w.grant), 'all three granted');
-  t.equal(carol.idle.size, 0, 'carol\'s cold connection was evicted');
+  t.ok(
+    b.every((w) => w.grant),
+    'all three granted',
+  );
+  t.equal(carol.idle.size, 0, "carol's cold connection was evicted");
   t.equal(alice.launched, 1);
 });
 
@@ -120,7 +123,7 @@ t.test('a pool with nothing in use evicts even a warm connection: nobody waits o
   finish(start('c', carol, 'carol'));
   const a = start('a', alice, 'alice');
   t.ok(a.grant, 'granted');
-  t.equal(carol.idle.size, 0, 'carol\'s warm connection made room');
+  t.equal(carol.idle.size, 0, "carol's warm connection made room");
   t.equal(alice.launched, 1);
   t.equal(sched.waitingCount(alice.asPool), 1);
 });
@@ -169,7 +172,7 @@ t.test('a granted waiter without an idle connection gets a launch and the connec
   t.equal(sched.waitingCount(alice.asPool), 0);
 });
 
-t.test('at the connection budget, another pool\'s idle connection is evicted for the granted waiter', async (t) => {
+t.test("at the connection budget, another pool's idle connection is evicted for the granted waiter", async (t) => {
   const { alice, carol, start, finish } = setup({ slots: 2 });
   alice.warm(1);
   alice.warm(2);
@@ -180,12 +183,12 @@ t.test('at the connection budget, another pool\'s idle connection is evicted for
   t.equal(alice.idle.size, 2, 'alice keeps both connections idle');
   const c = start('c', carol, 'carol');
   t.equal(c.conn, null);
-  t.equal(alice.idle.size, 1, 'one of alice\'s idle connections was closed');
+  t.equal(alice.idle.size, 1, "one of alice's idle connections was closed");
   t.equal(carol.launched, 1, 'and carol launched one in its place');
   t.equal(alice.idle.first()?.closedFor ?? null, null);
 });
 
-t.test('fair mode: a quiet tenant goes ahead of a flooding tenant\'s backlog; fifo mode: it waits its turn', async (t) => {
+t.test("fair mode: a quiet tenant goes ahead of a flooding tenant's backlog; fifo mode: it waits its turn", async (t) => {
   for (const mode of ['fair', 'fifo'] as const) {
     const { alice, carol, start, finish } = setup({ slots: 2 }, mode);
     alice.warm(1);
@@ -199,7 +202,7 @@ t.test('fair mode: a quiet tenant goes ahead of a flooding tenant\'s backlog; fi
       t.ok(c.conn, 'fair: carol takes the first freed slot');
       t.equal(backlog[0]!.conn, null);
     } else {
-      t.equal(c.conn, null, 'fifo: carol is behind alice\'s three');
+      t.equal(c.conn, null, "fifo: carol is behind alice's three");
       t.ok(backlog[0]!.conn);
     }
   }
@@ -218,9 +221,11 @@ t.test('a queue timeout is an ERROR 53300 naming tenant, class, time waited and 
   t.equal(w.error?.code, 'SLUICE_QUERY_WAIT_TIMEOUT');
   t.equal(w.error?.sqlstate, '53300');
   t.equal(w.error?.severity, 'ERROR');
-  t.equal(w.error?.message,
+  t.equal(
+    w.error?.message,
     'query_wait_timeout: tenant "alice" class "default" waited 300 ms for a server connection to app/alice (last server error: connect ECONNREFUSED)',
-    'an unknown class is reported as the default class it ran in');
+    'an unknown class is reported as the default class it ran in',
+  );
   t.equal(w.ticket, null);
   t.equal(sched.waitingCount(alice.asPool), 0);
 });
@@ -261,7 +266,10 @@ t.test('refusals at enqueue: queue full 53300, slot limit 0 53400, reject-mode r
 });
 
 t.test('cancel: a queued waiter leaves silently; a waiter granted but without a connection returns its slot', async (t) => {
-  const { clock, sched, alice, carol, start, arrive } = setup({ slots: 1, defaultTenant: { weight: 1, reservation: 0, limit: Infinity, maxQueue: Infinity, queueTimeoutMs: 300 } });
+  const { clock, sched, alice, carol, start, arrive } = setup({
+    slots: 1,
+    defaultTenant: { weight: 1, reservation: 0, limit: Infinity, maxQueue: Infinity, queueTimeoutMs: 300 },
+  });
   const pending = start('pending', alice, 'alice');
   const queued = start('queued', carol, 'carol');
   t.ok(pending.list && queued.ticket);
@@ -279,7 +287,7 @@ t.test('cancel: a queued waiter leaves silently; a waiter granted but without a 
   t.equal(pending.error, null);
 });
 
-t.test('login failures: a refusal fails the pool\'s granted waiters; a transient failure retries after loginRetryMs', async (t) => {
+t.test("login failures: a refusal fails the pool's granted waiters; a transient failure retries after loginRetryMs", async (t) => {
   const { clock, sched, alice, carol, start, arrive } = setup({ slots: 4 });
   const [a, b] = [start('a', alice, 'alice'), start('b', alice, 'alice')];
   alice.connecting = 0;
@@ -383,7 +391,11 @@ t.test('the observer hears every grant (with its wait), release (with its hold),
     rejected: (leaf, b, tenant, cls, reason) => events.push(`rejected ${b} ${tenant} ${cls} ${reason}${leaf ? '' : ' (never queued)'}`),
     evicted: (pool) => events.push(`evicted ${pool}`),
   };
-  const { clock, sched, alice, carol, start, finish } = setup({ slots: 1, tenants: { alice: { queueTimeoutMs: 100 }, zed: { limit: 0 } } }, 'fair', observer);
+  const { clock, sched, alice, carol, start, finish } = setup(
+    { slots: 1, tenants: { alice: { queueTimeoutMs: 100 }, zed: { limit: 0 } } },
+    'fair',
+    observer,
+  );
   alice.warm(1);
   const holder = start('holder', alice, 'alice');
   const next = start('next', alice, 'alice');

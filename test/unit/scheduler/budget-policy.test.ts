@@ -27,7 +27,10 @@ t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled 
   const c = config({
     default_pool_size: 2,
     scheduler: { mode: 'shadow', headroom_min: 1, headroom_max: 2, burst: 0.5, default_cost: 0.02 },
-    tenants: { default: { weight: 2 }, acme: { weight: 4, reservation: 0, limit: 6, max_queue: 10, rate: { per_second: 50, burst: 5, mode: 'reject' } } },
+    tenants: {
+      default: { weight: 2 },
+      acme: { weight: 4, reservation: 0, limit: 6, max_queue: 10, rate: { per_second: 50, burst: 5, mode: 'reject' } },
+    },
     classes: { analytics: { weight: 0.5, limit: 2, elastic: true, lane: 'long', queue_timeout: 30 }, migration: { total_limit: 1 } },
   });
   const bp = budgetPolicy(c, 2);
@@ -39,10 +42,26 @@ t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled 
   t.equal(bp.policy.defaultCostMs, 20, 'seconds in YAML, ms in the policy');
   t.equal(bp.policy.defaultTenant.weight, 2, 'tenants.default is the policy of unlisted tenants');
   t.notOk(bp.policy.tenants.has('default'), 'and not a tenant of its own');
-  t.same(bp.policy.tenants.get('acme'), {
-    weight: 4, reservation: 0, limit: 6, maxQueue: 10, queueTimeoutMs: 120_000, rate: { perSecond: 50, burst: 5, mode: 'reject' },
-  }, 'no queue_timeout of its own: the default query_wait_timeout of 120 s');
-  t.same(bp.policy.classes.get('analytics'), { weight: 0.5, limit: 2, queueTimeoutMs: 30_000, elastic: true, lane: 'long', totalLimit: Infinity });
+  t.same(
+    bp.policy.tenants.get('acme'),
+    {
+      weight: 4,
+      reservation: 0,
+      limit: 6,
+      maxQueue: 10,
+      queueTimeoutMs: 120_000,
+      rate: { perSecond: 50, burst: 5, mode: 'reject' },
+    },
+    'no queue_timeout of its own: the default query_wait_timeout of 120 s',
+  );
+  t.same(bp.policy.classes.get('analytics'), {
+    weight: 0.5,
+    limit: 2,
+    queueTimeoutMs: 30_000,
+    elastic: true,
+    lane: 'long',
+    totalLimit: Infinity,
+  });
   t.equal(bp.policy.classes.get('migration')!.totalLimit, 1, 'total_limit caps the class across tenants');
   t.equal(bp.policy.earlyReject, true, 'early reject is on by default');
   t.same(policyProblems(bp.policy), [], 'the scheduler accepts it');
@@ -83,11 +102,20 @@ t.test('the parser refuses what the scheduler would refuse at the first transact
   };
   t.same(refused({ tenants: { a: { rate: { per_second: 1, burst: 0.5 } } } }), ['tenants.a.rate.burst: expected a burst >= 1, got 0.5']);
   t.same(refused({ scheduler: { default_cost: 0 } }), ['scheduler.default_cost: expected seconds > 0, got 0']);
-  t.same(refused({ users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }),
+  t.same(
+    refused({ users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }),
     ["tenants: reservations add up to 3 slots, more than databases.app (users.bob.pool_size)'s budget of 2 minus headroom_min 0"],
-    'without a shared budget every pool is a budget, and a user pool_size can make one smaller');
-  t.same(refused({ max_server_connections: 8, users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }), [],
-    'with a shared budget the pool sizes do not matter');
-  const edge = config({ default_pool_size: 4, tenants: { a: { reservation: 3, rate: { per_second: 0.5, burst: 1 } } }, scheduler: { headroom_min: 1, headroom_max: 3 } });
+    'without a shared budget every pool is a budget, and a user pool_size can make one smaller',
+  );
+  t.same(
+    refused({ max_server_connections: 8, users: { bob: { pool_size: 2 } }, tenants: { acme: { reservation: 3 } } }),
+    [],
+    'with a shared budget the pool sizes do not matter',
+  );
+  const edge = config({
+    default_pool_size: 4,
+    tenants: { a: { reservation: 3, rate: { per_second: 0.5, burst: 1 } } },
+    scheduler: { headroom_min: 1, headroom_max: 3 },
+  });
   t.same(policyProblems(budgetPolicy(edge, 4).policy), [], 'the tightest accepted config is a valid policy');
 });

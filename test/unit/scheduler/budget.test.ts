@@ -100,7 +100,7 @@ function simulate(slots: number, tenants: Tenant[], opts: { loginMs: number; fro
   for (let at = 0; at < opts.to; at += 10) {
     clock.advance(10);
     if (clock.now() < opts.from) continue;
-    tenants.forEach((x, i) => run.counts.get(x.name)!.push(pools[i]!.total));
+    for (const [i, x] of tenants.entries()) run.counts.get(x.name)!.push(pools[i]!.total);
   }
   return run;
 }
@@ -119,7 +119,10 @@ t.test('weights 1:2:4 on 20 connections that start split 10/5/5 converge to abou
     const inBand = counts.filter((n) => n >= lo && n <= hi).length / counts.length;
     // A pool whose own connection came back before its new login finished holds one extra until it hands one back.
     t.ok(inBand >= 0.95, `${name}: connections within ${lo}..${hi} ${(100 * inBand).toFixed(1)}% of the time`);
-    t.ok(counts.every((n) => n >= lo - 1 && n <= hi + 1), `${name}: never beyond one more or less (saw ${Math.min(...counts)}..${Math.max(...counts)})`);
+    t.ok(
+      counts.every((n) => n >= lo - 1 && n <= hi + 1),
+      `${name}: never beyond one more or less (saw ${Math.min(...counts)}..${Math.max(...counts)})`,
+    );
   }
   const total = [...run.busyMs.values()].reduce((a, b) => a + b, 0);
   t.ok(total >= 0.97 * 20 * run.span, `the budget stays busy: ${(total / run.span).toFixed(2)} of 20 slots`);
@@ -134,7 +137,10 @@ t.test('once the head start of the first 10/5/5 split is paid back, shares hold 
   for (const x of SHARES) {
     const share = run.busyMs.get(x.name)! / total;
     const entitled = x.weight / 7;
-    t.ok(Math.abs(share / entitled - 1) <= 0.03, `${x.name}: slot-time share ${(100 * share).toFixed(1)}% vs ${(100 * entitled).toFixed(1)}% entitled`);
+    t.ok(
+      Math.abs(share / entitled - 1) <= 0.03,
+      `${x.name}: slot-time share ${(100 * share).toFixed(1)}% vs ${(100 * entitled).toFixed(1)}% entitled`,
+    );
   }
   for (let i = 0; i < 5; i++) {
     const busy = SHARES.map((x) => run.perSecond.get(x.name)![i] ?? 0);
@@ -195,10 +201,10 @@ t.test('a quiet pool that finds its one connection busy waits for it; a backlogg
     sched.poolIdle(hog.asPool);
     sched.release(h);
     if (backlogged) {
-      t.equal(quiet.launched, 1, 'backlogged: the hog\'s returned connection is closed and one opened for the quiet pool');
+      t.equal(quiet.launched, 1, "backlogged: the hog's returned connection is closed and one opened for the quiet pool");
       t.equal(c.closedFor, 'handed over to another pool of the same database');
     } else {
-      t.equal(quiet.launched, 0, 'a moment\'s wait: no login for the quiet pool');
+      t.equal(quiet.launched, 0, "a moment's wait: no login for the quiet pool");
       t.equal(c.closedFor, null, 'the hog keeps its connection');
       t.equal(hogs.filter((x) => x.conn).length, 3, 'and runs its next transaction on it');
     }

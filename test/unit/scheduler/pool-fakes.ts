@@ -13,7 +13,10 @@ export class FakeConn {
   list: List<FakeConn> | null = null;
   closedFor: string | null = null;
   lastUsedAt = -Infinity;
-  constructor(readonly id: number, readonly pool: FakePool) {}
+  constructor(
+    readonly id: number,
+    readonly pool: FakePool,
+  ) {}
   close(reason: string): void {
     this.closedFor = reason;
     move<FakeConn>(this as FakeConn, null);
@@ -98,7 +101,10 @@ export class FakeWaiter implements Waiter {
   grant: Grant<Waiter> | null = null;
   conn: FakeConn | null = null;
   error: PoolerError | null = null;
-  constructor(readonly name: string, readonly fake: FakePool) {}
+  constructor(
+    readonly name: string,
+    readonly fake: FakePool,
+  ) {}
   get pool(): Pool {
     return this.fake.asPool;
   }

@@ -16,8 +16,14 @@ interface FakeSession {
 
 function session(dir: ClientDirectory, tenant: string, over: Partial<FakeSession> = {}): FakeSession {
   const s: FakeSession = {
-    ident: { ...dir.newCancelKey(), tenant }, state: 'idle', lastActivity: 0, idleInTxSince: 0, errors: [],
-    sendError(e) { this.errors.push(e.code); },
+    ident: { ...dir.newCancelKey(), tenant },
+    state: 'idle',
+    lastActivity: 0,
+    idleInTxSince: 0,
+    errors: [],
+    sendError(e) {
+      this.errors.push(e.code);
+    },
     ...over,
   };
   return s;
@@ -57,7 +63,8 @@ t.test('sessions are found by their cancel key only', async (t) => {
 });
 
 t.test('sweepTimeouts ends idle clients and idle-in-transaction ones, and leaves the rest', async (t) => {
-  const config = (o: Record<string, unknown>) => parseConfig({ auth_type: 'trust', databases: { app: { host: '127.0.0.1' } }, ...o }, { baseDir: '/' });
+  const config = (o: Record<string, unknown>) =>
+    parseConfig({ auth_type: 'trust', databases: { app: { host: '127.0.0.1' } }, ...o }, { baseDir: '/' });
   const dir = new ClientDirectory();
   const idle = session(dir, 'x', { lastActivity: 0 });
   const fresh = session(dir, 'x', { lastActivity: 9_000 });
@@ -65,7 +72,11 @@ t.test('sweepTimeouts ends idle clients and idle-in-transaction ones, and leaves
   const busy = session(dir, 'x', { state: 'active', lastActivity: 0 });
   for (const s of [idle, fresh, inTx, busy]) dir.add(as(s));
   dir.sweepTimeouts(config({}), 10_000);
-  t.same([idle, fresh, inTx, busy].map((s) => s.errors.length), [0, 0, 0, 0], 'both timeouts off by default');
+  t.same(
+    [idle, fresh, inTx, busy].map((s) => s.errors.length),
+    [0, 0, 0, 0],
+    'both timeouts off by default',
+  );
   dir.sweepTimeouts(config({ client_idle_timeout: 5, idle_transaction_timeout: 5 }), 10_000);
   t.same(idle.errors, ['SLUICE_CLIENT_IDLE_TIMEOUT']);
   t.same(inTx.errors, ['SLUICE_IDLE_TRANSACTION_TIMEOUT']);

@@ -4,7 +4,15 @@ import { Frontend } from '../../../lib/protocol/codes.js';
 import { describeType, INSPECTED_CLIENT_TYPES, KNOWN_CLIENT_TYPES, refusalOf } from '../../../lib/session/client-messages.js';
 
 t.test('every frontend message of the protocol after login is known; startup-only and server types are not', async (t) => {
-  for (const type of [Frontend.Query, Frontend.Parse, Frontend.Bind, Frontend.Execute, Frontend.Sync, Frontend.CopyData, Frontend.Terminate]) {
+  for (const type of [
+    Frontend.Query,
+    Frontend.Parse,
+    Frontend.Bind,
+    Frontend.Execute,
+    Frontend.Sync,
+    Frontend.CopyData,
+    Frontend.Terminate,
+  ]) {
     t.equal(KNOWN_CLIENT_TYPES[type], 1, String.fromCharCode(type));
   }
   for (const c of ['Z', 'T', 'R', '\0', 'x']) t.equal(KNOWN_CLIENT_TYPES[c.charCodeAt(0)], 0, JSON.stringify(c));
@@ -24,7 +32,11 @@ t.test('describeType prints a letter when printable, else hex', async (t) => {
 });
 
 t.test('refusalOf: a Password message after login is a bad packet, an unknown type is named, known types pass', async (t) => {
-  t.match(refusalOf(Frontend.Password), { code: 'SLUICE_BAD_PACKET', sqlstate: '08P01', message: /password message outside authentication/ });
+  t.match(refusalOf(Frontend.Password), {
+    code: 'SLUICE_BAD_PACKET',
+    sqlstate: '08P01',
+    message: /password message outside authentication/,
+  });
   t.match(refusalOf(0x7a), { code: 'SLUICE_UNKNOWN_MESSAGE', sqlstate: '08P01', message: /'z'/ });
   t.equal(refusalOf(Frontend.Flush), null);
   t.equal(refusalOf(Frontend.CopyDone), null);

@@ -50,7 +50,7 @@ function setup(startup: Record<string, string> = {}) {
 
 const frame = (s: string): Buffer => Buffer.from(s);
 
-t.test('kept frames leave in one write when the server already has the client\'s parameters', async (t) => {
+t.test("kept frames leave in one write when the server already has the client's parameters", async (t) => {
   const { conn, log, first, server } = setup();
   t.ok(first.empty);
   const backing = frame('PPPPBBBBEEEESSSS');
@@ -110,27 +110,34 @@ t.test('differing parameters are applied first; frames kept meanwhile follow in 
   t.equal(log.failed.length, 0);
 });
 
-t.test('a failed sync is reported, and its connection closed with the frames unsent (kept for another); an unlinked session sends nothing', async (t) => {
-  const a = setup({ DateStyle: 'German, DMY' });
-  a.first.keep(frame('Q1'));
-  a.first.link(a.server);
-  t.match(a.conn.internal[0], /^SET LOCAL statement_timeout = 0; SELECT pg_catalog.set_config/, "untimed: a client's statement_timeout cannot cut it");
-  a.conn.finish('invalid value');
-  t.same(a.log.failed, ['invalid value']);
-  t.equal(a.conn.writes.length, 0, 'nothing went to a connection with the wrong settings');
-  t.ok(a.conn.closed, 'it is closed');
-  t.match(a.conn.closeReason, /could not apply session parameters: invalid value/);
-  t.ok(a.first.resend(), 'the frames can go to another connection');
+t.test(
+  'a failed sync is reported, and its connection closed with the frames unsent (kept for another); an unlinked session sends nothing',
+  async (t) => {
+    const a = setup({ DateStyle: 'German, DMY' });
+    a.first.keep(frame('Q1'));
+    a.first.link(a.server);
+    t.match(
+      a.conn.internal[0],
+      /^SET LOCAL statement_timeout = 0; SELECT pg_catalog.set_config/,
+      "untimed: a client's statement_timeout cannot cut it",
+    );
+    a.conn.finish('invalid value');
+    t.same(a.log.failed, ['invalid value']);
+    t.equal(a.conn.writes.length, 0, 'nothing went to a connection with the wrong settings');
+    t.ok(a.conn.closed, 'it is closed');
+    t.match(a.conn.closeReason, /could not apply session parameters: invalid value/);
+    t.ok(a.first.resend(), 'the frames can go to another connection');
 
-  const b = setup({ DateStyle: 'German, DMY' });
-  b.first.keep(frame('Q1'));
-  b.first.link(b.server);
-  b.log.linked = false;
-  b.conn.finish(null);
-  t.equal(b.conn.writes.length, 0, 'the session left while the sync ran');
-  b.first.clear();
-  t.ok(b.first.empty);
-});
+    const b = setup({ DateStyle: 'German, DMY' });
+    b.first.keep(frame('Q1'));
+    b.first.link(b.server);
+    b.log.linked = false;
+    b.conn.finish(null);
+    t.equal(b.conn.writes.length, 0, 'the session left while the sync ran');
+    b.first.clear();
+    t.ok(b.first.empty);
+  },
+);
 
 t.test('a server that died unanswered: what it was sent since link is kept again, in order', async (t) => {
   const { conn, first, server } = setup();

@@ -58,7 +58,10 @@ t.test('replies: SHOW HELP is a notice, SHOW VERSION a row, control commands a t
   t.match(help.notice?.detail, /SHOW HELP\|POOLS\|STATS/);
   t.match(help.notice?.detail, /KILL_CLIENT <client_id>/);
   const version = run('SHOW VERSION');
-  t.same(version.result?.columns.map((c) => c.name), ['version']);
+  t.same(
+    version.result?.columns.map((c) => c.name),
+    ['version'],
+  );
   t.match(String(version.result?.rows[0]?.[0]), /^Sluice \d/);
   const shutdown = run('SHUTDOWN wait_for_clients');
   t.equal(shutdown.tag, 'SHUTDOWN');

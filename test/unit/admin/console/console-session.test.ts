@@ -40,9 +40,16 @@ function fakeSocket() {
 function open(host: AdminHost = fakeHost(), admin = true) {
   const { socket, duplex, messages } = fakeSocket();
   let closed = 0;
-  const c = new ConsoleSession(socket, { id: 7, user: 'root', database: 'pgbouncer', admin }, {
-    host, clock: new FakeClock(), log: silentLogger(), closed: () => closed++,
-  });
+  const c = new ConsoleSession(
+    socket,
+    { id: 7, user: 'root', database: 'pgbouncer', admin },
+    {
+      host,
+      clock: new FakeClock(),
+      log: silentLogger(),
+      closed: () => closed++,
+    },
+  );
   c.welcome(null);
   const send = (b: Buffer) => duplex.push(b);
   /** Lets the console's async queue run. */
@@ -94,7 +101,11 @@ t.test('an unknown message type is FATAL and closes the connection', async (t) =
 });
 
 t.test('a bug in a command ends only this connection, with XX000', async (t) => {
-  const broken = fakeHost(undefined, { pools: () => { throw new Error('boom'); } });
+  const broken = fakeHost(undefined, {
+    pools: () => {
+      throw new Error('boom');
+    },
+  });
   const { send, messages, settle, closed } = open(broken);
   messages();
   send(query('SHOW POOLS'));

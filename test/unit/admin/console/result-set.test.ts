@@ -16,7 +16,13 @@ function cells(row: Buffer): (string | null)[] {
 }
 
 t.test('RowDescription carries each column type; DataRows show NULL for null and unlimited numbers', async (t) => {
-  const rs = { columns: columns({ name: 'text', n: 'int4', total: 'numeric', share: 'float8', big: 'int8' }), rows: [['a', 1, 2, 0.5, Infinity], [null, 0, 0, null, 3]] };
+  const rs = {
+    columns: columns({ name: 'text', n: 'int4', total: 'numeric', share: 'float8', big: 'int8' }),
+    rows: [
+      ['a', 1, 2, 0.5, Infinity],
+      [null, 0, 0, null, 3],
+    ],
+  };
   const [desc, row1, row2, done] = encodeResult(rs, 'SHOW');
   t.equal(String.fromCharCode(desc![0]!), 'T');
   t.equal(desc!.readInt16BE(5), 5, 'five columns');

@@ -20,7 +20,12 @@ t.test('durations in seconds with their defaults; listen settings are not change
 
 t.test('no secret value is shown, wherever a later section puts one', async (t) => {
   const base = testConfig({ users: { app: { password: 'inline-secret' } } });
-  const withSections = { ...base, metrics: { port: 9187, token: 'metrics-token' }, admin: { api: { bearer_token: 'api-token' } }, proxy_password: 'pw' } as unknown as SluiceConfig;
+  const withSections = {
+    ...base,
+    metrics: { port: 9187, token: 'metrics-token' },
+    admin: { api: { bearer_token: 'api-token' } },
+    proxy_password: 'pw',
+  } as unknown as SluiceConfig;
   const text = JSON.stringify(showConfig(fakeHost(withSections)).rows);
   for (const s of ['inline-secret', 'metrics-token', 'api-token', '"pw"']) t.notOk(text.includes(s), `${s} is hidden`);
   const rows = rowsOf(withSections);

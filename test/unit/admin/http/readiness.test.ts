@@ -27,7 +27,10 @@ t.test('a probe tells a listening port from a closed one', async (t) => {
 t.test('ready only when listening and every database answers; connected databases are not probed', async (t) => {
   const up = await listening(t);
   const down = await closedPort();
-  const dbs = [{ name: 'a', host: '127.0.0.1', port: up }, { name: 'b', host: '127.0.0.1', port: down }];
+  const dbs = [
+    { name: 'a', host: '127.0.0.1', port: up },
+    { name: 'b', host: '127.0.0.1', port: down },
+  ];
   const r = await checkReadiness({ listening: true, databases: dbs, connected: new Set(), timeoutMs: 1000 });
   t.equal(r.ready, false);
   t.equal(r.databases.a, REACHABLE);

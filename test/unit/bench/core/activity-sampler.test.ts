@@ -15,6 +15,9 @@ t.test('mean busy backends counts only the given roles, absent roles as 0', asyn
 });
 
 t.test('per-window sums are in role order and window order', async (t) => {
-  t.same(busyPerWindow(samples, ['a', 'b'], 1000), [[6, 4], [0, 6]]);
+  t.same(busyPerWindow(samples, ['a', 'b'], 1000), [
+    [6, 4],
+    [0, 6],
+  ]);
   t.same(busyPerWindow(samples, ['b'], 250), [[4], [0], [6]]);
 });

@@ -28,7 +28,14 @@ tps = 197.117657 (without initial connection time)
 
 t.test('the summary of a clean run', async (t) => {
   t.same(parsePgbenchSummary(SUMMARY, ''), {
-    processed: 392, failed: 0, tps: 197.117657, latencyAvgMs: 2.143, initialConnectMs: 9.812, abortedClients: 0, connectFailures: 0, errors: [],
+    processed: 392,
+    failed: 0,
+    tps: 197.117657,
+    latencyAvgMs: 2.143,
+    initialConnectMs: 9.812,
+    abortedClients: 0,
+    connectFailures: 0,
+    errors: [],
   });
 });
 
@@ -50,8 +57,9 @@ t.test('error lines lose their pgbench prefixes, however many', async (t) => {
 });
 
 t.test('clients that cannot log in are counted', async (t) => {
-  const stderr = 'pgbench: error: connection to server at "127.0.0.1", port 46185 failed: FATAL:  query_wait_timeout\n'
-    + 'pgbench: error: could not create connection for client 3';
+  const stderr =
+    'pgbench: error: connection to server at "127.0.0.1", port 46185 failed: FATAL:  query_wait_timeout\n' +
+    'pgbench: error: could not create connection for client 3';
   const s = parsePgbenchSummary('', stderr);
   t.equal(s.connectFailures, 1);
   t.equal(s.errors[0], 'connection to server at "127.0.0.1", port 46185 failed: FATAL: query_wait_timeout');
@@ -65,9 +73,18 @@ t.test('missing figures are NaN', async (t) => {
 });
 
 t.test('progress reports and the steady state after the first', async (t) => {
-  t.same(parsePgbenchProgress('progress: 2.0 s, 15234.1 tps, lat 0.655 ms stddev 0.201, 3 failed'),
-    { elapsedS: 2, tps: 15234.1, latencyMs: 0.655, failed: 3 });
-  t.same(parsePgbenchProgress('progress: 3.1 s, 0.0 tps, lat 0.000 ms stddev 0.000, 0 failed'), { elapsedS: 3.1, tps: 0, latencyMs: 0, failed: 0 });
+  t.same(parsePgbenchProgress('progress: 2.0 s, 15234.1 tps, lat 0.655 ms stddev 0.201, 3 failed'), {
+    elapsedS: 2,
+    tps: 15234.1,
+    latencyMs: 0.655,
+    failed: 3,
+  });
+  t.same(parsePgbenchProgress('progress: 3.1 s, 0.0 tps, lat 0.000 ms stddev 0.000, 0 failed'), {
+    elapsedS: 3.1,
+    tps: 0,
+    latencyMs: 0,
+    failed: 0,
+  });
   t.equal(parsePgbenchProgress('number of clients: 4'), null);
   const steady = steadyState([
     { elapsedS: 5, tps: 10, latencyMs: 100, failed: 0 }, // covers the logins: left out

@@ -3,7 +3,8 @@ import t from 'tap';
 import { cpuMicros, parseProcStat, readProcStat, rssMegabytes } from '../../../../bench/core/proc-stat.js';
 
 // A real line's shape: pid (comm) state ppid ... with utime=1200 stime=345 (fields 14, 15) and rss=25600 (field 24).
-const fields = (comm: string) => `4242 (${comm}) S 1 4242 4242 0 -1 4194560 5000 0 0 0 1200 345 0 0 20 0 11 0 123456 1048576000 25600 18446744073709551615 1 1 0 0 0 0 0 4096 17922 0 0 0 17 1 0 0 0 0 0`;
+const fields = (comm: string) =>
+  `4242 (${comm}) S 1 4242 4242 0 -1 4194560 5000 0 0 0 1200 345 0 0 20 0 11 0 123456 1048576000 25600 18446744073709551615 1 1 0 0 0 0 0 4096 17922 0 0 0 17 1 0 0 0 0 0`;
 
 t.test('utime + stime and rss are read from their fields', async (t) => {
   t.same(parseProcStat(fields('node')), { cpuTicks: 1545, rssPages: 25600 });

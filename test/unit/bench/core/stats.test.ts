@@ -51,7 +51,14 @@ t.test('shareReport compares achieved shares with weight-entitled shares', async
 });
 
 t.test('windowShareErrors gives the worst tenant error per window and skips empty windows', async (t) => {
-  const errors = windowShareErrors([[1, 2], [0, 0], [2, 2]], [1, 2]);
+  const errors = windowShareErrors(
+    [
+      [1, 2],
+      [0, 0],
+      [2, 2],
+    ],
+    [1, 2],
+  );
   t.equal(errors.length, 2, 'the empty window is left out');
   t.equal(errors[0], 0);
   t.ok(Math.abs(errors[1]! - 0.5) < 1e-12, 'an even split under 1:2 gives tenant 1 150% of its share');

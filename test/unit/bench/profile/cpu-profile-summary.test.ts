@@ -21,16 +21,25 @@ const profile: CpuProfile = {
 
 t.test('self time per function merges nodes of the same function and charges each sample until the next', async (t) => {
   const rows = selfTimes(profile);
-  t.same(rows.map((r) => [r.key, r.ms]), [
-    ['(anonymous) dist/protocol/framing.js:10', 4],
-    ['feed dist/protocol/framing.js:69', 3],
-    ['writev (native)', 3],
-  ]);
+  t.same(
+    rows.map((r) => [r.key, r.ms]),
+    [
+      ['(anonymous) dist/protocol/framing.js:10', 4],
+      ['feed dist/protocol/framing.js:69', 3],
+      ['writev (native)', 3],
+    ],
+  );
   t.equal(Math.round(rows.reduce((s, r) => s + r.share, 0) * 1000) / 1000, 1, 'shares add up to the whole');
 });
 
 t.test('self time per file', async (t) => {
   const rows = selfTimes(profile, true);
-  t.same(rows.map((r) => [r.key, r.ms]), [['dist/protocol/framing.js', 7], ['(native)', 3]]);
+  t.same(
+    rows.map((r) => [r.key, r.ms]),
+    [
+      ['dist/protocol/framing.js', 7],
+      ['(native)', 3],
+    ],
+  );
   t.equal(rows[0]!.share, 0.7);
 });

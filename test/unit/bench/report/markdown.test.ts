@@ -28,18 +28,40 @@ t.test('a failed row shows "failed [n]" once, dashes after, and the error as foo
   const ok: Row = { variant: 'v', target: 'sluice', tps: 5 };
   const bad: Row = { variant: 'v', target: 'pgbouncer', error: 'boom' };
   const skipped: Row = { variant: 'v', target: 'direct', error: `${NOT_RUN}no pooler` };
-  t.equal(foot.cell(ok, (r) => num(r.tps)), '5');
-  t.equal(foot.cell(bad, () => 'x'), 'failed [1]');
-  t.equal(foot.cell(bad, () => 'x'), MISSING, 'only the first cell of a failed row is labelled');
-  t.equal(foot.cell(skipped, () => 'x'), 'not run [2]');
-  t.equal(foot.cell({ ...bad }, () => 'x'), 'failed [1]', 'the same error reuses its footnote');
-  t.equal(foot.cell(undefined, () => 'x'), MISSING);
+  t.equal(
+    foot.cell(ok, (r) => num(r.tps)),
+    '5',
+  );
+  t.equal(
+    foot.cell(bad, () => 'x'),
+    'failed [1]',
+  );
+  t.equal(
+    foot.cell(bad, () => 'x'),
+    MISSING,
+    'only the first cell of a failed row is labelled',
+  );
+  t.equal(
+    foot.cell(skipped, () => 'x'),
+    'not run [2]',
+  );
+  t.equal(
+    foot.cell({ ...bad }, () => 'x'),
+    'failed [1]',
+    'the same error reuses its footnote',
+  );
+  t.equal(
+    foot.cell(undefined, () => 'x'),
+    MISSING,
+  );
   t.equal(foot.render(), '[1] boom\n\n[2] not run: no pooler');
 });
 
 t.test('rows group by variant and target', async (t) => {
   const rows: Row[] = [
-    { variant: 'a', target: 'direct' }, { variant: 'b', target: 'direct' }, { variant: 'a', target: 'sluice', tps: 1 },
+    { variant: 'a', target: 'direct' },
+    { variant: 'b', target: 'direct' },
+    { variant: 'a', target: 'sluice', tps: 1 },
   ];
   t.same(variants(rows), ['a', 'b']);
   t.same(Object.keys(byTarget(rows, 'a')).sort(), ['direct', 'sluice']);

@@ -3,20 +3,47 @@ import t from 'tap';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { latestResultsDir, renderDir, resultsDir, saveScenario, type Renderers, type ScenarioRecord } from '../../../../bench/report/results.js';
+import {
+  latestResultsDir,
+  renderDir,
+  resultsDir,
+  saveScenario,
+  type Renderers,
+  type ScenarioRecord,
+} from '../../../../bench/report/results.js';
 import type { ScenarioOutcome } from '../../../../bench/scenarios/scenario.js';
 
 const root = await mkdtemp(path.join(tmpdir(), 'bench-results-'));
 t.teardown(() => rm(root, { recursive: true, force: true }));
 
 const render = (name: string) => (o: ScenarioOutcome) => `### ${name}: ${o.rows.length} rows`;
-const renderers = { throughput: render('throughput'), noisy: render('noisy'), storm: render('storm'), idle: render('idle'), http: render('http') } as Renderers;
+const renderers = {
+  throughput: render('throughput'),
+  noisy: render('noisy'),
+  storm: render('storm'),
+  idle: render('idle'),
+  http: render('http'),
+} as Renderers;
 const order = ['throughput', 'noisy', 'storm', 'idle', 'http'] as const;
 
 function record(rows: number, quick = false): ScenarioRecord {
   return {
-    title: 't', startedAt: '2030-01-02T03:04:05.000Z', finishedAt: '2030-01-02T03:05:05.000Z', seconds: 10, quick,
-    machine: { cpu: 'Test CPU', cores: 2, memoryGb: 24, kernel: 'Linux 6', node: 'v20', postgres: 'PostgreSQL 18.4', pgbouncer: 'PgBouncer 1.18.0', pgbench: 'pgbench 15', loadAverage: [1, 2, 3] },
+    title: 't',
+    startedAt: '2030-01-02T03:04:05.000Z',
+    finishedAt: '2030-01-02T03:05:05.000Z',
+    seconds: 10,
+    quick,
+    machine: {
+      cpu: 'Test CPU',
+      cores: 2,
+      memoryGb: 24,
+      kernel: 'Linux 6',
+      node: 'v20',
+      postgres: 'PostgreSQL 18.4',
+      pgbouncer: 'PgBouncer 1.18.0',
+      pgbench: 'pgbench 15',
+      loadAverage: [1, 2, 3],
+    },
     outcome: { rows: Array.from({ length: rows }, () => ({ variant: 'v', target: 'sluice' as const })), notes: [] },
   };
 }

@@ -3,8 +3,16 @@ import t from 'tap';
 import { fairFifoLines, median, renderFairFifo } from '../../../../bench/scenarios/fair-fifo-report.js';
 import type { Row } from '../../../../bench/scenarios/scenario.js';
 
-const row = (scheduler: string, clients: number, tps: number, cpuUsPerTxn: number, round = 0): Row =>
-  ({ variant: `${scheduler} ${clients}`, target: 'sluice', scheduler, clients, round, tps, cpuUsPerTxn, latencyMs: clients / tps * 1000 });
+const row = (scheduler: string, clients: number, tps: number, cpuUsPerTxn: number, round = 0): Row => ({
+  variant: `${scheduler} ${clients}`,
+  target: 'sluice',
+  scheduler,
+  clients,
+  round,
+  tps,
+  cpuUsPerTxn,
+  latencyMs: (clients / tps) * 1000,
+});
 
 t.test('median of odd and even counts ignores non-finite values', async (t) => {
   t.equal(median([3, 1, 2]), 2);
@@ -15,12 +23,18 @@ t.test('median of odd and even counts ignores non-finite values', async (t) => {
 
 t.test('lines pair the modes per client count with medians over rounds and fair / fifo ratios', async (t) => {
   const rows = [
-    row('fifo', 50, 1000, 20), row('fair', 50, 900, 25),
-    row('fifo', 10, 500, 30, 0), row('fair', 10, 480, 33, 0),
-    row('fair', 10, 520, 31, 1), row('fifo', 10, 540, 28, 1),
+    row('fifo', 50, 1000, 20),
+    row('fair', 50, 900, 25),
+    row('fifo', 10, 500, 30, 0),
+    row('fair', 10, 480, 33, 0),
+    row('fair', 10, 520, 31, 1),
+    row('fifo', 10, 540, 28, 1),
   ];
   const lines = fairFifoLines(rows);
-  t.same(lines.map((l) => l.clients), [10, 50]);
+  t.same(
+    lines.map((l) => l.clients),
+    [10, 50],
+  );
   const [ten, fifty] = lines;
   t.equal(ten!.fifo.rounds, 2);
   t.equal(ten!.fifo.tps, 520);
@@ -33,7 +47,8 @@ t.test('lines pair the modes per client count with medians over rounds and fair 
 
 t.test('a failed round is left out of the median and a mode with none left shows its error', async (t) => {
   const rows: Row[] = [
-    row('fifo', 10, 500, 30), { ...row('fifo', 10, 0, 0, 1), error: 'Sluice did not start' },
+    row('fifo', 10, 500, 30),
+    { ...row('fifo', 10, 0, 0, 1), error: 'Sluice did not start' },
     { ...row('fair', 10, 0, 0), error: 'Sluice did not start' },
   ];
   const [line] = fairFifoLines(rows);

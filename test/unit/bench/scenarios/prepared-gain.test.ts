@@ -13,8 +13,14 @@ const rows: Row[] = [
 ];
 
 t.test('one line per target and client count, with the gain as ratios', async (t) => {
-  const lines = preparedGain(rows).split('\n').filter((l) => l.startsWith('| '));
+  const lines = preparedGain(rows)
+    .split('\n')
+    .filter((l) => l.startsWith('| '));
   t.equal(lines.length, 4, 'header, rule, Sluice, PgBouncer');
   t.match(lines[2], /^\| Sluice \| 10 \| 1,?000 \| 1,?500 \| 1\.50× \| 50\.0 \| 40\.0 \| 0\.80× \|$/);
-  t.match(lines[3], /^\| PgBouncer[^|]* \| 10 \| 900 \| failed \| – \| 30\.0 \| failed \| – \|$/, 'a failed mode says so, and has no ratio');
+  t.match(
+    lines[3],
+    /^\| PgBouncer[^|]* \| 10 \| 900 \| failed \| – \| 30\.0 \| failed \| – \|$/,
+    'a failed mode says so, and has no ratio',
+  );
 });

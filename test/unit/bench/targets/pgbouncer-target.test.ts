@@ -7,10 +7,15 @@ import { DEFAULT_POOL } from '../../../../bench/targets/target.js';
 /** key = value settings of one ini section. */
 function settings(ini: string, sectionName: string): Map<string, string> {
   const body = ini.split(`[${sectionName}]`)[1]!.split(/^\[/m)[0]!;
-  return new Map(body.split('\n').filter((l) => l.includes('=')).map((l) => {
-    const i = l.indexOf('=');
-    return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as [string, string];
-  }));
+  return new Map(
+    body
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => {
+        const i = l.indexOf('=');
+        return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as [string, string];
+      }),
+  );
 }
 
 t.test('pgbouncer.ini: transaction pooling, SCRAM, and the same pool size and shared budget as Sluice', async (t) => {
@@ -29,5 +34,13 @@ t.test('pgbouncer.ini: transaction pooling, SCRAM, and the same pool size and sh
 });
 
 t.test('the users file doubles quotes inside fields', async (t) => {
-  t.equal(renderUserlist(new Map([['bob', 'SCRAM-SHA-256$x'], ['o"b', 'p"w']])), '"bob" "SCRAM-SHA-256$x"\n"o""b" "p""w"\n');
+  t.equal(
+    renderUserlist(
+      new Map([
+        ['bob', 'SCRAM-SHA-256$x'],
+        ['o"b', 'p"w'],
+      ]),
+    ),
+    '"bob" "SCRAM-SHA-256$x"\n"o""b" "p""w"\n',
+  );
 });

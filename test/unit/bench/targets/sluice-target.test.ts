@@ -35,7 +35,10 @@ t.test('the default pool: SCRAM, transaction mode, pool 20 in a shared budget of
   t.equal(c.listen_port, 6543);
   t.equal(c.databases.get('app')?.port, 5432);
   t.same([...c.secrets.keys()].sort(), [...ROLES].sort());
-  t.ok([...c.secrets.values()].every((s) => s.kind === 'scram'), 'secrets are SCRAM verifiers');
+  t.ok(
+    [...c.secrets.values()].every((s) => s.kind === 'scram'),
+    'secrets are SCRAM verifiers',
+  );
   t.match(await readFile(path.join(dir, 'userlist.txt'), 'utf8'), /^"bench" "SCRAM-SHA-256\$4096:/);
 });
 
@@ -51,7 +54,11 @@ t.test('each noisy-neighbour variant loads, with the isolation it claims', async
       t.equal(c.scheduler.class_rules[0]?.user, 'noisy', 'cpu-hog: the noisy role runs in it');
     }
     if (plan.variant === 'shares') {
-      t.same(['tenant_a', 'tenant_b', 'tenant_c'].map((r) => c.scheduler.tenants.get(r)?.weight), [1, 2, 4], 'shares: weights 1:2:4');
+      t.same(
+        ['tenant_a', 'tenant_b', 'tenant_c'].map((r) => c.scheduler.tenants.get(r)?.weight),
+        [1, 2, 4],
+        'shares: weights 1:2:4',
+      );
     }
     if (plan.variant === 'overload') t.equal(c.scheduler.tenants.get('noisy')?.max_queue, 40, 'overload: a bounded queue');
   }

@@ -177,7 +177,13 @@ t.test('elastic work alone is capped by its own inflation before any latency-sen
   /** 200 ms CPU-bound scans, the budget's worth always running; only elastic samples, no victim yet. */
   const run = (cores: number) => {
     const clock = new FakeClock();
-    const limit: AdaptiveLimit = new AdaptiveLimit({ now: clock.now, min: 1, max: 18, probeIntervalMs: 0, inFlight: (): number => limit.elasticSlots() });
+    const limit: AdaptiveLimit = new AdaptiveLimit({
+      now: clock.now,
+      min: 1,
+      max: 18,
+      probeIntervalMs: 0,
+      inFlight: (): number => limit.elasticSlots(),
+    });
     const latency = () => 200 * Math.max(1, limit.elasticSlots() / cores);
     const due: number[] = [];
     let late = 0;
@@ -204,7 +210,7 @@ t.test('elastic work alone is capped by its own inflation before any latency-sen
   t.equal(run(64), 18, 'with cores for every scan, nothing inflates and it takes every slot');
 });
 
-t.test('the lower of the two limits wins: a victim\'s inflation squeezes elastic work whose own latency is fine', async (t) => {
+t.test("the lower of the two limits wins: a victim's inflation squeezes elastic work whose own latency is fine", async (t) => {
   const { limit, feed } = limiter({ initial: 18 });
   feed(2000, () => 5);
   t.equal(limit.elasticOwnLimit, 18, 'elastic work runs at its own speed');

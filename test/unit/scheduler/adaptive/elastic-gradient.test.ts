@@ -70,7 +70,7 @@ t.test('statement shapes are judged against their own baseline, so slow and fast
   t.ok(g.current < 4, `one shape 4× slower than itself shrinks it (${g.current.toFixed(1)})`);
 });
 
-t.test('a quick statement\'s jitter is no inflation; no samples, no change; bad samples are ignored', async (t) => {
+t.test("a quick statement's jitter is no inflation; no samples, no change; bad samples are ignored", async (t) => {
   const clock = new FakeClock();
   const g = new ElasticGradient({ now: clock.now, min: 1, max: 18, initial: 6 });
   for (; clock.t < 3000; clock.t += 10) g.update('BEGIN', clock.t % 20 === 0 ? 0.05 : 0.4);

@@ -83,7 +83,11 @@ t.test('tickets without a deadline are never due; finite ones behind them still 
 
 t.test('property: peek is always the earliest queued ticket', async (t) => {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('add' as const), leaf: fc.nat(3), deadline: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.constant(Infinity)) }),
+    fc.record({
+      kind: fc.constant('add' as const),
+      leaf: fc.nat(3),
+      deadline: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.constant(Infinity)),
+    }),
     fc.record({ kind: fc.constant('head' as const), leaf: fc.nat(3) }),
     fc.record({ kind: fc.constant('any' as const), pick: fc.nat() }),
   );

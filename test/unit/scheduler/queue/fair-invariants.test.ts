@@ -16,11 +16,20 @@ const tenantArb = fc.record({
   maxQueue: fc.option(fc.integer({ min: 2, max: 20 }), { nil: undefined }),
   timeoutMs: fc.constantFrom(0, 0, 300, 3000),
   rate: fc.option(
-    fc.record({ perSecond: fc.integer({ min: 5, max: 200 }), burst: fc.integer({ min: 1, max: 5 }), mode: fc.constantFrom('wait' as const, 'reject' as const) }),
+    fc.record({
+      perSecond: fc.integer({ min: 5, max: 200 }),
+      burst: fc.integer({ min: 1, max: 5 }),
+      mode: fc.constantFrom('wait' as const, 'reject' as const),
+    }),
     { nil: undefined, freq: 3 },
   ),
   groups: fc.array(
-    fc.record({ cls: fc.constantFrom(...CLASSES), count: fc.integer({ min: 1, max: 8 }), meanHold: fc.integer({ min: 1, max: 150 }), think: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({
+      cls: fc.constantFrom(...CLASSES),
+      count: fc.integer({ min: 1, max: 8 }),
+      meanHold: fc.integer({ min: 1, max: 150 }),
+      think: fc.integer({ min: 0, max: 40 }),
+    }),
     { minLength: 1, maxLength: 3 },
   ),
 });
@@ -36,7 +45,10 @@ const scenarioArb = fc.record({
   /** Clients of unlisted tenants that come and go (exercises the default policy and GC). */
   strangers: fc.integer({ min: 0, max: 6 }),
   cancelAfterMs: fc.option(fc.integer({ min: 1, max: 500 }), { nil: undefined }),
-  reload: fc.option(fc.record({ weightShift: fc.integer({ min: 1, max: 5 }), hextra: fc.integer({ min: 0, max: 2 }), burst: fc.constantFrom(0, 1) }), { nil: undefined }),
+  reload: fc.option(
+    fc.record({ weightShift: fc.integer({ min: 1, max: 5 }), hextra: fc.integer({ min: 0, max: 2 }), burst: fc.constantFrom(0, 1) }),
+    { nil: undefined },
+  ),
   tenants: fc.array(tenantArb, { minLength: 1, maxLength: 5 }),
   seed: fc.integer({ min: 1, max: 1 << 30 }),
 });
@@ -52,7 +64,10 @@ function buildPolicy(sc: Scenario): SchedulerPolicy {
       const reservation = Math.min(x.reservation, room);
       room -= reservation;
       const limit = x.extraLimit === undefined ? Infinity : reservation + x.extraLimit;
-      return [`t${i}`, tenant({ weight: x.weight, reservation, limit, maxQueue: x.maxQueue ?? Infinity, queueTimeoutMs: x.timeoutMs, rate: x.rate })];
+      return [
+        `t${i}`,
+        tenant({ weight: x.weight, reservation, limit, maxQueue: x.maxQueue ?? Infinity, queueTimeoutMs: x.timeoutMs, rate: x.rate }),
+      ];
     }),
   );
   const classes = new Map([
@@ -60,7 +75,15 @@ function buildPolicy(sc: Scenario): SchedulerPolicy {
     ['batch', klass({ lane: 'long', limit: sc.batchLimit ?? Infinity, weight: 2, queueTimeoutMs: sc.classTimeout })],
     ['scan', klass({ elastic: true, lane: 'long', queueTimeoutMs: sc.classTimeout })],
   ]);
-  return { slots: sc.slots, headroom: { min: hmin, max: hmax }, burstSlotSeconds: sc.burst, defaultTenant: tenant(), tenants, classes, defaultCostMs: 10 };
+  return {
+    slots: sc.slots,
+    headroom: { min: hmin, max: hmax },
+    burstSlotSeconds: sc.burst,
+    defaultTenant: tenant(),
+    tenants,
+    classes,
+    defaultCostMs: 10,
+  };
 }
 
 type Row = SchedulerSnapshot['tenants'][number];
@@ -114,16 +137,36 @@ function runScenario(sc: Scenario): string | null {
   });
   sc.tenants.forEach((x, i) => {
     for (const g of x.groups) {
-      s.addClients({ tenant: `t${i}`, cls: g.cls, count: g.count, holdMs: exponential(g.meanHold), thinkMs: exponential(g.think + 0.1), stopAt: 4000, cancelAfterMs: sc.cancelAfterMs });
+      s.addClients({
+        tenant: `t${i}`,
+        cls: g.cls,
+        count: g.count,
+        holdMs: exponential(g.meanHold),
+        thinkMs: exponential(g.think + 0.1),
+        stopAt: 4000,
+        cancelAfterMs: sc.cancelAfterMs,
+      });
     }
   });
   for (let i = 0; i < sc.strangers; i++) {
-    s.addClients({ tenant: `u${i}`, count: 1, holdMs: exponential(20), thinkMs: exponential(400), startAt: 500 * i, stopAt: 500 * i + 1500 });
+    s.addClients({
+      tenant: `u${i}`,
+      count: 1,
+      holdMs: exponential(20),
+      thinkMs: exponential(400),
+      startAt: 500 * i,
+      stopAt: 500 * i + 1500,
+    });
   }
   s.run(2000);
   if (sc.reload) {
     const r = sc.reload;
-    p = buildPolicy({ ...sc, hextra: r.hextra, burst: r.burst, tenants: sc.tenants.map((x) => ({ ...x, weight: ((x.weight + r.weightShift) % 8) + 1 })) });
+    p = buildPolicy({
+      ...sc,
+      hextra: r.hextra,
+      burst: r.burst,
+      tenants: sc.tenants.map((x) => ({ ...x, weight: ((x.weight + r.weightShift) % 8) + 1 })),
+    });
     q.setPolicy(p);
   }
   s.run(4000);

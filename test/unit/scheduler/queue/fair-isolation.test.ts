@@ -11,7 +11,12 @@ function s1(make: (clock: FakeClock) => SlotQueue<SimItem>) {
   const clock = new FakeClock();
   const q = make(clock);
   let floodPeak = 0;
-  const s = new Sim(q, clock, { seed: 21, measureFrom: 5000, measureTo: 65_000, afterEvent: (x) => void (floodPeak = Math.max(floodPeak, x.heldBy('F'))) });
+  const s = new Sim(q, clock, {
+    seed: 21,
+    measureFrom: 5000,
+    measureTo: 65_000,
+    afterEvent: (x) => void (floodPeak = Math.max(floodPeak, x.heldBy('F'))),
+  });
   s.addClients({ tenant: 'F', cls: 'batch', count: 200, holdMs: fixed(500) });
   s.addClients({ tenant: 'V', count: 2, holdMs: uniform(0.5, 1.5), thinkMs: exponential(5) });
   s.run(65_000);

@@ -52,7 +52,13 @@ t.test('unknown classes share the default leaf', async (t) => {
   const { q, add } = setup({ classes: { olap: { lane: 'long' } } });
   t.equal(add('x', 'A', 'mystery').cls, 'default');
   t.equal(add('y', 'A', 'olap').cls, 'olap');
-  t.same(q.snapshot().tenants[0]!.classes.map((c) => c.cls).sort(), ['default', 'olap']);
+  t.same(
+    q
+      .snapshot()
+      .tenants[0]!.classes.map((c) => c.cls)
+      .sort(),
+    ['default', 'olap'],
+  );
 });
 
 t.test('queue_full and limit rejections are counted', async (t) => {
@@ -111,7 +117,10 @@ t.test('expire() and nextDeadline() follow the smaller of tenant and class timeo
   t.equal(gone!.ticket.item, 'quick', 'the ticket comes along, for mirrors');
   t.equal(q.nextDeadline(), 1000);
   clock.t = 2000;
-  t.same(q.expire().map((e) => e.item), ['slow']);
+  t.same(
+    q.expire().map((e) => e.item),
+    ['slow'],
+  );
   t.equal(q.nextDeadline(), null);
   t.equal(q.queued, 0);
   t.equal(q.snapshot().rejections.timeout, 2);
@@ -182,9 +191,19 @@ t.test('a class total limit caps the class across tenants; the others keep runni
   const held = new Set(drain());
   const migrations = (): number => [...held].filter((g) => g.cls === 'migration').length;
   t.equal(migrations(), 1, 'one migration at a time across all tenants');
-  t.same([...held].filter((g) => g.cls === 'default').map((g) => g.item).sort(), ['A1', 'B1'], 'other classes are not blocked');
+  t.same(
+    [...held]
+      .filter((g) => g.cls === 'default')
+      .map((g) => g.item)
+      .sort(),
+    ['A1', 'B1'],
+    'other classes are not blocked',
+  );
   t.equal(q.held, 3, 'slots stay free rather than breaking the cap');
-  t.ok(q.snapshot().tenants.some((s) => s.classes.some((c) => c.cls === 'migration' && c.atLimit)), 'the snapshot shows the cap');
+  t.ok(
+    q.snapshot().tenants.some((s) => s.classes.some((c) => c.cls === 'migration' && c.atLimit)),
+    'the snapshot shows the cap',
+  );
   let seen = 1;
   for (let guard = 0; guard < 10 && q.queued > 0; guard++) {
     const m = [...held].find((g) => g.cls === 'migration')!;
@@ -290,7 +309,10 @@ t.test('setPolicy applies new caps and categories to queued work', async (t) => 
   const p2 = policy({ slots: 10, tenants: { A: { limit: 2 }, N: { reservation: 1 } } });
   q.setPolicy(p2);
   t.equal(drain().length, 2, 'lower limit applies to the next dispatch');
-  t.ok(q.snapshot().tenants.some((x) => x.tenant === 'N'), 'new listed tenants exist at once');
+  t.ok(
+    q.snapshot().tenants.some((x) => x.tenant === 'N'),
+    'new listed tenants exist at once',
+  );
   t.equal(q.snapshot().reservationDeficit, 1);
   const p3 = policy({ slots: 10, classes: { scan: { elastic: true } } });
   const budgeted = new QueueEngine<string>('fair', p3, () => 0, { elastic: { elasticSlots: () => 0 } });
@@ -356,13 +378,21 @@ t.test('a declined turn lets another ticket go out of turn, but never past its t
   const b2 = add('b2', 'B');
   const decline = (item: string): boolean => item !== 'a1';
   const g = q.next(decline, () => b1);
-  t.equal(g?.item, 'b1', 'A\'s turn was declined; B\'s ticket took the slot instead');
-  t.equal(q.next(decline, () => b2), null, 'B is at its limit of one: nothing goes out of turn');
+  t.equal(g?.item, 'b1', "A's turn was declined; B's ticket took the slot instead");
+  t.equal(
+    q.next(decline, () => b2),
+    null,
+    'B is at its limit of one: nothing goes out of turn',
+  );
   t.equal(q.held, 1, 'one slot held');
   const l1 = add('l1', 'C', 'long');
   const l2 = add('l2', 'C', 'long');
   t.equal(q.next(decline, () => l1)?.item, 'l1', 'long-lane work may take a slot while the headroom stays free');
-  t.equal(q.next(decline, () => l2), null, 'but not the headroom itself');
+  t.equal(
+    q.next(decline, () => l2),
+    null,
+    'but not the headroom itself',
+  );
   t.equal(q.queued, 3, 'a1, b2 and l2 still wait in line');
 });
 
@@ -372,7 +402,13 @@ t.test('owes: between tenants with queued tickets, beyond the hand-over lag, wit
   const b = [1, 2, 3].map((i) => add(`b${i}`, 'B'));
   t.notOk(q.owes(b[0]!, a[0]!), 'both level: nobody is owed anything');
   // A's three run out of turn for 100 ms while B's turns are declined: B falls 300 slot-ms behind.
-  const gs = a.map((x) => q.next(() => false, () => x)!);
+  const gs = a.map(
+    (x) =>
+      q.next(
+        () => false,
+        () => x,
+      )!,
+  );
   clock.t = 100;
   q.release(gs[0]!);
   const a4 = add('a4', 'A');

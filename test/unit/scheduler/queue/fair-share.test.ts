@@ -14,11 +14,18 @@ function sim(p: PolicyInput, opts: SimOptions = {}, options: SchedulerOptions = 
 const within = (got: number, want: number, rel: number): boolean => Math.abs(got / want - 1) <= rel;
 
 t.test('S3: all backlogged, slot-time shares follow weights 1:2:4 within 5%', async (t) => {
-  const { s } = sim({ tenants: { A: { weight: 1 }, B: { weight: 2 }, C: { weight: 4 } } }, { seed: 3, measureFrom: 2000, measureTo: 32_000 });
+  const { s } = sim(
+    { tenants: { A: { weight: 1 }, B: { weight: 2 }, C: { weight: 4 } } },
+    { seed: 3, measureFrom: 2000, measureTo: 32_000 },
+  );
   for (const tenant of ['A', 'B', 'C']) s.addClients({ tenant, count: 40, holdMs: uniform(0, 20) });
   s.run(32_000);
   s.finish();
-  for (const [tenant, want] of [['A', 1 / 7], ['B', 2 / 7], ['C', 4 / 7]] as const) {
+  for (const [tenant, want] of [
+    ['A', 1 / 7],
+    ['B', 2 / 7],
+    ['C', 4 / 7],
+  ] as const) {
     t.ok(within(s.share(tenant), want, 0.05), `${tenant}: ${s.share(tenant).toFixed(4)} vs ${want.toFixed(4)}`);
   }
 });
@@ -81,7 +88,10 @@ t.test('setPolicy mid-run shifts shares to the new weights', async (t) => {
 t.test('tick() accrual keeps a long transaction from looking cheap while it runs', async (t) => {
   const run = (tickMs: number) => {
     let peak = 0;
-    const { s } = sim({ slots: 4 }, { seed: 4, tickMs, measureFrom: 5000, measureTo: 20_000, afterEvent: (x) => void (peak = Math.max(peak, x.heldBy('A'))) });
+    const { s } = sim(
+      { slots: 4 },
+      { seed: 4, tickMs, measureFrom: 5000, measureTo: 20_000, afterEvent: (x) => void (peak = Math.max(peak, x.heldBy('A'))) },
+    );
     for (let i = 0; i < 4; i++) s.addClients({ tenant: 'A', count: 1, holdMs: fixed(60_000), startAt: 1000 * i });
     s.addClients({ tenant: 'B', count: 20, holdMs: fixed(10) });
     s.run(20_000);

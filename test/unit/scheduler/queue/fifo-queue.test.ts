@@ -26,17 +26,26 @@ t.test('dispatches in arrival order across tenants and classes, whatever the wei
   const { add, drain } = setup({ slots: 100, tenants: { heavy: { weight: 100 } }, classes: { olap: { weight: 50 } } });
   const order = ['a1', 'h1', 'a2', 'h2', 'b1', 'a3'];
   for (const item of order) add(item, item[0] === 'h' ? 'heavy' : item[0]!, item === 'a2' ? 'olap' : 'default');
-  t.same(drain().map((g) => g.item), order);
+  t.same(
+    drain().map((g) => g.item),
+    order,
+  );
 });
 
 t.test('a capped tenant is skipped, the rest stays in arrival order', async (t) => {
   const { q, add, drain } = setup({ slots: 10, tenants: { A: { limit: 1 } } });
   for (const item of ['a1', 'a2', 'b1', 'a3', 'b2']) add(item, item[0]!.toUpperCase());
   const first = drain();
-  t.same(first.map((g) => g.item), ['a1', 'b1', 'b2']);
+  t.same(
+    first.map((g) => g.item),
+    ['a1', 'b1', 'b2'],
+  );
   t.equal(q.snapshot().idle.reason, 'limit');
   q.release(first[0]!);
-  t.same(drain().map((g) => g.item), ['a2']);
+  t.same(
+    drain().map((g) => g.item),
+    ['a2'],
+  );
 });
 
 t.test('headroom and reservations do not apply; depth caps, timeouts and rates do', async (t) => {
@@ -52,7 +61,10 @@ t.test('headroom and reservations do not apply; depth caps, timeouts and rates d
   add('r1', 'R');
   t.equal((q.enqueue('r2', 'R', 'default') as Rejection).reason, 'rate');
   clock.t = 100;
-  t.same(q.expire().map((e) => e.item), ['l3']);
+  t.same(
+    q.expire().map((e) => e.item),
+    ['l3'],
+  );
   t.equal(q.snapshot().mode, 'fifo');
   t.equal(q.snapshot().headroomRequired, 0);
 });

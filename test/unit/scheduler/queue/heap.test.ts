@@ -15,7 +15,7 @@ const sorted = (nodes: Iterable<Node>): number[] => [...nodes].sort((a, b) => (l
 t.test('pops in key order', async (t) => {
   const heap = new IndexedHeap<Node>(less, arraySlot<Node>(0));
   const keys = [5, 3, 9, 1, 3, 7];
-  keys.forEach((key, id) => heap.push({ id, key, pos: [-1] }));
+  for (const [id, key] of keys.entries()) heap.push({ id, key, pos: [-1] });
   const out: number[] = [];
   for (let n = heap.pop(); n; n = heap.pop()) out.push(n.key);
   t.same(out, [1, 3, 3, 5, 7, 9]);

@@ -22,14 +22,33 @@ t.test('each broken knob is reported', async (t) => {
     headroom: { min: 3, max: 1 },
     burstSlotSeconds: -1,
     defaultCostMs: 0,
-    tenants: { a: { weight: 0, reservation: 1.5, limit: -1, maxQueue: -2, queueTimeoutMs: -1, rate: { perSecond: 0, burst: 0, mode: 'wait' } } },
+    tenants: {
+      a: { weight: 0, reservation: 1.5, limit: -1, maxQueue: -2, queueTimeoutMs: -1, rate: { perSecond: 0, burst: 0, mode: 'wait' } },
+    },
     classes: { x: { weight: -1, limit: 0.5, lane: 'sideways' as 'long', queueTimeoutMs: NaN } },
   });
   const problems = policyProblems(bad);
-  for (const needle of ['slots', 'headroom', 'burstSlotSeconds', 'defaultCostMs', 'tenant a: weight', 'reservation',
-    'limit must', 'maxQueue', 'queueTimeoutMs', 'rate.perSecond', 'rate.burst', 'class x: weight', 'class x: limit',
-    'class x: lane', 'class x: queueTimeoutMs']) {
-    t.ok(problems.some((p) => p.includes(needle)), `mentions ${needle}`);
+  for (const needle of [
+    'slots',
+    'headroom',
+    'burstSlotSeconds',
+    'defaultCostMs',
+    'tenant a: weight',
+    'reservation',
+    'limit must',
+    'maxQueue',
+    'queueTimeoutMs',
+    'rate.perSecond',
+    'rate.burst',
+    'class x: weight',
+    'class x: limit',
+    'class x: lane',
+    'class x: queueTimeoutMs',
+  ]) {
+    t.ok(
+      problems.some((p) => p.includes(needle)),
+      `mentions ${needle}`,
+    );
   }
   t.throws(() => assertValidPolicy(bad), PolicyError);
 });

@@ -7,27 +7,51 @@ import { FakeClock } from './sim.js';
 import { policy } from '../fixtures.js';
 
 t.test('maxMinShares: weights split the slots, limits and demand cap, reservations are floors', async (t) => {
-  const s = maxMinShares([
-    { weight: 3, reservation: 0, limit: Infinity, demand: 100 },
-    { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
-  ], 8);
-  t.same(s.map((x) => Math.round(x * 100)), [75, 25]);
-  const capped = maxMinShares([
-    { weight: 3, reservation: 0, limit: 2, demand: 100 },
-    { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
-  ], 8);
-  t.same(capped.map((x) => Math.round(x * 100)), [25, 75], 'a limit gives the rest to the other');
-  const floor = maxMinShares([
-    { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
-    { weight: 1, reservation: 6, limit: Infinity, demand: 100 },
-  ], 8);
-  t.same(floor.map((x) => Math.round(x * 100)), [25, 75], 'a reservation is a floor');
+  const s = maxMinShares(
+    [
+      { weight: 3, reservation: 0, limit: Infinity, demand: 100 },
+      { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
+    ],
+    8,
+  );
+  t.same(
+    s.map((x) => Math.round(x * 100)),
+    [75, 25],
+  );
+  const capped = maxMinShares(
+    [
+      { weight: 3, reservation: 0, limit: 2, demand: 100 },
+      { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
+    ],
+    8,
+  );
+  t.same(
+    capped.map((x) => Math.round(x * 100)),
+    [25, 75],
+    'a limit gives the rest to the other',
+  );
+  const floor = maxMinShares(
+    [
+      { weight: 1, reservation: 0, limit: Infinity, demand: 100 },
+      { weight: 1, reservation: 6, limit: Infinity, demand: 100 },
+    ],
+    8,
+  );
+  t.same(
+    floor.map((x) => Math.round(x * 100)),
+    [25, 75],
+    'a reservation is a floor',
+  );
   t.same(maxMinShares([{ weight: 1, reservation: 0, limit: 5, demand: 0 }], 8), [0], 'no demand, no share');
 });
 
 t.test('tenant and class rows carry wait p99, shares and rejections', async (t) => {
   const clock = new FakeClock();
-  const q = new QueueEngine<string>('fair', policy({ slots: 2, tenants: { A: { weight: 3 }, B: { maxQueue: 1 } }, classes: { olap: { weight: 1, limit: 1 } } }), clock.now);
+  const q = new QueueEngine<string>(
+    'fair',
+    policy({ slots: 2, tenants: { A: { weight: 3 }, B: { maxQueue: 1 } }, classes: { olap: { weight: 1, limit: 1 } } }),
+    clock.now,
+  );
   const a1 = q.enqueue('a1', 'A', 'default');
   const a2 = q.enqueue('a2', 'A', 'olap');
   const b1 = q.enqueue('b1', 'B', 'default');

@@ -10,10 +10,7 @@ import { FakeClock, Sim, uniform, type SimItem } from './sim.js';
 const P = policy({ slots: 6, burstSlotSeconds: 0.1, tenants: { A: { weight: 1 }, B: { weight: 3 } } });
 
 t.test('dispatches exactly like the fifo engine', async (t) => {
-  const make = [
-    (now: () => number) => new QueueEngine<SimItem>('fifo', P, now),
-    (now: () => number) => new ShadowQueue<SimItem>(P, now),
-  ];
+  const make = [(now: () => number) => new QueueEngine<SimItem>('fifo', P, now), (now: () => number) => new ShadowQueue<SimItem>(P, now)];
   const runs = make.map((create) => {
     const clock = new FakeClock();
     const q: SlotQueue<SimItem> = create(clock.now);
@@ -58,7 +55,10 @@ t.test('cancellations and timeouts reach the shadow too', async (t) => {
   t.notOk(q.remove(b));
   t.equal(q.snapshot().shadow!.queued, 1);
   clock.t = 50;
-  t.same(q.expire().map((e) => e.item), ['a']);
+  t.same(
+    q.expire().map((e) => e.item),
+    ['a'],
+  );
   t.equal(q.snapshot().shadow!.queued, 0);
   t.equal(q.nextDeadline(), null);
   q.release(g!);

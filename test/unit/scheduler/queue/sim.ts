@@ -111,10 +111,10 @@ export class Sim {
   cancelled = 0;
   dispatched = 0;
   events = 0;
-  private readonly heap = new IndexedHeap<SimEvent>(
-    (a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq),
-    { get: (e) => e.pos, set: (e, i) => void (e.pos = i) },
-  );
+  private readonly heap = new IndexedHeap<SimEvent>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq), {
+    get: (e) => e.pos,
+    set: (e, i) => void (e.pos = i),
+  });
   private seq = 0;
   private armedAt: number | null = null;
   private readonly tickMs: number;

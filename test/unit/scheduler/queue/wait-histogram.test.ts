@@ -20,7 +20,7 @@ t.test('zero waits land in the first bucket; huge waits in the last', async (t) 
   h.record(0, 0);
   t.equal(h.quantile(1, 0), 0.1);
   h.record(1e12, 0);
-  t.ok(h.quantile(1, 0)! > 3_600_000 * 5, "the last bucket (over 5 hours) holds anything longer");
+  t.ok(h.quantile(1, 0)! > 3_600_000 * 5, 'the last bucket (over 5 hours) holds anything longer');
 });
 
 t.test('old windows are forgotten', async (t) => {

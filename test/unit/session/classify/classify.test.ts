@@ -32,15 +32,18 @@ t.test('tenantOf: each tenant_key picks its field', async (t) => {
   t.equal(tenantOf(custom, facts({ options: new Map([['sluice.customer', 'globex']]) })), 'globex', 'tenant_option names the option');
 });
 
-t.test('tenantOf: tenant_pattern takes the first capture group, else the whole match; no match or no value falls back to the user', async (t) => {
-  const captured = isolation({ tenant_key: 'application_name', tenant_pattern: '^tenant-(\\w+)' });
-  t.equal(tenantOf(captured, facts({ applicationName: 'tenant-acme-worker' })), 'acme');
-  t.equal(tenantOf(captured, facts({ applicationName: 'psql' })), 'alice', 'no match: the user');
-  t.equal(tenantOf(captured, facts({ applicationName: '' })), 'alice', 'empty application_name: the user');
-  const whole = isolation({ tenant_key: 'application_name', tenant_pattern: '[a-z]+' });
-  t.equal(tenantOf(whole, facts({ applicationName: '42-acme-7' })), 'acme', 'no group: the matched text');
-  t.equal(tenantOf(isolation({ tenant_key: 'option' }), facts()), 'alice', 'option missing: the user');
-});
+t.test(
+  'tenantOf: tenant_pattern takes the first capture group, else the whole match; no match or no value falls back to the user',
+  async (t) => {
+    const captured = isolation({ tenant_key: 'application_name', tenant_pattern: '^tenant-(\\w+)' });
+    t.equal(tenantOf(captured, facts({ applicationName: 'tenant-acme-worker' })), 'acme');
+    t.equal(tenantOf(captured, facts({ applicationName: 'psql' })), 'alice', 'no match: the user');
+    t.equal(tenantOf(captured, facts({ applicationName: '' })), 'alice', 'empty application_name: the user');
+    const whole = isolation({ tenant_key: 'application_name', tenant_pattern: '[a-z]+' });
+    t.equal(tenantOf(whole, facts({ applicationName: '42-acme-7' })), 'acme', 'no group: the matched text');
+    t.equal(tenantOf(isolation({ tenant_key: 'option' }), facts()), 'alice', 'option missing: the user');
+  },
+);
 
 t.test('ruleClassOf: application_name rules win over user/database rules, otherwise first match in order', async (t) => {
   const cfg = isolation({
@@ -52,14 +55,21 @@ t.test('ruleClassOf: application_name rules win over user/database rules, otherw
       { application_name: '^metabase-admin', class: 'reports' },
     ],
   });
-  t.equal(ruleClassOf(cfg, facts({ applicationName: 'metabase-admin' })), 'analytics', 'the first application_name rule, though a user rule is listed earlier');
+  t.equal(
+    ruleClassOf(cfg, facts({ applicationName: 'metabase-admin' })),
+    'analytics',
+    'the first application_name rule, though a user rule is listed earlier',
+  );
   t.equal(ruleClassOf(cfg, facts({ applicationName: 'psql' })), 'batch', 'no application_name rule matches: the first user/database rule');
   t.equal(ruleClassOf(cfg, facts({ user: 'carol', applicationName: 'psql' })), 'reports', 'database rule');
   t.equal(ruleClassOf(cfg, facts({ user: 'carol', database: 'other' })), null, 'nothing matches');
 });
 
 t.test('ruleClassOf: every field of a rule must match', async (t) => {
-  const cfg = isolation({ classes: { etl: {} }, class_rules: [{ application_name: '^loader$', user: 'bob', database: 'app', class: 'etl' }] });
+  const cfg = isolation({
+    classes: { etl: {} },
+    class_rules: [{ application_name: '^loader$', user: 'bob', database: 'app', class: 'etl' }],
+  });
   t.equal(ruleClassOf(cfg, facts({ user: 'bob', applicationName: 'loader' })), 'etl');
   t.equal(ruleClassOf(cfg, facts({ user: 'alice', applicationName: 'loader' })), null, 'wrong user');
   t.equal(ruleClassOf(cfg, facts({ user: 'bob', database: 'x', applicationName: 'loader' })), null, 'wrong database');
@@ -80,11 +90,23 @@ t.test('classOfMessage: a comment tag at the start or end of a Query or Parse na
 t.test('classOfMessage: unknown tags, tags in the middle and tag-like text outside a comment are ignored', async (t) => {
   const cfg = isolation({ classes: { analytics: {} } });
   t.equal(classOf(cfg, query('/* sluice:class=nosuch */ select 1')), 'default', 'a class not in the config');
-  t.equal(classOf(cfg, query('/* sluice:class=nosuch */ select 1'), 'analytics'), 'analytics', 'an unknown tag falls back to the session class');
+  t.equal(
+    classOf(cfg, query('/* sluice:class=nosuch */ select 1'), 'analytics'),
+    'analytics',
+    'an unknown tag falls back to the session class',
+  );
   t.equal(classOf(cfg, query('/* sluice:class=default */ select 1'), 'analytics'), 'default', 'default may be asked for explicitly');
   t.equal(classOf(cfg, query('select /* sluice:class=analytics */ 1')), 'default', 'only leading or trailing comments count');
-  t.equal(classOf(cfg, query("/* app */ update t set class='analytics'")), 'default', 'a string literal after a leading comment is not a tag');
-  t.equal(classOf(cfg, query("select 'sluice:class=analytics' /* end */")), 'default', 'a string literal before a trailing comment is not a tag');
+  t.equal(
+    classOf(cfg, query("/* app */ update t set class='analytics'")),
+    'default',
+    'a string literal after a leading comment is not a tag',
+  );
+  t.equal(
+    classOf(cfg, query("select 'sluice:class=analytics' /* end */")),
+    'default',
+    'a string literal before a trailing comment is not a tag',
+  );
 });
 
 t.test('classOfMessage: a tag wins over the session rule class, which wins over the statement keyword', async (t) => {
@@ -98,11 +120,23 @@ t.test('classOfMessage: a tag wins over the session rule class, which wins over 
 
 t.test('classOfMessage: DDL goes to migration and COPY to bulk, only when those classes exist', async (t) => {
   const both = isolation({ classes: { migration: { limit: 1 }, bulk: {} } });
-  for (const sql of ['CREATE TABLE t (a int)', 'alter table t add b int', 'DROP INDEX i', 'truncate t', 'Vacuum t', 'grant select on t to bob', 'comment on table t is $$x$$']) {
+  for (const sql of [
+    'CREATE TABLE t (a int)',
+    'alter table t add b int',
+    'DROP INDEX i',
+    'truncate t',
+    'Vacuum t',
+    'grant select on t to bob',
+    'comment on table t is $$x$$',
+  ]) {
     t.equal(classOf(both, query(sql)), 'migration', sql);
   }
   t.equal(classOf(both, query('COPY t FROM STDIN')), 'bulk');
-  t.equal(classOf(both, query('-- schema change\n/* step 2 */  create index i on t (a)')), 'migration', 'comments before the keyword are skipped');
+  t.equal(
+    classOf(both, query('-- schema change\n/* step 2 */  create index i on t (a)')),
+    'migration',
+    'comments before the keyword are skipped',
+  );
   t.equal(classOf(both, parse('\n\tALTER TABLE t ADD c int')), 'migration', 'Parse too');
   t.equal(classOf(both, query('select 1; create table t2 (a int)')), 'default', 'only the first statement decides');
   t.equal(classOf(both, query('insert into created values (1)')), 'default');

@@ -70,7 +70,11 @@ t.test('memory stays bounded: LRU shapes and fingerprints, capped pending sample
 });
 
 t.test('unparseable text and a parser that fails to load fall back to the shape itself', async (t) => {
-  const { learner, flush } = setup({ fp: () => { throw new Error('syntax error'); } });
+  const { learner, flush } = setup({
+    fp: () => {
+      throw new Error('syntax error');
+    },
+  });
   learner.observe('bad', 'SELEC 1', 80);
   await flush();
   t.ok(learner.isLong('bad', 50));

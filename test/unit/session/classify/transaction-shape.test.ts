@@ -78,7 +78,7 @@ t.test('an elastic transaction carries its statement shape for its first latency
   const iso = isolation({ adaptive_limit: true }, { analytics: { elastic: true }, reports: {} });
   const shape = new TransactionShape();
   decide(shape, iso, lanes, "/* sluice:class=analytics */ SELECT sum(x) FROM t WHERE day = '2024-01-02' AND n > 5");
-  t.equal(shape.takeElasticShape(), "/* sluice:class=analytics */ SELECT sum(x) FROM t WHERE day = ? AND n > ?", 'literals masked');
+  t.equal(shape.takeElasticShape(), '/* sluice:class=analytics */ SELECT sum(x) FROM t WHERE day = ? AND n > ?', 'literals masked');
   t.equal(shape.takeElasticShape(), null, 'later requests of the transaction are other statements');
   decide(shape, iso, lanes, '/* sluice:class=reports */ SELECT 1');
   t.equal(shape.takeElasticShape(), null, 'not elastic');

@@ -40,8 +40,15 @@ function setup(loginTimeoutSeconds: number, opts: { config?: Record<string, unkn
   const captured = captureLog('debug');
   const raw = { auth_type: 'trust', client_login_timeout: loginTimeoutSeconds, databases: { app: { host: 'db' } }, ...opts.config };
   const ctx: StartupContext = {
-    config: parseConfig(raw, { baseDir: '.' }), clock, log: captured.log, tlsContext: null, mockKey: Buffer.alloc(32),
-    knowsDatabase: () => true, cancel: () => undefined, loggedIn: () => undefined, throttle: opts.throttle,
+    config: parseConfig(raw, { baseDir: '.' }),
+    clock,
+    log: captured.log,
+    tlsContext: null,
+    mockKey: Buffer.alloc(32),
+    knowsDatabase: () => true,
+    cancel: () => undefined,
+    loggedIn: () => undefined,
+    throttle: opts.throttle,
   };
   const socket = new FakeSocket();
   new ClientStartup(socket as unknown as net.Socket, ctx, 7);
@@ -56,7 +63,11 @@ t.test('a client that leaves during login cancels its login timer: no second log
   socket.close();
   t.equal(clock.pending, 0, 'the timer is cleared when the socket closes');
   clock.advance(20_000);
-  t.same(logins().map((l) => l.reason), ['client closed the connection during login'], 'one line, and no client_login_timeout line');
+  t.same(
+    logins().map((l) => l.reason),
+    ['client closed the connection during login'],
+    'one line, and no client_login_timeout line',
+  );
   t.equal(socket.written.length, 0, 'nothing is written to the closed socket');
 });
 
@@ -66,7 +77,11 @@ t.test('a client that stays silent is refused once client_login_timeout passes',
   t.equal(socket.destroyed, false, 'still waiting just before the timeout');
   clock.advance(1);
   t.equal(socket.destroyed, true, 'closed at the timeout');
-  t.match(logins().map((l) => l.reason), [/^SLUICE_CLIENT_LOGIN_TIMEOUT: /], 'logged once, with the timeout as reason');
+  t.match(
+    logins().map((l) => l.reason),
+    [/^SLUICE_CLIENT_LOGIN_TIMEOUT: /],
+    'logged once, with the timeout as reason',
+  );
   t.equal(clock.pending, 0, 'no timer left');
 });
 
@@ -85,14 +100,24 @@ t.test('a locked-out address is refused at its startup packet, before any authen
   t.same(g.asked, ['10.0.0.9'], 'the gate is asked once, with the client address');
   t.equal(socket.written.length, 1, 'one answer, and no authentication request');
   const e = decodeErrorFields(socket.written[0], 0, socket.written[0].length);
-  t.same([e.severity, e.code, e.message], ['FATAL', '08004', 'too many failed logins from 10.0.0.9: logins from this address are refused for 13 more seconds']);
+  t.same(
+    [e.severity, e.code, e.message],
+    ['FATAL', '08004', 'too many failed logins from 10.0.0.9: logins from this address are refused for 13 more seconds'],
+  );
   t.ok(socket.destroyed, 'and the connection is closed');
-  t.same(logins().map((l) => l.level), [20], 'logged at debug only');
+  t.same(
+    logins().map((l) => l.level),
+    [20],
+    'logged at debug only',
+  );
 });
 
 t.test('a failed password is reported to the gate; an address it lets through logs in as usual', async (t) => {
   const g = gate(0);
-  const { socket } = setup(15, { throttle: g.throttle, config: { auth_type: 'plain', auth_plain_without_tls: true, users: { bob: { password: 'pw' } } } });
+  const { socket } = setup(15, {
+    throttle: g.throttle,
+    config: { auth_type: 'plain', auth_plain_without_tls: true, users: { bob: { password: 'pw' } } },
+  });
   socket.emit('data', startupPacket({ user: 'bob', database: 'app' }));
   t.equal(socket.written[0]?.[0], 0x52, 'asked for a password (R)');
   socket.emit('data', message('p', cstr('wrong')));

@@ -3,7 +3,7 @@ import { serialize } from '../../../../lib/protocol/pg-protocol.js';
 import t from 'tap';
 import { StartupChecker } from '../../../../lib/session/login/startup-check.js';
 import type { Pool } from '../../../../lib/pool/pool.js';
-import type { ServerConnection, ServerLink } from '../../../../lib/pool/server-connection.js';
+import type { ServerLink } from '../../../../lib/pool/server-connection.js';
 import type { SettingsRefusal } from '../../../../lib/pool/state-probe.js';
 import * as encode from '../../../../lib/protocol/encode.js';
 import { TxStatus } from '../../../../lib/protocol/codes.js';
@@ -39,7 +39,10 @@ function fakeConn() {
 function fakePool(idle: ReturnType<typeof fakeConn>['conn'] | null) {
   const released: unknown[] = [];
   const pool = {
-    params: new Map([['client_encoding', 'UTF8'], ['DateStyle', 'ISO, MDY']]),
+    params: new Map([
+      ['client_encoding', 'UTF8'],
+      ['DateStyle', 'ISO, MDY'],
+    ]),
     settings: { target: { host: 'h' } },
     takeIdle: () => {
       const c = idle;
@@ -60,7 +63,15 @@ t.test('values the pool already has, and application_name, need no check', async
   const { pool } = fakePool(null);
   const checker = new StartupChecker(() => 0, noLogin);
   let result: SettingsRefusal | null | undefined;
-  checker.check(pool, new Map([['client_encoding', 'UTF8'], ['datestyle', 'ISO, MDY'], ['application_name', 'anything']]), (r) => (result = r));
+  checker.check(
+    pool,
+    new Map([
+      ['client_encoding', 'UTF8'],
+      ['datestyle', 'ISO, MDY'],
+      ['application_name', 'anything'],
+    ]),
+    (r) => (result = r),
+  );
   t.equal(result, null, 'answered at once');
 });
 
@@ -69,7 +80,10 @@ t.test('new settings are tried on an idle connection, which goes back; accepted 
   const { pool, released } = fakePool(conn);
   const checker = new StartupChecker(() => 0, noLogin);
   const results: Array<SettingsRefusal | null> = [];
-  const settings = new Map([['statement_timeout', '1234'], ['client_encoding', 'UTF8']]);
+  const settings = new Map([
+    ['statement_timeout', '1234'],
+    ['client_encoding', 'UTF8'],
+  ]);
   checker.check(pool, settings, (r) => results.push(r));
   checker.check(pool, settings, (r) => results.push(r));
   t.equal(sent.length, 1, 'one check for both clients');
@@ -97,7 +111,10 @@ t.test("a refusal carries Postgres' SQLSTATE and message, and is not remembered"
 
 t.test('no idle connection: a login of its own; a failed login is no Postgres refusal', async (t) => {
   const { pool } = fakePool(null);
-  const checker = new StartupChecker(() => 0, () => Promise.reject(new Error('connection refused')));
+  const checker = new StartupChecker(
+    () => 0,
+    () => Promise.reject(new Error('connection refused')),
+  );
   const result = await new Promise<SettingsRefusal | null>((resolve) => checker.check(pool, new Map([['work_mem', '1MB']]), resolve));
   t.same(result, { sqlstate: null, message: 'connection refused' });
 });

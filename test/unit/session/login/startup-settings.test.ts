@@ -5,7 +5,10 @@ import { optionSettings, startupSettings } from '../../../../lib/session/login/s
 const packet = (o: Record<string, string>) => new Map(Object.entries(o));
 
 t.test('every parameter but user, database, replication and protocol options is a setting, lower-cased', async (t) => {
-  const r = startupSettings(packet({ user: 'u', database: 'd', replication: 'false', _pq_x: '1', DateStyle: 'ISO', statement_timeout: '5' }), []);
+  const r = startupSettings(
+    packet({ user: 'u', database: 'd', replication: 'false', _pq_x: '1', DateStyle: 'ISO', statement_timeout: '5' }),
+    [],
+  );
   t.same(r, { settings: packet({ _pq_x: '1', datestyle: 'ISO', statement_timeout: '5' }), tags: new Map() });
   const pq = startupSettings(packet({ user: 'u', '_pq_.compression': 'on' }), []);
   t.same(pq, { settings: new Map(), tags: new Map() }, '_pq_.* is protocol negotiation, not a setting');
@@ -13,7 +16,10 @@ t.test('every parameter but user, database, replication and protocol options is 
 
 t.test('options: -c name=value, -cname=value, --name=value with dashes for underscores, backslash escapes', async (t) => {
   t.same(optionSettings('-c work_mem=7MB -clock_timeout=1s --statement-timeout=5  -c search_path=a,\\ b'), [
-    ['work_mem', '7MB'], ['lock_timeout', '1s'], ['statement_timeout', '5'], ['search_path', 'a, b'],
+    ['work_mem', '7MB'],
+    ['lock_timeout', '1s'],
+    ['statement_timeout', '5'],
+    ['search_path', 'a, b'],
   ]);
   t.same(optionSettings('-c x.y=back\\\\slash'), [['x.y', 'back\\slash']]);
   t.same(optionSettings('   '), []);
@@ -29,11 +35,23 @@ t.test('an options setting wins over the parameter of the same name; sluice.* ar
 });
 
 t.test('ignore_startup_parameters drops names from parameters and options; options drops the whole string but its tags', async (t) => {
-  const p = packet({ user: 'u', extra_float_digits: '2', work_mem: '1MB', options: '-c statement_timeout=5 -c lock_timeout=1s -c sluice.tenant=a' });
-  t.same(startupSettings(p, ['extra_float_digits', 'statement_timeout']), {
-    settings: packet({ work_mem: '1MB', lock_timeout: '1s' }), tags: packet({ 'sluice.tenant': 'a' }),
+  const p = packet({
+    user: 'u',
+    extra_float_digits: '2',
+    work_mem: '1MB',
+    options: '-c statement_timeout=5 -c lock_timeout=1s -c sluice.tenant=a',
   });
-  t.same(startupSettings(p, ['options']), { settings: packet({ extra_float_digits: '2', work_mem: '1MB' }), tags: packet({ 'sluice.tenant': 'a' }) });
-  t.same(startupSettings(packet({ options: '-B 100 -c work_mem=1MB' }), ['options']), { settings: new Map(), tags: new Map() },
-    'a string Sluice would refuse is dropped instead');
+  t.same(startupSettings(p, ['extra_float_digits', 'statement_timeout']), {
+    settings: packet({ work_mem: '1MB', lock_timeout: '1s' }),
+    tags: packet({ 'sluice.tenant': 'a' }),
+  });
+  t.same(startupSettings(p, ['options']), {
+    settings: packet({ extra_float_digits: '2', work_mem: '1MB' }),
+    tags: packet({ 'sluice.tenant': 'a' }),
+  });
+  t.same(
+    startupSettings(packet({ options: '-B 100 -c work_mem=1MB' }), ['options']),
+    { settings: new Map(), tags: new Map() },
+    'a string Sluice would refuse is dropped instead',
+  );
 });

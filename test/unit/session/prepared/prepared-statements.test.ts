@@ -1,6 +1,16 @@
 // Tests for a client's named statements in transaction mode, against a simulated server: renaming, injected and swallowed messages, Sluice's own answers in reply order, errors, undo, retry.
 import t from 'tap';
-import { bind, closePortal, closeStatement, describePortal, describeStatement, execute, parse, queryMsg, syncMsg } from '../../../helpers/wire.js';
+import {
+  bind,
+  closePortal,
+  closeStatement,
+  describePortal,
+  describeStatement,
+  execute,
+  parse,
+  queryMsg,
+  syncMsg,
+} from '../../../helpers/wire.js';
 import * as encode from '../../../../lib/protocol/encode.js';
 import { FakeLink } from '../../../helpers/fake-link.js';
 import { PreparedStatements } from '../../../../lib/session/prepared/prepared-statements.js';
@@ -48,7 +58,7 @@ function setup({ max = 200, registry = new StatementRegistry(), server }: Setup 
 
 const nameOf = (link: FakeLink, i: number) => link.sentSummary()[i].split(' ')[1];
 
-t.test('a named Parse goes out under Sluice\'s name; its Bind is renamed; the replies pass', async (t) => {
+t.test("a named Parse goes out under Sluice's name; its Bind is renamed; the replies pass", async (t) => {
   const { link, send, pool } = setup();
   send(parse('select $1::int', 'mine'), bind(['1'], { statement: 'mine' }), execute(), syncMsg());
   const [p, b, e, s] = link.sentSummary();
@@ -70,10 +80,14 @@ t.test('a statement the server already has: ParseComplete is answered by Sluice,
   first.link.replies('1Z');
   const { link, send } = setup({ registry, server: first.link });
   send(parse('select 2'), bind(), execute(), parse('select 1', 'b'), bind([], { statement: 'b' }), execute(), syncMsg());
-  t.same(link.sentSummary().map((s) => s[0]), ['P', 'B', 'E', 'B', 'E', 'S'], 'the known statement\'s Parse is not sent');
-  t.same(link.client, [], 'nothing answered before the server\'s replies to the earlier requests');
+  t.same(
+    link.sentSummary().map((s) => s[0]),
+    ['P', 'B', 'E', 'B', 'E', 'S'],
+    "the known statement's Parse is not sent",
+  );
+  t.same(link.client, [], "nothing answered before the server's replies to the earlier requests");
   link.replies('12DC');
-  t.same(link.client, ['1', '2', 'D', 'C', '1'], 'ParseComplete right after the unnamed statement\'s results');
+  t.same(link.client, ['1', '2', 'D', 'C', '1'], "ParseComplete right after the unnamed statement's results");
   link.replies('2DCZ');
   t.same(link.client, ['1', '2', 'D', 'C', '1', '2', 'D', 'C', 'Z']);
 });
@@ -87,7 +101,10 @@ t.test('Bind of a statement missing on this server: Parse injected, its ParseCom
   const other = new FakeLink(() => ps.replies);
   ps.attach(other.conn, pool);
   sendOn(other, bind([], { statement: 'a' }), execute(), syncMsg());
-  t.same(other.sentSummary().map((s) => s[0]), ['P', 'B', 'E', 'S']);
+  t.same(
+    other.sentSummary().map((s) => s[0]),
+    ['P', 'B', 'E', 'S'],
+  );
   other.replies('12DCZ');
   t.same(other.client, ['2', 'D', 'C', 'Z']);
 });
@@ -99,13 +116,20 @@ t.test('beyond the bound the least recently used is closed, and its CloseComplet
   ps.detach();
   ps.attach(link.conn, pool);
   send(parse('select 2', 'b'), bind([], { statement: 'b' }), execute(), syncMsg());
-  t.same(link.sentSummary().slice(2).map((s) => s[0]), ['C', 'P', 'B', 'E', 'S'], 'Close of the old one first');
+  t.same(
+    link
+      .sentSummary()
+      .slice(2)
+      .map((s) => s[0]),
+    ['C', 'P', 'B', 'E', 'S'],
+    'Close of the old one first',
+  );
   link.replies('312DCZ');
   t.same(link.client.slice(2), ['1', '2', 'D', 'C', 'Z']);
   t.equal(pool.preparedStats.evictions, 1);
 });
 
-t.test('an unknown name: a failing request in its place, the pooler\'s 26000, the rest dropped until Sync', async (t) => {
+t.test("an unknown name: a failing request in its place, the pooler's 26000, the rest dropped until Sync", async (t) => {
   const { link, send } = setup();
   send(bind([], { statement: 'nope' }), execute(), parse('select 1', 'x'), syncMsg());
   t.same(link.sentSummary(), ['D sluice_', 'S']);
@@ -129,15 +153,28 @@ t.test('a server error skips to Sync and takes back what the skipped requests di
   send(parse('bad sql', 'a'), closeStatement('keep'), parse('select 3', 'b'), syncMsg());
   link.reply('E', '42601');
   link.reply('Z');
-  t.same(link.client.slice(2), ['E42601', 'Z'], 'Sluice\'s CloseComplete for the skipped Close is not sent');
+  t.same(link.client.slice(2), ['E42601', 'Z'], "Sluice's CloseComplete for the skipped Close is not sent");
   const before = link.sent.length;
   send(bind([], { statement: 'keep' }), execute(), syncMsg());
-  t.same(link.sentSummary().slice(before).map((s) => s[0]), ['B', 'E', 'S'], 'the skipped Close did not drop "keep"');
+  t.same(
+    link
+      .sentSummary()
+      .slice(before)
+      .map((s) => s[0]),
+    ['B', 'E', 'S'],
+    'the skipped Close did not drop "keep"',
+  );
   send(parse('select 3', 'b'), parse('ok', 'a'), syncMsg());
-  t.notOk(link.sentSummary().slice(before + 3).some((s) => s === 'D sluice_'), 'neither a nor b was left registered');
+  t.notOk(
+    link
+      .sentSummary()
+      .slice(before + 3)
+      .some((s) => s === 'D sluice_'),
+    'neither a nor b was left registered',
+  );
 });
 
-t.test('Close of the client\'s name: answered by Sluice; the server keeps the statement for others', async (t) => {
+t.test("Close of the client's name: answered by Sluice; the server keeps the statement for others", async (t) => {
   const { link, send, registry } = setup();
   send(parse('select 1', 'c'), syncMsg(), closeStatement('c'), syncMsg());
   link.replies('1Z');
@@ -154,9 +191,16 @@ t.test('a stale statement outside a transaction: the failed try is swallowed and
   send(bind([], { statement: 's' }), execute(), syncMsg());
   link.reply('E', '0A000');
   t.same(link.client.slice(2), [], 'the error is not shown');
-  t.same(link.sentSummary().slice(2 + 3).map((s) => s[0]), ['C', 'P', 'B', 'E', 'S'], 'closed, prepared again, sent again');
+  t.same(
+    link
+      .sentSummary()
+      .slice(2 + 3)
+      .map((s) => s[0]),
+    ['C', 'P', 'B', 'E', 'S'],
+    'closed, prepared again, sent again',
+  );
   link.reply('Z');
-  t.same(link.client.slice(2), [], 'the failed try\'s ReadyForQuery is swallowed too');
+  t.same(link.client.slice(2), [], "the failed try's ReadyForQuery is swallowed too");
   link.replies('312DCZ');
   t.same(link.client.slice(2), ['2', 'D', 'C', 'Z']);
 });
@@ -185,7 +229,7 @@ t.test('a stale statement inside a transaction block: the error reaches the clie
   t.notOk(link.statements.has(nameOf(link, 0)), 'next time it is prepared again');
 });
 
-t.test('DISCARD ALL forgets the client\'s names and makes the server\'s copies doubtful', async (t) => {
+t.test("DISCARD ALL forgets the client's names and makes the server's copies doubtful", async (t) => {
   const { link, send } = setup();
   send(parse('select 1', 'a'), syncMsg(), queryMsg('discard all'));
   link.replies('1ZCZ');
@@ -257,7 +301,7 @@ t.test('a described statement on a connection without it: prepared, described, a
   const { other, send, held } = describedThenMoved();
   send(bind([], { statement: 's' }), execute(), syncMsg());
   const name = nameOf(other, 0);
-  t.same(other.sentSummary(), [`P ${name}`, `D ${name}`, 'H'], 'nothing of the client\'s goes yet');
+  t.same(other.sentSummary(), [`P ${name}`, `D ${name}`, 'H'], "nothing of the client's goes yet");
   t.equal(held.count, 1, 'the session holds its input meanwhile');
   other.replies('1t');
   t.same(other.sentSummary().length, 3);
@@ -270,7 +314,7 @@ t.test('a described statement on a connection without it: prepared, described, a
   t.same(other.sentSummary().slice(6), [`B ${name}`, 'E', 'S'], 'checked once per copy');
 });
 
-t.test('other columns on the fresh copy: 0A000 in the Bind\'s place, the rest skipped to Sync, every time', async (t) => {
+t.test("other columns on the fresh copy: 0A000 in the Bind's place, the rest skipped to Sync, every time", async (t) => {
   const { other, send } = describedThenMoved();
   for (const first of [true, false]) {
     send(bind([], { statement: 's' }), execute(), syncMsg());
@@ -287,13 +331,23 @@ t.test('other columns on the fresh copy: 0A000 in the Bind\'s place, the rest sk
 t.test('requests sent while others are held wait behind them', async (t) => {
   const { other, send } = describedThenMoved();
   send(bind([], { statement: 's' }), execute(), syncMsg(), parse('select 2'), bind(), execute(), syncMsg());
-  t.same(other.sentSummary().map((s) => s[0]), ['P', 'D', 'H']);
+  t.same(
+    other.sentSummary().map((s) => s[0]),
+    ['P', 'D', 'H'],
+  );
   other.replies('1t');
   other.replyFrame(cols('id', 'a'));
-  t.same(other.sentSummary().slice(3).map((s) => s[0]), ['B', 'E', 'S', 'P', 'B', 'E', 'S'], 'in order');
+  t.same(
+    other
+      .sentSummary()
+      .slice(3)
+      .map((s) => s[0]),
+    ['B', 'E', 'S', 'P', 'B', 'E', 'S'],
+    'in order',
+  );
 });
 
-t.test('the check\'s Parse fails: the server\'s error, and the held requests skipped to their Sync', async (t) => {
+t.test("the check's Parse fails: the server's error, and the held requests skipped to their Sync", async (t) => {
   const { other, send, held } = describedThenMoved();
   send(bind([], { statement: 's' }), execute(), syncMsg());
   other.reply('E', '42P01');
@@ -309,7 +363,7 @@ t.test('a Bind whose portal the client describes next is not held, and the new c
   // In one piece, as a driver writes it: Sluice sees the Describe that follows the Bind.
   ps.sendAll([Buffer.concat([bind([], { statement: 's' }), describePortal(), execute(), syncMsg()])]);
   const name = nameOf(other, 0);
-  t.same(other.sentSummary(), [`P ${name}`, `B ${name}`, 'D ', 'E', 'S'], 'no Describe of Sluice\'s: only the client\'s of its portal');
+  t.same(other.sentSummary(), [`P ${name}`, `B ${name}`, 'D ', 'E', 'S'], "no Describe of Sluice's: only the client's of its portal");
   other.replies('12');
   other.replyFrame(cols('id', 'a', 'extra'));
   other.replies('DCZ');

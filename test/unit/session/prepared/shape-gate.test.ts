@@ -10,7 +10,10 @@ import { bind, describePortal, describeStatement, execute } from '../../../helpe
 
 const stmt = { name: 'sluice_x' } as SharedStatement;
 const binding = (shape: Buffer | null): Binding => ({ name: 's', stmt, shape });
-const two = encode.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 20 }]);
+const two = encode.rowDescription([
+  { name: 'id', typeOid: 23 },
+  { name: 'a', typeOid: 20 },
+]);
 const one = encode.rowDescription([{ name: 'id', typeOid: 23 }]);
 
 /** The gate's verdict for a Bind followed by `next` in the same buffer. */

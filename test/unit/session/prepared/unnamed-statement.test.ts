@@ -20,5 +20,5 @@ t.test('a Parse larger than the bound is not kept, and drops the one before it',
   const u = new UnnamedStatement();
   u.keep(Buffer.from('small'), 0, 5);
   u.keep(Buffer.alloc(MAX_KEPT_UNNAMED + 1), 0, MAX_KEPT_UNNAMED + 1);
-  t.equal(u.copy(), null, 'the older one is not the client\'s unnamed statement any more');
+  t.equal(u.copy(), null, "the older one is not the client's unnamed statement any more");
 });

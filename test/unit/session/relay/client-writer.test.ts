@@ -47,7 +47,7 @@ t.test('contiguous pieces of one chunk become a single write of the chunk itself
   t.ok(socket.received.equals(chunk));
 });
 
-t.test('separate pieces and the pooler\'s own frames keep their order and still leave in one write', async (t) => {
+t.test("separate pieces and the pooler's own frames keep their order and still leave in one write", async (t) => {
   const { socket, w } = setup();
   w.begin();
   w.relay(chunk, 0, 4);
@@ -73,7 +73,7 @@ t.test('outside a relayed chunk, writes go straight out; flush writes what is pe
   t.equal(socket.received.toString(), 'TTTT!DDDD', 'nothing written twice');
 });
 
-t.test('error writes one ErrorResponse with the pooler error\'s severity, SQLSTATE, message and detail, after relayed bytes', async (t) => {
+t.test("error writes one ErrorResponse with the pooler error's severity, SQLSTATE, message and detail, after relayed bytes", async (t) => {
   const { socket, w } = setup();
   w.begin();
   w.relay(chunk, 0, 4);

@@ -22,7 +22,14 @@ function feed(w: RetryWindow, frames: Buffer[]): (number | 'x')[] {
 
 t.test('the first Bind of a pipeline, or a Describe before any Bind, can be retried with what follows', async (t) => {
   const w = new RetryWindow();
-  const frames = [describeStatement('a'), describeStatement('b'), bind([], { statement: 'a' }), execute(), bind([], { statement: 'b' }), syncMsg()];
+  const frames = [
+    describeStatement('a'),
+    describeStatement('b'),
+    bind([], { statement: 'a' }),
+    execute(),
+    bind([], { statement: 'b' }),
+    syncMsg(),
+  ];
   t.same(feed(w, frames), [0, 1, 2, 'x', -1, 'x']);
   t.ok(w.holds(1));
   t.equal(String.fromCharCode(w.typeAt(1)), 'D');
@@ -36,7 +43,7 @@ t.test('after a Sync the next pipeline starts afresh; unnamed work before a Bind
   const w = new RetryWindow();
   feed(w, [bind([], { statement: 'a' }), execute(), syncMsg()]);
   t.same(feed(w, [parse('insert'), bind(), execute(), bind([], { statement: 'b' })]), ['x', 'x', 'x', -1]);
-  t.same(feed(w, [syncMsg(), bind([], { statement: 'c' })]), ['x', 0], 'the window restarts at the next pipeline\'s first Bind');
+  t.same(feed(w, [syncMsg(), bind([], { statement: 'c' })]), ['x', 0], "the window restarts at the next pipeline's first Bind");
 });
 
 t.test('messages sent again are not kept again, and long pipelines are not retried', async (t) => {
@@ -45,7 +52,10 @@ t.test('messages sent again are not kept again, and long pipelines are not retri
   t.same(feed(w, [bind([], { statement: 'a' })]), [-1]);
   w.reset();
   const first = feed(w, [describeStatement('a')])[0] as number;
-  feed(w, Array.from({ length: 70 }, () => execute()));
+  feed(
+    w,
+    Array.from({ length: 70 }, () => execute()),
+  );
   t.notOk(w.holds(first), 'more than 64 messages: not held whole');
 });
 

@@ -81,7 +81,7 @@ t.test('a Synth with nothing before it is answered at once; one after a Sync rig
   t.same(link.client, ['answer:now', 'Z', 'answer:later']);
 });
 
-t.test('the replies to Sluice\'s own Parse and Close are swallowed', async (t) => {
+t.test("the replies to Sluice's own Parse and Close are swallowed", async (t) => {
   const { replies, link } = setup();
   replies.expect(ReplyKind.Pass);
   replies.expect(ReplyKind.Close, 'old');
@@ -122,7 +122,7 @@ t.test('an error of a Query or a Sync itself skips nothing', async (t) => {
   t.same(link.client, ['1', 'E40001', 'Z', '1']);
 });
 
-t.test('a probe\'s error is replaced by the pooler\'s', async (t) => {
+t.test("a probe's error is replaced by the pooler's", async (t) => {
   const { replies, link } = setup();
   replies.expect(ReplyKind.Probe, 'mine');
   replies.expect(ReplyKind.Sync);
@@ -131,7 +131,7 @@ t.test('a probe\'s error is replaced by the pooler\'s', async (t) => {
   t.same(link.client, ['refuse:mine', 'Z']);
 });
 
-t.test('a failed statement: retried only when the owner says so; the failed try\'s ReadyForQuery is swallowed', async (t) => {
+t.test("a failed statement: retried only when the owner says so; the failed try's ReadyForQuery is swallowed", async (t) => {
   const { replies, link, owner } = setup();
   replies.expect(ReplyKind.Statement, 's', 0);
   replies.expect(ReplyKind.Pass);
@@ -139,7 +139,7 @@ t.test('a failed statement: retried only when the owner says so; the failed try\
   owner.retryOk = true;
   link.reply('E', '0A000');
   t.same(owner.calls, ['undo Pass null skipped', 'failed s 0A000 clean=true', 'retry 0']);
-  t.same(link.sent.length, 0, 'the client\'s Sync was sent already: no Sync of Sluice\'s');
+  t.same(link.sent.length, 0, "the client's Sync was sent already: no Sync of Sluice's");
   link.reply('Z');
   t.same(link.client, []);
   const b = setup();
@@ -151,7 +151,7 @@ t.test('a failed statement: retried only when the owner says so; the failed try\
   t.same(b.link.client, ['E0A000']);
 });
 
-t.test('a Verify: its ParameterDescription and answer are the owner\'s, and what follows waits for it', async (t) => {
+t.test("a Verify: its ParameterDescription and answer are the owner's, and what follows waits for it", async (t) => {
   const { replies, link, owner } = setup();
   replies.expect(ReplyKind.Pass);
   replies.expect(ReplyKind.Prepare, 'p');
@@ -159,7 +159,7 @@ t.test('a Verify: its ParameterDescription and answer are the owner\'s, and what
   link.replies('11');
   link.reply('t');
   link.reply('T');
-  t.same(link.client, ['1'], 'only the reply to the client\'s own request');
+  t.same(link.client, ['1'], "only the reply to the client's own request");
   t.same(owner.calls, ['verified v T']);
   replies.expect(ReplyKind.Synth, 'after');
   t.same(link.client, ['1', 'answer:after'], 'answers owed after it go at once');
@@ -170,7 +170,7 @@ t.test('a Described: the owner sees the columns the client is shown, then the cl
   replies.expect(ReplyKind.Described, 'd');
   replies.expect(ReplyKind.Synth, 'next');
   link.reply('t');
-  t.same(link.client, ['t'], 'the client\'s own ParameterDescription passes');
+  t.same(link.client, ['t'], "the client's own ParameterDescription passes");
   link.reply('n');
   t.same(owner.calls, ['described d n']);
   t.same(link.client, ['t', 'n', 'answer:next']);

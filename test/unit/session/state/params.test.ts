@@ -46,11 +46,7 @@ t.test('null when the server already matches', async (t) => {
   t.equal(paramSyncQuery(wanted({}), server({ timezone: 'UTC' })), null, 'nothing wanted');
   const same = { timezone: 'UTC', datestyle: 'ISO, MDY' };
   t.equal(paramSyncQuery(wanted(same), server(same)), null, 'reported values match');
-  t.equal(
-    paramSyncQuery(wanted({ search_path: 'app' }), server({}, { search_path: 'app' })),
-    null,
-    'a value we applied earlier counts',
-  );
+  t.equal(paramSyncQuery(wanted({ search_path: 'app' }), server({}, { search_path: 'app' })), null, 'a value we applied earlier counts');
 });
 
 t.test('one SELECT of set_config calls for the differences', async (t) => {
@@ -96,7 +92,13 @@ t.test('unreported parameters are recorded in applied and reset when no longer w
     ['search_path', 'tenant_a', false],
     ['extra_float_digits', '3', false],
   ]);
-  t.same(s.applied, new Map([['search_path', 'tenant_a'], ['extra_float_digits', '3']]));
+  t.same(
+    s.applied,
+    new Map([
+      ['search_path', 'tenant_a'],
+      ['extra_float_digits', '3'],
+    ]),
+  );
 
   const second = paramSyncQuery(wanted({ timezone: 'UTC', search_path: 'tenant_b' }), s);
   t.same(readSql(second as string), {
@@ -131,13 +133,34 @@ t.test('RESET names each dotted part quoted, so any name from a startup packet s
 });
 
 t.test('ClientParams: pool defaults, every startup setting on top, lower-cased', async (t) => {
-  const pool = new Map([['TimeZone', 'UTC'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']]);
-  const p = new ClientParams(pool, new Map([['TimeZone', 'Europe/Paris'], ['work_mem', '64MB'], ['MyApp.X', '1']]));
-  t.same([...p.wanted].sort(), [['datestyle', 'ISO, MDY'], ['myapp.x', '1'], ['server_version', '17.0'], ['timezone', 'Europe/Paris'], ['work_mem', '64MB']]);
+  const pool = new Map([
+    ['TimeZone', 'UTC'],
+    ['DateStyle', 'ISO, MDY'],
+    ['server_version', '17.0'],
+  ]);
+  const p = new ClientParams(
+    pool,
+    new Map([
+      ['TimeZone', 'Europe/Paris'],
+      ['work_mem', '64MB'],
+      ['MyApp.X', '1'],
+    ]),
+  );
+  t.same([...p.wanted].sort(), [
+    ['datestyle', 'ISO, MDY'],
+    ['myapp.x', '1'],
+    ['server_version', '17.0'],
+    ['timezone', 'Europe/Paris'],
+    ['work_mem', '64MB'],
+  ]);
   t.same([...p.customs], ['myapp.x'], 'custom settings are named for the read-back');
   t.same(
     [...p.welcome(pool)],
-    [['TimeZone', 'Europe/Paris'], ['DateStyle', 'ISO, MDY'], ['server_version', '17.0']],
+    [
+      ['TimeZone', 'Europe/Paris'],
+      ['DateStyle', 'ISO, MDY'],
+      ['server_version', '17.0'],
+    ],
     'the welcome keeps the server spelling of names and shows the client its own values',
   );
   p.set('search_path', 'tenant_a');
@@ -146,22 +169,52 @@ t.test('ClientParams: pool defaults, every startup setting on top, lower-cased',
 
 t.test('ClientParams: a read-back replaces the session values; what is missing from it returns to the startup value', async (t) => {
   const pool = new Map([['DateStyle', 'ISO, MDY']]);
-  const p = new ClientParams(pool, new Map([['DateStyle', 'Postgres, MDY'], ['statement_timeout', '1234']]));
-  p.readBack(new Map([['datestyle', 'Postgres, MDY'], ['statement_timeout', '1234ms'], ['work_mem', '8MB']]));
-  t.same(Object.fromEntries(p.wanted), { datestyle: 'Postgres, MDY', statement_timeout: '1234ms', work_mem: '8MB' }, 'a SET of the client is its own');
+  const p = new ClientParams(
+    pool,
+    new Map([
+      ['DateStyle', 'Postgres, MDY'],
+      ['statement_timeout', '1234'],
+    ]),
+  );
+  p.readBack(
+    new Map([
+      ['datestyle', 'Postgres, MDY'],
+      ['statement_timeout', '1234ms'],
+      ['work_mem', '8MB'],
+    ]),
+  );
+  t.same(
+    Object.fromEntries(p.wanted),
+    { datestyle: 'Postgres, MDY', statement_timeout: '1234ms', work_mem: '8MB' },
+    'a SET of the client is its own',
+  );
   p.readBack(new Map([['datestyle', 'ISO, MDY']]));
-  t.same(Object.fromEntries(p.wanted), { datestyle: 'ISO, MDY', statement_timeout: '1234' }, 'RESET work_mem drops it; RESET statement_timeout brings the startup value back');
+  t.same(
+    Object.fromEntries(p.wanted),
+    { datestyle: 'ISO, MDY', statement_timeout: '1234' },
+    'RESET work_mem drops it; RESET statement_timeout brings the startup value back',
+  );
   p.readBack(new Map());
   t.same(Object.fromEntries(p.wanted), { datestyle: 'Postgres, MDY', statement_timeout: '1234' }, 'RESET ALL: the startup values');
 });
 
 t.test('ClientParams: settings no client can SET (is_superuser after SET ROLE) are never carried nor synced', async (t) => {
-  const p = new ClientParams(new Map([['is_superuser', 'on'], ['server_version', '15.18']]), new Map());
+  const p = new ClientParams(
+    new Map([
+      ['is_superuser', 'on'],
+      ['server_version', '15.18'],
+    ]),
+    new Map(),
+  );
   p.set('is_superuser', 'off');
   p.set('session_authorization', 'bob');
-  t.equal(p.get('is_superuser'), 'on', 'the report is not the client\'s own value');
+  t.equal(p.get('is_superuser'), 'on', "the report is not the client's own value");
   t.equal(p.get('session_authorization'), undefined);
-  t.equal(p.syncQuery(server({ is_superuser: 'off', server_version: '18.4' })), null, 'nothing to set_config: Postgres would refuse it (55P02)');
+  t.equal(
+    p.syncQuery(server({ is_superuser: 'off', server_version: '18.4' })),
+    null,
+    'nothing to set_config: Postgres would refuse it (55P02)',
+  );
 });
 
 t.test('ClientParams: syncs a server, then adopts its spelling so the next grant needs nothing', async (t) => {
@@ -180,8 +233,20 @@ function epochServer(values: Record<string, string>): ServerParamState & { param
 }
 
 t.test('ClientParams: a clean check is remembered per server until its values, applied set or the wanted ones change', async (t) => {
-  const a = new ClientParams(null, new Map([['timezone', 'UTC'], ['search_path', 'app']]));
-  const twin = new ClientParams(null, new Map([['timezone', 'UTC'], ['search_path', 'app']]));
+  const a = new ClientParams(
+    null,
+    new Map([
+      ['timezone', 'UTC'],
+      ['search_path', 'app'],
+    ]),
+  );
+  const twin = new ClientParams(
+    null,
+    new Map([
+      ['timezone', 'UTC'],
+      ['search_path', 'app'],
+    ]),
+  );
   const s = epochServer({ timezone: 'UTC' });
   s.applied.set('search_path', 'app');
   t.equal(a.syncQuery(s), null, 'in step');
@@ -206,27 +271,33 @@ t.test('ClientParams: a clean check is remembered per server until its values, a
 t.test('ClientParams: the same answers as paramSyncQuery for any sequence of changes', async (t) => {
   const names = ['timezone', 'search_path', 'application_name'];
   const values = ['a', 'b'];
-  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1 })), { maxLength: 30 }), (steps) => {
-    const p = new ClientParams(null, new Map());
-    const memo = epochServer({});
-    const plain = server({});
-    for (const [op, n, v] of steps) {
-      const name = names[n]!;
-      const value = values[v]!;
-      if (op === 0) p.set(name, value);
-      else if (op === 1) {
-        // The server reports a value (both copies see the same ParameterStatus).
-        memo.values.set(name, value);
-        memo.paramsEpoch++;
-        plain.values.set(name, value);
-      } else if (op === 2) {
-        memo.applied.clear();
-        plain.applied.clear();
-      }
-      const expected = paramSyncQuery(p.wanted, plain);
-      if (p.syncQuery(memo) !== expected) return false;
-    }
-    return true;
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1 })), { maxLength: 30 }),
+      (steps) => {
+        const p = new ClientParams(null, new Map());
+        const memo = epochServer({});
+        const plain = server({});
+        for (const [op, n, v] of steps) {
+          const name = names[n]!;
+          const value = values[v]!;
+          if (op === 0) p.set(name, value);
+          else if (op === 1) {
+            // The server reports a value (both copies see the same ParameterStatus).
+            memo.values.set(name, value);
+            memo.paramsEpoch++;
+            plain.values.set(name, value);
+          } else if (op === 2) {
+            memo.applied.clear();
+            plain.applied.clear();
+          }
+          const expected = paramSyncQuery(p.wanted, plain);
+          if (p.syncQuery(memo) !== expected) return false;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 300 },
+  );
   t.pass('property held');
 });

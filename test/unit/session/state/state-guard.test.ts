@@ -13,18 +13,31 @@ import { listeningConn } from '../../../helpers/listening-conn.js';
 
 const parser = await StateParser.load();
 
-function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transaction'; server?: { status: number }; hub?: Partial<NotifyHub> } = {}) {
+function setup(
+  policy: SessionStatePolicy,
+  opts: { mode?: 'session' | 'transaction'; server?: { status: number }; hub?: Partial<NotifyHub> } = {},
+) {
   const out: string[] = [];
   const calls: string[] = [];
   const subs = new Map<string, unknown>();
   const captured = captureLog('info');
   const host = {
     ident: { id: 1, user: 'alice', database: 'app' },
-    pool: { name: 'app/alice', settings: { mode: opts.mode ?? 'transaction', resetQuery: 'DISCARD ALL', target: { user: 'alice' } } } as unknown as Pool,
+    pool: {
+      name: 'app/alice',
+      settings: { mode: opts.mode ?? 'transaction', resetQuery: 'DISCARD ALL', target: { user: 'alice' } },
+    } as unknown as Pool,
     server: (opts.server ?? null) as ServerConnection | null,
     quiet: true as boolean,
     clientStatus: TxStatus.Idle as number,
-    toClient: (f: Buffer) => void out.push(f[0] === 0x43 ? `C:${f.toString('utf8', 5, f.length - 1)}` : f[0] === 0x45 ? `E:${f.toString('utf8').match(/C(\w{5})/)?.[1]}` : String.fromCharCode(f[0])),
+    toClient: (f: Buffer) =>
+      void out.push(
+        f[0] === 0x43
+          ? `C:${f.toString('utf8', 5, f.length - 1)}`
+          : f[0] === 0x45
+            ? `E:${f.toString('utf8').match(/C(\w{5})/)?.[1]}`
+            : String.fromCharCode(f[0]),
+      ),
     ready: (s: number) => void out.push(`Z:${String.fromCharCode(s)}`),
     hold: () => void calls.push('hold'),
     resume: () => void calls.push('resume'),
@@ -33,7 +46,8 @@ function setup(policy: SessionStatePolicy, opts: { mode?: 'session' | 'transacti
     customSettings: new Set<string>(),
     startupSettings: new Map<string, string>(),
     useCustomSetting: (name: string) => void calls.push(`custom ${name}`),
-    settingsReadBack: (values: ReadonlyMap<string, string>) => void calls.push(`read back ${[...values].map(([k, v]) => `${k}=${v}`).join(' ')}`),
+    settingsReadBack: (values: ReadonlyMap<string, string>) =>
+      void calls.push(`read back ${[...values].map(([k, v]) => `${k}=${v}`).join(' ')}`),
     closeServer: () => void calls.push('close'),
   } satisfies GuardHost;
   const hub = (opts.hub ?? {
@@ -88,7 +102,10 @@ t.test('allow passes through and warns once per statement; a setting that follow
   t.equal(s.query('set work_mem = 2'), PASS);
   t.equal(s.query('prepare p as select 1'), PASS);
   t.equal(s.query('prepare p as select 1'), PASS);
-  const warnings = s.captured.lines().filter((l) => l.level === 40).map((l) => l.statements);
+  const warnings = s.captured
+    .lines()
+    .filter((l) => l.level === 40)
+    .map((l) => l.statements);
   t.same(warnings, [['PREPARE p']]);
 });
 
@@ -98,7 +115,10 @@ t.test('allow: a setting that cannot follow its client closes its connection aft
   t.equal(s.guard.transactionEnded({} as ServerConnection), true, 'the guard takes care of the connection');
   t.same(s.calls, ['close'], 'closed, not pooled');
   const lines = s.captured.lines().filter((l) => l.level === 40);
-  t.same(lines.map((l) => l.statements), [['SET ROLE']]);
+  t.same(
+    lines.map((l) => l.statements),
+    [['SET ROLE']],
+  );
   t.match(lines[0].msg, /cannot follow its client.*closed after the transaction/);
   t.match(lines[0].why, [/role/]);
   s.calls.length = 0;
@@ -161,8 +181,12 @@ t.test('a client leaving with a LISTEN still on its server connection resets it 
   s.parse('LISTEN a');
   s.guard.statementUse(0x42, bind(''), 0);
   const ran: string[] = [];
-  const conn = { status: TxStatus.InTransaction, closed: false, close: (r: string) => void ran.push(`close: ${r}`),
-    runInternal: (sql: string) => void ran.push(sql) } as unknown as ServerConnection;
+  const conn = {
+    status: TxStatus.InTransaction,
+    closed: false,
+    close: (r: string) => void ran.push(`close: ${r}`),
+    runInternal: (sql: string) => void ran.push(sql),
+  } as unknown as ServerConnection;
   t.equal(s.guard.leave(conn), true);
   t.same(ran, ['ROLLBACK']);
 });
@@ -191,12 +215,14 @@ t.test('dispose unsubscribes every channel', async (t) => {
   t.same([...s.subs.keys()], []);
 });
 
-t.test('a LISTEN the hub cannot serve gets an error, and the same Query\'s earlier LISTENs are undone', async (t) => {
+t.test("a LISTEN the hub cannot serve gets an error, and the same Query's earlier LISTENs are undone", async (t) => {
   const subs = new Set<string>();
-  const s = setup('pin', { hub: {
-    subscribe: (_p, ch, _sub, done) => (ch === 'b' ? done('could not connect') : (subs.add(ch), done(null))),
-    unsubscribe: (_p, ch) => void subs.delete(ch),
-  } });
+  const s = setup('pin', {
+    hub: {
+      subscribe: (_p, ch, _sub, done) => (ch === 'b' ? done('could not connect') : (subs.add(ch), done(null))),
+      unsubscribe: (_p, ch) => void subs.delete(ch),
+    },
+  });
   t.equal(s.query('LISTEN a; LISTEN b'), CONSUMED);
   t.same(s.out, ['C:LISTEN', 'E:08006', 'Z:I']);
   t.same([...subs], []);
@@ -205,10 +231,12 @@ t.test('a LISTEN the hub cannot serve gets an error, and the same Query\'s earli
 t.test('a client that leaves while its LISTEN is on its way is unsubscribed when it completes', async (t) => {
   const pending: Array<(e: string | null) => void> = [];
   const unsubscribed: string[] = [];
-  const s = setup('pin', { hub: {
-    subscribe: (_p, _ch, _sub, done) => void pending.push(done),
-    unsubscribe: (_p, ch) => void unsubscribed.push(ch),
-  } });
+  const s = setup('pin', {
+    hub: {
+      subscribe: (_p, _ch, _sub, done) => void pending.push(done),
+      unsubscribe: (_p, ch) => void unsubscribed.push(ch),
+    },
+  });
   s.query('LISTEN a; LISTEN b');
   s.guard.dispose();
   t.same(unsubscribed, ['a'], 'what was asked for is given up at once');

@@ -17,7 +17,10 @@ function setup(failing = new Set<string>()) {
     unsubscribe: (_p: string, ch: string) => void subs.delete(ch),
   } as unknown as NotifyHub;
   const out: string[] = [];
-  const host = { pool: { name: 'app/alice', settings: { target: {} } } as never, toClient: (f: Buffer) => void out.push(f.toString('utf8', 5, f.length - 1)) };
+  const host = {
+    pool: { name: 'app/alice', settings: { target: {} } } as never,
+    toClient: (f: Buffer) => void out.push(f.toString('utf8', 5, f.length - 1)),
+  };
   const channels = new ClientChannels(host, hub, { notification: () => undefined });
   return { channels, subs, out, pending, defer: () => void (deferred = true) };
 }
@@ -25,8 +28,15 @@ function setup(failing = new Set<string>()) {
 t.test('LISTEN and UNLISTEN in order, each with its CommandComplete; a repeated LISTEN asks the hub nothing', async (t) => {
   const s = setup();
   const errors: unknown[] = [];
-  s.channels.run([{ listen: true, channel: 'a' }, { listen: true, channel: 'a' }, { listen: true, channel: 'b' }, { listen: false, channel: 'a' }],
-    (err) => errors.push(err));
+  s.channels.run(
+    [
+      { listen: true, channel: 'a' },
+      { listen: true, channel: 'a' },
+      { listen: true, channel: 'b' },
+      { listen: false, channel: 'a' },
+    ],
+    (err) => errors.push(err),
+  );
   t.same(s.out, ['LISTEN', 'LISTEN', 'LISTEN', 'UNLISTEN']);
   t.same(errors, [null]);
   t.same([...s.subs], ['b']);

@@ -33,7 +33,7 @@ t.test('statements that may create state are flagged for the parser', async (t) 
     "select set_config('x.y', '1', false)",
     'select 1; set work_mem = 100',
     '/* leading */ -- line\n  listen x',
-    "do $$ begin set enable_seqscan = off; end $$",
+    'do $$ begin set enable_seqscan = off; end $$',
     'select 1; DO $b$ BEGIN NULL; END $b$',
   ]) {
     t.ok(scan(sql) & PARSE, sql);
@@ -45,7 +45,7 @@ t.test('ordinary statements are not flagged', async (t) => {
     'select 1',
     'SELECT * FROM pgbench_accounts WHERE aid = $1',
     'update t set x = 1 where id = 2',
-    'insert into t values (1, \'set x = 1; listen y\')',
+    "insert into t values (1, 'set x = 1; listen y')",
     "select 'pg_advisory_lock(1)'",
     "select E'it\\'s; listen x'",
     'select $$; listen x$$',
@@ -67,8 +67,17 @@ t.test('ordinary statements are not flagged', async (t) => {
 });
 
 t.test('statements that may drop state are flagged as releases', async (t) => {
-  for (const sql of ['UNLISTEN *', 'discard all', 'DEALLOCATE ALL', 'close all', 'drop table t', 'reset statement_timeout',
-    'select pg_advisory_unlock_all()', 'select pg_advisory_unlock(1)', 'set statement_timeout to default']) {
+  for (const sql of [
+    'UNLISTEN *',
+    'discard all',
+    'DEALLOCATE ALL',
+    'close all',
+    'drop table t',
+    'reset statement_timeout',
+    'select pg_advisory_unlock_all()',
+    'select pg_advisory_unlock(1)',
+    'set statement_timeout to default',
+  ]) {
     t.ok(scan(sql) & RELEASES, sql);
   }
   t.equal(scan('select 1') & RELEASES, 0);
@@ -89,13 +98,33 @@ t.test('the SQL text of Query and Parse messages is found', async (t) => {
 });
 
 const STATEFUL = [
-  'listen ch', 'unlisten ch', 'set work_mem = 64', 'set session authorization bob', 'select pg_advisory_lock(7)',
-  'select pg_catalog.pg_try_advisory_lock_shared(1, 2)', 'create temp table tt (x int)', 'create temporary view v as select 1',
-  'create temp sequence s', 'declare c cursor with hold for select 1', 'prepare p (int) as select $1',
-  "select set_config('a.b', 'v', false)", 'select 1 into temporary t', 'set session characteristics as transaction read only',
+  'listen ch',
+  'unlisten ch',
+  'set work_mem = 64',
+  'set session authorization bob',
+  'select pg_advisory_lock(7)',
+  'select pg_catalog.pg_try_advisory_lock_shared(1, 2)',
+  'create temp table tt (x int)',
+  'create temporary view v as select 1',
+  'create temp sequence s',
+  'declare c cursor with hold for select 1',
+  'prepare p (int) as select $1',
+  "select set_config('a.b', 'v', false)",
+  'select 1 into temporary t',
+  'set session characteristics as transaction read only',
 ];
-const PLAIN = ['select 1', 'insert into t values (1)', 'update t set a = 2', "select 'listen x'", 'set local work_mem = 1',
-  'select pg_advisory_xact_lock(1)', 'begin', 'commit', 'create table t (x int)', 'with x as (select 1) select * from x'];
+const PLAIN = [
+  'select 1',
+  'insert into t values (1)',
+  'update t set a = 2',
+  "select 'listen x'",
+  'set local work_mem = 1',
+  'select pg_advisory_xact_lock(1)',
+  'begin',
+  'commit',
+  'create table t (x int)',
+  'with x as (select 1) select * from x',
+];
 const NOISE = [' ', '\n', '/* c */ ', '-- c\n', '/* a /* b */ c */'];
 
 t.test('property: whenever the parser finds state, the scan asked for it', async () => {
@@ -114,10 +143,24 @@ t.test('property: whenever the parser finds state, the scan asked for it', async
 });
 
 t.test('lastval and currval are found in any case; other words ending in val are not', async (t) => {
-  for (const sql of ['SELECT LASTVAL()', 'select lastval()', "select currval('s')", 'select pg_catalog.Currval($1)', 'select 1;select lastval ()']) {
+  for (const sql of [
+    'SELECT LASTVAL()',
+    'select lastval()',
+    "select currval('s')",
+    'select pg_catalog.Currval($1)',
+    'select 1;select lastval ()',
+  ]) {
     t.ok(scan(sql) & StateHint.SequenceCache, sql);
   }
-  for (const sql of ['select nextval($1)', 'select interval_val from t', 'select my_lastval() ', 'select lastvalue from s', 'select val', "select 'lastval()'", 'select 1 /* lastval() */']) {
+  for (const sql of [
+    'select nextval($1)',
+    'select interval_val from t',
+    'select my_lastval() ',
+    'select lastvalue from s',
+    'select val',
+    "select 'lastval()'",
+    'select 1 /* lastval() */',
+  ]) {
     t.notOk(scan(sql) & StateHint.SequenceCache, sql);
   }
 });

@@ -35,7 +35,9 @@ function fakeConn() {
     },
     answer(rows: Array<Array<string | null>>, error?: string) {
       const link = this.link as ServerLink;
-      const frames = error ? [encode.errorResponse({ severity: 'ERROR', sqlstate: '57014', message: error })] : rows.map((r) => encode.dataRow(r));
+      const frames = error
+        ? [encode.errorResponse({ severity: 'ERROR', sqlstate: '57014', message: error })]
+        : rows.map((r) => encode.dataRow(r));
       for (const f of frames) link.serverData(f, 0, f.length);
       link.serverReady(1, TxStatus.Idle);
     },
@@ -47,7 +49,12 @@ function fakeHost(startup: Record<string, string> = {}) {
   const told: string[] = [];
   const readBacks: Array<Map<string, string>> = [];
   const host: SettingsHost = {
-    pool: { params: new Map([['DateStyle', 'ISO, MDY'], ['TimeZone', 'UTC']]) } as unknown as Pool,
+    pool: {
+      params: new Map([
+        ['DateStyle', 'ISO, MDY'],
+        ['TimeZone', 'UTC'],
+      ]),
+    } as unknown as Pool,
     toClient: (f: Buffer) => void told.push(f.toString('utf8', 5, f.length - 1).replace(/\0/g, '=')),
     customSettings: new Set(['myapp.x']),
     settingsReadBack: (values) => void readBacks.push(new Map(values)),
@@ -56,7 +63,7 @@ function fakeHost(startup: Record<string, string> = {}) {
   return { host, told, readBacks };
 }
 
-t.test('readBack: the values become the client\'s; the connection knows its unreported ones, and nothing stale', async (t) => {
+t.test("readBack: the values become the client's; the connection knows its unreported ones, and nothing stale", async (t) => {
   const conn = fakeConn();
   const { host, readBacks } = fakeHost();
   let ok: boolean | undefined;
@@ -64,8 +71,21 @@ t.test('readBack: the values become the client\'s; the connection knows its unre
   t.match(conn.sent[0], /unnest\(ARRAY\[E'myapp\.x'\]::text\[\]\)/, 'custom settings are asked for by name');
   conn.answer([['0'], ['datestyle', 'SQL, DMY'], ['work_mem', '8MB'], ['myapp.x', 'v'], [null, '0']]);
   t.equal(ok, true);
-  t.same(readBacks, [new Map([['datestyle', 'SQL, DMY'], ['work_mem', '8MB'], ['myapp.x', 'v']])]);
-  t.same(conn.applied, new Map([['work_mem', '8MB'], ['myapp.x', 'v']]), 'reported settings are tracked through ParameterStatus instead');
+  t.same(readBacks, [
+    new Map([
+      ['datestyle', 'SQL, DMY'],
+      ['work_mem', '8MB'],
+      ['myapp.x', 'v'],
+    ]),
+  ]);
+  t.same(
+    conn.applied,
+    new Map([
+      ['work_mem', '8MB'],
+      ['myapp.x', 'v'],
+    ]),
+    'reported settings are tracked through ParameterStatus instead',
+  );
   t.equal(conn.paramsEpoch, 1, 'a clean check remembered for this connection no longer holds');
 });
 
@@ -82,14 +102,20 @@ t.test('readBack that fails: the connection is closed, its settings unknown', as
   t.same(readBacks, []);
 });
 
-t.test('restoreStartup: what it set again is told to the client when reported (as the server spells it), else known as applied', async (t) => {
-  const conn = fakeConn();
-  const { host, told } = fakeHost({ datestyle: 'Postgres, MDY', statement_timeout: '4321' });
-  let ok: boolean | undefined;
-  restoreStartup(conn as unknown as ServerConnection, host, (r) => (ok = r));
-  t.match(conn.sent[0], /VALUES \(E'datestyle', E'Postgres, MDY'\), \(E'statement_timeout', E'4321'\)/);
-  conn.answer([['datestyle', 'Postgres, MDY'], ['statement_timeout', '4321ms']]);
-  t.equal(ok, true);
-  t.same(told, ['DateStyle=Postgres, MDY'], 'a ParameterStatus, as Postgres sends on any change');
-  t.equal(conn.applied.get('statement_timeout'), '4321ms');
-});
+t.test(
+  'restoreStartup: what it set again is told to the client when reported (as the server spells it), else known as applied',
+  async (t) => {
+    const conn = fakeConn();
+    const { host, told } = fakeHost({ datestyle: 'Postgres, MDY', statement_timeout: '4321' });
+    let ok: boolean | undefined;
+    restoreStartup(conn as unknown as ServerConnection, host, (r) => (ok = r));
+    t.match(conn.sent[0], /VALUES \(E'datestyle', E'Postgres, MDY'\), \(E'statement_timeout', E'4321'\)/);
+    conn.answer([
+      ['datestyle', 'Postgres, MDY'],
+      ['statement_timeout', '4321ms'],
+    ]);
+    t.equal(ok, true);
+    t.same(told, ['DateStyle=Postgres, MDY'], 'a ParameterStatus, as Postgres sends on any change');
+    t.equal(conn.applied.get('statement_timeout'), '4321ms');
+  },
+);
