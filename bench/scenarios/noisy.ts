@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { DATABASE, type Role } from '../targets/bench-postgres.js';
 import type { Endpoint, Target } from '../targets/target.js';
 import { renderNoisy } from './noisy-report.js';
-import { ALONE_SETUP, NOISY_PLANS, VICTIM, type NoisyPlan } from './noisy-workloads.js';
+import { ALONE_SETUP, DEFAULTS_ALONE_SETUP, NOISY_PLANS, VICTIM, type NoisyPlan } from './noisy-workloads.js';
 import {
   attempt,
   connection,
@@ -173,13 +173,13 @@ async function measure(ctx: BenchContext, target: Target, plan: NoisyPlan, alone
   }
 }
 
-async function aloneBaseline(ctx: BenchContext, target: Target): Promise<Row> {
-  const endpoint = await target.start(ALONE_SETUP);
+async function aloneBaseline(ctx: BenchContext, target: Target, defaults: boolean): Promise<Row> {
+  const endpoint = await target.start(defaults ? DEFAULTS_ALONE_SETUP : ALONE_SETUP);
   const row = victimStats(await victimRun(ctx, endpoint), ctx.options.seconds);
-  return { ...row, variant: 'alone', target: target.name, victimI99: 1 };
+  return { ...row, variant: defaults ? 'alone-defaults' : 'alone', target: target.name, victimI99: 1 };
 }
 
-/** BENCH_NOISY=overload,slot-hog runs only those variants (the victim-alone baseline always runs). */
+/** BENCH_NOISY=overload,slot-hog runs only those variants (the victim-alone baselines they need always run). */
 function chosenPlans(): NoisyPlan[] {
   const only = process.env.BENCH_NOISY?.split(',')
     .map((v) => v.trim())
@@ -187,21 +187,44 @@ function chosenPlans(): NoisyPlan[] {
   return only?.length ? NOISY_PLANS.filter((p) => only.includes(p.variant)) : NOISY_PLANS;
 }
 
+/** BENCH_ROUNDS=3 measures everything three times; rounds alternate the order of the targets (a busy spell falls on each). */
+function rounds(): number {
+  const n = Number(process.env.BENCH_ROUNDS ?? 1);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+async function runTarget(ctx: BenchContext, target: Target, round: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  const plans = chosenPlans();
+  const baselines = new Map<boolean, Row>();
+  for (const defaults of [false, true]) {
+    if (!plans.some((p) => p.victim && (p.defaults ?? false) === defaults)) continue;
+    const alone = await attempt(ctx, defaults ? 'alone-defaults' : 'alone', target.name, () => aloneBaseline(ctx, target, defaults));
+    baselines.set(defaults, alone);
+    rows.push({ ...alone, round });
+    ctx.progress(`  ${alone.variant}: victim p99 ${(alone.victimP99 as number)?.toFixed?.(2)} ms`);
+  }
+  for (const plan of plans) {
+    const aloneP99 = baselines.get(plan.defaults ?? false)?.victimP99 as number | undefined;
+    const row = await attempt(ctx, plan.variant, target.name, () => measure(ctx, target, plan, aloneP99));
+    ctx.progress(
+      `  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, noisy tps ${(row.noisyTps as number)?.toFixed?.(1)}, busy ${(row.busyMean as number)?.toFixed?.(1)}`,
+    );
+    rows.push({ ...row, round });
+  }
+  await target.stop();
+  return rows;
+}
+
 async function run(ctx: BenchContext): Promise<ScenarioOutcome> {
   const rows: Row[] = [];
-  for (const target of ctx.targets) {
-    ctx.progress(`noisy neighbour via ${target.name}`);
-    const alone = await attempt(ctx, 'alone', target.name, () => aloneBaseline(ctx, target));
-    rows.push(alone);
-    ctx.progress(`  alone: victim p99 ${(alone.victimP99 as number)?.toFixed?.(2)} ms`);
-    for (const plan of chosenPlans()) {
-      const row = await attempt(ctx, plan.variant, target.name, () => measure(ctx, target, plan, alone.victimP99 as number | undefined));
-      ctx.progress(
-        `  ${plan.variant}: victim p99 ${(row.victimP99 as number)?.toFixed?.(2) ?? '-'} ms, busy ${(row.busyMean as number)?.toFixed?.(1)}`,
-      );
-      rows.push(row);
+  const n = rounds();
+  for (let round = 1; round <= n; round++) {
+    const order = round % 2 === 1 ? ctx.targets : [...ctx.targets].reverse();
+    for (const target of order) {
+      ctx.progress(`noisy neighbour via ${target.name}, round ${round}/${n}`);
+      rows.push(...(await runTarget(ctx, target, round)));
     }
-    await target.stop();
   }
   return { rows, notes: notes(ctx) };
 }
@@ -212,6 +235,8 @@ function notes(ctx: BenchContext): string[] {
     `Each run: the noisy tenants log in and start; ${warmupSeconds(ctx)} s after the last login the victim runs for ${ctx.options.seconds} s: pgbench select-only, ${VICTIM.clients} clients, open loop at ${VICTIM.rate} tps (-R), latency from each transaction's scheduled start (-l).`,
     `Poolers: pool size ${base.poolSize} per (database, role), shared budget ${base.budget} (PgBouncer max_db_connections, Sluice max_server_connections), query_wait_timeout ${base.queryWaitTimeoutS} s. Each tenant logs in as its own role.`,
     "Sluice: scheduler fair, tenant = login role, headroom 2-4; CPU hog: the noisy role's class is elastic with adaptive_limit on; shares: weights 1:2:4; overload: the noisy tenant's max_queue is 40.",
+    'Rows marked defaults (cpu-hog-untagged, slot-hog-defaults, cpu-hog-idle) run Sluice with `scheduler: {mode: fair}` and three tenants of weight 1, nothing else; their I99 is against `alone-defaults`. cpu-hog-idle-off is the same with `long_threshold: 0, adaptive_limit: false`: the behaviour before issue 16.',
+    `Rounds: ${rounds()} (BENCH_ROUNDS); odd rounds run the targets in report order, even rounds in reverse. The spread table gives the median and [min-max] over rounds.`,
     "I99 = victim p99 / victim p99 alone through the same target. Goodput: victim transactions completed / scheduled. Busy, utilisation and shares come from pg_stat_activity sampled every 50 ms during the victim's window (backends in a transaction); utilisation = busy / budget. Pooler CPU: its user+system time over the same window (100% = one core). Server logins/s: new Postgres sessions in the window (pg_stat_database.sessions), i.e. connection churn.",
     "Share error: |achieved share / entitled share − 1|, worst tenant, over the whole window and per 1 s window (median, p95); Jain's index over achieved / entitled.",
     'Direct Postgres has no budget: every client is a backend, so its utilisation is not comparable.',
