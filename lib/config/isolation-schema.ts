@@ -69,9 +69,12 @@ export const isolationShape = {
       .min(0)
       .default(1),
     default_cost: seconds(10),
-    long_threshold: seconds(0),
+    // Issue 16: on by default, so an untagged CPU hog is isolated with no class rules (docs/isolation.md, "Defaults").
+    long_threshold: seconds(100),
+    long_elastic: flag(true),
+    headroom_fade: seconds(1000),
     early_reject: flag(true),
-    adaptive_limit: flag(false),
+    adaptive_limit: flag(true),
     adaptive_min_slots: integer(0).default(1),
   }).prefault({}),
   tenant_key: oneOf(['user', 'database', 'application_name', 'option']).default('user'),
@@ -126,9 +129,9 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
   const tooMuch = reservationProblem(tenants.values(), smallestBudget, { min: s.headroom_min, max: s.headroom_max });
   if (tooMuch) problems.push(tooMuch);
   const classes = new Map<string, ClassConfig>(Object.entries(raw.classes).map(([k, v]) => [k, Object.freeze({ ...v })]));
-  // The learned lane needs somewhere to go: a plain long-lane class unless the operator defined one.
+  // The learned lane needs somewhere to go: a long-lane class (elastic unless long_elastic is off) unless the operator defined one.
   if (s.long_threshold > 0 && !classes.has(LONG_CLASS))
-    classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const }));
+    classes.set(LONG_CLASS, Object.freeze({ ...classSchema.parse({}), lane: 'long' as const, elastic: s.long_elastic }));
   for (const [i, r] of raw.class_rules.entries()) {
     if (!classes.has(r.class) && r.class !== 'default') problems.push(`class_rules[${i}].class: "${r.class}" is not defined in classes`);
   }
@@ -138,6 +141,7 @@ export function buildIsolation(raw: Raw, smallestBudget: { name: string; slots: 
   return Object.freeze({
     mode: s.mode,
     headroom: Object.freeze({ min: s.headroom_min, max: s.headroom_max }),
+    headroom_fade: s.headroom_fade,
     burst_slot_seconds: s.burst,
     default_cost: s.default_cost,
     long_threshold: s.long_threshold,

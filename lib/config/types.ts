@@ -160,6 +160,8 @@ export interface IsolationConfig {
   readonly default_cost: number;
   /** ms: statements whose average hold exceeds this move to the `long` class; 0 disables. */
   readonly long_threshold: number;
+  /** ms without short-lane work after which the headroom is not kept; 0 keeps it always. */
+  readonly headroom_fade: number;
   /** Refuse at once a transaction whose expected queue wait already exceeds its timeout. */
   readonly early_reject: boolean;
   /** CPU protection: elastic classes shrink when server-side latency of the rest grows. */

@@ -29,6 +29,7 @@ export function budgetPolicy(c: SluiceConfig, slots: number): BudgetPolicy {
   const policy: SchedulerPolicy = {
     slots,
     headroom: effectiveHeadroom(iso.headroom, slots),
+    headroomFadeMs: iso.headroom_fade,
     burstSlotSeconds: iso.burst_slot_seconds,
     defaultTenant: tenantPolicy(iso.default_tenant, c.query_wait_timeout),
     tenants,

@@ -230,6 +230,8 @@ export class Budget {
 
 function makeAdaptive(bp: BudgetPolicy, clock: Clock, inFlight: () => number): AdaptiveLimit | null {
   if (!bp.adaptive || bp.mode === 'fifo') return null;
-  const max = Math.max(bp.adaptive.min, bp.policy.slots - bp.policy.headroom.min);
+  // Up to every slot: the headroom rule keeps H free while short work is around, and fades when it is not,
+  // so elastic work alone (a learned-long hog with nobody else) may use the whole budget.
+  const max = Math.max(bp.adaptive.min, bp.policy.slots);
   return new AdaptiveLimit({ now: () => clock.now(), min: bp.adaptive.min, max, inFlight });
 }

@@ -118,6 +118,7 @@ t.test('without adaptive_limit elastic classes are bound only by their limits an
   const sluice = await startSluice(t, pgServer, {
     max_server_connections: 6,
     default_pool_size: 6,
+    scheduler: { adaptive_limit: false },
     classes: { analytics: { elastic: true } },
   });
   const snap = () => sluice.pooler.scheduler.snapshots().get('app')!;

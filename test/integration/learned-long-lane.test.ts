@@ -79,11 +79,11 @@ t.test('slow statements learn their way into the long lane, and its limit then a
 });
 
 t.test('without long_threshold nothing is learned: no long class, the same statements stay in default', async (t) => {
-  const sluice = await startSluice(t, pgServer, { default_pool_size: 2 });
+  const sluice = await startSluice(t, pgServer, { default_pool_size: 2, scheduler: { long_threshold: 0 } });
   const c = new pg.Client(sluice.options('alice'));
   await c.connect();
   t.teardown(() => c.end().catch(() => undefined));
-  for (let i = 0; i < 3; i++) await c.query('select pg_sleep(0.06)');
+  for (let i = 0; i < 3; i++) await c.query('select pg_sleep(0.15)');
   const classes = sluice.pooler.scheduler
     .snapshots()
     .get('app/alice')!

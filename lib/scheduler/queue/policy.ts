@@ -40,6 +40,11 @@ export interface SchedulerPolicy {
   slots: number;
   /** Slots kept for short-lane work and tenants below reservation. */
   headroom: { min: number; max: number };
+  /**
+   * When no short-lane work has queued for this long (ms), the headroom is not kept for it (a deficit of
+   * reservations still is): long-only work then uses every slot. 0 or absent: always kept.
+   */
+  headroomFadeMs?: number;
   /** Reactivation clamp allowance B: a returning tenant may run at most B slot-seconds ahead of its share. */
   burstSlotSeconds: number;
   /** Policy for tenants not listed in `tenants`. */

@@ -38,6 +38,8 @@ export class QueueEngine<T> implements SlotQueue<T> {
   private elasticHeldTotal = 0;
   private seq = 0;
   private maxLocalClock = 0;
+  /** When short-lane work last queued: the headroom is kept for it until headroomFadeMs after. */
+  private lastShortAt = -Infinity;
 
   constructor(
     readonly ordering: Ordering,
@@ -93,6 +95,7 @@ export class QueueEngine<T> implements SlotQueue<T> {
       if (expectedMs > timeout) return { ...this.reject('early', t, name, 0), expectedMs, timeoutMs: timeout };
     }
     const deadline = this.options.mirror ? Infinity : now + timeout;
+    if (!usesHeadroomRule(cp)) this.lastShortAt = now;
     const ticket = new Ticket(item, tenant, name, now, deadline, this.seq++, leaf);
     leaf.push(ticket);
     this.deadlines.added(ticket);
@@ -138,14 +141,14 @@ export class QueueEngine<T> implements SlotQueue<T> {
     }
     // The fair choice waits for headroom rather than yielding to later work: otherwise a short-lane
     // flood would refill every freed slot and long-lane work would starve.
-    if (!this.laneAllows(pick, free)) {
+    if (!this.laneAllows(pick, free, now)) {
       this.stats.markIdle('headroom', free, now);
       return null;
     }
     // Its turn waits for a connection of its own pool, so the slot stays free for pools that have one.
     if (accept && !accept(pick.leaf.head!.item)) {
       const alt = instead?.();
-      if (alt && this.mayJump(alt, free, elasticOpen)) return this.dispatch(alt.leaf, now, alt);
+      if (alt && this.mayJump(alt, free, elasticOpen, now)) return this.dispatch(alt.leaf, now, alt);
       this.stats.markIdle('connection', free, now);
       return null;
     }
@@ -223,7 +226,7 @@ export class QueueEngine<T> implements SlotQueue<T> {
         slots: this.policy.slots,
         held: this.heldTotal,
         queued: this.queuedTotal,
-        headroomRequired: this.ordering === 'fifo' ? 0 : this.headroomRequired(this.registry.deficit),
+        headroomRequired: this.ordering === 'fifo' ? 0 : this.headroomRequired(this.registry.deficit, now),
         reservationDeficit: this.registry.deficit,
         elasticSlots: this.elasticBudget(),
         elasticHeld: this.elasticHeldTotal,
@@ -274,9 +277,9 @@ export class QueueEngine<T> implements SlotQueue<T> {
   }
 
   /** A ticket may be granted out of turn only under every rule its own turn would obey, the headroom's too. */
-  private mayJump(ticket: Ticket<T>, free: number, elasticOpen: boolean): boolean {
+  private mayJump(ticket: Ticket<T>, free: number, elasticOpen: boolean, now: number): boolean {
     if (!ticket.queued || this.registry.byName.get(ticket.tenant) !== ticket.leaf.tenant) return false;
-    return this.ready.runnable(ticket.leaf, elasticOpen) && this.laneAllows({ leaf: ticket.leaf, reserved: false }, free);
+    return this.ready.runnable(ticket.leaf, elasticOpen) && this.laneAllows({ leaf: ticket.leaf, reserved: false }, free, now);
   }
 
   private dispatch(leaf: LeafNode<T>, now: number, ticket: Ticket<T> = leaf.head!): Grant<T> {
@@ -306,15 +309,21 @@ export class QueueEngine<T> implements SlotQueue<T> {
   }
 
   /** Afterwards free ≥ min(H.max, H.min + Σ deficits), the deficit sum counted after this dispatch. */
-  private laneAllows(pick: Choice<T>, free: number): boolean {
+  private laneAllows(pick: Choice<T>, free: number, now: number): boolean {
     if (this.ordering === 'fifo' || !usesHeadroomRule(pick.leaf.policy)) return true;
     const t = pick.leaf.tenant;
     const deficitAfter = this.registry.deficit - (t.held < t.policy.reservation ? 1 : 0);
-    return free - 1 >= this.headroomRequired(deficitAfter);
+    return free - 1 >= this.headroomRequired(deficitAfter, now);
   }
 
-  private headroomRequired(deficit: number): number {
-    return Math.min(this.policy.headroom.max, this.policy.headroom.min + deficit);
+  /**
+   * H.min is kept for short-lane work only while there is some: a workload of long queries alone would
+   * otherwise leave it idle for nobody (the first short query after the fade waits for one release).
+   */
+  private headroomRequired(deficit: number, now: number): number {
+    const fade = this.policy.headroomFadeMs ?? 0;
+    const min = fade > 0 && now - this.lastShortAt > fade ? 0 : this.policy.headroom.min;
+    return Math.min(this.policy.headroom.max, min + deficit);
   }
 
   private elasticBudget(): number {

@@ -29,6 +29,19 @@ const MAX_KEY_CHARS = 2048;
 const LITERALS = /'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b/g;
 const TX_CONTROL = /^\s*(?:begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
 
+/** A fingerprint's hold-time average, whether it is in the long lane now, and one shape of it to show. */
+interface Learned {
+  avg: number;
+  long: boolean;
+  shape: string;
+}
+
+/** A statement shape learned as long, for SHOW CLASSES and the metrics. */
+export interface LongShape {
+  shape: string;
+  avgMs: number;
+}
+
 interface Sample {
   key: string;
   sql: string;
@@ -41,7 +54,7 @@ interface Sample {
  */
 export class LaneLearner {
   private readonly shapes = new Map<string, string>();
-  private readonly averages = new Map<string, number>();
+  private readonly averages = new Map<string, Learned>();
   private pending: Sample[] = [];
   private scheduled = false;
   private loaded: Promise<void> | null = null;
@@ -72,18 +85,39 @@ export class LaneLearner {
     return text.replace(LITERALS, '?');
   }
 
-  /** Whether statements of this shape are known to hold a slot longer than `thresholdMs` on average. */
+  /**
+   * Whether statements of this shape are known to hold a slot longer than `thresholdMs` on average. Once
+   * long, a shape stays long until its average falls below half the threshold: in the long lane it runs
+   * with less contention, so its holds shrink, and without this margin it would flap between the lanes
+   * (in the short lane again it would flood every slot, and be learned again).
+   */
   isLong(key: string, thresholdMs: number): boolean {
     const fp = this.shapes.get(key);
     if (fp === undefined) return false;
-    const avg = this.averages.get(fp);
-    return avg !== undefined && avg > thresholdMs;
+    const e = this.averages.get(fp);
+    if (e === undefined) return false;
+    e.long = e.avg > (e.long ? thresholdMs / 2 : thresholdMs);
+    return e.long;
+  }
+
+  /** The shapes now in the long lane (as isLong last judged them), slowest first, at most `max`. Walks: admin use only. */
+  longShapes(max = 20): LongShape[] {
+    const out: LongShape[] = [];
+    for (const e of this.averages.values()) if (e.long) out.push({ shape: e.shape, avgMs: e.avg });
+    return out.sort((a, b) => b.avgMs - a.avgMs).slice(0, max);
+  }
+
+  /** How many fingerprints are in the long lane now. Walks: scrape-time use only. */
+  get longCount(): number {
+    let n = 0;
+    for (const e of this.averages.values()) if (e.long) n++;
+    return n;
   }
 
   /** A transaction that started with this statement held its slot for `holdMs`. */
   observe(key: string, sql: string, holdMs: number): void {
     const fp = this.shapes.get(key);
-    if (fp !== undefined) return this.record(fp, holdMs);
+    if (fp !== undefined) return this.record(fp, key, holdMs);
     if (this.pending.length >= this.o.maxPending) return;
     this.pending.push({ key, sql, holdMs });
     if (!this.scheduled) {
@@ -95,7 +129,7 @@ export class LaneLearner {
   /** The learned average hold time of a statement shape, if known (for tests and the admin console). */
   averageMs(key: string): number | undefined {
     const fp = this.shapes.get(key);
-    return fp === undefined ? undefined : this.averages.get(fp);
+    return fp === undefined ? undefined : this.averages.get(fp)?.avg;
   }
 
   get size(): { shapes: number; fingerprints: number; pending: number } {
@@ -115,7 +149,7 @@ export class LaneLearner {
         fp = this.fingerprintOf(s.sql, s.key);
         remember(this.shapes, s.key, fp, this.o.maxShapes);
       }
-      this.record(fp, s.holdMs);
+      this.record(fp, s.key, s.holdMs);
     }
   }
 
@@ -129,10 +163,11 @@ export class LaneLearner {
     }
   }
 
-  private record(fp: string, holdMs: number): void {
-    const prev = this.averages.get(fp);
-    const next = prev === undefined ? holdMs : prev + this.o.alpha * (holdMs - prev);
-    remember(this.averages, fp, next, this.o.maxFingerprints);
+  private record(fp: string, key: string, holdMs: number): void {
+    const e = this.averages.get(fp);
+    if (e === undefined) return remember(this.averages, fp, { avg: holdMs, long: false, shape: key }, this.o.maxFingerprints);
+    e.avg += this.o.alpha * (holdMs - e.avg);
+    remember(this.averages, fp, e, this.o.maxFingerprints);
   }
 }
 

@@ -29,7 +29,10 @@ export class TransactionShape {
     if (key === null) return;
     this.key = key;
     this.sql = sql!;
-    if (lanes.isLong(key, iso.long_threshold)) this.cls = LONG_CLASS;
+    if (!lanes.isLong(key, iso.long_threshold)) return;
+    this.cls = LONG_CLASS;
+    // An elastic learned class feeds elastic work's own gradient, judged by the shape it was learned by.
+    if (this.measureLatency && iso.classes.get(LONG_CLASS)?.elastic) this.elasticShape = key;
   }
 
   /** The shape a latency sample of this transaction is judged under: its first request's only (later ones differ). */

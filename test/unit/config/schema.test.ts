@@ -256,7 +256,23 @@ t.test('isolation: class total_limit, early_reject, and an operator-defined long
   t.same(problemsOf({ ...TRUST_APP, classes: { migration: { total_limit: -1 } } }), [
     'classes.migration.total_limit: expected a slot limit (an integer >= 0, or null for none), got -1',
   ]);
-  t.notOk(parse(TRUST_APP).scheduler.classes.has('long'), 'no learned lane, no long class');
+  t.notOk(parse({ ...TRUST_APP, scheduler: { long_threshold: 0 } }).scheduler.classes.has('long'), 'no learned lane, no long class');
+});
+
+t.test('isolation defaults (issue 16): the learned lane, an elastic long class, the adaptive limit, a fading headroom', async (t) => {
+  const s = parse(TRUST_APP).scheduler;
+  t.equal(s.long_threshold, 100, 'statements holding a slot over 0.1 s on average are learned as long');
+  t.same(
+    { ...s.classes.get('long') },
+    { weight: 1, limit: Infinity, queue_timeout: 0, elastic: true, lane: 'long', total_limit: Infinity },
+    'the learned long class is elastic',
+  );
+  t.equal(s.adaptive.enabled, true, 'the adaptive limit is on');
+  t.equal(s.headroom_fade, 1000, 'the headroom is kept while short work queued in the last second');
+  const off = parse({ ...TRUST_APP, scheduler: { long_elastic: false, adaptive_limit: false, headroom_fade: 0 } }).scheduler;
+  t.equal(off.classes.get('long')?.elastic, false, 'long_elastic: false makes the learned class long-lane only');
+  t.equal(off.adaptive.enabled, false);
+  t.equal(off.headroom_fade, 0, 'headroom_fade: 0 keeps the headroom always');
 });
 
 t.test('isolation: reservations that exceed the budget are refused, naming the numbers', async (t) => {

@@ -35,7 +35,8 @@ t.test('budgetPolicy: the snapshot becomes a valid scheduler policy with scaled 
   });
   const bp = budgetPolicy(c, 2);
   t.equal(bp.mode, 'shadow');
-  t.equal(bp.adaptive, null, 'adaptive_limit is off by default');
+  t.same(bp.adaptive, { min: 1 }, 'adaptive_limit is on by default, down to 1 slot');
+  t.equal(bp.policy.headroomFadeMs, 1000, 'headroom_fade comes through in ms');
   t.equal(bp.policy.slots, 2);
   t.same(bp.policy.headroom, { min: 0, max: 0 }, 'a pool of 2 keeps no headroom');
   t.equal(bp.policy.burstSlotSeconds, 0.5);

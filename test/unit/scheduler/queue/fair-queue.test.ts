@@ -287,6 +287,37 @@ t.test('headroom: long-lane work leaves H slots, short-lane work may use them', 
   t.same(items(drain()), ['s0', 's1'], 'short lane takes the headroom at once');
 });
 
+t.test('headroomFadeMs: long-lane work alone uses every slot; short work queueing brings the headroom back', async (t) => {
+  const { clock, q, add, drain } = setup({
+    slots: 5,
+    headroom: { min: 2, max: 2 },
+    headroomFadeMs: 1000,
+    classes: { batch: { lane: 'long' } },
+  });
+  clock.t = 10_000;
+  for (let i = 0; i < 8; i++) add(`l${i}`, 'F', 'batch');
+  const first = drain();
+  t.equal(first.length, 5, 'no short work has queued: the whole budget runs long work');
+  t.equal(q.snapshot().headroomRequired, 0);
+  add('s0', 'V');
+  t.equal(q.snapshot().headroomRequired, 2, 'short work queued: the headroom is kept again');
+  q.release(first[0]!);
+  t.same(items(drain()), ['s0'], 'the first short transaction takes the next release');
+  for (const g of first.slice(1, 4)) q.release(g);
+  t.same(items(drain()), ['l5'], 'long work leaves 2 slots free again');
+  clock.t += 1001;
+  t.same(items(drain()), ['l6', 'l7'], 'a second after the last short arrival the headroom fades');
+  t.equal(q.snapshot().headroomRequired, 0);
+});
+
+t.test('without headroomFadeMs the headroom is kept with no short work in sight', async (t) => {
+  const { clock, q, add, drain } = setup({ slots: 5, headroom: { min: 2, max: 2 }, classes: { batch: { lane: 'long' } } });
+  clock.t = 10_000;
+  for (let i = 0; i < 8; i++) add(`l${i}`, 'F', 'batch');
+  t.equal(drain().length, 3);
+  t.equal(q.snapshot().headroomRequired, 2);
+});
+
 t.test('a tenant below its reservation wins, and its deficit widens the headroom', async (t) => {
   const { q, add, drain } = setup({
     slots: 10,

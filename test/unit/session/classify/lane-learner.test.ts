@@ -103,3 +103,27 @@ t.test('the default fingerprinter is libpg-query: literals do not matter, struct
   t.ok(learner.isLong('k1', 50));
   t.notOk(learner.isLong('k3', 50));
 });
+
+t.test('once long, a shape stays long until its average falls below half the threshold; longShapes lists it', async (t) => {
+  const { learner, flush } = setup();
+  const key = LaneLearner.keyOf('SELECT count(*) FROM generate_series(1, 1000000)')!;
+  learner.observe(key, 'SELECT count(*) FROM generate_series(1, 1000000)', 90);
+  await flush();
+  t.notOk(learner.isLong(key, 100), '90 ms is under a 100 ms threshold');
+  t.same(learner.longShapes(), [], 'nothing learned long yet');
+  for (let i = 0; i < 10; i++) learner.observe(key, '', 400);
+  t.ok(learner.isLong(key, 100), 'contended holds of 400 ms make it long');
+  t.same(
+    learner.longShapes().map((s) => s.shape),
+    ['SELECT count(*) FROM generate_series(?, ?)'],
+  );
+  t.equal(learner.longCount, 1);
+  // In the long lane it runs with less contention: 70 ms holds, under the threshold but over half of it.
+  for (let i = 0; i < 30; i++) learner.observe(key, '', 70);
+  t.ok(learner.isLong(key, 100), 'a shape in the long lane stays there above half the threshold');
+  for (let i = 0; i < 30; i++) learner.observe(key, '', 20);
+  t.notOk(learner.isLong(key, 100), 'and leaves below half of it');
+  t.equal(learner.longCount, 0);
+  for (let i = 0; i < 30; i++) learner.observe(key, '', 70);
+  t.notOk(learner.isLong(key, 100), 'out of the lane, 70 ms is not enough to come back');
+});

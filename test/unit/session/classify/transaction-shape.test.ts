@@ -33,9 +33,16 @@ function decide(shape: TransactionShape, iso: IsolationConfig, lanes: LaneLearne
 t.test('rules decide first; the learned lane is off without long_threshold', async (t) => {
   const { lanes } = learner();
   const shape = new TransactionShape();
-  t.equal(decide(shape, isolation(), lanes, 'SELECT 1'), 'default');
-  t.equal(decide(shape, isolation({}, { migration: {} }), lanes, 'CREATE TABLE x (a int)'), 'migration', 'statement kind');
-  t.equal(decide(shape, isolation(), lanes, 'SELECT 1', 'batch'), 'batch', 'a session rule class');
+  const off = isolation({ long_threshold: 0, adaptive_limit: false });
+  t.equal(decide(shape, off, lanes, 'SELECT 1'), 'default');
+  shape.observe(lanes, 5000);
+  t.equal(lanes.size.pending, 0, 'nothing is learned with long_threshold 0');
+  t.equal(
+    decide(shape, isolation({ long_threshold: 0 }, { migration: {} }), lanes, 'CREATE TABLE x (a int)'),
+    'migration',
+    'statement kind',
+  );
+  t.equal(decide(shape, off, lanes, 'SELECT 1', 'batch'), 'batch', 'a session rule class');
   t.equal(shape.measureLatency, false);
   decide(shape, isolation({ adaptive_limit: true }), lanes, 'SELECT 1');
   t.equal(shape.measureLatency, true, 'latency is sampled when the adaptive limit is on');
@@ -88,6 +95,22 @@ t.test('an elastic transaction carries its statement shape for its first latency
   const exec = message('E', Buffer.concat([cstr(''), Buffer.alloc(4)]));
   shape.decide(iso, 'analytics', lanes, exec[0]!, exec, 0, exec.length);
   t.equal(shape.takeElasticShape(), 'class analytics', 'else by its class');
-  decide(shape, isolation({}, { analytics: { elastic: true } }), lanes, '/* sluice:class=analytics */ SELECT 1');
+  decide(shape, isolation({ adaptive_limit: false }, { analytics: { elastic: true } }), lanes, '/* sluice:class=analytics */ SELECT 1');
   t.equal(shape.takeElasticShape(), null, 'nothing to sample without the adaptive limit');
+});
+
+t.test('under the defaults alone, a statement that holds its slot over 0.1 s goes to an elastic long class and is sampled', async (t) => {
+  const { lanes, flush } = learner();
+  const iso = isolation();
+  const shape = new TransactionShape();
+  const hog = 'SELECT count(*) FROM generate_series(1, 1000000)';
+  t.equal(decide(shape, iso, lanes, hog), 'default', 'unknown yet');
+  shape.observe(lanes, 150);
+  await flush();
+  t.equal(decide(shape, iso, lanes, hog), 'long', 'learned as long with no class rule');
+  t.equal(iso.classes.get('long')?.elastic, true, 'and the learned class is elastic');
+  t.equal(shape.measureLatency, true, 'the adaptive limit samples its latency');
+  t.equal(shape.takeElasticShape(), 'SELECT count(*) FROM generate_series(?, ?)', 'by its statement shape');
+  t.same(lanes.longShapes(), [{ shape: 'SELECT count(*) FROM generate_series(?, ?)', avgMs: 150 }], 'listed as learned long');
+  t.equal(decide(shape, iso, lanes, 'SELECT 1'), 'default', 'quick statements are not');
 });
