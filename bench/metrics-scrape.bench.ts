@@ -32,6 +32,7 @@ function world(maxTenants: number) {
   const pools: PoolView[] = Array.from({ length: 20 }, (_, i) => ({ name: `app/user${i}`, connecting: 0, idle: { size: 5 }, used: [] }));
   const metrics = new SluiceMetrics({
     snapshots: () => new Map([['app', q.snapshot()]]),
+    learnedLong: () => 0,
     listedTenants: () => [],
     maxTenants: () => maxTenants,
     pools: () => pools,

@@ -103,6 +103,7 @@ export class Pooler {
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
       snapshots: () => this.scheduler.snapshots(),
+      learnedLong: () => (this.config.scheduler.long_threshold > 0 ? this.lanes.longCount : 0),
       listedTenants: () => this.config.scheduler.tenants.keys(),
       maxTenants: () => this.config.metrics.max_tenants,
       pools: () => this.pools.values(),
@@ -492,6 +493,7 @@ export class Pooler {
     return {
       clock: this.clock,
       scheduler: this.scheduler,
+      longShapes: () => (this.config.scheduler.long_threshold > 0 ? this.lanes.longShapes() : []),
       config: () => this.config,
       wallNow: wallClock,
       pools: () => this.directory.all(),

@@ -7,6 +7,7 @@ import type { Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/pool-stats.js';
 import type { ServerConnection } from '../pool/server-connection.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { LongShape } from '../session/classify/lane-learner.js';
 import type { ClientSession } from '../session/client-session.js';
 
 /** SHUTDOWN's variants, as PgBouncer names them; SIGTERM is wait_for_servers, SIGINT immediate. */
@@ -25,6 +26,8 @@ export interface ConsoleClient {
 export interface AdminHost {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  /** The learned long lane's statement shapes now in the long class, slowest first (SHOW CLASSES). */
+  longShapes(): LongShape[];
   /** The configuration in force (it changes on reload). */
   config(): SluiceConfig;
   /** Wall-clock milliseconds, for timestamps shown to people. */

@@ -13,6 +13,8 @@ const SERIES_PER_TURN = 500;
 /** The live state a scrape reads; the composition root supplies it. */
 export interface MetricsSources {
   snapshots(): ReadonlyMap<string, SchedulerSnapshot>;
+  /** Statement shapes the learned long lane has in the long class now. */
+  learnedLong(): number;
   /** Tenants named in the configuration: known even before they run anything. */
   listedTenants(): Iterable<string>;
   maxTenants(): number;
@@ -78,6 +80,7 @@ export class SluiceMetrics {
   async scrape(): Promise<string> {
     const s = this.sources;
     this.scheduler.refresh(s.snapshots(), s.listedTenants(), s.maxTenants());
+    this.scheduler.refreshLearned(s.learnedLong());
     this.pools.refresh(s.pools());
     this.clients?.refresh(s.openClients(), s.sessions());
     const parts: string[] = [];

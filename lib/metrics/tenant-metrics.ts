@@ -1,6 +1,6 @@
 // Per tenant and class metrics: admission events into series cached per scheduler leaf, queue state read from snapshots at scrape time.
 import type { Registry } from 'prom-client';
-import type { RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/queue/queue-types.js';
+import type { AdaptiveView, RejectReason, SchedulerObserver, SchedulerSnapshot } from '../scheduler/queue/queue-types.js';
 import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './series.js';
 import { OTHER_TENANT, TenantFolding } from './tenant-folding.js';
 
@@ -40,6 +40,10 @@ export class TenantMetrics implements SchedulerObserver {
   private readonly shadowReceived: ValueFamily;
   private readonly budgetSlots: ValueFamily;
   private readonly idleSlotSeconds: ValueFamily;
+  private readonly adaptiveSlots: ValueFamily;
+  private readonly adaptiveLatency: ValueFamily;
+  private readonly adaptiveInflation: ValueFamily;
+  private readonly learnedLong: ValueFamily;
   /** Series by scheduler leaf: one WeakMap get per event. */
   private readonly byLeaf = new WeakMap<object, Cached>();
   /** Series by `budget \0 tenant label \0 class`, shared by every leaf with those labels. */
@@ -103,6 +107,22 @@ export class TenantMetrics implements SchedulerObserver {
       'Slot-seconds left free while work waited, by the rule that kept it waiting.',
       ['budget', 'reason'],
     );
+    this.adaptiveSlots = gauge(
+      'sluice_adaptive_elastic_slots',
+      'The adaptive limit: slots elastic classes may hold (limit="effective"), and the two limits it is the lower of: from latency-sensitive work\'s latency ("latency") and from elastic work\'s own slowdown ("own").',
+      ['budget', 'limit'],
+    );
+    this.adaptiveLatency = gauge(
+      'sluice_adaptive_latency_seconds',
+      'The adaptive limit\'s latency signal: the last window\'s p90 server-side latency of latency-sensitive work (signal="p90") and its baseline (signal="baseline").',
+      ['budget', 'signal'],
+    );
+    this.adaptiveInflation = gauge(
+      'sluice_adaptive_elastic_inflation_ratio',
+      "Elastic statements' server-side latency over their own baselines in the adaptive limit's last window (1 = no slowdown).",
+      ['budget'],
+    );
+    this.learnedLong = gauge('sluice_learned_long_shapes', 'Statement shapes the learned long lane has in the long class now.', []);
   }
 
   // The hot path: one WeakMap get, then prom-client children.
@@ -164,8 +184,10 @@ export class TenantMetrics implements SchedulerObserver {
     for (const s of snapshots.values()) for (const t of s.tenants) known.add(t.tenant);
     for (const t of this.folding.rebalance(known, maxTenants)) this.dropSeries(t);
     const gauges = [this.queueDepth, this.slotsHeld, this.entitled, this.received, this.shadowEntitled, this.shadowReceived];
-    for (const g of [...gauges, this.budgetSlots, this.idleSlotSeconds]) g.reset();
+    for (const g of [...gauges, this.budgetSlots, this.idleSlotSeconds, this.adaptiveSlots, this.adaptiveLatency, this.adaptiveInflation])
+      g.reset();
     for (const [budget, s] of snapshots) {
+      if (s.adaptive) this.refreshAdaptive(budget, s.adaptive);
       for (const t of s.shadow?.tenants ?? []) {
         const tenant = this.folding.label(t.tenant);
         this.shadowEntitled.child({ budget, tenant }).inc(t.entitledShare);
@@ -184,6 +206,20 @@ export class TenantMetrics implements SchedulerObserver {
         }
       }
     }
+  }
+
+  /** Scrape time: how many statement shapes are learned as long. */
+  refreshLearned(count: number): void {
+    this.learnedLong.child({}).value = count;
+  }
+
+  private refreshAdaptive(budget: string, a: AdaptiveView): void {
+    this.adaptiveSlots.child({ budget, limit: 'effective' }).value = a.elasticSlots;
+    this.adaptiveSlots.child({ budget, limit: 'latency' }).value = a.latencyLimit;
+    this.adaptiveSlots.child({ budget, limit: 'own' }).value = a.ownLimit;
+    if (a.latencyMs !== null) this.adaptiveLatency.child({ budget, signal: 'p90' }).value = a.latencyMs / 1000;
+    if (a.baselineMs !== null) this.adaptiveLatency.child({ budget, signal: 'baseline' }).value = a.baselineMs / 1000;
+    if (a.elasticInflation !== null) this.adaptiveInflation.child({ budget }).value = a.elasticInflation;
   }
 
   /**

@@ -369,7 +369,11 @@ export class Scheduler {
   /** Read-only views for the admin console and metrics. */
   snapshots(): Map<string, ReturnType<SlotQueue<Waiter>['snapshot']>> {
     const out = new Map();
-    for (const [db, b] of this.budgets) out.set(db, b.queue.snapshot());
+    for (const [db, b] of this.budgets) {
+      const snap = b.queue.snapshot();
+      if (b.adaptive) snap.adaptive = b.adaptive.state();
+      out.set(db, snap);
+    }
     return out;
   }
 

@@ -1,5 +1,6 @@
 // SHOW TENANTS and SHOW CLASSES: what workload isolation is doing, per slot budget, from the scheduler's snapshots.
-import type { RejectionCounts, SchedulerSnapshot } from '../../scheduler/queue/queue-types.js';
+import type { AdaptiveView, RejectionCounts, SchedulerSnapshot } from '../../scheduler/queue/queue-types.js';
+import { LONG_CLASS } from '../../config/isolation-schema.js';
 import type { AdminHost } from '../admin-host.js';
 import { columns, round, type Cell, type ResultSet } from './result-set.js';
 
@@ -46,7 +47,33 @@ export const CLASSES_COLUMNS = columns({
   estimate_ms: 'float8',
   ...REJECTIONS,
   at_limit: 'int4',
+  elastic_slots: 'int4',
+  elastic_latency_limit: 'float8',
+  elastic_own_limit: 'float8',
+  latency_ms: 'float8',
+  latency_baseline_ms: 'float8',
+  elastic_inflation: 'float8',
+  learned_long: 'text',
 });
+
+/** Shapes listed in learned_long at most, and characters of each: a readable cell, not a dump. */
+const LEARNED_SHOWN = 10;
+const SHAPE_CHARS = 120;
+
+/** The budget's adaptive limit, on its elastic classes' rows (NULL elsewhere, and without the adaptive limit). */
+function adaptiveCells(a: AdaptiveView | undefined, elastic: boolean): Cell[] {
+  if (!a || !elastic) return [null, null, null, null, null, null];
+  const r = (x: number | null) => (x === null ? null : round(x));
+  return [a.elasticSlots, r(a.latencyLimit), r(a.ownLimit), r(a.latencyMs), r(a.baselineMs), r(a.elasticInflation)];
+}
+
+/** The learned long class's statement shapes with their average hold, slowest first. */
+function learnedCell(host: AdminHost, cls: string): Cell {
+  if (cls !== LONG_CLASS) return null;
+  const shapes = host.longShapes().slice(0, LEARNED_SHOWN);
+  if (shapes.length === 0) return null;
+  return shapes.map((s) => `${s.shape.slice(0, SHAPE_CHARS)} (${Math.round(s.avgMs)} ms)`).join('; ');
+}
 
 function rejections(r: RejectionCounts): Cell[] {
   return [r.queue_full, r.early, r.timeout, r.rate, r.limit, r.cancel];
@@ -104,6 +131,8 @@ export function showClasses(host: AdminHost): ResultSet {
           round(c.estimateMs),
           ...rejections(c.rejections),
           c.atLimit ? 1 : 0,
+          ...adaptiveCells(snap.adaptive, c.elastic),
+          learnedCell(host, c.cls),
         ]);
       }
     }

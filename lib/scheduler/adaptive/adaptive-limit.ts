@@ -1,7 +1,7 @@
 // Adaptive elastic budget (Gradient2/Envoy style): shrinks the slots elastic classes may use when OLTP latency rises.
 import { ElasticGradient } from './elastic-gradient.js';
 import { clamp, nextLimit, Reservoir } from './latency-reservoir.js';
-import type { ElasticBudget } from '../queue/queue-types.js';
+import type { AdaptiveView, ElasticBudget } from '../queue/queue-types.js';
 
 /** Latency-sensitive work absent this long and then back gets a probe before its latencies count. */
 const QUIET_MS = 1000;
@@ -48,6 +48,8 @@ export class AdaptiveLimit implements ElasticBudget {
   /** When the windows without latency-sensitive samples began; null while such work runs. */
   private quietSince: number | null = null;
   private nextProbe: number;
+  /** The last judged window's latency percentile of latency-sensitive work (ms); null before the first. */
+  private lastSample: number | null = null;
   private readonly o: Required<Omit<AdaptiveLimitOptions, 'random' | 'inFlight'>> & AdaptiveLimitOptions;
 
   constructor(options: AdaptiveLimitOptions) {
@@ -112,6 +114,23 @@ export class AdaptiveLimit implements ElasticBudget {
   get minRttMs(): number | null {
     return this.minRtt;
   }
+  /** The limit from latency-sensitive work's latency alone (unrounded). */
+  get latencyLimit(): number {
+    return this.limit;
+  }
+
+  /** What SHOW CLASSES and the metrics show: the budget, both limits and the signals that drive them. */
+  state(): AdaptiveView {
+    return {
+      elasticSlots: this.elasticSlots(),
+      latencyLimit: this.limit,
+      ownLimit: this.own.current,
+      latencyMs: this.lastSample,
+      baselineMs: this.minRtt,
+      elasticInflation: this.own.inflation,
+      probing: this.probeUntil !== null,
+    };
+  }
   get probing(): boolean {
     return this.probeUntil !== null;
   }
@@ -164,6 +183,7 @@ export class AdaptiveLimit implements ElasticBudget {
 
   /** E ← clamp(E·g + √E·r, min, max) with g = clamp(minRTT·(1+buffer)/sample, 0.5, 1) (see nextLimit). */
   private onWindow(sample: number): void {
+    this.lastSample = sample;
     if (this.probeUntil !== null) {
       this.probeBest = Math.min(this.probeBest, sample);
       return;

@@ -50,6 +50,8 @@ export class ElasticGradient {
   private readonly shapes = new Map<string, Shape>();
   private readonly ratios: Reservoir;
   private windowStart: number;
+  /** The last judged window's inflation (its percentile of latency / baseline); null before the first. */
+  private lastInflation: number | null = null;
   private readonly o: Required<Omit<ElasticGradientOptions, 'inFlight'>> & ElasticGradientOptions;
 
   constructor(options: ElasticGradientOptions) {
@@ -61,6 +63,11 @@ export class ElasticGradient {
 
   get current(): number {
     return this.limit;
+  }
+
+  /** How much slower than their baselines elastic statements ran in the last judged window (1 = not at all). */
+  get inflation(): number | null {
+    return this.lastInflation;
   }
 
   /** The lowest latency seen for a shape (ms), or undefined. */
@@ -98,6 +105,7 @@ export class ElasticGradient {
     this.windowStart = now;
     const inflation = this.ratios.take(this.o.percentile);
     if (inflation === null) return;
+    this.lastInflation = inflation;
     let next = nextLimit(this.limit, clamp((1 + this.o.buffer) / inflation, 0.5, 1));
     if (next > this.limit && this.o.inFlight && this.o.inFlight() < this.limit / 2) next = this.limit;
     this.limit = clamp(next, this.o.min, this.o.max);

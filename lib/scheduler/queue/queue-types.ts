@@ -122,6 +122,25 @@ export interface SchedulerSnapshot {
   tenants: TenantSnapshot[];
   /** Shadow mode: what the fair scheduler would have done with the same arrivals. */
   shadow?: SchedulerSnapshot;
+  /** The adaptive limit's state, when the budget has one (the scheduler adds it; the queue knows only its budget). */
+  adaptive?: AdaptiveView;
+}
+
+/** A budget's adaptive limit at one moment, as the admin console and metrics see it. */
+export interface AdaptiveView {
+  /** Slots elastic classes may hold now: the lower of the two limits, rounded down (the minimum while probing). */
+  elasticSlots: number;
+  /** The limit latency-sensitive work's latency sets (unrounded). */
+  latencyLimit: number;
+  /** The limit elastic work's own slowdown sets (unrounded). */
+  ownLimit: number;
+  /** The last window's latency percentile of latency-sensitive work, ms; null before one. */
+  latencyMs: number | null;
+  /** Its baseline (minRTT), ms; null before one. */
+  baselineMs: number | null;
+  /** Elastic statements' latency over their own baselines in the last window; null before one. */
+  elasticInflation: number | null;
+  probing: boolean;
 }
 
 /**

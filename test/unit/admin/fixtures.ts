@@ -25,6 +25,7 @@ export function fakeHost(config: SluiceConfig = testConfig(), over: Partial<Admi
   return {
     clock,
     scheduler,
+    longShapes: () => [],
     config: () => config,
     wallNow: () => Date.UTC(2024, 4, 1, 12, 0, 0),
     pools: () => [],

@@ -20,12 +20,14 @@ interface World {
   open: number;
   maxTenants: number;
   listed: string[];
+  learned: number;
 }
 
 function setup(w: Partial<World> = {}) {
-  const world: World = { snapshots: new Map(), pools: [], sessions: [], open: 0, maxTenants: 100, listed: [], ...w };
+  const world: World = { snapshots: new Map(), pools: [], sessions: [], open: 0, maxTenants: 100, listed: [], learned: 0, ...w };
   const sources: MetricsSources = {
     snapshots: () => world.snapshots,
+    learnedLong: () => world.learned,
     listedTenants: () => world.listed,
     maxTenants: () => world.maxTenants,
     pools: () => world.pools,
