@@ -167,3 +167,37 @@ t.test('a reload that turns per-pool budgets into a shared one keeps queued and 
   );
   t.ok(sluice.pooler.scheduler.snapshots().has('app'), 'under the shared budget of database app');
 });
+
+t.test('a reload switches each zero-config piece: the learned lane, its elasticity and the adaptive limit', async (t) => {
+  const sluice = await startSluice(t, pgServer, { max_server_connections: 4, default_pool_size: 4 });
+  const c = await sluice.connect('alice');
+  const slow = 'select pg_sleep(0.15)';
+  const classOf = (cls: string) =>
+    sluice.pooler.scheduler
+      .snapshots()
+      .get('app')
+      ?.tenants.find((x) => x.tenant === 'alice')
+      ?.classes.find((k) => k.cls === cls);
+  const learned = async () => {
+    for (let i = 0; i < 50 && !classOf('long'); i++) await c.query(slow);
+  };
+  await learned();
+  t.equal(classOf('long')?.elastic, true, 'under the defaults a slow statement is learned into an elastic long class');
+  t.type(sluice.pooler.scheduler.snapshots().get('app')!.adaptive, 'object', 'and the budget has an adaptive limit');
+
+  sluice.reload({ scheduler: { long_threshold: 0, adaptive_limit: false } });
+  t.equal(sluice.pooler.scheduler.snapshots().get('app')!.adaptive, undefined, 'adaptive_limit: false drops the adaptive limit');
+  const defaultBefore = classOf('default')?.slotMs ?? 0;
+  const longBefore = classOf('long')?.slotMs ?? 0;
+  await c.query(slow);
+  t.ok((classOf('default')?.slotMs ?? 0) > defaultBefore, 'long_threshold: 0: the learned statement runs in default again');
+  t.equal(classOf('long')?.slotMs ?? 0, longBefore, 'and not in long');
+
+  sluice.reload({ scheduler: { long_elastic: false } });
+  await c.query(slow);
+  t.equal(classOf('long')?.elastic, false, 'long_elastic: false: the learned class is long-lane only');
+  t.type(sluice.pooler.scheduler.snapshots().get('app')!.adaptive, 'object', 'the adaptive limit is back on');
+  sluice.reload({});
+  await c.query(slow);
+  t.equal(classOf('long')?.elastic, true, 'back to the defaults');
+});
