@@ -3,6 +3,8 @@ import t from 'tap';
 import { effectiveHeadroom } from '../../../lib/config/isolation-schema.js';
 import { parseConfig } from '../../../lib/config/schema.js';
 import type { SluiceConfig } from '../../../lib/config/types.js';
+import { FakeClock } from '../../../lib/clock.js';
+import { Budget, type Waiter } from '../../../lib/scheduler/budget.js';
 import { budgetPolicy } from '../../../lib/scheduler/budget-policy.js';
 import { policyProblems } from '../../../lib/scheduler/queue/policy.js';
 
@@ -119,4 +121,29 @@ t.test('the parser refuses what the scheduler would refuse at the first transact
     scheduler: { headroom_min: 1, headroom_max: 3 },
   });
   t.same(policyProblems(budgetPolicy(edge, 4).policy), [], 'the tightest accepted config is a valid policy');
+});
+
+t.test('under the default settings the learned long class is elastic and, alone, grows to every slot of the budget', async (t) => {
+  const bp = budgetPolicy(config({ max_server_connections: 20 }), 20);
+  t.equal(bp.policy.classes.get('long')?.elastic, true);
+  const clock = new FakeClock(0);
+  const b = new Budget('app', bp, clock);
+  t.ok(b.adaptive, 'a budget gets an adaptive limit by default');
+  // Learned-long work alone, 40 clients of it: no short work, so no headroom, and no latency-sensitive samples.
+  const grants = [];
+  // The queue holds its items opaquely; these never reach a pool.
+  for (let i = 0; i < 40; i++) b.queue.enqueue({} as Waiter, 'hog', 'long');
+  for (let ms = 0; ms < 5000; ms += 100) {
+    for (let g = b.queue.next(); g; g = b.queue.next()) grants.push(g);
+    // Five elastic statements per window, as fast as their baseline: the server keeps up.
+    for (let i = 0; i < 5; i++) b.adaptive!.updateElastic('SELECT count(*) FROM generate_series(?, ?)', 100);
+    clock.advance(100);
+  }
+  t.equal(b.queue.held, 20, 'the whole budget runs it (not 20 minus headroom)');
+  const state = b.adaptive!.state();
+  t.equal(state.elasticSlots, 20);
+  t.equal(state.ownLimit, 20, 'its own latency did not inflate');
+  t.equal(state.elasticInflation, 1);
+  t.equal(state.latencyMs, null, 'no latency-sensitive window judged yet');
+  t.equal(b.queue.snapshot().headroomRequired, 0);
 });

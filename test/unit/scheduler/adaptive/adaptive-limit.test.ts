@@ -218,3 +218,25 @@ t.test("the lower of the two limits wins: a victim's inflation squeezes elastic 
   t.ok(limit.elasticSlots() <= 4, `the victim's 4× still squeezes it to ${limit.elasticSlots()}`);
   t.equal(limit.elasticOwnLimit, 18, 'while its own limit stays high');
 });
+
+t.test('state() shows the budget, both limits and the latency signals that set them', async (t) => {
+  const { limit, feed } = limiter({ initial: 18 });
+  t.same(limit.state(), {
+    elasticSlots: 18,
+    latencyLimit: 18,
+    ownLimit: 18,
+    latencyMs: null,
+    baselineMs: null,
+    elasticInflation: null,
+    probing: false,
+  });
+  feed(2000, () => 5);
+  feed(1000, () => 20);
+  const s = limit.state();
+  t.ok(s.latencyMs! > 15, `the last window's p90 is the inflated latency (${s.latencyMs})`);
+  t.ok(s.baselineMs! < 6, `against the baseline (${s.baselineMs})`);
+  t.ok(s.latencyLimit < 18, `which shrank the latency limit (${s.latencyLimit})`);
+  t.ok(s.elasticInflation! > 0.9 && s.elasticInflation! < 1.2, `elastic work's own latency is steady (${s.elasticInflation})`);
+  t.equal(s.ownLimit, 18, 'so its own limit stays');
+  t.equal(s.elasticSlots, Math.floor(Math.min(s.latencyLimit, s.ownLimit)), 'the budget is the lower of the two');
+});
