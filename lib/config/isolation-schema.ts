@@ -70,7 +70,7 @@ export const isolationShape = {
       .default(1),
     default_cost: seconds(10),
     // Issue 16: on by default, so an untagged CPU hog is isolated with no class rules (docs/isolation.md, "Defaults").
-    long_threshold: seconds(100),
+    long_threshold: seconds(250),
     long_elastic: flag(true),
     headroom_fade: seconds(1000),
     early_reject: flag(true),

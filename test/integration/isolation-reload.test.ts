@@ -171,7 +171,7 @@ t.test('a reload that turns per-pool budgets into a shared one keeps queued and 
 t.test('a reload switches each zero-config piece: the learned lane, its elasticity and the adaptive limit', async (t) => {
   const sluice = await startSluice(t, pgServer, { max_server_connections: 4, default_pool_size: 4 });
   const c = await sluice.connect('alice');
-  const slow = 'select pg_sleep(0.15)';
+  const slow = 'select pg_sleep(0.3)';
   const classOf = (cls: string) =>
     sluice.pooler.scheduler
       .snapshots()

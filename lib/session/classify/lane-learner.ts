@@ -27,6 +27,8 @@ export interface LaneLearnerOptions {
 const MAX_KEY_CHARS = 2048;
 // Literals differ from call to call; replacing them keeps one key per statement shape before any parsing.
 const LITERALS = /'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b/g;
+/** A long shape leaves the long lane when its average falls below threshold / this (see isLong). */
+const LEAVE_DIVISOR = 4;
 const TX_CONTROL = /^\s*(?:begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
 
 /** A fingerprint's hold-time average, whether it is in the long lane now, and one shape of it to show. */
@@ -87,16 +89,17 @@ export class LaneLearner {
 
   /**
    * Whether statements of this shape are known to hold a slot longer than `thresholdMs` on average. Once
-   * long, a shape stays long until its average falls below half the threshold: in the long lane it runs
-   * with less contention, so its holds shrink, and without this margin it would flap between the lanes
-   * (in the short lane again it would flood every slot, and be learned again).
+   * long, a shape stays long until its average falls below a quarter of the threshold: in the long lane a
+   * CPU-heavy statement runs with far less contention (a 0.1 s query held for seconds among 20 on 2 cores
+   * holds ~0.15 s at the adaptive limit), and without this margin it would flap between the lanes (in the
+   * short lane again it would flood every slot, and be learned again).
    */
   isLong(key: string, thresholdMs: number): boolean {
     const fp = this.shapes.get(key);
     if (fp === undefined) return false;
     const e = this.averages.get(fp);
     if (e === undefined) return false;
-    e.long = e.avg > (e.long ? thresholdMs / 2 : thresholdMs);
+    e.long = e.avg > (e.long ? thresholdMs / LEAVE_DIVISOR : thresholdMs);
     return e.long;
   }
 

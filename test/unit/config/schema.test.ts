@@ -261,7 +261,7 @@ t.test('isolation: class total_limit, early_reject, and an operator-defined long
 
 t.test('isolation defaults (issue 16): the learned lane, an elastic long class, the adaptive limit, a fading headroom', async (t) => {
   const s = parse(TRUST_APP).scheduler;
-  t.equal(s.long_threshold, 100, 'statements holding a slot over 0.1 s on average are learned as long');
+  t.equal(s.long_threshold, 250, 'statements holding a slot over 0.25 s on average are learned as long');
   t.same(
     { ...s.classes.get('long') },
     { weight: 1, limit: Infinity, queue_timeout: 0, elastic: true, lane: 'long', total_limit: Infinity },

@@ -40,8 +40,8 @@ t.test('fingerprints are computed later, in a batch, once per shape; then averag
   t.notOk(learner.isLong(key, 50), 'unknown until fingerprinted');
   await flush();
   t.equal(calls.length, 1, 'one parse per shape');
-  t.ok(learner.isLong(key, 50));
   t.notOk(learner.isLong(key, 500), 'the threshold decides');
+  t.ok(learner.isLong(key, 50));
   t.ok(learner.averageMs(key)! > 200 && learner.averageMs(key)! < 300);
   for (let i = 0; i < 30; i++) learner.observe(key, 'SELECT pg_sleep(0.2)', 1);
   t.equal(calls.length, 1, 'known shapes update the average without parsing');
@@ -104,7 +104,7 @@ t.test('the default fingerprinter is libpg-query: literals do not matter, struct
   t.notOk(learner.isLong('k3', 50));
 });
 
-t.test('once long, a shape stays long until its average falls below half the threshold; longShapes lists it', async (t) => {
+t.test('once long, a shape stays long until its average falls below a quarter of the threshold; longShapes lists it', async (t) => {
   const { learner, flush } = setup();
   const key = LaneLearner.keyOf('SELECT count(*) FROM generate_series(1, 1000000)')!;
   learner.observe(key, 'SELECT count(*) FROM generate_series(1, 1000000)', 90);
@@ -118,11 +118,11 @@ t.test('once long, a shape stays long until its average falls below half the thr
     ['SELECT count(*) FROM generate_series(?, ?)'],
   );
   t.equal(learner.longCount, 1);
-  // In the long lane it runs with less contention: 70 ms holds, under the threshold but over half of it.
+  // In the long lane it runs with less contention: 70 ms holds, under the threshold but over a quarter of it.
   for (let i = 0; i < 30; i++) learner.observe(key, '', 70);
-  t.ok(learner.isLong(key, 100), 'a shape in the long lane stays there above half the threshold');
+  t.ok(learner.isLong(key, 100), 'a shape in the long lane stays there above a quarter of the threshold');
   for (let i = 0; i < 30; i++) learner.observe(key, '', 20);
-  t.notOk(learner.isLong(key, 100), 'and leaves below half of it');
+  t.notOk(learner.isLong(key, 100), 'and leaves below a quarter of it');
   t.equal(learner.longCount, 0);
   for (let i = 0; i < 30; i++) learner.observe(key, '', 70);
   t.notOk(learner.isLong(key, 100), 'out of the lane, 70 ms is not enough to come back');

@@ -99,18 +99,20 @@ t.test('an elastic transaction carries its statement shape for its first latency
   t.equal(shape.takeElasticShape(), null, 'nothing to sample without the adaptive limit');
 });
 
-t.test('under the defaults alone, a statement that holds its slot over 0.1 s goes to an elastic long class and is sampled', async (t) => {
+t.test('under the defaults alone, a statement that holds its slot over 0.25 s goes to an elastic long class and is sampled', async (t) => {
   const { lanes, flush } = learner();
   const iso = isolation();
   const shape = new TransactionShape();
   const hog = 'SELECT count(*) FROM generate_series(1, 1000000)';
   t.equal(decide(shape, iso, lanes, hog), 'default', 'unknown yet');
-  shape.observe(lanes, 150);
+  shape.observe(lanes, 200);
   await flush();
-  t.equal(decide(shape, iso, lanes, hog), 'long', 'learned as long with no class rule');
+  t.equal(decide(shape, iso, lanes, hog), 'default', '0.2 s is not long enough');
+  shape.observe(lanes, 1200);
+  t.equal(decide(shape, iso, lanes, hog), 'long', 'learned as long with no class rule once contended holds push the average past 0.25 s');
   t.equal(iso.classes.get('long')?.elastic, true, 'and the learned class is elastic');
   t.equal(shape.measureLatency, true, 'the adaptive limit samples its latency');
   t.equal(shape.takeElasticShape(), 'SELECT count(*) FROM generate_series(?, ?)', 'by its statement shape');
-  t.same(lanes.longShapes(), [{ shape: 'SELECT count(*) FROM generate_series(?, ?)', avgMs: 150 }], 'listed as learned long');
+  t.same(lanes.longShapes(), [{ shape: 'SELECT count(*) FROM generate_series(?, ?)', avgMs: 200 + 0.3 * 1000 }], 'listed as learned long');
   t.equal(decide(shape, iso, lanes, 'SELECT 1'), 'default', 'quick statements are not');
 });
