@@ -30,6 +30,7 @@ import {
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
+import { HbaFileError, loadHbaFile, type HbaFile } from './hba-file.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
 export class ConfigError extends Error {
@@ -83,7 +84,7 @@ export const DEFAULTS = Object.freeze({
 export const CONSOLE_DATABASES: readonly string[] = Object.freeze(['pgbouncer', 'sluice']);
 
 const POSTGRES_PORT = 5432;
-const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
+const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust', 'hba'] as const satisfies readonly AuthType[];
 const POOL_MODES = ['session', 'transaction'] as const satisfies readonly PoolMode[];
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const satisfies readonly SslMode[];
 const SESSION_STATE_POLICIES = ['pin', 'reject', 'allow'] as const satisfies readonly SessionStatePolicy[];
@@ -125,6 +126,7 @@ const configSchema = z.strictObject(
     listen_port: integer(0, 65535).default(DEFAULTS.listen_port),
     auth_type: oneOf(AUTH_TYPES).default(DEFAULTS.auth_type),
     auth_plain_without_tls: flag(DEFAULTS.auth_plain_without_tls),
+    auth_hba_file: text().optional(),
     auth_file: text().optional(),
     admin_users: names(DEFAULTS.admin_users),
     stats_users: names(DEFAULTS.stats_users),
@@ -216,6 +218,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
   const authFile = cfg.auth_file === undefined ? undefined : resolvePath(opts.baseDir, cfg.auth_file);
   const secrets = collectSecrets(cfg, authFile, opts.readFile ?? readUtf8, problems);
   const secretsComplete = problems.length === 0;
+  const hba = loadHba(cfg, opts, problems);
   checkPoolSizes(cfg, problems);
   checkOperations(cfg, problems);
   checkAuth(cfg, secrets, secretsComplete, problems);
@@ -231,6 +234,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     auth_type: cfg.auth_type,
     auth_plain_without_tls: cfg.auth_plain_without_tls,
     ...(authFile === undefined ? {} : { auth_file: authFile }),
+    ...(hba === undefined ? {} : { auth_hba_file: resolvePath(opts.baseDir, cfg.auth_hba_file!), hba }),
     secrets: new FrozenMap(secrets),
     admin_users: Object.freeze(cfg.admin_users),
     stats_users: Object.freeze(cfg.stats_users),
@@ -331,6 +335,24 @@ function collectSecrets(
   return secrets;
 }
 
+/**
+ * auth_hba_file, required by auth_type: hba. A bad line is skipped with a warning (PgBouncer's way, kept in
+ * the snapshot for the log); an unreadable file refuses the config, as an unreadable auth_file does.
+ */
+function loadHba(cfg: RawConfig, opts: ParseOptions, problems: string[]): HbaFile | undefined {
+  if (cfg.auth_hba_file === undefined) {
+    if (cfg.auth_type === 'hba') problems.push('auth_type: hba needs auth_hba_file');
+    return undefined;
+  }
+  try {
+    return loadHbaFile(resolvePath(opts.baseDir, cfg.auth_hba_file), { readFile: opts.readFile ?? readUtf8 });
+  } catch (err) {
+    if (!(err instanceof HbaFileError)) throw err;
+    problems.push(`auth_hba_file: ${err.message}`);
+    return undefined;
+  }
+}
+
 function describeReadError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code === undefined ? `cannot read: ${(err as Error).message}` : `cannot read (${code})`;
@@ -373,7 +395,8 @@ function checkAuth(cfg: RawConfig, secrets: ReadonlyMap<string, UserSecret>, sec
         'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS',
     );
   }
-  if (cfg.auth_type === 'trust') return;
+  // hba rules may say trust for everyone; the login code refuses a password method without a secret.
+  if (cfg.auth_type === 'trust' || cfg.auth_type === 'hba') return;
   const hasInline = Object.values(cfg.users).some((user) => user.password !== undefined);
   if (cfg.auth_file === undefined && !hasInline) {
     problems.push(

@@ -1,9 +1,10 @@
 // The validated, frozen configuration snapshot that every other module reads.
+import type { HbaFile } from './hba-file.js';
 
 export type PoolMode = 'session' | 'transaction';
 /** What transaction pooling does with a statement that leaves state on the server connection. */
 export type SessionStatePolicy = 'pin' | 'reject' | 'allow';
-export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust';
+export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust' | 'hba';
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
 /** A user's secret as found in the users file or inline config. */
@@ -55,6 +56,10 @@ export interface SluiceConfig {
   /** Allow cleartext password auth over a connection that is not TLS. */
   readonly auth_plain_without_tls: boolean;
   readonly auth_file?: string;
+  /** auth_hba_file, absolute. */
+  readonly auth_hba_file?: string;
+  /** Its rules (lib/auth/hba.ts), read at load and at every reload; warnings name skipped lines, for the log. */
+  readonly hba?: HbaFile;
   /** Secrets by user name, from auth_file merged with inline `users.*.password`. Non-enumerable values. */
   readonly secrets: ReadonlyMap<string, UserSecret>;
   readonly admin_users: readonly string[];
