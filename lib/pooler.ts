@@ -100,6 +100,7 @@ export class Pooler {
     this.clock = faultBoundaryClock(opts.clock ?? systemClock, (err) => this.log.error({ err }, 'internal error in a timer'));
     this.configSource = opts.configSource;
     this.tlsContext = clientTlsContext(config);
+    this.logHbaWarnings(config);
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
       snapshots: () => this.scheduler.snapshots(),
@@ -376,6 +377,7 @@ export class Pooler {
     this.warnAdminHttpChange(prev, next);
     this.config = next;
     this.tlsContext = clientTlsContext(next);
+    if (next.hba !== prev.hba) this.logHbaWarnings(next);
     this.scheduler.settings = this.schedulerSettings(next);
     this.dropRemovedDatabases(prev, next);
     for (const pool of this.directory.reconcile(next)) {
@@ -395,6 +397,11 @@ export class Pooler {
       const clients = this.clients.dropDatabase(db);
       this.log.warn({ db, clients }, 'database removed by reload; its clients are disconnected as their transactions end');
     }
+  }
+
+  /** Lines of auth_hba_file that were skipped, as PgBouncer logs them: the other rules apply without them. */
+  private logHbaWarnings(c: SluiceConfig): void {
+    for (const warning of c.hba?.warnings ?? []) this.log.warn({ file: c.auth_hba_file, warning }, 'auth_hba_file: line skipped');
   }
 
   private warnAdminHttpChange(prev: SluiceConfig, next: SluiceConfig): void {

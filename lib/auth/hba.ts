@@ -1,6 +1,11 @@
 // Owns the hba decision for one login: the first rule of auth_hba_file matching it (pure; the rules come from lib/config/hba-file.ts).
 import { clientAddress, inNetwork } from '../config/hba-address.js';
-import type { HbaMethod, HbaNames, HbaRule } from '../config/hba-file.js';
+import type { HbaFile, HbaMethod, HbaNames, HbaRule } from '../config/hba-file.js';
+import type { AuthType } from '../config/types.js';
+import { type PoolerError, poolerError } from '../errors.js';
+
+/** The exchange one login does: auth_type itself, or under `hba` what the matching rule says. */
+export type LoginAuthType = Exclude<AuthType, 'hba'>;
 
 /** One login, as the hba rules see it. */
 export interface HbaLogin {
@@ -43,4 +48,24 @@ function connectionMatches(rule: HbaRule, login: HbaLogin, client: ReturnType<ty
 
 function namesMatch(spec: HbaNames, name: string, other: string): boolean {
   return spec.all || (spec.sameuser && name === other) || spec.names.has(name);
+}
+
+/**
+ * The exchange for one login under auth_type `authType`: itself, or under `hba` the method of the first
+ * matching rule. No rule or `reject` refuses with PgBouncer's words; cert, peer and ldap Sluice does not do.
+ */
+export function loginAuthType(authType: AuthType, hba: HbaFile | undefined, login: HbaLogin): LoginAuthType | PoolerError {
+  if (authType !== 'hba') return authType;
+  const { method, rule } = matchHba(hba?.rules ?? [], login);
+  if (rule === null) return poolerError('SLUICE_HBA_NO_MATCH');
+  switch (method) {
+    case 'reject':
+      return poolerError('SLUICE_HBA_REJECTED');
+    case 'cert':
+    case 'peer':
+    case 'ldap':
+      return poolerError('SLUICE_HBA_METHOD_UNSUPPORTED', { method, line: rule.line });
+    default:
+      return method;
+  }
 }
