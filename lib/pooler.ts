@@ -14,6 +14,7 @@ import { AdminHttpServer, type AdminContext } from './admin/http/http-server.js'
 import { checkReadiness } from './admin/http/readiness.js';
 import { Listener } from './listener.js';
 import { StartupChecker } from './session/login/startup-check.js';
+import { tuneTcp } from './tcp-options.js';
 import { ClientStartup, clientTlsContext, type LoginRequest, type StartupContext } from './session/login/client-startup.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionContext, SessionIdentity } from './session/session-context.js';
@@ -130,7 +131,10 @@ export class Pooler {
     });
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
-      accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
+      accept: (socket) => {
+        if (!tuneTcp(socket, this.config.tcp)) this.log.debug({ address: socket.remoteAddress }, 'the kernel refused a TCP option');
+        return new ClientStartup(socket, this.startupContext(), this.nextClientId++);
+      },
     });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.admin = this.adminHost(opts.wallClock ?? Date.now);

@@ -28,7 +28,7 @@ export interface ImportOptions {
 type Handler = (value: string, d: ImportDraft, key: string) => void;
 
 const POOL_MODES = ['session', 'transaction'];
-const AUTH_TYPES = ['md5', 'scram-sha-256', 'plain', 'trust'];
+const AUTH_TYPES = ['md5', 'scram-sha-256', 'plain', 'trust', 'hba'];
 // Sluice's own bounds (lib/config/schema.ts); a PgBouncer value beyond them is clamped with a note.
 const MAX_PACKET = 1_073_741_823;
 
@@ -82,6 +82,19 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   auth_file: (value, d) => {
     d.top.auth_file = absolutePath(d, value);
   },
+  auth_hba_file: (value, d) => {
+    if (value !== '') d.top.auth_hba_file = absolutePath(d, value);
+  },
+  // An integer in PgBouncer (CF_INT): any value but 0 turns keepalive on.
+  tcp_keepalive: (value, d, key) => {
+    const n = pgbInteger(value);
+    if (n === null) return invalid(d, key, value, 'an integer');
+    d.top.tcp_keepalive = n !== 0;
+  },
+  tcp_keepidle: integerInto('tcp_keepidle', 0, 32767),
+  tcp_keepintvl: integerInto('tcp_keepintvl', 0, 32767),
+  tcp_keepcnt: integerInto('tcp_keepcnt', 0, 127),
+  tcp_user_timeout: integerInto('tcp_user_timeout', 0, 2 ** 31 - 1),
   admin_users: (value, d) => {
     d.top.admin_users = pgbList(value);
   },
@@ -155,11 +168,7 @@ function importAuthType(value: string, d: ImportDraft, key: string): void {
   }
   // md5 accepts every kind of stored secret (asking SCRAM of users whose secret is SCRAM), so everyone who had a password keeps logging in.
   d.top.auth_type = 'md5';
-  const reason =
-    type === 'hba'
-      ? 'planned: auth_type hba (issue 17); md5 is used for every client meanwhile'
-      : `not supported: auth_type ${type}; md5 is used`;
-  d.unsupported.push({ setting: key, reason });
+  d.unsupported.push({ setting: key, reason: `not supported: auth_type ${type}; md5 is used` });
 }
 
 function importPgbouncerSection(ini: PgBouncerIni, d: ImportDraft): void {

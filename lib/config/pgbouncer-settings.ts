@@ -67,11 +67,8 @@ export const PGBOUNCER_SETTINGS: Readonly<Record<string, SettingInfo>> = {
   stats_period: mapped('stats_period'),
   max_prepared_statements: mapped('max_prepared_statements'),
   scram_iterations: unsupported('Sluice derives SCRAM secrets from plain-text passwords with 4096 iterations, fixed'),
-  auth_type: mapped(
-    'auth_type',
-    'md5, scram-sha-256, plain and trust; hba is planned (issue 17); cert, pam, ldap, peer and any are not supported',
-  ),
-  auth_hba_file: planned('auth_hba_file (issue 17)'),
+  auth_type: mapped('auth_type', 'md5, scram-sha-256, plain, trust and hba; cert, pam, ldap, peer and any are not supported'),
+  auth_hba_file: mapped('auth_hba_file', 'rules asking for cert, peer or ldap refuse the login they match'),
   auth_ident_file: unsupported('ident maps serve cert and peer logins, which Sluice does not do'),
   auth_file: mapped('auth_file', 'same userlist.txt format; a relative path is relative to the YAML file, not the working directory'),
   auth_user: planned('auth_user (issue 17)'),
@@ -139,11 +136,11 @@ export const PGBOUNCER_SETTINGS: Readonly<Record<string, SettingInfo>> = {
   so_reuseport: unsupported('Sluice is one process per listener'),
   tcp_defer_accept: unsupported('Node.js does not expose TCP_DEFER_ACCEPT'),
   tcp_socket_buffer: unsupported('Node.js does not expose socket buffer sizes'),
-  tcp_keepalive: planned('tcp_keepalive (issue 17)'),
-  tcp_keepcnt: planned('tcp_keepcnt (issue 17)'),
-  tcp_keepidle: planned('tcp_keepidle (issue 17)'),
-  tcp_keepintvl: planned('tcp_keepintvl (issue 17)'),
-  tcp_user_timeout: planned('tcp_user_timeout (issue 17)'),
+  tcp_keepalive: mapped('tcp_keepalive'),
+  tcp_keepcnt: mapped('tcp_keepcnt', 'Linux only, as TCP_USER_TIMEOUT'),
+  tcp_keepidle: mapped('tcp_keepidle'),
+  tcp_keepintvl: mapped('tcp_keepintvl', 'Linux only, as TCP_USER_TIMEOUT'),
+  tcp_user_timeout: mapped('tcp_user_timeout', 'milliseconds, as in PgBouncer; Linux only'),
 };
 
 /** Parameters of a [databases] connection string. */

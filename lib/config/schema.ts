@@ -30,6 +30,7 @@ import {
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
+import { buildTcp, tcpShape } from './tcp-schema.js';
 import { HbaFileError, loadHbaFile, type HbaFile } from './hba-file.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
@@ -160,6 +161,7 @@ const configSchema = z.strictObject(
     users: namedSections(userSchema, 'user').default({}),
     ...isolationShape,
     ...observabilityShape,
+    ...tcpShape,
     admin: reservedSection,
     shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
     stats_period: seconds(DEFAULTS.stats_period),
@@ -259,6 +261,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     pkt_buf: cfg.pkt_buf,
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
+    tcp: buildTcp(cfg),
     max_prepared_statements: cfg.max_prepared_statements,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,

@@ -7,6 +7,18 @@ export type SessionStatePolicy = 'pin' | 'reject' | 'allow';
 export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust' | 'hba';
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
+/**
+ * PgBouncer's TCP settings, set on every client and server TCP socket (lib/tcp-options.ts). 0 leaves the
+ * OS default; keepidle and keepintvl are seconds, keepcnt probes, user_timeout milliseconds.
+ */
+export interface TcpSettings {
+  readonly keepalive: boolean;
+  readonly keepidle: number;
+  readonly keepintvl: number;
+  readonly keepcnt: number;
+  readonly user_timeout: number;
+}
+
 /** A user's secret as found in the users file or inline config. */
 export type UserSecret =
   | { kind: 'plain'; password: string }
@@ -56,6 +68,8 @@ export interface SluiceConfig {
   /** Allow cleartext password auth over a connection that is not TLS. */
   readonly auth_plain_without_tls: boolean;
   readonly auth_file?: string;
+  /** tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout. */
+  readonly tcp: TcpSettings;
   /** auth_hba_file, absolute. */
   readonly auth_hba_file?: string;
   /** Its rules (lib/auth/hba.ts), read at load and at every reload; warnings name skipped lines, for the log. */

@@ -168,7 +168,7 @@ t.test('values Sluice cannot take', async (t) => {
       '1 = host=/tmp/pgb1',
       '[pgbouncer]',
       'pool_mode = statement',
-      'auth_type = hba',
+      'auth_type = pam',
       'listen_addr = 10.0.0.1, 10.0.0.2',
       'listen_port = abc',
       'client_tls_sslmode = require',
@@ -180,7 +180,7 @@ t.test('values Sluice cannot take', async (t) => {
   );
   t.match(reasonFor(result, 'pool_mode'), /statement mode/);
   t.equal(result.config.pool_mode, 'transaction');
-  t.match(reasonFor(result, 'auth_type'), /^planned: auth_type hba/);
+  t.match(reasonFor(result, 'auth_type'), /^not supported: auth_type pam/);
   t.equal(result.config.auth_type, 'md5', 'md5 takes every kind of stored secret');
   t.match(reasonFor(result, 'listen_addr'), /only 10.0.0.1 is used/);
   t.match(reasonFor(result, 'listen_port'), /invalid value "abc"/);
@@ -201,6 +201,45 @@ t.test('values Sluice cannot take', async (t) => {
   t.same(Object.keys(result.config.databases as object), ['app']);
   t.same(result.config.users, { bob: { pool_mode: 'transaction', pool_size: 3 } });
   t.ok(validate(result.config));
+});
+
+t.test('hba and the TCP settings carry over', async (t) => {
+  const result = importText(
+    [
+      '[databases]',
+      'app = host=h',
+      '[pgbouncer]',
+      'auth_type = hba',
+      'auth_hba_file = hba.conf',
+      'tcp_keepalive = 0',
+      'tcp_keepidle = 60',
+      'tcp_keepintvl = 0x0a',
+      'tcp_keepcnt = 500',
+      'tcp_user_timeout = 30000',
+    ].join('\n'),
+  );
+  t.same(
+    result.unsupported.map((i) => i.setting),
+    ['auth_file'],
+    'only the userlist it was not given',
+  );
+  t.match(result.config, {
+    auth_type: 'hba',
+    auth_hba_file: '/etc/pgbouncer/hba.conf',
+    tcp_keepalive: false,
+    tcp_keepidle: 60,
+    tcp_keepintvl: 10,
+    tcp_keepcnt: 127,
+    tcp_user_timeout: 30000,
+  });
+  t.match(result.notes.find((n) => n.setting === 'tcp_keepcnt')?.reason, /outside Sluice's range 0-127/);
+  const parsed = parseConfig(result.config, {
+    baseDir: '/etc/sluice',
+    readFile: (path) => (path.endsWith('hba.conf') ? 'host all all all md5\n' : USERLIST),
+    fileExists: () => true,
+  });
+  t.same(parsed.tcp, { keepalive: false, keepidle: 60, keepintvl: 10, keepcnt: 127, user_timeout: 30000 });
+  t.equal(parsed.hba?.rules.length, 1);
 });
 
 t.test('tenants: one per user, max_user_connections as the limit', async (t) => {

@@ -9,6 +9,7 @@ import {
   USER_PARAMETERS,
   type SettingInfo,
 } from '../../../lib/config/pgbouncer-settings.js';
+import { regenerateGuide, regenerateReadme } from '../../helpers/pgbouncer-guide.js';
 
 const GUIDE = readFileSync(fileURLToPath(new URL('../../../docs/migrating-from-pgbouncer.md', import.meta.url)), 'utf8');
 
@@ -47,4 +48,12 @@ t.test('the table explains every setting Sluice lacks', async (t) => {
       else t.ok(info.note && info.note.length > 10, `${name} says why`);
     }
   }
+});
+
+t.test("the guide's rows and counts and the README's coverage table are what the settings table gives", async (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const { text, categories } = regenerateGuide(GUIDE);
+  t.equal(GUIDE, text, 'docs/migrating-from-pgbouncer.md is current (node --import=… scripts/pgbouncer-guide.ts rewrites it)');
+  t.equal(readme, regenerateReadme(readme, categories), 'README.md is current');
+  t.equal(categories.length, 11);
 });
