@@ -105,6 +105,8 @@ export const ERRORS = {
     'FATAL',
     () => 'idle_transaction_timeout: connection closed after idling inside a transaction',
   ),
+  SLUICE_QUERY_TIMEOUT: def('57014', 'FATAL', () => 'query_timeout: the query ran too long and was canceled; connection closed'),
+  SLUICE_TRANSACTION_TIMEOUT: def('25P04', 'FATAL', () => 'transaction_timeout: connection closed after its transaction ran too long'),
   SLUICE_CANCELED_WHILE_QUEUED: def<Admission>(
     '57014',
     'ERROR',

@@ -357,7 +357,11 @@ export class Pooler {
   /** A CancelRequest reaches only the backend its client is using right now; unknown keys are dropped. */
   private cancel(pid: number, secret: number): void {
     const s = this.clients.find(pid, secret);
-    if (!s) return;
+    if (s) this.cancelOnServer(s);
+  }
+
+  /** A CancelRequest for the client's backend (or its place in the queue), as if the client had sent one. */
+  private cancelOnServer(s: ClientSession): void {
     s.cancel((conn) => {
       const t = s.pool.settings.target;
       conn.cancelSent();
@@ -445,7 +449,7 @@ export class Pooler {
   /** Periodic upkeep (PgBouncer's janitor): pool expiry, client timeouts, stats periods. */
   sweep(): void {
     this.directory.sweep((db) => this.scheduler.isPaused(db), this.config.stats_period);
-    this.clients.sweepTimeouts(this.config, this.clock.now());
+    this.clients.sweepTimeouts(this.config, this.clock.now(), (s) => this.cancelOnServer(s));
   }
 
   /**

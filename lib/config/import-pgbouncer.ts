@@ -111,6 +111,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   query_wait_timeout: secondsInto('query_wait_timeout'),
   client_idle_timeout: secondsInto('client_idle_timeout'),
   idle_transaction_timeout: secondsInto('idle_transaction_timeout'),
+  query_timeout: secondsInto('query_timeout'),
+  transaction_timeout: secondsInto('transaction_timeout'),
   client_tls_sslmode: (value, d) => {
     d.clientTls.sslmode = value.toLowerCase();
   },

@@ -96,6 +96,10 @@ export interface SluiceConfig {
   readonly client_idle_timeout: number;
   readonly client_login_timeout: number;
   readonly idle_transaction_timeout: number;
+  /** A query running on a server longer than this (ms) is canceled and its client closed; 0 = off. */
+  readonly query_timeout: number;
+  /** A transaction open on a server longer than this (ms) closes its client; 0 = off. */
+  readonly transaction_timeout: number;
   readonly server_reset_query: string;
   /** Transaction mode only: a user's setting wins over its database's, which wins over this one. */
   readonly session_state: SessionStatePolicy;
