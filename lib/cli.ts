@@ -3,6 +3,9 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
+import { importPgBouncer } from './config/import-pgbouncer.js';
+import { importToYaml } from './config/import-yaml.js';
+import { PgBouncerIniError, readPgBouncerIni } from './config/pgbouncer-ini.js';
 import { ConfigError } from './config/schema.js';
 import type { SluiceConfig } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
@@ -11,9 +14,12 @@ import { Pooler } from './pooler.js';
 const USAGE = `usage: sluice [--config] [sluice.yaml] [--port N]
   --config FILE   run against the servers in FILE (YAML); a bare FILE argument works too
   (no --config)   quickstart: start an embedded Postgres and Sluice in front of it
-  --port N        quickstart listen port (default 6432)`;
+  --port N        quickstart listen port (default 6432)
+usage: sluice import pgbouncer.ini [--userlist FILE]
+  writes an equivalent sluice.yaml to stdout; what does not carry over is listed at its top`;
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'import') return runImport(process.argv.slice(3));
   const { values, positionals } = parseArgs({
     options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
@@ -26,6 +32,27 @@ async function main(): Promise<number> {
   const log = createLogger();
   if (configPath) return runWithConfig(configPath, log);
   return runQuickstart(Number(values.port ?? process.env.SLUICE_PORT ?? 6432), log);
+}
+
+/** `sluice import`: pgbouncer.ini (and its userlist) to YAML on stdout; exit 1 if PgBouncer would not load the file either. */
+function runImport(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, options: { userlist: { type: 'string' } }, allowPositionals: true });
+  const iniPath = positionals[0];
+  if (iniPath === undefined || positionals.length > 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  try {
+    const ini = readPgBouncerIni(iniPath);
+    const userlist = values.userlist === undefined ? undefined : { path: values.userlist, text: fs.readFileSync(values.userlist, 'utf8') };
+    const result = importPgBouncer(ini, userlist === undefined ? {} : { userlist });
+    process.stdout.write(importToYaml(result, { source: iniPath }));
+    for (const issue of result.unsupported) console.error(`sluice import: ${issue.setting}: ${issue.reason}`);
+    return 0;
+  } catch (err) {
+    console.error(`sluice import: ${err instanceof PgBouncerIniError ? err.message : String(err)}`);
+    return 1;
+  }
 }
 
 async function runWithConfig(path: string, log: Logger): Promise<number> {

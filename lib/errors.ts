@@ -51,6 +51,14 @@ export const ERRORS = {
     () => 'cleartext password authentication requires TLS (set auth_plain_without_tls to allow it)',
   ),
   SLUICE_TLS_REQUIRED: def('28000', 'FATAL', () => 'this listener requires TLS'),
+  // PgBouncer's own wording for both hba refusals, so scripts that match on it keep working.
+  SLUICE_HBA_NO_MATCH: def('28000', 'FATAL', () => 'no authentication method is found'),
+  SLUICE_HBA_REJECTED: def('28000', 'FATAL', () => 'login rejected'),
+  SLUICE_HBA_METHOD_UNSUPPORTED: def<{ method: string; line: number }>(
+    '28000',
+    'FATAL',
+    (p) => `authentication method ${p.method} (auth_hba_file line ${p.line}) is not supported by Sluice`,
+  ),
   SLUICE_TOO_MANY_CLIENTS: def<{ max: number }>('53300', 'FATAL', (p) => `no more connections allowed (max_client_conn=${p.max})`),
   SLUICE_QUERY_WAIT_TIMEOUT: def<Admission & { reason: string }>(
     '53300',
@@ -97,6 +105,8 @@ export const ERRORS = {
     'FATAL',
     () => 'idle_transaction_timeout: connection closed after idling inside a transaction',
   ),
+  SLUICE_QUERY_TIMEOUT: def('57014', 'FATAL', () => 'query_timeout: the query ran too long and was canceled; connection closed'),
+  SLUICE_TRANSACTION_TIMEOUT: def('25P04', 'FATAL', () => 'transaction_timeout: connection closed after its transaction ran too long'),
   SLUICE_CANCELED_WHILE_QUEUED: def<Admission>(
     '57014',
     'ERROR',

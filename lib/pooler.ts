@@ -14,6 +14,7 @@ import { AdminHttpServer, type AdminContext } from './admin/http/http-server.js'
 import { checkReadiness } from './admin/http/readiness.js';
 import { Listener } from './listener.js';
 import { StartupChecker } from './session/login/startup-check.js';
+import { tuneTcp } from './tcp-options.js';
 import { ClientStartup, clientTlsContext, type LoginRequest, type StartupContext } from './session/login/client-startup.js';
 import { ClientSession } from './session/client-session.js';
 import type { SessionContext, SessionIdentity } from './session/session-context.js';
@@ -100,6 +101,7 @@ export class Pooler {
     this.clock = faultBoundaryClock(opts.clock ?? systemClock, (err) => this.log.error({ err }, 'internal error in a timer'));
     this.configSource = opts.configSource;
     this.tlsContext = clientTlsContext(config);
+    this.logHbaWarnings(config);
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
       snapshots: () => this.scheduler.snapshots(),
@@ -130,7 +132,10 @@ export class Pooler {
     });
     this.listener = new Listener({
       maxClients: () => this.config.max_client_conn,
-      accept: (socket) => new ClientStartup(socket, this.startupContext(), this.nextClientId++),
+      accept: (socket) => {
+        if (!tuneTcp(socket, this.config.tcp)) this.log.debug({ address: socket.remoteAddress }, 'the kernel refused a TCP option');
+        return new ClientStartup(socket, this.startupContext(), this.nextClientId++);
+      },
     });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.admin = this.adminHost(opts.wallClock ?? Date.now);
@@ -353,7 +358,11 @@ export class Pooler {
   /** A CancelRequest reaches only the backend its client is using right now; unknown keys are dropped. */
   private cancel(pid: number, secret: number): void {
     const s = this.clients.find(pid, secret);
-    if (!s) return;
+    if (s) this.cancelOnServer(s);
+  }
+
+  /** A CancelRequest for the client's backend (or its place in the queue), as if the client had sent one. */
+  private cancelOnServer(s: ClientSession): void {
     s.cancel((conn) => {
       const t = s.pool.settings.target;
       conn.cancelSent();
@@ -377,6 +386,7 @@ export class Pooler {
     this.warnAdminHttpChange(prev, next);
     this.config = next;
     this.tlsContext = clientTlsContext(next);
+    if (next.hba !== prev.hba) this.logHbaWarnings(next);
     this.scheduler.settings = this.schedulerSettings(next);
     this.dropRemovedDatabases(prev, next);
     for (const pool of this.directory.reconcile(next)) {
@@ -396,6 +406,11 @@ export class Pooler {
       const clients = this.clients.dropDatabase(db);
       this.log.warn({ db, clients }, 'database removed by reload; its clients are disconnected as their transactions end');
     }
+  }
+
+  /** Lines of auth_hba_file that were skipped, as PgBouncer logs them: the other rules apply without them. */
+  private logHbaWarnings(c: SluiceConfig): void {
+    for (const warning of c.hba?.warnings ?? []) this.log.warn({ file: c.auth_hba_file, warning }, 'auth_hba_file: line skipped');
   }
 
   private warnAdminHttpChange(prev: SluiceConfig, next: SluiceConfig): void {
@@ -435,7 +450,7 @@ export class Pooler {
   /** Periodic upkeep (PgBouncer's janitor): pool expiry, client timeouts, stats periods. */
   sweep(): void {
     this.directory.sweep((db) => this.scheduler.isPaused(db), this.config.stats_period);
-    this.clients.sweepTimeouts(this.config, this.clock.now());
+    this.clients.sweepTimeouts(this.config, this.clock.now(), (s) => this.cancelOnServer(s));
   }
 
   /**

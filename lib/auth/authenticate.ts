@@ -3,12 +3,14 @@ import crypto from 'node:crypto';
 import * as encode from '../protocol/encode.js';
 import { decodePassword, decodeSASLInitialResponse } from '../protocol/decode.js';
 import { poolerError, type PoolerError } from '../errors.js';
-import type { AuthType, UserSecret } from '../config/types.js';
+import type { UserSecret } from '../config/types.js';
+import type { LoginAuthType } from './hba.js';
 import { md5Secret, verifyMd5Response } from './md5.js';
 import { mockScramSecret, saslprep, ScramError, ScramServerSession, SCRAM_MECHANISM } from './scram.js';
 
 export interface AuthOptions {
-  authType: AuthType;
+  /** auth_type, already resolved through the hba rules under `hba`. */
+  authType: LoginAuthType;
   user: string;
   /** The user's secret; undefined for an unknown user, who then fails exactly like a wrong password. */
   secret: UserSecret | undefined;

@@ -30,6 +30,8 @@ import {
 } from './fields.js';
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
+import { buildTcp, tcpShape } from './tcp-schema.js';
+import { HbaFileError, loadHbaFile, type HbaFile } from './hba-file.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
 export class ConfigError extends Error {
@@ -65,6 +67,8 @@ export const DEFAULTS = Object.freeze({
   client_idle_timeout: 0,
   client_login_timeout: 60_000,
   idle_transaction_timeout: 0,
+  query_timeout: 0,
+  transaction_timeout: 0,
   server_reset_query: 'DISCARD ALL',
   // PgBouncer passes such statements through; Sluice does too by default, and logs a warning for each.
   session_state: 'allow' as SessionStatePolicy,
@@ -83,7 +87,7 @@ export const DEFAULTS = Object.freeze({
 export const CONSOLE_DATABASES: readonly string[] = Object.freeze(['pgbouncer', 'sluice']);
 
 const POSTGRES_PORT = 5432;
-const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust'] as const satisfies readonly AuthType[];
+const AUTH_TYPES = ['scram-sha-256', 'md5', 'plain', 'trust', 'hba'] as const satisfies readonly AuthType[];
 const POOL_MODES = ['session', 'transaction'] as const satisfies readonly PoolMode[];
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const satisfies readonly SslMode[];
 const SESSION_STATE_POLICIES = ['pin', 'reject', 'allow'] as const satisfies readonly SessionStatePolicy[];
@@ -125,6 +129,7 @@ const configSchema = z.strictObject(
     listen_port: integer(0, 65535).default(DEFAULTS.listen_port),
     auth_type: oneOf(AUTH_TYPES).default(DEFAULTS.auth_type),
     auth_plain_without_tls: flag(DEFAULTS.auth_plain_without_tls),
+    auth_hba_file: text().optional(),
     auth_file: text().optional(),
     admin_users: names(DEFAULTS.admin_users),
     stats_users: names(DEFAULTS.stats_users),
@@ -142,6 +147,8 @@ const configSchema = z.strictObject(
     client_idle_timeout: seconds(DEFAULTS.client_idle_timeout),
     client_login_timeout: seconds(DEFAULTS.client_login_timeout),
     idle_transaction_timeout: seconds(DEFAULTS.idle_transaction_timeout),
+    query_timeout: seconds(DEFAULTS.query_timeout),
+    transaction_timeout: seconds(DEFAULTS.transaction_timeout),
     server_reset_query: text({ allowEmpty: true }).default(DEFAULTS.server_reset_query),
     session_state: oneOf(SESSION_STATE_POLICIES).default(DEFAULTS.session_state),
     ignore_startup_parameters: startupParameterNames(DEFAULTS.ignore_startup_parameters),
@@ -158,6 +165,7 @@ const configSchema = z.strictObject(
     users: namedSections(userSchema, 'user').default({}),
     ...isolationShape,
     ...observabilityShape,
+    ...tcpShape,
     admin: reservedSection,
     shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
     stats_period: seconds(DEFAULTS.stats_period),
@@ -216,6 +224,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
   const authFile = cfg.auth_file === undefined ? undefined : resolvePath(opts.baseDir, cfg.auth_file);
   const secrets = collectSecrets(cfg, authFile, opts.readFile ?? readUtf8, problems);
   const secretsComplete = problems.length === 0;
+  const hba = loadHba(cfg, opts, problems);
   checkPoolSizes(cfg, problems);
   checkOperations(cfg, problems);
   checkAuth(cfg, secrets, secretsComplete, problems);
@@ -231,6 +240,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     auth_type: cfg.auth_type,
     auth_plain_without_tls: cfg.auth_plain_without_tls,
     ...(authFile === undefined ? {} : { auth_file: authFile }),
+    ...(hba === undefined ? {} : { auth_hba_file: resolvePath(opts.baseDir, cfg.auth_hba_file!), hba }),
     secrets: new FrozenMap(secrets),
     admin_users: Object.freeze(cfg.admin_users),
     stats_users: Object.freeze(cfg.stats_users),
@@ -248,6 +258,8 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     client_idle_timeout: cfg.client_idle_timeout,
     client_login_timeout: cfg.client_login_timeout,
     idle_transaction_timeout: cfg.idle_transaction_timeout,
+    query_timeout: cfg.query_timeout,
+    transaction_timeout: cfg.transaction_timeout,
     server_reset_query: cfg.server_reset_query,
     session_state: cfg.session_state,
     ignore_startup_parameters: Object.freeze(cfg.ignore_startup_parameters),
@@ -255,6 +267,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     pkt_buf: cfg.pkt_buf,
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
+    tcp: buildTcp(cfg),
     max_prepared_statements: cfg.max_prepared_statements,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,
@@ -331,6 +344,24 @@ function collectSecrets(
   return secrets;
 }
 
+/**
+ * auth_hba_file, required by auth_type: hba. A bad line is skipped with a warning (PgBouncer's way, kept in
+ * the snapshot for the log); an unreadable file refuses the config, as an unreadable auth_file does.
+ */
+function loadHba(cfg: RawConfig, opts: ParseOptions, problems: string[]): HbaFile | undefined {
+  if (cfg.auth_hba_file === undefined) {
+    if (cfg.auth_type === 'hba') problems.push('auth_type: hba needs auth_hba_file');
+    return undefined;
+  }
+  try {
+    return loadHbaFile(resolvePath(opts.baseDir, cfg.auth_hba_file), { readFile: opts.readFile ?? readUtf8 });
+  } catch (err) {
+    if (!(err instanceof HbaFileError)) throw err;
+    problems.push(`auth_hba_file: ${err.message}`);
+    return undefined;
+  }
+}
+
 function describeReadError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code === undefined ? `cannot read: ${(err as Error).message}` : `cannot read (${code})`;
@@ -373,7 +404,8 @@ function checkAuth(cfg: RawConfig, secrets: ReadonlyMap<string, UserSecret>, sec
         'configure client_tls, or set auth_plain_without_tls: true to accept cleartext passwords without TLS',
     );
   }
-  if (cfg.auth_type === 'trust') return;
+  // hba rules may say trust for everyone; the login code refuses a password method without a secret.
+  if (cfg.auth_type === 'trust' || cfg.auth_type === 'hba') return;
   const hasInline = Object.values(cfg.users).some((user) => user.password !== undefined);
   if (cfg.auth_file === undefined && !hasInline) {
     problems.push(

@@ -1,10 +1,23 @@
 // The validated, frozen configuration snapshot that every other module reads.
+import type { HbaFile } from './hba-file.js';
 
 export type PoolMode = 'session' | 'transaction';
 /** What transaction pooling does with a statement that leaves state on the server connection. */
 export type SessionStatePolicy = 'pin' | 'reject' | 'allow';
-export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust';
+export type AuthType = 'scram-sha-256' | 'md5' | 'plain' | 'trust' | 'hba';
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+/**
+ * PgBouncer's TCP settings, set on every client and server TCP socket (lib/tcp-options.ts). 0 leaves the
+ * OS default; keepidle and keepintvl are seconds, keepcnt probes, user_timeout milliseconds.
+ */
+export interface TcpSettings {
+  readonly keepalive: boolean;
+  readonly keepidle: number;
+  readonly keepintvl: number;
+  readonly keepcnt: number;
+  readonly user_timeout: number;
+}
 
 /** A user's secret as found in the users file or inline config. */
 export type UserSecret =
@@ -55,6 +68,12 @@ export interface SluiceConfig {
   /** Allow cleartext password auth over a connection that is not TLS. */
   readonly auth_plain_without_tls: boolean;
   readonly auth_file?: string;
+  /** tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout. */
+  readonly tcp: TcpSettings;
+  /** auth_hba_file, absolute. */
+  readonly auth_hba_file?: string;
+  /** Its rules (lib/auth/hba.ts), read at load and at every reload; warnings name skipped lines, for the log. */
+  readonly hba?: HbaFile;
   /** Secrets by user name, from auth_file merged with inline `users.*.password`. Non-enumerable values. */
   readonly secrets: ReadonlyMap<string, UserSecret>;
   readonly admin_users: readonly string[];
@@ -77,6 +96,10 @@ export interface SluiceConfig {
   readonly client_idle_timeout: number;
   readonly client_login_timeout: number;
   readonly idle_transaction_timeout: number;
+  /** A query running on a server longer than this (ms) is canceled and its client closed; 0 = off. */
+  readonly query_timeout: number;
+  /** A transaction open on a server longer than this (ms) closes its client; 0 = off. */
+  readonly transaction_timeout: number;
   readonly server_reset_query: string;
   /** Transaction mode only: a user's setting wins over its database's, which wins over this one. */
   readonly session_state: SessionStatePolicy;

@@ -28,6 +28,7 @@ export function poolSettings(
       sslmode: c.server_tls.sslmode,
       caFile: c.server_tls.ca_file,
       connectTimeoutMs: c.server_connect_timeout,
+      tcp: c.tcp,
     },
     mode: u?.pool_mode ?? db.pool_mode ?? c.pool_mode,
     size,

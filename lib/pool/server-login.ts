@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { serialize, Parser, type BackendMessage } from '../protocol/pg-protocol.js';
 import { ScramClientSession } from '../auth/scram.js';
 import { md5ClientResponse } from '../auth/md5.js';
-import type { SslMode } from '../config/types.js';
+import type { SslMode, TcpSettings } from '../config/types.js';
+import { tuneTcp } from '../tcp-options.js';
 
 /** The fields of the login-phase messages read below; pg-protocol's message union keeps them on its subclasses. */
 interface LoginFields {
@@ -34,6 +35,8 @@ export interface ServerTarget {
   connectTimeoutMs: number;
   /** Shown in pg_stat_activity; only Sluice's own connections (the notify listener) set one. */
   applicationName?: string;
+  /** Keepalive and TCP_USER_TIMEOUT, set once connected; absent leaves the socket as Node.js made it. */
+  tcp?: TcpSettings;
 }
 
 export interface LoginResult {
@@ -72,6 +75,7 @@ export function loginToServer(target: ServerTarget): Promise<LoginResult> {
     let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     socket.on('error', fail);
     socket.once('connect', () => {
+      if (target.tcp) tuneTcp(socket, target.tcp);
       negotiateTls(socket, target).then((s) => {
         socket = s;
         s.on('error', fail);

@@ -64,11 +64,23 @@ export class ClientDirectory {
     return leaving.length;
   }
 
-  /** The janitor's pass: idle_transaction_timeout and client_idle_timeout. */
-  sweepTimeouts(c: SluiceConfig, now: number): void {
-    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0) return;
+  /**
+   * The janitor's pass: query_timeout, transaction_timeout, idle_transaction_timeout and client_idle_timeout.
+   * A query still running on the server is canceled there first (`cancel`), as PgBouncer's query_timeout
+   * documents, so Postgres stops it instead of running on for a client that is gone.
+   */
+  sweepTimeouts(c: SluiceConfig, now: number, cancel: (s: ClientSession) => void): void {
+    const { query_timeout: qt, transaction_timeout: xt } = c;
+    if (c.client_idle_timeout <= 0 && c.idle_transaction_timeout <= 0 && qt <= 0 && xt <= 0) return;
     for (const s of this.byKey.values()) {
-      if (c.idle_transaction_timeout > 0 && s.idleInTxSince > 0 && now - s.idleInTxSince >= c.idle_transaction_timeout) {
+      const querySince = s.querySince;
+      if (qt > 0 && querySince >= 0 && now - querySince >= qt) {
+        cancel(s);
+        s.sendError(poolerError('SLUICE_QUERY_TIMEOUT'));
+      } else if (xt > 0 && s.transactionSince >= 0 && now - s.transactionSince >= xt) {
+        if (querySince >= 0) cancel(s);
+        s.sendError(poolerError('SLUICE_TRANSACTION_TIMEOUT'));
+      } else if (c.idle_transaction_timeout > 0 && s.idleInTxSince > 0 && now - s.idleInTxSince >= c.idle_transaction_timeout) {
         s.sendError(poolerError('SLUICE_IDLE_TRANSACTION_TIMEOUT'));
       } else if (c.client_idle_timeout > 0 && s.state === 'idle' && now - s.lastActivity >= c.client_idle_timeout) {
         s.sendError(poolerError('SLUICE_CLIENT_IDLE_TIMEOUT'));

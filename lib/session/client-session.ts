@@ -144,6 +144,16 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     return this.server ? null : (this.ticket?.enqueuedAt ?? (this.list && this.grant ? this.grant.ticket.enqueuedAt : null));
   }
 
+  /** When the running query reached its server (-1: none running), for query_timeout. */
+  get querySince(): number {
+    return this.server ? this.timing.querySince : -1;
+  }
+
+  /** When the open transaction began on its server (-1: none open), for transaction_timeout. */
+  get transactionSince(): number {
+    return this.server ? this.timing.transactionSince : -1;
+  }
+
   /** The query class of the transaction being admitted or run. */
   get txClass(): string {
     return this.shape.cls;

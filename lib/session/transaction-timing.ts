@@ -8,6 +8,16 @@ export class TransactionTiming {
   private xactStart = NONE;
   private busySince = NONE;
 
+  /** When the current run of requests began on a server (query_timeout); -1 when none is running. */
+  get querySince(): number {
+    return this.busySince;
+  }
+
+  /** When the current transaction began on a server (transaction_timeout); -1 outside one. */
+  get transactionSince(): number {
+    return this.xactStart;
+  }
+
   /** A request went to a linked server with none outstanding: a busy spell, and maybe a transaction, begins. */
   busy(at: number): void {
     this.busySince = at;

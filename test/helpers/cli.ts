@@ -1,5 +1,5 @@
 // Runs the real `sluice` CLI (lib/cli.ts through tap's TypeScript loader) as a child process and reads its JSON log lines.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TeardownHost } from './postgres.js';
 
@@ -81,4 +81,16 @@ export async function startCli(t: TeardownHost, configPath: string, env: NodeJS.
   // Generous: the child compiles lib/ on start, which is slow on a loaded machine.
   const listening = await waitForLog('listening', 90_000);
   return { child, lines, stdout: () => out, stderr: () => err, waitForLog, exited, port: Number(listening.port) };
+}
+
+/** Runs `sluice ARGS` to its end (a subcommand such as `import`); its exit code and output. */
+export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...typescriptLoader(), CLI, ...args],
+      { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' } },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr }),
+    );
+  });
 }

@@ -2,23 +2,16 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import t from 'tap';
 import { md5Secret } from '../../lib/auth/md5.js';
 import { scramSecretFromPassword, type ScramSecret } from '../../lib/auth/scram.js';
 import { ConfigError } from '../../lib/config/schema.js';
 import { makeTestCerts } from '../helpers/certs.js';
 import { startTestPostgres } from '../helpers/postgres.js';
+import { type LoginError, loginRefusal, loginWith, type SeenMethod } from '../helpers/login.js';
 import { psql } from '../helpers/run.js';
 import { buildConfig, startSluice, type TestSluice } from '../helpers/sluice.js';
-
-type Method = 'scram' | 'md5' | 'password' | 'trust';
-
-const AUTH_EVENTS: Record<string, Method> = {
-  authenticationSASL: 'scram',
-  authenticationMD5Password: 'md5',
-  authenticationCleartextPassword: 'password',
-};
 
 interface Login {
   user: string;
@@ -28,28 +21,13 @@ interface Login {
 }
 
 /** Logs in through Sluice; reports the method Sluice asked for and who Postgres says we are. */
-async function loginAs(sluice: TestSluice, l: Login): Promise<{ method: Method; user: string }> {
-  const client = new pg.Client({ ...sluice.options(), user: l.user, password: l.password, database: l.database ?? 'app', ssl: l.ssl });
-  client.on('error', () => undefined);
-  let method: Method = 'trust';
-  for (const [event, seen] of Object.entries(AUTH_EVENTS)) client.connection.once(event, () => (method = seen));
-  await client.connect();
-  try {
-    const { rows } = await client.query('select current_user as user');
-    return { method, user: rows[0].user };
-  } finally {
-    await client.end();
-  }
+function loginAs(sluice: TestSluice, l: Login): Promise<{ method: SeenMethod; user: string }> {
+  return loginWith({ ...sluice.options(), user: l.user, password: l.password, database: l.database ?? 'app', ssl: l.ssl });
 }
 
 /** The error a login fails with (the test fails if it succeeds). */
-async function loginError(sluice: TestSluice, l: Login): Promise<{ code?: string; message: string; severity?: string }> {
-  try {
-    await loginAs(sluice, l);
-  } catch (err) {
-    return err as { code?: string; message: string; severity?: string };
-  }
-  throw new Error(`login as ${l.user} unexpectedly succeeded`);
+function loginError(sluice: TestSluice, l: Login): Promise<LoginError> {
+  return loginRefusal({ ...sluice.options(), user: l.user, password: l.password, database: l.database ?? 'app', ssl: l.ssl });
 }
 
 /** The form Postgres stores in pg_authid and PgBouncer reads from userlist.txt. */

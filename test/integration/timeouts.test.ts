@@ -1,38 +1,11 @@
 // Proves Sluice's timeouts against real Postgres: query wait, client idle, idle in transaction, login, server idle, lifetime, min pool.
 import net from 'node:net';
-import pg from 'pg';
 import t from 'tap';
-import { type ROLES, startTestPostgres, type TeardownHost } from '../helpers/postgres.js';
-import { startSluice, type TestSluice } from '../helpers/sluice.js';
+import { startTestPostgres } from '../helpers/postgres.js';
+import { startSluice } from '../helpers/sluice.js';
 import { loginMd5 } from '../helpers/raw-client.js';
 import { cstr, header, message } from '../helpers/bytes.js';
-
-type Failure = { code?: string; message: string; severity?: string };
-
-async function connect(t: TeardownHost, sluice: TestSluice, user: keyof typeof ROLES = 'alice') {
-  const client = new pg.Client(sluice.options(user));
-  const errors: Failure[] = [];
-  client.on('error', (err) => errors.push(err as Failure));
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  await client.connect();
-  t.teardown(() => client.end().catch(() => undefined));
-  return { client, errors, ended };
-}
-
-/** Resolves with p's value, or fails the wait after ms: a bound on waiting for an event, not a timing claim. */
-function within<T>(what: string, p: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { connectWatched, type Failure, waitFor, within } from '../helpers/wait.js';
 
 const pgServer = await startTestPostgres(t);
 
@@ -44,10 +17,10 @@ async function backends(user: string): Promise<number[]> {
 
 t.test('query_wait_timeout fails the waiting query with an ERROR; the connection stays usable', async (t) => {
   const sluice = await startSluice(t, pgServer, { default_pool_size: 1, query_wait_timeout: 0.3 });
-  const holder = await connect(t, sluice);
+  const holder = await connectWatched(t, sluice);
   await holder.client.query('begin');
   await holder.client.query('select 1');
-  const waiter = await connect(t, sluice);
+  const waiter = await connectWatched(t, sluice);
 
   const started = performance.now();
   const err = await within(
@@ -74,9 +47,9 @@ t.test('query_wait_timeout fails the waiting query with an ERROR; the connection
 
 t.test('client_idle_timeout disconnects an idle client with 08P01, but not one with a query running', async (t) => {
   const sluice = await startSluice(t, pgServer, { client_idle_timeout: 0.5 });
-  const idle = await connect(t, sluice);
+  const idle = await connectWatched(t, sluice);
   await idle.client.query('select 1');
-  const busy = await connect(t, sluice);
+  const busy = await connectWatched(t, sluice);
   const longQuery = busy.client.query('select pg_sleep(1.6) as slept');
 
   await within('the idle client to be disconnected', idle.ended);
@@ -88,7 +61,7 @@ t.test('client_idle_timeout disconnects an idle client with 08P01, but not one w
 t.test('idle_transaction_timeout disconnects with 25P03, rolls back, and keeps the server connection', async (t) => {
   await pgServer.query('create table if not exists itx_t (x int); grant all on itx_t to public; truncate itx_t');
   const sluice = await startSluice(t, pgServer, { default_pool_size: 1, idle_transaction_timeout: 0.5 });
-  const idler = await connect(t, sluice);
+  const idler = await connectWatched(t, sluice);
   await idler.client.query('begin');
   await idler.client.query('insert into itx_t values (1)');
   const [{ pid }] = (await idler.client.query('select pg_backend_pid() as pid')).rows;
@@ -97,7 +70,7 @@ t.test('idle_transaction_timeout disconnects with 25P03, rolls back, and keeps t
   t.equal(idler.errors[0]?.code, '25P03');
   t.equal(idler.errors[0]?.message, 'idle_transaction_timeout: connection closed after idling inside a transaction');
 
-  const next = await connect(t, sluice);
+  const next = await connectWatched(t, sluice);
   const { rows } = await next.client.query('select pg_backend_pid() as pid, (select count(*) from itx_t)::int as n');
   t.same(rows, [{ pid, n: 0 }], 'the insert was rolled back and the same backend serves the next client');
 });
@@ -119,7 +92,7 @@ t.test('client_login_timeout closes a socket that never sends a startup packet',
 t.test('server_idle_timeout closes idle server connections', async (t) => {
   const sluice = await startSluice(t, pgServer, { server_idle_timeout: 0.5 });
   await waitFor('no carol backends', async () => (await backends('carol')).length === 0);
-  const clients = await Promise.all([1, 2, 3].map(() => connect(t, sluice, 'carol')));
+  const clients = await Promise.all([1, 2, 3].map(() => connectWatched(t, sluice, 'carol')));
   await Promise.all(clients.map((c) => c.client.query('select pg_sleep(0.1)')));
   t.equal((await backends('carol')).length, 3, 'three server connections were opened and are now idle');
   await waitFor('idle server connections to close', async () => (await backends('carol')).length === 0);
@@ -129,7 +102,7 @@ t.test('server_idle_timeout closes idle server connections', async (t) => {
 
 t.test('server_lifetime replaces a connection after its lifetime, never mid-transaction', async (t) => {
   const sluice = await startSluice(t, pgServer, { default_pool_size: 1, server_lifetime: 0.5 });
-  const { client } = await connect(t, sluice, 'bob');
+  const { client } = await connectWatched(t, sluice, 'bob');
   await client.query('begin');
   const first = (await client.query('select pg_backend_pid() as pid')).rows[0].pid;
   // The transaction outlives server_lifetime by more than a janitor round (1 s).
@@ -147,7 +120,7 @@ t.test('min_pool_size keeps server connections open with no clients', async (t) 
   const sluice = await startSluice(t, pgServer, { min_pool_size: 2, server_idle_timeout: 0.5 });
   await waitFor('no plainuser backends', async () => (await backends('plainuser')).length === 0);
   // Pools are created by a first login; after that the floor holds without any client.
-  const { client } = await connect(t, sluice, 'plainuser');
+  const { client } = await connectWatched(t, sluice, 'plainuser');
   await client.query('select 1');
   await client.end();
   await waitFor('the client to be gone', () => sluice.pooler.sessions.size === 0);
@@ -181,6 +154,6 @@ t.test('idle_transaction_timeout also ends a client that stalls inside COPY data
   t.equal(timeout.code, '25P03', 'the stalled client gets idle_transaction_timeout');
   t.ok(await raw.closesWithin(2000), 'and is disconnected');
   await waitFor('its backend to be closed', async () => (await backends('bob')).every((p) => before.includes(p)));
-  const next = await connect(t, sluice, 'bob');
+  const next = await connectWatched(t, sluice, 'bob');
   t.same((await next.client.query('select 1 as n')).rows, [{ n: 1 }], 'the next client is served on a fresh backend');
 });

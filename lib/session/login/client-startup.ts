@@ -11,6 +11,7 @@ import type { SluiceConfig } from '../../config/types.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import { ClientAuthenticator, type AuthStep } from '../../auth/authenticate.js';
+import { loginAuthType } from '../../auth/hba.js';
 import { startupSettings } from './startup-settings.js';
 
 /** The largest startup packet accepted, as PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
@@ -187,13 +188,22 @@ export class ClientStartup implements FrameSink {
     s.params.set('database', database);
     this.startup = s;
     this.parsed = parsed;
-    this.beginAuth(user);
+    this.beginAuth(user, database);
   }
 
-  private beginAuth(user: string): void {
+  private beginAuth(user: string, database: string): void {
     const c = this.ctx.config;
+    // A socket without a remote address is a Unix socket client: hba's `local` rules.
+    const authType = loginAuthType(c.auth_type, c.hba, {
+      connType: this.address === null ? 'local' : 'host',
+      ssl: this.tls,
+      database,
+      user,
+      ...(this.address === null ? {} : { address: this.address }),
+    });
+    if (typeof authType !== 'string') return this.refuse(authType);
     this.auth = new ClientAuthenticator({
-      authType: c.auth_type,
+      authType,
       user,
       secret: c.secrets.get(user),
       tls: this.tls,

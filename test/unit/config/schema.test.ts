@@ -97,7 +97,7 @@ t.test('the error messages of the examples, exactly', async (t) => {
   t.same(problemsOf({ ...TRUST_APP, databases: { app: { host: 'h', port: 'abc' } } }), [
     'databases.app.port: expected integer 1-65535, got "abc"',
   ]);
-  t.same(problemsOf({ ...TRUST_APP, auth_type: 'sha1' }), ['auth_type: expected one of scram-sha-256, md5, plain, trust, got "sha1"']);
+  t.same(problemsOf({ ...TRUST_APP, auth_type: 'sha1' }), ['auth_type: expected one of scram-sha-256, md5, plain, trust, hba, got "sha1"']);
   t.same(problemsOf({ ...TRUST_APP, lisen_port: 6432 }), ['lisen_port: unknown setting']);
   t.same(problemsOf({ ...TRUST_APP, databases: { app: { port: 5432 } } }), ['databases.app.host: required']);
 });
@@ -161,7 +161,7 @@ t.test('all problems are reported at once, one line each', async (t) => {
   ) as ConfigError;
   t.ok(err instanceof ConfigError);
   t.same([...err.problems].sort(), [
-    'auth_type: expected one of scram-sha-256, md5, plain, trust, got "sha1"',
+    'auth_type: expected one of scram-sha-256, md5, plain, trust, hba, got "sha1"',
     'databases.app.host: required',
     'databases.app.port: expected integer 1-65535, got 99999',
     'databases.reports.pool_mode: expected one of session, transaction, got "statement"',
