@@ -100,17 +100,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
     const guard = this.guard;
-    this.first = new FirstFrames(this.params, this.prepared, {
-      stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
-      sending: () => {
-        if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
-        this.flowCheck();
+    this.first = new FirstFrames(
+      this.params,
+      this.prepared,
+      {
+        stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
+        sending: () => {
+          if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
+          this.flowCheck();
+        },
+        syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
+        get asksSequenceCache() {
+          return guard.asksSequenceCache;
+        },
       },
-      syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
-      get asksSequenceCache() {
-        return guard.asksSequenceCache;
-      },
-    });
+      s.mode === 'transaction',
+    );
     // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
     socket.on('data', (chunk: Buffer) => {
       try {

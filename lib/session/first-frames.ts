@@ -54,6 +54,8 @@ export class FirstFrames {
     /** Renames named prepared statements on their way out; null where connections never change hands. */
     private readonly prepared: PreparedStatements | null,
     private readonly host: FirstFramesHost,
+    /** Transaction mode: a proven sync may go ahead of the frames. Session mode links once, and waits for it. */
+    private readonly sameWrite = true,
   ) {}
 
   get empty(): boolean {
@@ -132,7 +134,7 @@ export class FirstFrames {
    */
   link(conn: ServerConnection): void {
     // Session mode too: startup parameters never reach a pooled server's own startup packet.
-    const sync = this.params.syncQuery(conn);
+    const sync = this.params.syncQuery(conn, this.sameWrite);
     const discard = this.foreignSequenceCache(conn) ? 'DISCARD SEQUENCES; ' : '';
     this.forget();
     this.onlyThese = true;
@@ -142,13 +144,13 @@ export class FirstFrames {
     const sql = UNTIMED + discard + (sync ?? '');
     // DISCARD SEQUENCES alone sets nothing: the client's settings do not depend on it. Frames that name
     // prepared statements wait, so that a failed sync leaves them unsent, to be sent again (see namesStatements).
-    const ahead = sync === null || (conn.syncProven && !(this.prepared !== null && this.namesStatements()));
+    const ahead = sync === null || (this.sameWrite && conn.syncProven && !(this.prepared !== null && this.namesStatements()));
     const answered = (err: string | null): void => {
       this.syncing = this.inFlight = false;
       if (err === null) {
         if (sync) {
           this.params.adopt(conn);
-          conn.syncProven = true;
+          if (this.sameWrite) conn.syncProven = true;
         }
         if (!ahead && this.host.stillLinked(conn)) this.sendTo(conn);
         return;

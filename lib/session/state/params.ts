@@ -47,15 +47,17 @@ export function settingIdentifier(name: string): string {
 }
 
 /**
- * SQL that makes the server's settings match the client's, or null when they already do: one DO block that
- * applies every value or ends its own backend. Sluice writes the client's frames right behind it, in the same
+ * SQL that makes the server's settings match the client's, or null when they already do. endsBackend (transaction
+ * mode): one DO block that applies every value or ends its own backend. Sluice writes the client's frames right behind it, in the same
  * write, so a sync that fails must stop them: when a value fails, the handler tells Sluice which (a WARNING
  * with Postgres' own message and SQLSTATE) and terminates its own backend, whose FATAL Postgres raises before
  * it reads the next message. A session may always signal its own backend. The client's frames then go to
  * another connection (FirstFrames.resend). set_config parses the value the way postgresql.conf does, so list
- * values such as search_path survive.
+ * values such as search_path survive. Otherwise (session mode, where nothing follows the sync until it is
+ * answered) plain SELECTs of set_config calls, which load no PL/pgSQL into a client's own backend.
  */
-export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState): string | null {
+export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState, endsBackend = true): string | null {
+  const verb = endsBackend ? 'PERFORM' : 'SELECT';
   let body = '';
   let calls = 0;
   for (const [name, value] of wanted) {
@@ -63,7 +65,7 @@ export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: Serv
     if (current === value || NOT_SETTABLE.has(name)) continue;
     const call = `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`;
     // A SELECT (PERFORM) takes at most 1664 columns: a client with more settings gets several.
-    body += calls % MAX_CALLS === 0 ? `${calls === 0 ? '' : '; '}PERFORM ${call}` : `, ${call}`;
+    body += calls % MAX_CALLS === 0 ? `${calls === 0 ? '' : '; '}${verb} ${call}` : `, ${call}`;
     calls++;
     if (!server.values.has(name)) server.applied.set(name, value);
   }
@@ -74,7 +76,8 @@ export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: Serv
       server.applied.delete(name);
     }
   }
-  return body === '' ? null : `DO ${literal(`BEGIN ${body}; ${ON_FAILURE_END_BACKEND}`)}`;
+  if (body === '') return null;
+  return endsBackend ? `DO ${literal(`BEGIN ${body}; ${ON_FAILURE_END_BACKEND}`)}` : body;
 }
 
 /**
@@ -198,12 +201,12 @@ export class ClientParams {
    * unchanged since it last needed nothing for the same wanted parameters needs nothing again: the
    * answer depends on those inputs only, so the walk over them is skipped (it ran on every grant).
    */
-  syncQuery(server: ServerParamState): string | null {
+  syncQuery(server: ServerParamState, endsBackend = true): string | null {
     const epoch = server.paramsEpoch;
-    if (epoch === undefined) return paramSyncQuery(this.wanted, server);
+    if (epoch === undefined) return paramSyncQuery(this.wanted, server, endsBackend);
     const key = (this.key ??= keyOf(this.wanted));
     if (server.cleanKey === key && server.cleanEpoch === epoch && server.cleanApplied === server.applied.size) return null;
-    const sql = paramSyncQuery(this.wanted, server);
+    const sql = paramSyncQuery(this.wanted, server, endsBackend);
     server.cleanKey = sql === null ? key : null;
     server.cleanEpoch = epoch;
     server.cleanApplied = server.applied.size;

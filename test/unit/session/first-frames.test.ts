@@ -61,7 +61,7 @@ class FakeConn {
 }
 
 /** prepared: a stand-in that writes what it is given, as PreparedStatements.sendAll does for plain frames. */
-function setup(startup: Record<string, string> = {}, prepared = false) {
+function setup(startup: Record<string, string> = {}, prepared = false, sameWrite = true) {
   const conn = new FakeConn();
   const log = { sending: 0, failed: [] as string[], linked: true };
   const host: FirstFramesHost = {
@@ -74,7 +74,7 @@ function setup(startup: Record<string, string> = {}, prepared = false) {
   const statements = prepared
     ? ({ sendAll: (parts: Buffer[]) => conn.write(Buffer.concat(parts)) } as unknown as PreparedStatements)
     : null;
-  const first = new FirstFrames(params, statements, host);
+  const first = new FirstFrames(params, statements, host, sameWrite);
   return { conn, log, first, server: conn as unknown as ServerConnection };
 }
 
@@ -296,4 +296,15 @@ t.test("a failed sync in the same write: its backend ended, the frames go again,
   outside.conn.closed = true;
   outside.conn.finish('server closed the connection');
   t.equal(outside.first.takeFailure(), null, 'a backend ended from outside (no WARNING of the sync) is a lost connection');
+});
+
+t.test('session mode: the sync is always a round trip of plain SELECTs, ahead of which nothing goes', async (t) => {
+  const { conn, first, server } = setup({ DateStyle: 'German, DMY' }, false, false);
+  conn.syncProven = true;
+  first.keep(queryMsg('select 1'));
+  first.link(server);
+  t.equal(conn.flushes.length, 0, 'the frames wait');
+  t.match(conn.internal[0], /^SET LOCAL statement_timeout = 0; SELECT pg_catalog\.set_config/);
+  conn.finish(null);
+  t.equal(conn.flushes.length, 1);
 });

@@ -338,3 +338,13 @@ t.test('forget: a setting Postgres refused goes back to the pool default, or awa
   p.readBack(new Map());
   t.same([...p.wanted], [['datestyle', 'ISO, MDY']], 'a later read-back does not bring it back');
 });
+
+t.test('session mode: plain SELECTs of set_config and RESETs, no DO block (nothing follows them unanswered)', async (t) => {
+  const s = server({}, { 'myapp.old': 'x' });
+  const sql = paramSyncQuery(wanted({ search_path: 'a' }), s, false) as string;
+  t.equal(sql, `SELECT pg_catalog.set_config(E'search_path', E'a', false); RESET "myapp"."old"`);
+  t.same(
+    (parseSync(sql).stmts as Array<{ stmt: Record<string, any> }>).map(({ stmt }) => Object.keys(stmt)[0]),
+    ['SelectStmt', 'VariableSetStmt'],
+  );
+});
