@@ -125,6 +125,12 @@ export const ERRORS = {
     (p) => `could not listen on channel "${p.channel}": ${p.reason}`,
   ),
   SLUICE_UNKNOWN_PREPARED_STATEMENT: def<{ name: string }>('26000', 'ERROR', (p) => `prepared statement "${p.name}" does not exist`),
+  SLUICE_SETTING_NOT_APPLIED: def<{ setting: string; sqlstate: string; message: string }>(
+    '22023',
+    'ERROR',
+    (p) =>
+      `could not apply session setting ${p.setting} on a server connection: ${p.message}${p.sqlstate ? ` (SQLSTATE ${p.sqlstate})` : ''}; the transaction did not run, and the setting no longer follows this client`,
+  ),
   SLUICE_UNNAMED_STATEMENT_ELSEWHERE: def<Record<string, never>>(
     '26000',
     'ERROR',

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { serialize } from '../protocol/pg-protocol.js';
 import { Backend, TxStatus } from '../protocol/codes.js';
 import { FrameScanner, interestTable, type FrameSink } from '../protocol/framing.js';
-import { decodeErrorFields, decodeParameterStatus } from '../protocol/decode.js';
+import { decodeErrorFields, decodeParameterStatus, type NoticeFields } from '../protocol/decode.js';
 import { COMPLETIONS } from '../protocol/statement-frames.js';
 import type { List, Listed } from '../list.js';
 import type { LoginResult } from './server-login.js';
@@ -83,6 +83,8 @@ const WATCHED = interestTable([
   Backend.ErrorResponse,
   Backend.CopyInResponse,
   Backend.CopyBothResponse,
+  // Only read while Sluice's own query runs (see internalWarning); otherwise relayed as any other message.
+  Backend.NoticeResponse,
 ]);
 
 export class ServerConnection implements FrameSink, Listed<ServerConnection> {
@@ -114,6 +116,13 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
   cleanKey: string | null = null;
   cleanEpoch = 0;
   cleanApplied = 0;
+  /**
+   * The parameter sync (a DO block that ends its backend when a value fails) ran here once: PL/pgSQL is there,
+   * so a later sync may go in the same write as the client's frames (see FirstFrames.link).
+   */
+  syncProven = false;
+  /** The last WARNING Postgres sent while Sluice's own query ran: why a sync failed (see params.ts). */
+  internalWarning: NoticeFields | null = null;
   readonly pid: number;
   readonly secret: number;
   readonly tls: boolean;
@@ -185,7 +194,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     const counting = watcher !== null;
     if (counting !== this.counting) {
       this.counting = counting;
-      this.scanner.setCounting(COMPLETIONS, counting);
+      this.scanner.setCounting(COMPLETIONS, counting && !this.internal);
     }
   }
 
@@ -244,9 +253,29 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   /** Runs SQL the pooler originates (parameter sync, ROLLBACK, reset query); its results never reach a client. */
   runInternal(sql: string, done: InternalDone): void {
+    this.socket.write(this.ownQuery(sql, done));
+  }
+
+  /**
+   * The Query frame of SQL the pooler originates, for the caller to write ahead of the client's frames (one
+   * write): its replies, up to its ReadyForQuery, never reach a client nor count as answers to the client's
+   * requests (completions are not counted meanwhile). It replaces the unnamed statement.
+   */
+  ownQuery(sql: string, done: InternalDone): Buffer {
     this.internal = done;
     this.internalError = null;
-    this.writeOwnQuery(sql);
+    this.internalWarning = null;
+    this.unnamedOwner = null;
+    if (this.counting) this.scanner.setCounting(COMPLETIONS, false, true);
+    return serialize.query(sql);
+  }
+
+  /** Sluice's own query was answered (or the connection died): counting resumes for the client's replies. */
+  private endInternal(): InternalDone | null {
+    const done = this.internal;
+    this.internal = null;
+    if (done && this.counting) this.scanner.setCounting(COMPLETIONS, true);
+    return done;
   }
 
   /** Sends a simple query of Sluice's own. It replaces the unnamed statement: no client's is left here. */
@@ -320,6 +349,10 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
         return this.ParameterStatus(buf, start, end);
       case Backend.ErrorResponse:
         return this.ErrorResponse(buf, start, end);
+      case Backend.NoticeResponse:
+        if (!this.internal) return this.link !== null;
+        this.internalWarning = decodeErrorFields(buf, start, end);
+        return false;
       case Backend.CopyInResponse:
       case Backend.CopyBothResponse:
         this.link?.serverCopyIn();
@@ -334,9 +367,8 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
   private ReadyForQuery(buf: Buffer, start: number, end: number): boolean {
     this.status = buf[start + 5];
-    const done = this.internal;
+    const done = this.endInternal();
     if (done) {
-      this.internal = null;
       done(this.internalError);
       return false;
     }
@@ -405,9 +437,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     if (this.closed) return;
     this.closed = true;
     this.scanner.fail();
-    const internal = this.internal;
-    this.internal = null;
-    internal?.(reason);
+    this.endInternal()?.(reason);
     const link = this.link;
     this.link = null;
     this.watcher = null;

@@ -75,13 +75,16 @@ const LISTENING_SQL = 'SELECT c FROM pg_catalog.pg_listening_channels() AS c';
 export function sessionSettings(
   conn: ServerConnection,
   customs: Iterable<string>,
+  functions: readonly string[],
   done: (values: Map<string, string> | null, error: string | null) => void,
 ): void {
   // Read untimed, the client's own statement_timeout first: SET LOCAL makes it look session-level. It counts
   // as the client's when it differs from what RESET would give (set_config returns that value's spelling).
+  // pg_settings does not list custom settings: they are asked for by name, the client's known ones and those
+  // the source of the user functions it called sets.
   const sql = `SELECT pg_catalog.current_setting('statement_timeout'); ${UNTIMED}
     SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'
-    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n
+    UNION ALL SELECT n, pg_catalog.current_setting(n, true) FROM pg_catalog.unnest(${textArray(customs)}) AS n${functions.length > 0 ? customsOf(functions) : ''}
     UNION ALL SELECT NULL, pg_catalog.set_config(name, reset_val, true) FROM pg_catalog.pg_settings WHERE name = 'statement_timeout'`;
   ask(conn, sql, (rows, error) => {
     if (error || !rows || rows.length < 2) return done(null, error ?? 'no rows');
@@ -92,6 +95,19 @@ export function sessionSettings(
     if (timeout !== null && timeout !== rows[rows.length - 1][1]) values.set('statement_timeout', timeout);
     done(values, null);
   });
+}
+
+/**
+ * Rows of the custom settings (`a.b`, lower-case) that the source of the named functions sets, through
+ * set_config('a.b', …) or SET a.b, with their session values. Any function of the name: which overload ran is
+ * not known, and one more name asked for costs nothing.
+ */
+function customsOf(functions: readonly string[]): string {
+  const pattern = literal("set_config\\s*\\(\\s*'([^']+\\.[^']+)'|\\mset\\s+(?:session\\s+)?([a-z_][a-z0-9_$]*\\.[a-z_][a-z0-9_$]*)");
+  return `
+    UNION ALL SELECT c.n, pg_catalog.current_setting(c.n, true) FROM (SELECT DISTINCT pg_catalog.lower(COALESCE(m[1], m[2])) AS n
+      FROM pg_catalog.pg_proc p, pg_catalog.regexp_matches(p.prosrc, ${pattern}, 'gi') AS m
+      WHERE p.proname = ANY (${textArray(functions)}) AND p.prolang <> 12 /* internal */) AS c`;
 }
 
 /**

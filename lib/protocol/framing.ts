@@ -100,12 +100,13 @@ export class FrameScanner {
 
   /**
    * Counts messages of these types as they pass, without splitting the forwarded stream, so the owner can
-   * tell how many requests were answered; stopAtCount asks to see one of them at an exact boundary.
+   * tell how many requests were answered; stopAtCount asks to see one of them at an exact boundary. keepStop:
+   * a pause (while the pooler's own query is answered), after which counting resumes toward the same stop.
    */
-  setCounting(types: Iterable<number>, on: boolean): void {
+  setCounting(types: Iterable<number>, on: boolean, keepStop = false): void {
     const kind = on ? COUNT : FORWARD;
     for (const t of types) if (this.interest[t] !== INSPECT && this.interest[t] !== kind) this.writableInterest()[t] = kind;
-    if (!on) this.stopAt = 0;
+    if (!on && !keepStop) this.stopAt = 0;
   }
 
   /** Hands the counted message that brings `counted` to n to the sink, like an interesting one (0: none). */

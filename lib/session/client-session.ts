@@ -20,7 +20,7 @@ import { Held, HeldInput } from './relay/held-input.js';
 import { FlowControl } from './relay/flow-control.js';
 import { ClientWriter } from './relay/client-writer.js';
 import { PreparedStatements } from './prepared/prepared-statements.js';
-import { FirstFrames } from './first-frames.js';
+import { FirstFrames, type SyncFailure } from './first-frames.js';
 import type { SessionContext, SessionIdentity } from './session-context.js';
 
 /** Built once: every session's scanner shares it. */
@@ -100,17 +100,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     const s = pool.settings;
     this.prepared = s.mode === 'transaction' && s.maxPreparedStatements > 0 ? new PreparedStatements(ctx.statements, this) : null;
     const guard = this.guard;
-    this.first = new FirstFrames(this.params, this.prepared, {
-      stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
-      sending: () => {
-        if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
-        this.flowCheck();
+    this.first = new FirstFrames(
+      this.params,
+      this.prepared,
+      {
+        stillLinked: (conn) => this.server === conn && !conn.closed && !this.ended,
+        sending: () => {
+          if (this.shape.measureLatency && this.owed.awaiting > 0) this.owed.startClock(this.ctx.clock.now());
+          this.flowCheck();
+        },
+        syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
+        get asksSequenceCache() {
+          return guard.asksSequenceCache;
+        },
       },
-      syncFailed: (err) => this.ctx.log.warn({ client: this.ident.id, err }, 'could not apply session parameters'),
-      get asksSequenceCache() {
-        return guard.asksSequenceCache;
-      },
-    });
+      s.mode === 'transaction',
+    );
     // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -385,11 +390,14 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     if (err.fatal) return this.sendError(err);
     // One write for the error and its ReadyForQuery: under overload, rejections are most of what is sent.
     this.socket.cork();
-    this.sendError(err);
-    // Each request already sent gets its own error and ReadyForQuery; an unsynced batch waits for its Sync.
+    // Each request already sent gets its own error and ReadyForQuery, in turn; an unsynced batch waits for its Sync.
     const n = this.owed.reject();
-    for (let i = 1; i < n; i++) this.out.error(err);
-    for (let i = 0; i < n; i++) this.ready(TxStatus.Idle);
+    this.sendError(err);
+    if (n > 0) this.ready(TxStatus.Idle);
+    for (let i = 1; i < n; i++) {
+      this.out.error(err);
+      this.ready(TxStatus.Idle);
+    }
     this.socket.uncork();
   }
 
@@ -421,7 +429,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   // GuardHost: the session as the state guard sees it (the session itself, so no per-session view object).
 
   get quiet(): boolean {
-    return this.owed.quiet && !this.input.held && !this.first.syncing && !this.owed.discarding && this.first.empty;
+    return this.owed.quiet && !this.input.held && !this.first.inFlight && !this.owed.discarding && this.first.empty;
   }
 
   toClient(frame: Buffer): void {
@@ -560,6 +568,10 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.ctx.scheduler.release(this);
     this.flowCheck();
     if (this.ended) return;
+    const refused = unanswered ? this.first.takeFailure() : null;
+    // A client whose named statements moved with the lost frames cannot send them again: it starts afresh.
+    if (refused && this.pool.settings.mode === 'transaction' && !this.prepared?.namesChanged) return this.settingRefused(refused);
+    if (refused) reason = `could not apply session parameters: ${refused.message}`;
     if (!fatalSent) this.sendError(poolerError('SLUICE_SERVER_CONNECTION_LOST', { reason }));
     else this.close(`server connection lost: ${reason}`);
   }
@@ -579,6 +591,22 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.ctx.scheduler.release(this);
     this.acquireIfPending();
     return true;
+  }
+
+  /**
+   * The client's settings could not be applied, here and on another connection: nothing of the transaction ran.
+   * Each request gets the error, as if refused in the queue; the setting Postgres named no longer follows the
+   * client, so its next transaction runs (with the pool's value for it).
+   */
+  private settingRefused(f: SyncFailure): void {
+    const setting = /parameter "([^"]+)"/.exec(f.message)?.[1] ?? '';
+    if (setting) this.params.forget(setting);
+    this.retried = false;
+    this.ctx.log.warn(
+      { client: this.ident.id, pool: this.pool.name, setting, err: f.message },
+      'session setting refused on two server connections: the transaction gets the error, the setting no longer follows the client',
+    );
+    this.reject(poolerError('SLUICE_SETTING_NOT_APPLIED', { setting: setting || '(unknown)', sqlstate: f.sqlstate, message: f.message }));
   }
 
   releaseServer(now = this.ctx.clock.now()): void {
@@ -601,7 +629,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     this.prepared?.detach();
     conn.detach();
     if (this.faulted) conn.close('the client session failed with an internal error');
-    else if (this.first.syncing || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward || conn.midMessage) {
+    else if (this.first.inFlight || this.guard.isBusy || !this.owed.quiet || this.scanner.midForward || conn.midMessage) {
       conn.close('client left mid-request');
     } else if (!this.guard.leave(conn)) this.pool.releaseAfterClient(conn);
     // After the connection is closed or on its way back, so the next grant sees the room.
@@ -640,7 +668,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
   drain(err: PoolerError): void {
     if (this.ended) return;
     const conn = this.server;
-    if (conn && (!this.owed.quiet || this.first.syncing || conn.status !== TxStatus.Idle)) {
+    if (conn && (!this.owed.quiet || this.first.inFlight || conn.status !== TxStatus.Idle)) {
       this.leaving = err;
       return;
     }

@@ -35,7 +35,7 @@ const NOT_SETTABLE: ReadonlySet<string> = new Set([
   'role',
 ]);
 
-/** set_config calls per SELECT, below Postgres' limit of 1664 target columns. */
+/** set_config calls per PERFORM, below Postgres' limit of 1664 target columns. */
 const MAX_CALLS = 1000;
 
 /** A setting's name for RESET, each dotted part quoted: a name from a startup packet cannot end the statement. */
@@ -47,32 +47,47 @@ export function settingIdentifier(name: string): string {
 }
 
 /**
- * SQL that makes the server's settings match the client's, or null when they already do.
- * set_config parses the value the way postgresql.conf does, so list values such as search_path survive.
+ * SQL that makes the server's settings match the client's, or null when they already do. endsBackend (transaction
+ * mode): one DO block that applies every value or ends its own backend. Sluice writes the client's frames right behind it, in the same
+ * write, so a sync that fails must stop them: when a value fails, the handler tells Sluice which (a WARNING
+ * with Postgres' own message and SQLSTATE) and terminates its own backend, whose FATAL Postgres raises before
+ * it reads the next message. A session may always signal its own backend. The client's frames then go to
+ * another connection (FirstFrames.resend). set_config parses the value the way postgresql.conf does, so list
+ * values such as search_path survive. Otherwise (session mode, where nothing follows the sync until it is
+ * answered) plain SELECTs of set_config calls, which load no PL/pgSQL into a client's own backend.
  */
-export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState): string | null {
-  let select: string | null = null;
+export function paramSyncQuery(wanted: ReadonlyMap<string, string>, server: ServerParamState, endsBackend = true): string | null {
+  const verb = endsBackend ? 'PERFORM' : 'SELECT';
+  let body = '';
   let calls = 0;
   for (const [name, value] of wanted) {
     const current = server.values.get(name) ?? server.applied.get(name);
     if (current === value || NOT_SETTABLE.has(name)) continue;
     const call = `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`;
-    // A SELECT takes at most 1664 columns: a client with more settings gets several.
-    select = select === null ? `SELECT ${call}` : calls % MAX_CALLS === 0 ? `${select}; SELECT ${call}` : `${select}, ${call}`;
+    // A SELECT (PERFORM) takes at most 1664 columns: a client with more settings gets several.
+    body += calls % MAX_CALLS === 0 ? `${calls === 0 ? '' : '; '}${verb} ${call}` : `, ${call}`;
     calls++;
     if (!server.values.has(name)) server.applied.set(name, value);
   }
-  let resets = '';
   if (server.applied.size > 0) {
     for (const name of server.applied.keys()) {
       if (wanted.has(name)) continue;
-      resets += `; RESET ${settingIdentifier(name)}`;
+      body += `${body === '' ? '' : '; '}RESET ${settingIdentifier(name)}`;
       server.applied.delete(name);
     }
   }
-  if (select === null && resets === '') return null;
-  return select === null ? resets.slice(2) : select + resets;
+  if (body === '') return null;
+  return endsBackend ? `DO ${literal(`BEGIN ${body}; ${ON_FAILURE_END_BACKEND}`)}` : body;
 }
+
+/**
+ * The sync's handler: Sluice learns why (the WARNING; client_min_messages may be a client's `error`), then the
+ * backend ends itself. query_canceled is named because OTHERS does not catch it.
+ */
+const ON_FAILURE_END_BACKEND =
+  "EXCEPTION WHEN OTHERS OR query_canceled THEN PERFORM pg_catalog.set_config('client_min_messages', 'warning', true); " +
+  'RAISE WARNING USING MESSAGE = SQLERRM, ERRCODE = SQLSTATE; ' +
+  'PERFORM pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid()); END';
 
 /**
  * The settings one client wants, carried from each server connection it uses to the next: its startup
@@ -92,10 +107,13 @@ export class ClientParams {
   private readonly customNames = new Set<string>();
   /** `wanted` as one string, so two clients wanting the same compare with one string comparison. */
   private key: string | null = null;
+  /** The pool's reported defaults, by lower-case name. */
+  private readonly defaults = new Map<string, string>();
 
   /** The pool's defaults first, so a value another client left on a server is put back; the client's startup settings on top. */
   constructor(poolParams: ReadonlyMap<string, string> | null, startupParams: ReadonlyMap<string, string>) {
-    for (const [k, v] of poolParams ?? []) this.startup.set(k.toLowerCase(), v);
+    for (const [k, v] of poolParams ?? []) this.defaults.set(k.toLowerCase(), v);
+    for (const [k, v] of this.defaults) this.startup.set(k, v);
     for (const [k, v] of startupParams) {
       const name = k.toLowerCase();
       // A value the server's own login already has (client_encoding UTF8, say) is what RESET gives anyway.
@@ -138,10 +156,33 @@ export class ClientParams {
    */
   readBack(values: ReadonlyMap<string, string>): void {
     this.session.clear();
-    for (const [name, value] of values) this.session.set(name, value);
+    for (const [name, value] of values) {
+      this.session.set(name, value);
+      // Found through a function's source: asked for by name from now on, as if the client had named it.
+      if (name.includes('.')) this.customNames.add(name);
+    }
     this.wanted.clear();
     for (const [name, value] of this.startup) this.wanted.set(name, value);
     for (const [name, value] of this.session) this.wanted.set(name, value);
+    this.key = null;
+  }
+
+  /**
+   * A value Postgres refused to apply on another server connection: it no longer follows the client, which
+   * gets the pool's default for it (the client is told so with SLUICE_SETTING_NOT_APPLIED).
+   */
+  forget(name: string): void {
+    const key = name.toLowerCase();
+    this.session.delete(key);
+    this.own.delete(key);
+    const fallback = this.defaults.get(key);
+    if (fallback === undefined) {
+      this.startup.delete(key);
+      this.wanted.delete(key);
+    } else {
+      this.startup.set(key, fallback);
+      this.wanted.set(key, fallback);
+    }
     this.key = null;
   }
 
@@ -160,12 +201,12 @@ export class ClientParams {
    * unchanged since it last needed nothing for the same wanted parameters needs nothing again: the
    * answer depends on those inputs only, so the walk over them is skipped (it ran on every grant).
    */
-  syncQuery(server: ServerParamState): string | null {
+  syncQuery(server: ServerParamState, endsBackend = true): string | null {
     const epoch = server.paramsEpoch;
-    if (epoch === undefined) return paramSyncQuery(this.wanted, server);
+    if (epoch === undefined) return paramSyncQuery(this.wanted, server, endsBackend);
     const key = (this.key ??= keyOf(this.wanted));
     if (server.cleanKey === key && server.cleanEpoch === epoch && server.cleanApplied === server.applied.size) return null;
-    const sql = paramSyncQuery(this.wanted, server);
+    const sql = paramSyncQuery(this.wanted, server, endsBackend);
     server.cleanKey = sql === null ? key : null;
     server.cleanEpoch = epoch;
     server.cleanApplied = server.applied.size;

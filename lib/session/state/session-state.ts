@@ -1,6 +1,7 @@
 // What SQL leaves behind on a server connection after its transaction, read with PostgreSQL's own grammar (libpg-query), and the policy for it.
 import { loadModule, parseSync } from 'libpg-query';
 import type { SessionStatePolicy, SluiceConfig } from '../../config/types.js';
+import { CATALOG_FUNCTIONS } from './catalog-calls.js';
 
 export type StateKind = 'set' | 'advisory_lock' | 'temp' | 'cursor' | 'prepare';
 
@@ -36,6 +37,11 @@ export interface Classified {
   carried: boolean;
   /** Custom settings (`myapp.x`) named, lower-case: the read-back must ask for them by name. */
   customs: string[];
+  /**
+   * Functions called that may be user-defined (not a common pg_catalog one), lower-case names: their bodies may
+   * set anything, so the transaction is `carried`, and the read-back looks in their source for custom settings.
+   */
+  functions: string[];
   /** RESET, RESET ALL, SET … TO DEFAULT or DISCARD ALL: Postgres goes to the server's default, the client's startup value must come back. */
   resets: boolean;
   /** A temp table that ends with its transaction (ON COMMIT DROP): no state, but its backend keeps a temp schema. */
@@ -47,6 +53,7 @@ interface Found {
   effects: StateEffect[];
   carried: boolean;
   customs: string[];
+  functions: string[];
   resets: boolean;
   tempSchema: boolean;
 }
@@ -57,6 +64,7 @@ const NONE: Classified = Object.freeze({
   onlyListen: false,
   carried: false,
   customs: [],
+  functions: [],
   resets: false,
   tempSchema: false,
 }) as Classified;
@@ -69,6 +77,8 @@ const IDENTITY_SETTINGS: Record<string, string> = {
 /** DeclareCursorStmt option bit for WITH HOLD (CURSOR_OPT_HOLD in parsenodes.h). */
 const CURSOR_OPT_HOLD = 0x20;
 const LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
+/** pg_catalog functions this file looks at itself, by their unqualified names. */
+const KNOWN_CALLS = new Set([...LOCK_FUNCTIONS, 'set_config', 'pg_advisory_unlock', 'pg_advisory_unlock_all', 'pg_try_advisory_xact_lock']);
 
 /** The policy for a client: its user's setting, else its database's, else the top-level one. */
 export function sessionStatePolicy(config: SluiceConfig, database: string, user: string): SessionStatePolicy {
@@ -95,7 +105,7 @@ export class StateParser {
     } catch {
       return NONE;
     }
-    const found: Found = { effects: [], carried: false, customs: [], resets: false, tempSchema: false };
+    const found: Found = { effects: [], carried: false, customs: [], functions: [], resets: false, tempSchema: false };
     const listenOps: ListenOp[] = [];
     let others = 0;
     for (const { stmt } of stmts) {
@@ -107,9 +117,9 @@ export class StateParser {
         statementEffect(stmt, found);
       }
     }
-    const { effects, carried, customs, resets, tempSchema } = found;
+    const { effects, carried, customs, functions, resets, tempSchema } = found;
     if (effects.length === 0 && listenOps.length === 0 && !carried && !tempSchema) return NONE;
-    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, resets, tempSchema };
+    return { effects, listenOps, onlyListen: listenOps.length > 0 && others === 0, carried, customs, functions, resets, tempSchema };
   }
 }
 
@@ -127,8 +137,10 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
     case 'VariableSetStmt':
       return setEffect(node, found);
     case 'DoStmt':
-      // Its body may SET or set_config(…, false) anything: read the session's values back afterwards.
+      // Its body may SET or set_config(…, false) anything: read the session's values back afterwards, custom
+      // ones by the names its text sets.
       found.carried = true;
+      for (const arg of node.args ?? []) if (arg.DefElem?.defname === 'as') bodyCustoms(String(arg.DefElem.arg?.String?.sval ?? ''), found);
       return;
     case 'DiscardStmt':
       if (node.target === 'DISCARD_ALL') found.carried = found.resets = true;
@@ -148,6 +160,10 @@ function statementEffect(stmt: Record<string, any>, found: Found): void {
     case 'DeclareCursorStmt':
       if ((node.options ?? 0) & CURSOR_OPT_HOLD) out.push({ kind: 'cursor', statement: `DECLARE ${node.portalname} CURSOR WITH HOLD` });
       return;
+    case 'CallStmt':
+      // CALL's procedure is a FuncCall of its own field, not a node the walk below meets.
+      if (node.funccall) callEffect(node.funccall, found);
+      return functionEffects(node.funccall?.args, found);
     case 'PrepareStmt':
       out.push({ kind: 'prepare', statement: `PREPARE ${node.name}` });
       return;
@@ -224,7 +240,12 @@ function callEffect(call: Record<string, any>, found: Found): void {
   const out = found.effects;
   const parts = nameParts(call.funcname);
   const fn = parts[parts.length - 1];
-  if (parts.length > 2 || (parts.length === 2 && parts[0] !== 'pg_catalog')) return;
+  if (parts.length === 1 ? !CATALOG_FUNCTIONS.has(fn) && !KNOWN_CALLS.has(fn) : parts[0] !== 'pg_catalog') {
+    // A function that may be the user's: what its body sets is only seen by reading the settings back.
+    found.carried = true;
+    if (!found.functions.includes(fn)) found.functions.push(fn);
+    return;
+  }
   if (LOCK_FUNCTIONS.has(fn)) {
     out.push({ kind: 'advisory_lock', statement: `${fn}()` });
     return;
@@ -242,6 +263,16 @@ function callEffect(call: Record<string, any>, found: Found): void {
     param === undefined ? 'the setting it changes is not named in the statement' : 'it changes the role the session runs as';
   out.push({ kind: 'set', statement: `set_config(${param === undefined ? '…' : `'${param}'`}, …, false)`, setting: param, uncarried });
 }
+
+/** Custom settings a DO block's text sets (set_config('a.b', …) or SET a.b), for the read-back to ask for by name. */
+function bodyCustoms(body: string, found: Found): void {
+  for (const m of body.matchAll(BODY_CUSTOMS)) {
+    const name = (m[1] ?? m[2]).replace(/["\s]/g, '').toLowerCase();
+    if (name.includes('.') && !found.customs.includes(name)) found.customs.push(name);
+  }
+}
+
+const BODY_CUSTOMS = /\bset_config\s*\(\s*'([^']+)'|\bset\s+(?:session\s+)?("?[a-z_][\w$]*"?\s*\.\s*"?[a-z_][\w$]*"?)\s*(?:=|to\b)/gi;
 
 function nameParts(list: unknown): string[] {
   if (!Array.isArray(list)) return [];

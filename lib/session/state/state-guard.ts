@@ -52,6 +52,8 @@ export interface GuardContext {
 
 /** Notifications kept for a client that does not idle; beyond this the oldest are dropped (and logged). */
 const MAX_INBOX = 10_000;
+/** User functions per transaction whose source the read-back searches for custom settings. */
+const MAX_FUNCTIONS = 100;
 /** Distinct statements warned about per client under allow; later ones are not logged. */
 const MAX_WARNED = 100;
 /** Why a connection that ran a statement the guard could not read is closed (see unscanned). */
@@ -79,8 +81,10 @@ export class StateGuard implements NotifySubscriber {
   private readCarriedAfter = false;
   /** Named or unnamed statements that would leave state each time they run, so Bind catches them. */
   private readonly stateful = new Map<string, StateEffect[]>();
+  /** User functions this transaction called (see Classified.functions): the read-back looks in their source. */
+  private functions: string[] = [];
   /** Named or unnamed statements that change a session-level setting, so each Bind reads them back again. */
-  private readonly carrying = new Set<string>();
+  private readonly carrying = new Map<string, readonly string[]>();
   /** A RESET (or the like) ran: the client's startup values are put back after the transaction. */
   private restoreAfter = false;
   /** Named or unnamed statements that RESET, so each Bind puts the startup values back again. */
@@ -135,7 +139,8 @@ export class StateGuard implements NotifySubscriber {
     if (found.carried) {
       this.readCarriedAfter = true;
       for (const name of found.customs) this.host.useCustomSetting(name);
-      if (type === Frontend.Parse) this.carrying.add(statementName(buf, start));
+      this.calling(found.functions);
+      if (type === Frontend.Parse) this.carrying.set(statementName(buf, start), found.functions);
     }
     // Under pin, the probe after the transaction sees the temp schema left and closes that backend.
     if (found.tempSchema && this.policy() === 'pin') this.probeAfter = true;
@@ -176,8 +181,17 @@ export class StateGuard implements NotifySubscriber {
     const policy = effects ? this.policy() : null;
     if (policy === 'pin') this.probeAfter = true;
     else if (policy === 'allow') this.allowed(effects as StateEffect[]);
-    if (this.carrying.has(name)) this.readCarriedAfter = true;
+    const functions = this.carrying.get(name);
+    if (functions !== undefined) {
+      this.readCarriedAfter = true;
+      this.calling(functions);
+    }
     if (this.restoring.has(name)) this.restoreAfter = true;
+  }
+
+  /** The transaction calls these user functions: the read-back looks in their source for custom settings. */
+  private calling(functions: readonly string[]): void {
+    for (const fn of functions) if (this.functions.length < MAX_FUNCTIONS && !this.functions.includes(fn)) this.functions.push(fn);
   }
 
   /** Statements remembered for what running them again does. */
@@ -350,7 +364,9 @@ export class StateGuard implements NotifySubscriber {
     }
     if (this.readCarriedAfter) {
       this.readCarriedAfter = false;
-      return readBack(conn, this.host, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
+      const functions = this.functions;
+      if (functions.length > 0) this.functions = [];
+      return readBack(conn, this.host, functions, (ok) => (ok ? this.settle(conn, pool) : this.unhold()));
     }
     if (this.adoptAfter) {
       this.adoptAfter = false;

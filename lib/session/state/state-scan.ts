@@ -1,5 +1,6 @@
 // A cheap byte scan of SQL text that says whether it may touch session state, so the real parser runs only when it might matter.
 import { Frontend } from '../../protocol/codes.js';
+import { isCatalogCall } from './catalog-calls.js';
 
 /** Bits of a scan result. */
 export const enum StateHint {
@@ -36,6 +37,8 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
   let at = from;
   // 0: the next word starts a statement; 1: the word after SET; 2: inside a statement.
   let position = 0;
+  // The next name is a relation (INSERT INTO t (a, b)): its `(` opens a column list, not a call.
+  let relation = false;
   while (at < end) {
     const kind = BYTE[buf[at]];
     if (kind === OTHER) {
@@ -43,6 +46,9 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
     } else if (kind === WORD) {
       const s = at;
       while (at < end && IDENT[buf[at]] === 1) at++;
+      const named: boolean = relation;
+      relation = named ? buf[at] === 0x2e /* schema. */ : namesRelationNext(buf, s, at);
+      if (!named && opensCall(buf, at, end) && !isCatalogCall(buf, s, at)) flags |= StateHint.Parse;
       if (position === 0) {
         flags |= firstKeyword(buf, s, at);
         position = flags & SET_PENDING ? 1 : 2;
@@ -56,6 +62,7 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
       } else flags |= wordHint(buf, s, at);
     } else if (kind === SEMICOLON) {
       position = 0;
+      relation = false;
       at++;
     } else if (kind === QUOTE) {
       at = skipString(buf, at, end, isEscapeString(buf, from, at));
@@ -63,6 +70,10 @@ export function scanSessionState(buf: Buffer, from: number, end: number): number
     } else if (kind === DOUBLE_QUOTE) {
       if (startsWithWord(buf, at + 1, end, 'pg_temp')) flags |= StateHint.Parse;
       at = skipQuotedIdentifier(buf, at, end);
+      const named: boolean = relation;
+      relation = named && buf[at] === 0x2e;
+      // "MyFunction"(…): quoted, it is never a keyword nor one of the common pg_catalog names.
+      if (!named && opensCall(buf, at, end)) flags |= StateHint.Parse;
       if (position === 0) position = 2;
     } else if (kind === DOLLAR) {
       at = skipDollar(buf, at, end);
@@ -127,6 +138,30 @@ function firstKeyword(buf: Buffer, s: number, e: number): number {
       return isWord(buf, s, e, 'deallocate') ? StateHint.Releases : StateHint.None;
     default:
       return StateHint.None;
+  }
+}
+
+/**
+ * The statement may call a user-defined function (`name(` of a name that is not a keyword nor a common pg_catalog
+ * function): its body may set_config(…, false) or SET out of the scan's sight, so the parser looks at the calls
+ * and the settings are read back after the transaction. A word followed by `(`, spaces between allowed.
+ */
+function opensCall(buf: Buffer, at: number, end: number): boolean {
+  while (at < end && (buf[at] === 0x20 || buf[at] === 0x0a || buf[at] === 0x09 || buf[at] === 0x0d)) at++;
+  return at < end && buf[at] === 0x28;
+}
+
+/** INTO, TABLE, REFERENCES and COPY name a relation next, whose `(` opens a column list. */
+function namesRelationNext(buf: Buffer, s: number, e: number): boolean {
+  switch (e - s) {
+    case 4:
+      return isWord(buf, s, e, 'into') || isWord(buf, s, e, 'copy');
+    case 5:
+      return isWord(buf, s, e, 'table');
+    case 10:
+      return isWord(buf, s, e, 'references');
+    default:
+      return false;
   }
 }
 

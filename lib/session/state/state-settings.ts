@@ -23,9 +23,10 @@ export type StepDone = (ok: boolean) => void;
  * Reads back the connection's session-level settings: the client keeps them as its own, and the connection
  * is known to hold them, so the next client gets its own values or the defaults. Reading after the
  * transaction gets SET LOCAL, a rollback and a function's own SET clause right, as Postgres applied them.
+ * functions: user functions the transaction called, whose source may name custom settings it set.
  */
-export function readBack(conn: ServerConnection, host: SettingsHost, done: StepDone): void {
-  sessionSettings(conn, host.customSettings, (values, error) => {
+export function readBack(conn: ServerConnection, host: SettingsHost, functions: readonly string[], done: StepDone): void {
+  sessionSettings(conn, host.customSettings, functions, (values, error) => {
     if (!usable(conn, values, `could not read back session settings: ${error}`, done)) return;
     host.settingsReadBack(values as Map<string, string>);
     conn.applied.clear();

@@ -133,7 +133,7 @@ function answer<T>(ask: (conn: ServerConnection, done: (v: T) => void) => void, 
 
 t.test('sessionSettings reads name/value rows; an unset custom setting (null or empty) is left out', async (t) => {
   const { value, sql } = await answer<Map<string, string> | null>(
-    (c, done) => sessionSettings(c, ['myapp.x', "odd'.y"], (v) => done(v)),
+    (c, done) => sessionSettings(c, ['myapp.x', "odd'.y"], ['my_fn'], (v) => done(v)),
     [
       encode.dataRow(['0']),
       encode.dataRow(['statement_timeout', '0']),
@@ -155,8 +155,13 @@ t.test('sessionSettings reads name/value rows; an unset custom setting (null or 
   t.equal(parseSync(sql).stmts?.length, 3, "the client's statement_timeout, SET LOCAL statement_timeout = 0, the read-back");
   t.match(sql, /source = 'session'/);
   t.match(sql, /E'odd''\.y'/, 'custom names are quoted');
+  t.match(
+    sql,
+    /regexp_matches\(p\.prosrc, .*WHERE p\.proname = ANY \(ARRAY\[E'my_fn'\]::text\[\]\)/s,
+    "the called functions' source is searched for custom settings",
+  );
   const timed = await answer<Map<string, string> | null>(
-    (c, done) => sessionSettings(c, [], (v) => done(v)),
+    (c, done) => sessionSettings(c, [], [], (v) => done(v)),
     [encode.dataRow(['5s']), encode.dataRow(['statement_timeout', '0']), encode.dataRow([null, '0'])],
   );
   t.same(timed.value, new Map([['statement_timeout', '5s']]), "the client's own statement_timeout, as it was before Sluice's SET LOCAL");

@@ -1,7 +1,7 @@
 // Tests for paramSyncQuery (when it is needed, the SQL it builds, read back by the real PostgreSQL parser, RESETs) and ClientParams.
 import t from 'tap';
 import fc from 'fast-check';
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
 import { ClientParams, paramSyncQuery, settingIdentifier, type ServerParamState } from '../../../../lib/session/state/params.js';
 
 interface Parsed {
@@ -11,25 +11,43 @@ interface Parsed {
   selects: number;
 }
 
-/** Parses the SQL with PostgreSQL's own grammar and pulls out what it would do. */
+/**
+ * Parses the SQL with PostgreSQL's own grammars (SQL, then PL/pgSQL for the DO block's body) and pulls out what
+ * it would do; checks that a failure ends the backend.
+ */
 function readSql(sql: string): Parsed {
   const out: Parsed = { sets: [], resets: [], selects: 0 };
-  for (const { stmt } of parseSync(sql).stmts as Array<{ stmt: Record<string, any> }>) {
-    if (stmt.VariableSetStmt) {
-      if (stmt.VariableSetStmt.kind !== 'VAR_RESET') throw new Error(`unexpected ${stmt.VariableSetStmt.kind}`);
-      out.resets.push(stmt.VariableSetStmt.name);
-      continue;
-    }
-    out.selects++;
-    for (const target of stmt.SelectStmt.targetList) {
-      const call = target.ResTarget.val.FuncCall;
-      const fn = call.funcname.map((n: { String: { sval: string } }) => n.String.sval).join('.');
-      if (fn !== 'pg_catalog.set_config') throw new Error(`unexpected call ${fn}`);
-      const [name, value, local] = call.args.map((a: { A_Const: Record<string, any> }) => a.A_Const);
-      out.sets.push([name.sval.sval, value.sval.sval ?? '', local.boolval.boolval === true]);
-    }
+  const stmts = parseSync(sql).stmts as Array<{ stmt: Record<string, any> }>;
+  if (stmts.length !== 1 || !stmts[0].stmt.DoStmt) throw new Error('expected one DO statement');
+  const body: string = stmts[0].stmt.DoStmt.args[0].DefElem.arg.String.sval;
+  const fn = parsePlPgSQLSync(`CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS '${body.replace(/'/g, "''")}'`) as any;
+  const block = fn.plpgsql_funcs[0].PLpgSQL_function.action.PLpgSQL_stmt_block.body[0].PLpgSQL_stmt_block;
+  const handler = block.exceptions.PLpgSQL_exception_block.exc_list[0].PLpgSQL_exception;
+  const conditions = handler.conditions.map((c: any) => c.PLpgSQL_condition.condname);
+  if (conditions.join() !== 'others,query_canceled') throw new Error(`handler catches ${conditions}`);
+  const last = handler.action.at(-1).PLpgSQL_stmt_perform?.expr.PLpgSQL_expr.query;
+  if (last !== 'SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid())') throw new Error(`handler ends with ${last}`);
+  for (const st of block.body) {
+    const query: string = st.PLpgSQL_stmt_perform?.expr.PLpgSQL_expr.query ?? st.PLpgSQL_stmt_execsql.sqlstmt.PLpgSQL_expr.query;
+    readStatement((parseSync(query).stmts as Array<{ stmt: Record<string, any> }>)[0].stmt, out);
   }
   return out;
+}
+
+function readStatement(stmt: Record<string, any>, out: Parsed): void {
+  if (stmt.VariableSetStmt) {
+    if (stmt.VariableSetStmt.kind !== 'VAR_RESET') throw new Error(`unexpected ${stmt.VariableSetStmt.kind}`);
+    out.resets.push(stmt.VariableSetStmt.name);
+    return;
+  }
+  out.selects++;
+  for (const target of stmt.SelectStmt.targetList) {
+    const call = target.ResTarget.val.FuncCall;
+    const fn = call.funcname.map((n: { String: { sval: string } }) => n.String.sval).join('.');
+    if (fn !== 'pg_catalog.set_config') throw new Error(`unexpected call ${fn}`);
+    const [name, value, local] = call.args.map((a: { A_Const: Record<string, any> }) => a.A_Const);
+    out.sets.push([name.sval.sval, value.sval.sval ?? '', local.boolval.boolval === true]);
+  }
 }
 
 function server(values: Record<string, string>, applied: Record<string, string> = {}): ServerParamState {
@@ -49,10 +67,10 @@ t.test('null when the server already matches', async (t) => {
   t.equal(paramSyncQuery(wanted({ search_path: 'app' }), server({}, { search_path: 'app' })), null, 'a value we applied earlier counts');
 });
 
-t.test('one SELECT of set_config calls for the differences', async (t) => {
+t.test('one DO block: one PERFORM of set_config calls for the differences, and a handler that ends the backend', async (t) => {
   const s = server({ timezone: 'UTC', application_name: 'x', client_encoding: 'UTF8' });
   const sql = paramSyncQuery(wanted({ timezone: 'Europe/Paris', client_encoding: 'UTF8', application_name: 'y' }), s);
-  t.ok(sql?.startsWith('SELECT '));
+  t.ok(sql?.startsWith('DO '));
   t.same(readSql(sql as string), {
     selects: 1,
     sets: [
@@ -72,8 +90,8 @@ t.test('values survive quoting: quotes, backslashes, commas, unicode', async (t)
   }
   t.match(
     paramSyncQuery(wanted({ application_name: 'a\\b' }), server({})),
-    /E'a\\\\b'/,
-    "E'' literals: a backslash means the same whatever standard_conforming_strings is",
+    /E''a\\{4}b''/,
+    "E'' literals (inside the DO block's E'' body): a backslash means the same whatever standard_conforming_strings is",
   );
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (raw) => {
@@ -106,11 +124,11 @@ t.test('unreported parameters are recorded in applied and reset when no longer w
     sets: [['search_path', 'tenant_b', false]],
     resets: ['extra_float_digits'],
   });
-  t.match(second, /^SELECT .*; RESET "extra_float_digits"$/);
+  t.match(second, /PERFORM .*; RESET "extra_float_digits"; EXCEPTION /);
   t.same(s.applied, new Map([['search_path', 'tenant_b']]), 'the reset one is forgotten');
 
   const third = paramSyncQuery(wanted({ timezone: 'UTC' }), s);
-  t.equal(third, 'RESET "search_path"', 'only resets: no empty SELECT');
+  t.same(readSql(third as string), { selects: 0, sets: [], resets: ['search_path'] }, 'only resets: no empty PERFORM');
   t.same(s.applied, new Map());
   t.equal(paramSyncQuery(wanted({ timezone: 'UTC' }), s), null, 'then nothing is left to do');
 });
@@ -300,4 +318,33 @@ t.test('ClientParams: the same answers as paramSyncQuery for any sequence of cha
     { numRuns: 300 },
   );
   t.pass('property held');
+});
+
+t.test('forget: a setting Postgres refused goes back to the pool default, or away, and stays with nobody', async (t) => {
+  const pool = new Map([['DateStyle', 'ISO, MDY']]);
+  const p = new ClientParams(
+    pool,
+    new Map([
+      ['DateStyle', 'German, DMY'],
+      ['myapp.x', '1'],
+    ]),
+  );
+  p.readBack(new Map([['default_text_search_config', 'public.gone']]));
+  p.forget('default_text_search_config');
+  p.forget('DateStyle');
+  p.forget('myapp.x');
+  t.same([...p.wanted], [['datestyle', 'ISO, MDY']], "the pool's value where it reports one; nothing else");
+  t.same([...p.own], [], 'not a startup value for RESET any more');
+  p.readBack(new Map());
+  t.same([...p.wanted], [['datestyle', 'ISO, MDY']], 'a later read-back does not bring it back');
+});
+
+t.test('session mode: plain SELECTs of set_config and RESETs, no DO block (nothing follows them unanswered)', async (t) => {
+  const s = server({}, { 'myapp.old': 'x' });
+  const sql = paramSyncQuery(wanted({ search_path: 'a' }), s, false) as string;
+  t.equal(sql, `SELECT pg_catalog.set_config(E'search_path', E'a', false); RESET "myapp"."old"`);
+  t.same(
+    (parseSync(sql).stmts as Array<{ stmt: Record<string, any> }>).map(({ stmt }) => Object.keys(stmt)[0]),
+    ['SelectStmt', 'VariableSetStmt'],
+  );
 });

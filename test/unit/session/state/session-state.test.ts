@@ -108,6 +108,32 @@ t.test('statements that may change a session-level setting are marked, so the va
   );
 });
 
+t.test("a call of a function that may be the user's is carried, and named for the read-back; pg_catalog ones are not", async (t) => {
+  for (const [sql, functions] of [
+    ['select my_fn()', ['my_fn']],
+    ['SELECT App.Set_Tenant($1), other(2)', ['set_tenant', 'other']],
+    ['call my_proc(1)', ['my_proc']],
+    ['select * from my_srf(1) join t on my_fn(t.a)', ['my_srf', 'my_fn']],
+    ['insert into t values (my_fn())', ['my_fn']],
+  ] as const) {
+    t.match(parser.classify(sql), { carried: true, functions }, sql);
+  }
+  for (const sql of [
+    'select count(*), now(), lower(x), pg_catalog.anything(1) from t',
+    "select extract(epoch from now()), trim(' x '), coalesce(a, b) from t",
+    'select pg_advisory_xact_lock(1)',
+  ]) {
+    t.match(parser.classify(sql), { carried: false, functions: [] }, sql);
+  }
+});
+
+t.test("a DO block's custom settings are named for the read-back", async (t) => {
+  const found = parser.classify(
+    `do $$ begin perform set_config('MyApp.Tenant', 'x', false); SET other.thing = 1; set local skip.me = 1; end $$`,
+  );
+  t.match(found, { carried: true, customs: ['myapp.tenant', 'other.thing'] });
+});
+
 t.test('multi-statement strings report every statement; LISTEN and UNLISTEN become operations, not policy matters', async (t) => {
   t.same(kinds('select 1; set role bob; create temp table t (x int)'), ['set', 'temp']);
   const only = parser.classify('LISTEN a; listen "B"; UNLISTEN a; UNLISTEN *');
@@ -135,6 +161,7 @@ t.test('text that does not parse has no effects (Postgres refuses it too)', asyn
     onlyListen: false,
     carried: false,
     customs: [],
+    functions: [],
     resets: false,
     tempSchema: false,
   });
@@ -144,6 +171,7 @@ t.test('text that does not parse has no effects (Postgres refuses it too)', asyn
     onlyListen: false,
     carried: false,
     customs: [],
+    functions: [],
     resets: false,
     tempSchema: false,
   });

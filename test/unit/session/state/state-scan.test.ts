@@ -66,6 +66,44 @@ t.test('ordinary statements are not flagged', async (t) => {
   }
 });
 
+/** Calls of names that may be user functions, whose bodies may set anything. */
+const CALLS = [
+  'select my_fn()',
+  'SELECT app.set_tenant($1)',
+  'select * from my_srf(1)',
+  'CALL my_proc()',
+  'select "MyFn"(1)',
+  'select my_fn ( 1 )',
+  'select x from t where f(x)',
+  'insert into t values (my_fn())',
+  'select pg_catalog.now(), my_fn()',
+];
+/** Parentheses that open no call of a user function: pgbench's statements pay nothing. */
+const NOT_CALLS = [
+  'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP);',
+  'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 2;',
+  'insert into public.t (a) values (1)',
+  'insert into "T" (a) values (1)',
+  'select count(*), MAX(x), coalesce(a, b), now() from t where x in (1, 2) and exists (select 1)',
+  'select cast(x as numeric(10, 2)), lower(name), date_trunc($1, ts) from t',
+  'copy t (a, b) from stdin',
+  "select 'my_fn(1)'",
+  'select x -- my_fn(1)\nfrom t',
+];
+
+t.test('a call of a name that is neither a keyword nor a common pg_catalog function goes to the parser', async (t) => {
+  t.same(
+    CALLS.filter((sql) => !(scan(sql) & PARSE)),
+    [],
+    'every possible user function call is flagged',
+  );
+  t.same(
+    NOT_CALLS.filter((sql) => scan(sql) & PARSE),
+    [],
+    'keywords, common pg_catalog functions and column lists are not',
+  );
+});
+
 t.test('statements that may drop state are flagged as releases', async (t) => {
   for (const sql of [
     'UNLISTEN *',
@@ -110,6 +148,12 @@ const STATEFUL = [
   'declare c cursor with hold for select 1',
   'prepare p (int) as select $1',
   "select set_config('a.b', 'v', false)",
+  'select my_fn()',
+  'select app.set_tenant(1)',
+  'select * from my_srf(1) as r',
+  'call my_proc()',
+  'select "MyFn"(1)',
+  'select x from t where f (x)',
   'select 1 into temporary t',
   'set session characteristics as transaction read only',
 ];
@@ -124,6 +168,8 @@ const PLAIN = [
   'commit',
   'create table t (x int)',
   'with x as (select 1) select * from x',
+  'insert into pgbench_history (tid, bid, aid, delta, mtime) values (1, 2, 3, 4, current_timestamp)',
+  'select count(*), max(a), coalesce(a, b), now() from t where a in (1, 2) and exists (select 1)',
 ];
 const NOISE = [' ', '\n', '/* c */ ', '-- c\n', '/* a /* b */ c */'];
 
@@ -134,7 +180,7 @@ t.test('property: whenever the parser finds state, the scan asked for it', async
       (parts) => {
         const sql = parts.map(([noise, stmt, upper]) => noise + (upper ? stmt.toUpperCase() : stmt)).join('; ');
         const found = parser.classify(sql);
-        if (found.effects.length > 0 || found.listenOps.length > 0) return (scan(sql) & PARSE) !== 0;
+        if (found.effects.length > 0 || found.listenOps.length > 0 || found.carried) return (scan(sql) & PARSE) !== 0;
         return true;
       },
     ),

@@ -67,7 +67,7 @@ t.test("readBack: the values become the client's; the connection knows its unrep
   const conn = fakeConn();
   const { host, readBacks } = fakeHost();
   let ok: boolean | undefined;
-  readBack(conn as unknown as ServerConnection, host, (r) => (ok = r));
+  readBack(conn as unknown as ServerConnection, host, [], (r) => (ok = r));
   t.match(conn.sent[0], /unnest\(ARRAY\[E'myapp\.x'\]::text\[\]\)/, 'custom settings are asked for by name');
   conn.answer([['0'], ['datestyle', 'SQL, DMY'], ['work_mem', '8MB'], ['myapp.x', 'v'], [null, '0']]);
   t.equal(ok, true);
@@ -93,7 +93,7 @@ t.test('readBack that fails: the connection is closed, its settings unknown', as
   const conn = fakeConn();
   const { host, readBacks } = fakeHost();
   let ok: boolean | undefined;
-  readBack(conn as unknown as ServerConnection, host, (r) => (ok = r));
+  readBack(conn as unknown as ServerConnection, host, [], (r) => (ok = r));
   // A canceled read-back is asked again (see state-probe's ask): three cancels in a row end it.
   for (let i = 0; i < 3; i++) conn.answer([], 'canceling statement due to user request');
   t.equal(ok, false);
