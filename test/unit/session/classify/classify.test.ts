@@ -3,7 +3,7 @@ import t from 'tap';
 import { parseConfig } from '../../../../lib/config/schema.js';
 import type { IsolationConfig } from '../../../../lib/config/types.js';
 import { Frontend } from '../../../../lib/protocol/codes.js';
-import { classOfMessage, firstKeyword, ruleClassOf, tenantOf, type SessionFacts } from '../../../../lib/session/classify/classify.js';
+import { classOfMessage, ruleClassOf, tenantOf, type SessionFacts } from '../../../../lib/session/classify/classify.js';
 import { cstr, message } from '../../../helpers/bytes.js';
 
 function isolation(settings: Record<string, unknown> = {}): IsolationConfig {
@@ -139,19 +139,12 @@ t.test('classOfMessage: DDL goes to migration and COPY to bulk, only when those 
   );
   t.equal(classOf(both, parse('\n\tALTER TABLE t ADD c int')), 'migration', 'Parse too');
   t.equal(classOf(both, query('select 1; create table t2 (a int)')), 'default', 'only the first statement decides');
+  t.equal(classOf(both, query('/* outer /* inner */ still a comment */ CREATE TABLE t (a int)')), 'migration', 'comments nest');
+  t.equal(classOf(both, query('\f\tCOPY t FROM stdin')), 'bulk', 'a form feed is whitespace');
   t.equal(classOf(both, query('insert into created values (1)')), 'default');
   const none = isolation();
   t.equal(classOf(none, query('create table t (a int)')), 'default', 'no migration class: default');
   t.equal(classOf(none, query('copy t from stdin')), 'default', 'no bulk class: default');
-});
-
-t.test('firstKeyword skips whitespace and both comment styles and lower-cases', async (t) => {
-  const kw = (s: string) => firstKeyword(Buffer.from(s), 0, s.length);
-  t.equal(kw('  SELECT 1'), 'select');
-  t.equal(kw('/* a */ -- b\n /* c */Create'), 'create');
-  t.equal(kw('-- only a comment'), '');
-  t.equal(kw('/* unterminated'), '');
-  t.equal(kw('(select 1)'), '', 'a parenthesis is not a keyword');
 });
 
 t.test('messages that carry no SQL use the session class', async (t) => {

@@ -1,7 +1,8 @@
 // Tests for the cheap session-state scan: what it flags, what it skips (comments, literals, LOCAL), and that it never misses what the parser finds.
 import t from 'tap';
 import fc from 'fast-check';
-import { scanSessionState, sqlTextStart, sqlTextEnd, StateHint } from '../../../../lib/session/state/state-scan.js';
+import { sqlTextEnd, sqlTextStart } from '../../../../lib/protocol/sql-text.js';
+import { scanSessionState, StateHint } from '../../../../lib/session/state/state-scan.js';
 import { StateParser } from '../../../../lib/session/state/session-state.js';
 import { cstr, message } from '../../../helpers/bytes.js';
 
