@@ -112,7 +112,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       },
     });
     // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
-    socket.on('data', (chunk: Buffer) => {
+    ctx.reader.read(socket, (chunk: Buffer) => {
       try {
         this.onData(chunk);
       } catch (err) {
