@@ -36,6 +36,7 @@ import { ConsoleSession, type ConsoleContext } from './admin/console/console-ses
 import { NotifyHub } from './notify/notify-hub.js';
 import { StateParser, sessionStatePolicy } from './session/state/session-state.js';
 import type { GuardContext } from './session/state/state-guard.js';
+import { SocketReader } from './socket-read.js';
 
 export interface PoolerOptions {
   clock?: Clock;
@@ -47,6 +48,8 @@ export interface PoolerOptions {
   configSource?: () => SluiceConfig;
   /** Wall-clock milliseconds, only for timestamps the console shows. */
   wallClock?: () => number;
+  /** How client and server sockets are read; by default Node's onread path where this Node allows (SocketReader.detect). */
+  socketReader?: SocketReader;
 }
 
 const JANITOR_MS = 1000;
@@ -86,6 +89,8 @@ export class Pooler {
   /** Startup settings Postgres accepted, per pool: a client whose settings were seen before is welcomed at once. */
   private readonly startupChecker: StartupChecker;
   private tlsContext: tls.SecureContext | null;
+  /** Reads every client and server socket; its feature check runs once, here. */
+  private readonly reader: SocketReader;
   private janitor: TimerHandle | null = null;
   private drainTimer: TimerHandle | null = null;
   private adminHttp: AdminHttpServer | null = null;
@@ -102,6 +107,7 @@ export class Pooler {
     this.configSource = opts.configSource;
     this.tlsContext = clientTlsContext(config);
     this.logHbaWarnings(config);
+    this.reader = opts.socketReader ?? SocketReader.detect();
     this.tenants = new RuntimeTenants(config);
     this.metrics = new SluiceMetrics({
       snapshots: () => this.scheduler.snapshots(),
@@ -114,16 +120,20 @@ export class Pooler {
     });
     this.scheduler = new Scheduler(this.clock, this.schedulerSettings(config));
     this.startupChecker = new StartupChecker(() => this.clock.now());
-    this.directory = new PoolDirectory(this.clock, {
-      idle: (p) => {
-        this.scheduler.poolIdle(p);
-        if (this.watch.active) this.watch.poke();
+    this.directory = new PoolDirectory(
+      this.clock,
+      {
+        idle: (p) => {
+          this.scheduler.poolIdle(p);
+          if (this.watch.active) this.watch.poke();
+        },
+        closed: (p) => this.scheduler.poolClosed(p),
+        loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
+        launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
+        fault: (p, err) => this.log.error({ pool: p.name, err }, 'internal error after a server login'),
       },
-      closed: (p) => this.scheduler.poolClosed(p),
-      loginFailed: (p, reason, retryable) => this.scheduler.loginFailed(p, reason, retryable),
-      launched: (p, ms, ok) => this.metrics.pools.launched(p.name, ms, ok),
-      fault: (p, err) => this.log.error({ pool: p.name, err }, 'internal error after a server login'),
-    });
+      this.reader,
+    );
     this.notifyHub = new NotifyHub(this.clock, this.log);
     this.loginThrottle = new LoginThrottle(this.clock, () => this.config, {
       locked: (address, failures, lockoutMs) =>
@@ -339,6 +349,7 @@ export class Pooler {
       isolation: () => this.config.scheduler,
       lanes: this.lanes,
       statements: this.statements,
+      reader: this.reader,
       sessionFault: () => this.metrics.sessionFault(),
       closed: (s) => this.sessionClosed(s),
       guard: this.requireGuardContext(),

@@ -4,6 +4,7 @@ import type { DatabaseConfig, SluiceConfig } from '../config/types.js';
 import { Pool, type PoolEvents } from './pool.js';
 import { poolSettings, sameTarget, type ScramKeys } from './pool-settings.js';
 import { PoolStats } from './pool-stats.js';
+import type { SocketReader } from '../socket-read.js';
 
 export class PoolDirectory {
   /** Live pools by `database\0server user`. */
@@ -17,6 +18,8 @@ export class PoolDirectory {
   constructor(
     private readonly clock: Clock,
     private readonly events: PoolEvents,
+    /** Server sockets read below the stream with it; null: through 'data'. */
+    private readonly reader: SocketReader | null = null,
   ) {}
 
   /** The pool for (database, server user), created on first use. */
@@ -26,7 +29,15 @@ export class PoolDirectory {
     let pool = this.live.get(key);
     if (!pool) {
       const settings = poolSettings(config, db, serverUser, clientUser, scramKeys);
-      pool = new Pool(`${db.name}/${serverUser}`, settings, this.clock, this.events, () => this.nextServerId++, this.statsFor(db.name));
+      pool = new Pool(
+        `${db.name}/${serverUser}`,
+        settings,
+        this.clock,
+        this.events,
+        () => this.nextServerId++,
+        this.statsFor(db.name),
+        this.reader,
+      );
       this.live.set(key, pool);
     } else if (scramKeys && !pool.settings.target.scramKeys && !pool.settings.target.password) {
       // The first client to log in with SCRAM lends the pool the keys it needs to log in to the server.

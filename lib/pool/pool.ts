@@ -7,6 +7,7 @@ import { ServerConnection } from './server-connection.js';
 import { PoolStats } from './pool-stats.js';
 import { countLibrarySettings, finishReset } from './session-reset.js';
 import { loginToServer, ServerRejectedLogin, type ServerTarget } from './server-login.js';
+import type { SocketReader } from '../socket-read.js';
 
 const CANNOT_CONNECT_NOW = '57P03';
 
@@ -82,6 +83,8 @@ export class Pool {
     private readonly nextId: () => number,
     /** SHOW STATS counters, shared by every pool of the same database. */
     readonly stats: PoolStats = new PoolStats(clock.now()),
+    /** Server sockets read below the stream with it; null: through 'data'. */
+    private readonly reader: SocketReader | null = null,
   ) {}
 
   get database(): string {
@@ -192,7 +195,7 @@ export class Pool {
     this.connecting++;
     this.tally.conns++;
     const started = this.clock.now();
-    loginToServer(this.settings.target)
+    loginToServer(this.settings.target, this.reader)
       .then(
         (login) => {
           this.events.launched?.(this, this.clock.now() - started, true);

@@ -168,14 +168,17 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
     this.lastUsedAt = createdAt;
     for (const [k, v] of login.params) this.values.set(k.toLowerCase(), v);
     this.scanner = new FrameScanner(this, WATCHED);
-    this.socket.on('data', (chunk: Buffer) => {
+    const onChunk = (chunk: Buffer): void => {
       // The fault boundary for server output: whatever throws while it is relayed ends this link, not the process.
       try {
         this.onData(chunk);
       } catch (err) {
         this.fault(err);
       }
-    });
+    };
+    // A socket opened with onread reads through its route (see SocketReader); TLS ones through 'data'.
+    if (login.route) login.route.to(onChunk);
+    else this.socket.on('data', onChunk);
     this.socket.on('error', () => undefined); // 'close' follows and carries the consequence
     // The server's FIN: nothing more will come, so the connection must not be handed out while Node closes it.
     this.socket.on('end', () => this.handleClose('server closed the connection'));

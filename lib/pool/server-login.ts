@@ -7,6 +7,7 @@ import { ScramClientSession } from '../auth/scram.js';
 import { md5ClientResponse } from '../auth/md5.js';
 import type { SslMode, TcpSettings } from '../config/types.js';
 import { tuneTcp } from '../tcp-options.js';
+import { ReadRoute, type SocketReader } from '../socket-read.js';
 
 /** The fields of the login-phase messages read below; pg-protocol's message union keeps them on its subclasses. */
 interface LoginFields {
@@ -45,6 +46,8 @@ export interface LoginResult {
   pid: number;
   secret: number;
   tls: boolean;
+  /** Where the socket's reads go when it reads below the stream (see SocketReader); null: it reads through 'data'. */
+  route: ReadRoute | null;
 }
 
 /** A failure the server answered with an ErrorResponse (bad password, no such database): retrying will not help. */
@@ -57,7 +60,8 @@ export class ServerRejectedLogin extends Error {
   }
 }
 
-export function loginToServer(target: ServerTarget): Promise<LoginResult> {
+/** reader: plain TCP sockets read below the stream with it (TLS and its negotiation read through 'data'). */
+export function loginToServer(target: ServerTarget, reader: SocketReader | null = null): Promise<LoginResult> {
   return new Promise((resolve, reject) => {
     let done = false;
     const fail = (err: Error): void => {
@@ -72,14 +76,16 @@ export function loginToServer(target: ServerTarget): Promise<LoginResult> {
       () => fail(new Error(`server_connect_timeout (${target.connectTimeoutMs} ms) reached`)),
       target.connectTimeoutMs || 2 ** 31 - 1,
     );
-    let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const route = reader && target.sslmode === 'disable' ? new ReadRoute() : null;
+    const onread = reader && route ? reader.connectOptions(route) : undefined;
+    let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true, onread });
     socket.on('error', fail);
     socket.once('connect', () => {
       if (target.tcp) tuneTcp(socket, target.tcp);
       negotiateTls(socket, target).then((s) => {
         socket = s;
         s.on('error', fail);
-        runStartup(s, target).then((r) => {
+        runStartup(s, target, route).then((r) => {
           if (done) return;
           done = true;
           clearTimeout(timer);
@@ -118,7 +124,7 @@ function negotiateTls(socket: net.Socket, target: ServerTarget): Promise<net.Soc
   });
 }
 
-function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResult> {
+function runStartup(socket: net.Socket, target: ServerTarget, route: ReadRoute | null): Promise<LoginResult> {
   return new Promise((resolve, reject) => {
     const parser = new Parser();
     const params = new Map<string, string>();
@@ -156,9 +162,11 @@ function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResu
           case 'error':
             throw new ServerRejectedLogin(m.message, m.code ?? '');
           case 'readyForQuery':
-            socket.removeListener('data', onData);
+            // Reads from here on are kept for the server connection (route) or theirs to listen to ('data').
+            if (route) route.to(null);
+            else socket.removeListener('data', onData);
             socket.removeListener('close', onClose);
-            resolve({ socket, params, pid, secret, tls: socket instanceof tls.TLSSocket });
+            resolve({ socket, params, pid, secret, tls: socket instanceof tls.TLSSocket, route });
             break;
         }
       } catch (err) {
@@ -167,7 +175,8 @@ function runStartup(socket: net.Socket, target: ServerTarget): Promise<LoginResu
     };
     const onData = (b: Buffer): void => parser.parse(b, onMessage);
     const onClose = (): void => reject(new Error('server closed the connection during login'));
-    socket.on('data', onData);
+    if (route) route.to(onData);
+    else socket.on('data', onData);
     socket.once('close', onClose);
     const startup: Record<string, string> = { user: target.user, database: target.dbname };
     if (target.applicationName) startup.application_name = target.applicationName;

@@ -117,7 +117,7 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
       s.mode === 'transaction',
     );
     // The fault boundary for client input: whatever throws while it is handled ends this client, not the process.
-    socket.on('data', (chunk: Buffer) => {
+    ctx.reader.read(socket, (chunk: Buffer) => {
       try {
         this.onData(chunk);
       } catch (err) {

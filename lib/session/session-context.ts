@@ -6,6 +6,7 @@ import type { IsolationConfig } from '../config/types.js';
 import type { LaneLearner } from './classify/lane-learner.js';
 import type { StatementRegistry } from './prepared/statement-registry.js';
 import type { GuardContext } from './state/state-guard.js';
+import type { SocketReader } from '../socket-read.js';
 
 export interface SessionContext {
   clock: Clock;
@@ -17,6 +18,8 @@ export interface SessionContext {
   lanes: LaneLearner;
   /** Named prepared statements of all clients, shared by content. */
   statements: StatementRegistry;
+  /** Reads the client's socket (below the stream where Node allows). */
+  reader: SocketReader;
   /** An exception escaped the session's handling and ended it (counted in metrics). */
   sessionFault(): void;
   /** Called once when the session ends, so the owner can forget it. */

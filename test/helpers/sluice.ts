@@ -4,6 +4,7 @@ import { parseConfig } from '../../lib/config/schema.js';
 import { Pooler } from '../../lib/pooler.js';
 import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
 import type { SluiceConfig } from '../../lib/config/types.js';
+import type { SocketReader } from '../../lib/socket-read.js';
 import { ROLES, APP_DB, type TeardownHost, type TestPostgres } from './postgres.js';
 
 export interface TestSluice {
@@ -56,6 +57,8 @@ export interface SluiceOptions {
   log?: Logger;
   /** What RELOAD reads, as the CLI's config file would be. */
   configSource?: () => SluiceConfig;
+  /** How sockets are read (default: SocketReader.detect()). */
+  socketReader?: SocketReader;
 }
 
 export async function startSluice(
@@ -66,7 +69,7 @@ export async function startSluice(
 ): Promise<TestSluice> {
   const config = buildConfig(pg, overrides);
   const log = opts.log ?? (process.env.SLUICE_TEST_LOG ? createLogger({ level: 'debug', destination: process.stderr }) : silentLogger());
-  const pooler = new Pooler(config, { log, configSource: opts.configSource });
+  const pooler = new Pooler(config, { log, configSource: opts.configSource, socketReader: opts.socketReader });
   const addr = await pooler.listen();
   t.teardown(() => pooler.close());
   const options = (user: keyof typeof ROLES = 'alice', db = APP_DB) => ({

@@ -1,4 +1,5 @@
 // Proves Sluice's memory per client stays near pkt_buf whatever the result or message size: slow readers pause their server, slow servers pause their client, huge messages stream, queued pipelines pause their client.
+import type net from 'node:net';
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { startTestPostgres } from '../helpers/postgres.js';
@@ -8,6 +9,7 @@ import { errorFields, firstColumn, loginMd5, type RawClient } from '../helpers/r
 import { parse, syncMsg } from '../helpers/wire.js';
 import { cstr, message } from '../helpers/bytes.js';
 import type { ClientSession } from '../../lib/session/client-session.js';
+import { onreadSlots, SocketReader } from '../../lib/socket-read.js';
 
 const PKT_BUF = 262_144;
 // Beyond pkt_buf: the server read (up to 64 KiB) relayed before the check that pauses, and a client read in flight.
@@ -15,8 +17,24 @@ const SLACK = 256 * 1024;
 const ROWS = 300;
 const BIG_RESULT = `SELECT repeat('x', 1000000) FROM generate_series(1, ${ROWS})`;
 
+/** Sockets whose every read is followed by a sample (see peakOf), after the session has handled it. */
+const samplers = new WeakMap<net.Socket, () => void>();
+
+/** The reader Sluice uses, below the stream where Node allows, with a sample after each read of a sampled socket. */
+class SampledReader extends SocketReader {
+  override read(socket: net.Socket, onChunk: (chunk: Buffer) => void): boolean {
+    return super.read(socket, (chunk) => {
+      onChunk(chunk);
+      samplers.get(socket)?.();
+    });
+  }
+}
+
+const reader = new SampledReader(onreadSlots());
 const realPg = await startTestPostgres(t);
-const sluice = await startSluice(t, realPg, { admin_users: ['alice'], pkt_buf: PKT_BUF, default_pool_size: 2 });
+const sluice = await startSluice(t, realPg, { admin_users: ['alice'], pkt_buf: PKT_BUF, default_pool_size: 2 }, { socketReader: reader });
+
+t.ok(reader.direct, "client sockets are read below the stream here, as in production (not through 'data')");
 
 function sessionOf(s: TestSluice, pid: number): ClientSession {
   for (const session of s.pooler.sessions.values()) if (session.ident.pid === pid) return session;
@@ -24,11 +42,19 @@ function sessionOf(s: TestSluice, pid: number): ClientSession {
 }
 
 /** Counts the most bytes Sluice held for a session, sampled after it handled each read from its client. */
-function peakOf(session: ClientSession): { bytes: number } {
-  const peak = { bytes: 0 };
-  // Runs after the session's own listener, which came first.
-  session.socket.on('data', () => void (peak.bytes = Math.max(peak.bytes, session.bufferedBytes)));
+function peakOf(session: ClientSession): { bytes: number; reads: number } {
+  const peak = { bytes: 0, reads: 0 };
+  samplers.set(session.socket, () => {
+    peak.reads++;
+    peak.bytes = Math.max(peak.bytes, session.bufferedBytes);
+  });
   return peak;
+}
+
+/** The peak was measured (reads were sampled and something was held), and stayed within pkt_buf and a read or two. */
+function heldWithin(t: Test, most: { bytes: number; reads: number }, what: string): void {
+  t.ok(most.reads > 0 && most.bytes > 0, `the peak was sampled (${most.reads} reads, ${most.bytes} bytes at most)`);
+  t.ok(most.bytes <= PKT_BUF + SLACK, `${what}: Sluice held at most ${most.bytes} bytes`);
 }
 
 /** A raw client logged in (bob) with its session, closed at teardown. */
@@ -114,7 +140,7 @@ t.test('a 50 MB Query streams through: the right answer, bounded buffering, and 
   const reply = await client.readUntil('Z', 120_000);
   const [length, backend] = (firstColumn(reply)[0] ?? '').split(' ');
   t.equal(length, '50000000', 'Postgres saw the whole text');
-  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+  heldWithin(t, most, 'the 50 MB Query');
   await eventually('the server connection that ran it to close', async () => {
     const gone = await realPg.query('select count(*)::int as n from pg_stat_activity where pid = $1', [Number(backend)]);
     return gone[0].n === 0;
@@ -137,7 +163,7 @@ t.test('a large Query that arrives while input is held (a LISTEN served by the h
   );
   const reply = await client.readUntil('Z', 30_000);
   t.same(firstColumn(reply), ['2000000'], 'the held Query reached Postgres whole');
-  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+  heldWithin(t, most, 'the held Query');
 });
 
 t.test('a large Query after a refused Parse is dropped whole up to the Sync, and the stream stays in step', async (t) => {
@@ -167,7 +193,7 @@ t.test(
     const value = 'v'.repeat(30_000_000);
     const unnamed = await c.query('select length($1::text) as n', [value]);
     t.equal(unnamed.rows[0].n, 30_000_000, 'the unnamed statement saw the whole value');
-    t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} bytes for it`);
+    heldWithin(t, most, 'the unnamed Bind');
     most.bytes = 0;
     const named = await c.query({ name: 'big_param', text: 'select length($1::text) as n', values: [value] });
     t.equal(named.rows[0].n, 30_000_000, 'a named statement, renamed by Sluice, is gathered whole and still right');
@@ -190,7 +216,7 @@ t.test("a server that does not take a client's pipeline: reading from the client
   const one = message('Q', cstr(`select 2 -- ${'w'.repeat(64_000)}`));
   client.send(message('Q', cstr('select pg_advisory_lock(4242)')), Buffer.concat(Array.from({ length: n }, () => one)));
   await eventually('reading from the client to pause', () => s.readingPaused && s.server !== null && !s.server.readingPaused, 60_000);
-  t.ok(most.bytes <= PKT_BUF + SLACK, `Sluice held at most ${most.bytes} of ${n * one.length} bytes`);
+  heldWithin(t, most, `${n * one.length} bytes piled up`);
   await holder.query('select pg_advisory_unlock(4242)');
   let ready = 0;
   let errors = 0;
@@ -200,7 +226,7 @@ t.test("a server that does not take a client's pipeline: reading from the client
     if (m.type === 'E') errors++;
   }
   t.equal(errors, 0, `the lock and all ${n} queries answered, none failed`);
-  t.ok(most.bytes <= PKT_BUF + SLACK, `and Sluice never held more than ${most.bytes} bytes for it`);
+  heldWithin(t, most, 'until all was answered');
   await client.query('select pg_advisory_unlock(4242)');
 });
 
