@@ -1,5 +1,4 @@
 // A cheap byte scan of SQL text that says whether it may touch session state, so the real parser runs only when it might matter.
-import { Frontend } from '../../protocol/codes.js';
 import { isCatalogCall } from './catalog-calls.js';
 import {
   containsWord,
