@@ -38,7 +38,8 @@ export interface Classified {
   /** Custom settings (`myapp.x`) named, lower-case: the read-back must ask for them by name. */
   customs: string[];
   /**
-   * Functions called that may be user-defined (not a common pg_catalog one), lower-case names: their bodies may
+   * Functions called that may be user-defined (not a common pg_catalog one), named as the parser resolves them
+   * (lower-case unless quoted), as in pg_proc: their bodies may
    * set anything, so the transaction is `carried`, and the read-back looks in their source for custom settings.
    */
   functions: string[];
