@@ -613,7 +613,8 @@ export class ClientSession implements FrameSink, ServerLink, Waiter, GuardHost {
     const conn = this.server;
     if (!conn) return;
     this.server = null;
-    if (this.grant) this.shape.observe(this.ctx.lanes, now - this.grant.dispatchedAt);
+    // The wait for a server login is the pool's, not the statement's: it is not learned as hold time.
+    if (this.grant) this.shape.observe(this.ctx.lanes, now - this.grant.dispatchedAt - this.grant.unchargedMs);
     this.prepared?.detach();
     // Connection first, then the slot: the next grant for this pool finds the connection idle.
     this.pool.release(conn);

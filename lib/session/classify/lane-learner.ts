@@ -27,6 +27,8 @@ export interface LaneLearnerOptions {
 const MAX_KEY_CHARS = 2048;
 // Literals differ from call to call; replacing them keeps one key per statement shape before any parsing.
 const LITERALS = /'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b/g;
+/** A hold counts for at most this many times a shape's average (at alpha 0.3 the average at most doubles per sample). */
+const MAX_STEP = 4;
 /** A long shape leaves the long lane when its average falls below threshold / this (see isLong). */
 const LEAVE_DIVISOR = 4;
 const TX_CONTROL = /^\s*(?:begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
@@ -169,7 +171,9 @@ export class LaneLearner {
   private record(fp: string, key: string, holdMs: number): void {
     const e = this.averages.get(fp);
     if (e === undefined) return remember(this.averages, fp, { avg: holdMs, long: false, shape: key }, this.o.maxFingerprints);
-    e.avg += this.o.alpha * (holdMs - e.avg);
+    // One stalled hold (a busy machine, a lock wait) must not make a quick statement long: each sample
+    // counts for at most MAX_STEP times the average, so only holds that stay long move it far.
+    e.avg += this.o.alpha * (Math.min(holdMs, e.avg * MAX_STEP) - e.avg);
     remember(this.averages, fp, e, this.o.maxFingerprints);
   }
 }

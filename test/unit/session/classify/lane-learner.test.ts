@@ -127,3 +127,16 @@ t.test('once long, a shape stays long until its average falls below a quarter of
   for (let i = 0; i < 30; i++) learner.observe(key, '', 70);
   t.notOk(learner.isLong(key, 100), 'out of the lane, 70 ms is not enough to come back');
 });
+
+t.test('one stalled hold does not make a quick statement long; holds that stay long do', async (t) => {
+  const { learner, flush } = setup();
+  const key = LaneLearner.keyOf('SELECT pg_sleep(0.01)')!;
+  learner.observe(key, 'SELECT pg_sleep(0.01)', 10);
+  await flush();
+  for (let i = 0; i < 20; i++) learner.observe(key, '', 10);
+  learner.observe(key, '', 2000);
+  t.ok(learner.averageMs(key)! < 20, `a 2 s stall moves a 10 ms average little (${learner.averageMs(key)?.toFixed(1)} ms)`);
+  t.notOk(learner.isLong(key, 250));
+  for (let i = 0; i < 10; i++) learner.observe(key, '', 2000);
+  t.ok(learner.isLong(key, 250), `ten 2 s holds in a row do (${learner.averageMs(key)?.toFixed(0)} ms)`);
+});
