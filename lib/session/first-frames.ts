@@ -1,6 +1,6 @@
 // A transaction's frames that arrive before its server is linked, and their hand-over once one is.
 import { UNTIMED, type ServerConnection } from '../pool/server-connection.js';
-import { appendPart } from '../protocol/byte-runs.js';
+import { appendPart, ByteRun, cut } from '../protocol/byte-runs.js';
 import { Frontend } from '../protocol/codes.js';
 import { namesStatement, STATEMENT_TARGET } from '../protocol/statement-frames.js';
 import type { ClientParams } from './state/params.js';
@@ -29,9 +29,7 @@ export interface FirstFramesHost {
 export class FirstFrames {
   private parts: Buffer[] = [];
   /** The last range kept, still uncut from its chunk (see keep). */
-  private runBuf: Buffer | null = null;
-  private runStart = 0;
-  private runEnd = 0;
+  private readonly run = new ByteRun();
   /** Bytes kept, for flow control and SHOW CLIENTS. */
   private kept = 0;
   /** Set while the client's session parameters are applied to a newly linked server; frames keep queuing meanwhile. */
@@ -59,7 +57,7 @@ export class FirstFrames {
   ) {}
 
   get empty(): boolean {
-    return this.runBuf === null && this.parts.length === 0;
+    return this.run.empty && this.parts.length === 0;
   }
 
   get bytes(): number {
@@ -72,26 +70,18 @@ export class FirstFrames {
    */
   keep(buf: Buffer, start = 0, end = buf.length): void {
     this.kept += end - start;
-    if (this.runBuf === buf && this.runEnd === start) {
-      this.runEnd = end;
-      return;
-    }
-    this.cutRun();
-    this.runBuf = buf;
-    this.runStart = start;
-    this.runEnd = end;
+    const previous = this.run.add(buf, start, end);
+    if (previous !== null) appendPart(this.parts, previous);
   }
 
   private cutRun(): void {
-    const buf = this.runBuf;
-    if (buf === null) return;
-    this.runBuf = null;
-    appendPart(this.parts, this.runStart === 0 && this.runEnd === buf.length ? buf : buf.subarray(this.runStart, this.runEnd));
+    const piece = this.run.take();
+    if (piece !== null) appendPart(this.parts, piece);
   }
 
   clear(): void {
     this.parts = [];
-    this.runBuf = null;
+    this.run.clear();
     this.kept = 0;
     this.forget();
   }
@@ -107,7 +97,7 @@ export class FirstFrames {
     if (!this.onlyThese) return;
     this.sentBytes += end - start;
     if (this.sentBytes > RESEND_MAX_BYTES) return this.forget();
-    appendPart(this.sent, start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    appendPart(this.sent, cut(buf, start, end));
   }
 
   /**

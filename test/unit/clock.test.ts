@@ -1,6 +1,7 @@
 // Tests for FakeClock (due order, cancellation, timers set by timers, now() during callbacks) and the fault-boundary clock.
 import t from 'tap';
-import { FakeClock, faultBoundaryClock } from '../../lib/clock.js';
+import { faultBoundaryClock } from '../../lib/clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 t.test('time moves only on advance', async (t) => {
   const clock = new FakeClock(1000);

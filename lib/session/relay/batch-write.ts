@@ -1,4 +1,5 @@
 // Several writes to one socket that must leave together: one piece is a plain write, more are one corked write.
+import { ByteRun, cut } from '../../protocol/byte-runs.js';
 
 /** Where a batch goes: a socket, or a server connection writing to its own. */
 export interface BatchTarget {
@@ -16,9 +17,7 @@ export interface BatchTarget {
  */
 export class BatchWrite {
   private target: BatchTarget | null = null;
-  private held: Buffer | null = null;
-  private heldStart = 0;
-  private heldEnd = 0;
+  private readonly held = new ByteRun();
   private corked = false;
 
   begin(target: BatchTarget): void {
@@ -28,31 +27,23 @@ export class BatchWrite {
   /** buf[start, end) to `to`: at once, or, while a batch is open on it, as part of that batch. */
   write(to: BatchTarget, buf: Buffer, start = 0, end = buf.length): void {
     if (this.target !== to) {
-      to.write(slice(buf, start, end));
+      to.write(cut(buf, start, end));
       return;
     }
-    if (this.held === buf && this.heldEnd === start) {
-      this.heldEnd = end;
-      return;
+    const previous = this.held.add(buf, start, end);
+    if (previous === null) return;
+    if (!this.corked) {
+      this.corked = true;
+      to.cork();
     }
-    if (this.held) {
-      if (!this.corked) {
-        this.corked = true;
-        to.cork();
-      }
-      this.flush();
-    }
-    this.held = buf;
-    this.heldStart = start;
-    this.heldEnd = end;
+    to.write(previous);
   }
 
   /** Writes the held piece now (before the target is ended); the batch stays open. */
   flush(): void {
-    const buf = this.held;
-    if (!buf || !this.target) return;
-    this.held = null;
-    this.target.write(slice(buf, this.heldStart, this.heldEnd));
+    if (!this.target) return;
+    const piece = this.held.take();
+    if (piece !== null) this.target.write(piece);
   }
 
   end(): void {
@@ -65,8 +56,4 @@ export class BatchWrite {
       target.uncork();
     }
   }
-}
-
-function slice(buf: Buffer, start: number, end: number): Buffer {
-  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
 }

@@ -1,5 +1,5 @@
 // A minimal AdminHost over a parsed config and an idle scheduler, for testing console modules without sockets.
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { parseConfig } from '../../../lib/config/schema.js';
 import type { SluiceConfig } from '../../../lib/config/types.js';
 import type { AdminHost } from '../../../lib/admin/admin-host.js';

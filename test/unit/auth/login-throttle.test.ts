@@ -1,6 +1,6 @@
 // LoginThrottle on fake time: the limit within a window, the lockout and its end, other addresses untouched, reload, bounded memory.
 import t from 'tap';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { LoginThrottle, type ThrottleSettings } from '../../../lib/auth/login-throttle.js';
 
 function setup(over: Partial<ThrottleSettings> = {}, capacity?: number) {

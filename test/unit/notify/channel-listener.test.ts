@@ -2,7 +2,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { ChannelListener, type NotifySubscriber } from '../../../lib/notify/channel-listener.js';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { silentLogger } from '../../../lib/log.js';
 import type { ServerTarget } from '../../../lib/pool/server-login.js';
 import { startFakeBackend } from '../../helpers/fake-backend.js';

@@ -1,7 +1,7 @@
 // Tests for the notify hub: one listener per pool name, subscriptions routed by pool, stats for observability, and shutdown.
 import t from 'tap';
 import { NotifyHub, type ListenTarget } from '../../../lib/notify/notify-hub.js';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { silentLogger } from '../../../lib/log.js';
 import { startFakeBackend } from '../../helpers/fake-backend.js';
 

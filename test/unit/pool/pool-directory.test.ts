@@ -1,6 +1,6 @@
 // Tests PoolDirectory: one pool per (database, server user), SCRAM keys lent by the first client, stats per database, and reload reconciliation.
 import t from 'tap';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { parseConfig } from '../../../lib/config/schema.js';
 import type { SluiceConfig } from '../../../lib/config/types.js';
 import type { PoolEvents } from '../../../lib/pool/pool.js';

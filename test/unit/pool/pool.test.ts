@@ -1,7 +1,7 @@
 // Tests Pool bookkeeping on fake time and fake sockets: LIFO reuse, release, lifetime, idle expiry, the min floor, reset, size cap, shrinking.
 import { EventEmitter } from 'node:events';
 import t from 'tap';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { move } from '../../../lib/list.js';
 import { Pool, type PoolEvents, type PoolSettings } from '../../../lib/pool/pool.js';
 import { ServerConnection } from '../../../lib/pool/server-connection.js';

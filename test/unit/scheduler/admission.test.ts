@@ -1,6 +1,6 @@
 // Tests the admission Scheduler on fake time with fake pools: budgets shared by pools, grants, connections, timeouts, refusals, cancel, pause, reload.
 import t from 'tap';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { poolerError } from '../../../lib/errors.js';
 import { Scheduler, type BudgetPolicy } from '../../../lib/scheduler/scheduler.js';
 import type { SchedulerObserver } from '../../../lib/scheduler/queue/queue-types.js';

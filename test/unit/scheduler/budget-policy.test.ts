@@ -3,7 +3,7 @@ import t from 'tap';
 import { effectiveHeadroom } from '../../../lib/config/isolation-schema.js';
 import { parseConfig } from '../../../lib/config/schema.js';
 import type { SluiceConfig } from '../../../lib/config/types.js';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { Budget, type Waiter } from '../../../lib/scheduler/budget.js';
 import { budgetPolicy } from '../../../lib/scheduler/budget-policy.js';
 import { policyProblems } from '../../../lib/scheduler/queue/policy.js';

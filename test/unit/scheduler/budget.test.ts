@@ -1,6 +1,6 @@
 // Tests how a budget's server connections follow the weighted split on fake time: hand-overs converge, stay in band, and do not churn.
 import t from 'tap';
-import { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { Scheduler, type BudgetPolicy } from '../../../lib/scheduler/scheduler.js';
 import type { ServerConnection } from '../../../lib/pool/server-connection.js';
 import { policy } from './fixtures.js';

@@ -4,7 +4,7 @@ import type net from 'node:net';
 import t from 'tap';
 import { ConsoleSession } from '../../../../lib/admin/console/console-session.js';
 import type { AdminHost } from '../../../../lib/admin/admin-host.js';
-import { FakeClock } from '../../../../lib/clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { silentLogger } from '../../../../lib/log.js';
 import { message, query, sync } from '../../../helpers/bytes.js';
 import { fakeHost } from '../fixtures.js';

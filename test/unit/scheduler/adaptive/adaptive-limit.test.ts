@@ -3,7 +3,8 @@ import t from 'tap';
 import { AdaptiveLimit, type AdaptiveLimitOptions } from '../../../../lib/scheduler/adaptive/adaptive-limit.js';
 import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import { policy } from '../fixtures.js';
-import { FakeClock, mulberry32, Sim, uniform, type SimItem } from '../queue/sim.js';
+import { mulberry32, Sim, uniform, type SimItem } from '../queue/sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 function limiter(o: Partial<AdaptiveLimitOptions> = {}) {
   const clock = new FakeClock();

@@ -1,7 +1,8 @@
 // Tests elastic work's own latency gradient on a fake clock: CPU-bound inflation shrinks it, recovery grows it, shapes are judged apart.
 import t from 'tap';
 import { ElasticGradient, type ElasticGradientOptions } from '../../../../lib/scheduler/adaptive/elastic-gradient.js';
-import { FakeClock, mulberry32 } from '../queue/sim.js';
+import { mulberry32 } from '../queue/sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 /** Elastic statements on a server of `cores` CPUs: each takes `baseMs` alone and shares the cores with the rest. */
 function cpuBound(o: Partial<ElasticGradientOptions> = {}) {

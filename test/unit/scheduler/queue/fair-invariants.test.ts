@@ -5,7 +5,8 @@ import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import type { SchedulerPolicy } from '../../../../lib/scheduler/queue/policy.js';
 import type { SchedulerSnapshot } from '../../../../lib/scheduler/queue/queue-types.js';
 import { klass, tenant } from '../fixtures.js';
-import { exponential, FakeClock, Sim, type SimItem } from './sim.js';
+import { exponential, Sim, type SimItem } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 const CLASSES = ['default', 'batch', 'scan'] as const;
 

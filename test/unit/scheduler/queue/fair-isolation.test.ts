@@ -3,7 +3,8 @@ import t from 'tap';
 import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import type { SlotQueue } from '../../../../lib/scheduler/queue/queue-types.js';
 import { policy } from '../fixtures.js';
-import { exponential, FakeClock, fixed, Sim, uniform, type SimItem } from './sim.js';
+import { exponential, fixed, Sim, uniform, type SimItem } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 const S1_POLICY = policy({ slots: 20, headroom: { min: 2, max: 2 }, classes: { batch: { lane: 'long' } } });
 

@@ -3,7 +3,7 @@ import t from 'tap';
 import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import type { Grant, Ticket } from '../../../../lib/scheduler/queue/queue-nodes.js';
 import { isRejection, type Rejection, type SchedulerOptions } from '../../../../lib/scheduler/queue/queue-types.js';
-import { FakeClock } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { policy, type PolicyInput } from '../fixtures.js';
 
 function setup(p: PolicyInput = {}, options: SchedulerOptions = {}) {

@@ -3,7 +3,8 @@ import t from 'tap';
 import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import type { SchedulerOptions } from '../../../../lib/scheduler/queue/queue-types.js';
 import { policy, type PolicyInput } from '../fixtures.js';
-import { FakeClock, fixed, sharesBetween, Sim, uniform, type SimItem, type SimOptions } from './sim.js';
+import { fixed, sharesBetween, Sim, uniform, type SimItem, type SimOptions } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 function sim(p: PolicyInput, opts: SimOptions = {}, options: SchedulerOptions = {}) {
   const clock = new FakeClock();

@@ -4,7 +4,8 @@ import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import type { Grant } from '../../../../lib/scheduler/queue/queue-nodes.js';
 import { isRejection, type Rejection } from '../../../../lib/scheduler/queue/queue-types.js';
 import { policy, type PolicyInput } from '../fixtures.js';
-import { FakeClock, Sim, uniform, type SimItem } from './sim.js';
+import { Sim, uniform, type SimItem } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 function setup(p: PolicyInput = {}) {
   const clock = new FakeClock();

@@ -3,7 +3,7 @@ import t from 'tap';
 import { QueueEngine } from '../../../../lib/scheduler/queue/queue-engine.js';
 import { maxMinShares } from '../../../../lib/scheduler/queue/queue-stats.js';
 import { isRejection } from '../../../../lib/scheduler/queue/queue-types.js';
-import { FakeClock } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { policy } from '../fixtures.js';
 
 t.test('maxMinShares: weights split the slots, limits and demand cap, reservations are floors', async (t) => {

@@ -5,7 +5,8 @@ import { createSlotQueue } from '../../../../lib/scheduler/queue/index.js';
 import { ShadowQueue } from '../../../../lib/scheduler/queue/shadow-queue.js';
 import { isRejection, type SlotQueue } from '../../../../lib/scheduler/queue/queue-types.js';
 import { policy } from '../fixtures.js';
-import { FakeClock, Sim, uniform, type SimItem } from './sim.js';
+import { Sim, uniform, type SimItem } from './sim.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 const P = policy({ slots: 6, burstSlotSeconds: 0.1, tenants: { A: { weight: 1 }, B: { weight: 3 } } });
 

@@ -2,6 +2,7 @@
 import { IndexedHeap } from '../../../../lib/scheduler/queue/heap.js';
 import type { Grant, Ticket } from '../../../../lib/scheduler/queue/queue-nodes.js';
 import { isRejection, type Rejection, type SlotQueue } from '../../../../lib/scheduler/queue/queue-types.js';
+import type { FakeClock } from '../../../helpers/fake-clock.js';
 
 /** Seeded PRNG (mulberry32), so every simulation is reproducible. */
 export function mulberry32(seed: number): () => number {
@@ -35,11 +36,6 @@ export function sharesBetween(segments: readonly Segment[], from: number, to: nu
 
 /** A refused closed-loop client retries after at least this long, like a driver's backoff. */
 const REJECT_BACKOFF_MS = 5;
-
-export class FakeClock {
-  t = 0;
-  readonly now = (): number => this.t;
-}
 
 export interface ClientSpec {
   tenant: string;

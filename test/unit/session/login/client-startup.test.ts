@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import t from 'tap';
-import { FakeClock } from '../../../../lib/clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { parseConfig } from '../../../../lib/config/schema.js';
 import { ClientStartup, type LoginGate, type StartupContext } from '../../../../lib/session/login/client-startup.js';
 import { decodeErrorFields } from '../../../../lib/protocol/decode.js';
