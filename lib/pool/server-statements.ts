@@ -22,6 +22,8 @@ export class ServerStatements {
   private readonly doubtful = new Set<string>();
   /** Bumped for each transaction the connection serves; statements it used are never evicted during it. */
   private epoch = 0;
+  /** The last name in the LRU's order (the most recently used), or null when not known. */
+  private newest: string | null = null;
 
   get size(): number {
     return this.lru.size;
@@ -39,9 +41,13 @@ export class ServerStatements {
   /** A prepared name is used now: it becomes the most recently used. Returns its shape (null: not known yet). */
   touch(name: string): Buffer | null {
     const copy = this.lru.get(name) as Copy;
-    this.lru.delete(name);
     copy.epoch = this.epoch;
-    this.lru.set(name, copy);
+    // Already the most recently used (the usual case: a client running the same statement): the order stands.
+    if (this.newest !== name) {
+      this.lru.delete(name);
+      this.lru.set(name, copy);
+      this.newest = name;
+    }
     return copy.shape;
   }
 
@@ -50,6 +56,7 @@ export class ServerStatements {
     this.doubtful.delete(name);
     this.lru.delete(name);
     this.lru.set(name, { epoch: this.epoch, shape: null });
+    this.newest = name;
   }
 
   /** The result shape a Describe of the prepared name showed. */
@@ -61,11 +68,13 @@ export class ServerStatements {
   /** The name is gone from the server (closed, or its Parse failed or was skipped). */
   remove(name: string): void {
     this.lru.delete(name);
+    if (this.newest === name) this.newest = null;
   }
 
   /** The server may still hold the name, but it must not be used as is. */
   doubt(name: string): void {
     this.lru.delete(name);
+    if (this.newest === name) this.newest = null;
     this.doubtful.add(name);
   }
 
@@ -73,6 +82,7 @@ export class ServerStatements {
   doubtAll(): void {
     for (const name of this.lru.keys()) this.doubtful.add(name);
     this.lru.clear();
+    this.newest = null;
   }
 
   isDoubtful(name: string): boolean {

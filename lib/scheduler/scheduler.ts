@@ -38,7 +38,11 @@ export class Scheduler {
   /** Queues a transaction start; grants at once when a slot is free. */
   acquire(w: Waiter, tenant: string, cls: string): void {
     const b = this.budget(w.pool);
-    const r = b.queue.enqueue(w, tenant, cls);
+    // Uncontended: nothing queued, a slot and a connection free. The same grant dispatch() would make, without
+    // the queue's heaps, the pool's queued list or a deadline check (nothing was queued).
+    const fast = this.paused.size === 0 && b.wanted === null ? b.queue.grantNow(w, tenant, cls, b.accept) : null;
+    if (fast && !isRejection(fast)) return this.grantedAtOnce(b, w, fast);
+    const r = fast ?? b.queue.enqueue(w, tenant, cls);
     if (isRejection(r)) {
       this.settings.observer?.rejected(null, b.key, r.tenant, r.cls, r.reason);
       return w.rejected(rejectionError(r, w.pool));
@@ -47,6 +51,19 @@ export class Scheduler {
     move(w, b.queuedList(w.pool));
     b.demandOf(w.pool).enqueued(this.clock.now());
     this.dispatch(b);
+  }
+
+  private grantedAtOnce(b: Budget, w: Waiter, g: Grant<Waiter>): void {
+    w.grant = g;
+    const demand = b.demandOf(w.pool);
+    demand.enqueued(g.dispatchedAt);
+    demand.granted(g.dispatchedAt);
+    this.settings.observer?.granted(g.leaf, b.key, g.tenant, g.cls, g.waitedMs);
+    const conn = w.pool.takeIdle();
+    if (conn) w.granted(conn);
+    else this.pend(b, w, g);
+    b.donor = null;
+    this.armAccrual();
   }
 
   /** Takes a waiter out (client gone or cancelled); returns whether it was still waiting for a slot or a connection. */

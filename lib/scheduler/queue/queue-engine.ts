@@ -8,6 +8,7 @@ import { ELASTIC, Grant, Ticket, type LeafNode, type TenantNode } from './queue-
 import { buildSnapshot, SchedulerStats } from './queue-stats.js';
 import type { Expired, IdleReason, RejectReason, Rejection, SchedulerOptions, SchedulerSnapshot, SlotQueue } from './queue-types.js';
 import { TenantRegistry } from './tenant-registry.js';
+import { account, chargeVtime, shiftStartTags, trueUp } from './slot-charges.js';
 
 /** Every dispatch costs at least this much slot time, so zero-length holds cannot monopolize dispatch. */
 const MIN_COST_MS = 0.05;
@@ -175,8 +176,8 @@ export class QueueEngine<T> implements SlotQueue<T> {
     const leaf = grant.leaf;
     const t = leaf.tenant;
     const heldMs = Math.max(0, now - grant.dispatchedAt - grant.unchargedMs);
-    this.account(grant, heldMs, now);
-    this.trueUp(grant, Math.max(heldMs, MIN_COST_MS));
+    account(grant, heldMs, now, this.shareWindowMs);
+    trueUp(grant, Math.max(heldMs, MIN_COST_MS));
     leaf.estimateMs = Math.max(MIN_COST_MS, leaf.estimateMs + this.alpha * (heldMs - leaf.estimateMs));
     this.addHeld(t, leaf, -1, grant.elastic);
     this.ready.syncLeaf(leaf);
@@ -189,9 +190,9 @@ export class QueueEngine<T> implements SlotQueue<T> {
     this.stats.close(now);
     for (let g = this.inflight.first(); g; g = g.next) {
       const elapsed = now - g.dispatchedAt - g.unchargedMs;
-      this.account(g, elapsed, now);
+      account(g, elapsed, now, this.shareWindowMs);
       if (elapsed > g.charged) {
-        this.chargeVtime(g.leaf, elapsed - g.charged);
+        chargeVtime(g.leaf, elapsed - g.charged);
         g.charged = elapsed;
         this.ready.syncLeaf(g.leaf);
       }
@@ -283,13 +284,54 @@ export class QueueEngine<T> implements SlotQueue<T> {
   }
 
   private dispatch(leaf: LeafNode<T>, now: number, ticket: Ticket<T> = leaf.head!): Grant<T> {
-    const t = leaf.tenant;
     // Out of turn (see next's `instead`), the ticket need not be its leaf's head.
     const wasHead = leaf.head === ticket;
     leaf.unlink(ticket);
     ticket.queued = false;
     this.deadlines.removed(ticket, wasHead);
-    this.addQueued(t, -1);
+    this.addQueued(leaf.tenant, -1);
+    return this.grantTicket(leaf, now, ticket);
+  }
+
+  /**
+   * The uncontended fast path (QueueEngine.grantNow's and the scheduler's): nothing is queued, so the item
+   * would be the only candidate of enqueue() and next(). Grants it with the same accounting, without the ready
+   * index's heaps, the deadline heap and the tenant's idle-list churn. null when it cannot tell (a rule of the
+   * slow path could apply: a full budget, a limit, the headroom, a wait-mode rate, `accept` declining, a mirror);
+   * nothing changed then, and enqueue() and next() decide.
+   */
+  grantNow(item: T, tenant: string, cls: string, accept?: (item: T) => boolean): Grant<T> | Rejection | null {
+    const free = this.policy.slots - this.heldTotal;
+    if (this.queuedTotal !== 0 || free <= 0 || this.options.mirror || this.ready.rate.size > 0 || (accept && !accept(item))) return null;
+    const t = this.registry.tenant(tenant);
+    const name = resolveClassName(this.policy, cls);
+    const leaf = this.registry.leaf(t, name);
+    const now = this.now();
+    // As enqueue() would: short-lane work arriving keeps the headroom (headroomFadeMs), granted here or not.
+    if (!usesHeadroomRule(leaf.policy)) this.lastShortAt = now;
+    if (t.policy.rate?.mode === 'wait' || !this.aloneRunnable(leaf, free, now)) return null;
+    this.stats.close(now);
+    const cp = classPolicyOf(this.policy, name);
+    const refused = this.admission(t, cp.limit, now);
+    if (refused) return this.reject(refused, t, name, 0);
+    const ticket = new Ticket(item, tenant, name, now, now + queueTimeoutOf(t.policy, cp), this.seq++, leaf);
+    ticket.queued = false;
+    // What enqueue() does for a tenant's first queued item, and syncLeaf/syncTenant for a leaf entering the index.
+    this.registry.markActive(t);
+    this.ready.clampAlone(leaf);
+    return this.grantTicket(leaf, now, ticket);
+  }
+
+  /** Whether the ready index would pick this leaf, were it the only queued one (see ReadyIndex.syncLeaf and runnable). */
+  private aloneRunnable(leaf: LeafNode<T>, free: number, now: number): boolean {
+    const t = leaf.tenant;
+    if (leaf.held >= leaf.policy.limit || leaf.cap.full || t.held >= t.policy.limit || t.rateParked) return false;
+    if (leaf.cat === ELASTIC && this.elasticHeldTotal >= this.elasticBudget()) return false;
+    return this.laneAllows({ leaf, reserved: false }, free, now);
+  }
+
+  private grantTicket(leaf: LeafNode<T>, now: number, ticket: Ticket<T>): Grant<T> {
+    const t = leaf.tenant;
     const grant = new Grant(ticket, now, t.vtime, leaf.vtime, leaf.estimateMs);
     t.waits.record(grant.waitedMs, now);
     leaf.waits.record(grant.waitedMs, now);
@@ -297,7 +339,7 @@ export class QueueEngine<T> implements SlotQueue<T> {
     if (t.vtime > this.ready.vclock) this.ready.vclock = t.vtime;
     if (leaf.vtime > t.localClock) t.localClock = leaf.vtime;
     if (t.localClock > this.maxLocalClock) this.maxLocalClock = t.localClock;
-    this.chargeVtime(leaf, leaf.estimateMs);
+    chargeVtime(leaf, leaf.estimateMs);
     this.addHeld(t, leaf, 1, grant.elastic);
     if (t.policy.rate?.mode === 'wait') {
       t.bucket!.take(now);
@@ -337,38 +379,6 @@ export class QueueEngine<T> implements SlotQueue<T> {
     return 'limit';
   }
 
-  private chargeVtime(leaf: LeafNode<T>, ms: number): void {
-    leaf.tenant.vtime += ms / leaf.tenant.policy.weight;
-    leaf.vtime += ms / leaf.policy.weight;
-  }
-
-  /** Release: S += (actual − charged)/w, but a refund never takes S below its start tag at dispatch. */
-  private trueUp(grant: Grant<T>, actualMs: number): void {
-    const delta = actualMs - grant.charged;
-    grant.charged = actualMs;
-    const leaf = grant.leaf;
-    const t = leaf.tenant;
-    if (delta >= 0) {
-      this.chargeVtime(leaf, delta);
-      return;
-    }
-    const tNext = t.vtime + delta / t.policy.weight;
-    t.vtime = Math.max(Math.min(t.vtime, grant.tenantStartTag), tNext);
-    const lNext = leaf.vtime + delta / leaf.policy.weight;
-    leaf.vtime = Math.max(Math.min(leaf.vtime, grant.leafStartTag), lNext);
-  }
-
-  private account(grant: Grant<T>, elapsed: number, now: number): void {
-    const add = elapsed - grant.accounted;
-    if (add <= 0) return;
-    grant.accounted = elapsed;
-    const leaf = grant.leaf;
-    leaf.slotMs += add;
-    leaf.tenant.slotMs += add;
-    leaf.tenant.recent.add(add, now, this.shareWindowMs);
-    leaf.recent.add(add, now, this.shareWindowMs);
-  }
-
   private addQueued(t: TenantNode<T>, delta: number): void {
     t.queued += delta;
     this.queuedTotal += delta;
@@ -394,20 +404,10 @@ export class QueueEngine<T> implements SlotQueue<T> {
     if (at > now) this.ready.parkRate(t, at);
   }
 
-  /** Shifting every start tag by the same base keeps all heap orders, so no re-heapify is needed. */
   private maybeRenormalize(): void {
     if (this.ordering === 'fifo') return;
-    const base = this.ready.vclock;
-    if (base < this.renormalizeAbove && this.maxLocalClock < this.renormalizeAbove) return;
-    for (let g = this.inflight.first(); g; g = g.next) {
-      g.tenantStartTag -= base;
-      g.leafStartTag -= g.leaf.tenant.localClock;
-    }
-    for (const t of this.registry.byName.values()) {
-      t.vtime -= base;
-      for (const leaf of t.leaves.values()) leaf.vtime -= t.localClock;
-      t.localClock = 0;
-    }
+    if (this.ready.vclock < this.renormalizeAbove && this.maxLocalClock < this.renormalizeAbove) return;
+    shiftStartTags(this.ready.vclock, this.inflight, this.registry.byName.values());
     this.ready.vclock = 0;
     this.maxLocalClock = 0;
   }

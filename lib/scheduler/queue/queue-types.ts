@@ -16,7 +16,7 @@ export type Rejection = {
   timeoutMs?: number;
 };
 
-export function isRejection<T>(r: Ticket<T> | Rejection): r is Rejection {
+export function isRejection<X extends object>(r: X | Rejection): r is Rejection {
   return 'reason' in r;
 }
 
@@ -168,6 +168,11 @@ export interface SlotQueue<T> {
    * `instead` may then name another queued ticket to grant out of turn, if its limits let it run now.
    */
   next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null;
+  /**
+   * enqueue() and next() in one step when nothing is queued (the uncontended fast path): the grant or the
+   * rejection they would give, or null, with nothing changed, when it cannot tell; enqueue() and next() then decide.
+   */
+  grantNow(item: T, tenant: string, cls: string, accept?: (item: T) => boolean): Grant<T> | Rejection | null;
   /** Whether `taker`'s tenant is owed the slot `giver`'s would take next (fair mode only; both queued). */
   owes(taker: Ticket<T>, giver: Ticket<T>): boolean;
   release(grant: Grant<T>): void;

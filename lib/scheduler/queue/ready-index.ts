@@ -107,6 +107,15 @@ export class ReadyIndex<T> {
     place(this.reserve[ELASTIC], t, elastic && below);
   }
 
+  /**
+   * The clamps a leaf gets on its way into the index and out again in one dispatch while nothing else is queued
+   * (QueueEngine.grantNow): syncLeaf's as it enters its tenant's heap, syncTenant's as its tenant becomes eligible.
+   */
+  clampAlone(leaf: LeafNode<T>): void {
+    this.clampLeaf(leaf);
+    if (!leaf.tenant.eligible) this.clampTenant(leaf.tenant);
+  }
+
   /** A reload may change every reservation at once: empty the reservation heaps, then sync every tenant. */
   resetReservations(): void {
     this.reserve[REGULAR].clear();

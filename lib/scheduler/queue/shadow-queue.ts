@@ -56,7 +56,19 @@ export class ShadowQueue<T> implements SlotQueue<T> {
 
   next(accept?: (item: T) => boolean, instead?: () => Ticket<T> | null): Grant<T> | null {
     const g = this.real.next(accept, instead);
-    if (!g) return null;
+    return g ? this.mirrorGrant(g) : null;
+  }
+
+  /** The mirror sees what enqueue() and next() would have shown it: the twin queued, then its own pick. */
+  grantNow(item: T, tenant: string, cls: string, accept?: (item: T) => boolean): Grant<T> | Rejection | null {
+    const g = this.real.grantNow(item, tenant, cls, accept);
+    if (!g || isRejection(g)) return g;
+    this.addTwin(g.ticket);
+    return this.mirrorGrant(g);
+  }
+
+  /** The real queue granted g: the mirror grants its own pick for the same slot. */
+  private mirrorGrant(g: Grant<T>): Grant<T> {
     const s = this.fair.next();
     if (s?.item === g.ticket) this.twins.delete(g.ticket);
     else {

@@ -14,6 +14,35 @@ t.test('least recently used first; touch and add move a name to the end', async 
   t.equal(s.size, 2);
 });
 
+t.test(
+  'the newest name touched again keeps the order and is still marked used; removing or doubting it forgets that it was newest',
+  async (t) => {
+    const s = new ServerStatements();
+    s.beginTransaction();
+    for (const n of ['a', 'b', 'c']) s.add(n);
+    s.beginTransaction();
+    s.touch('c');
+    s.touch('c');
+    t.same(s.names(), ['a', 'b', 'c'], 'the order stands');
+    t.equal(s.victim(3), 'a', 'the oldest goes, not the newest this transaction used');
+    s.touch('a');
+    t.same(s.names(), ['b', 'c', 'a']);
+    s.remove('a');
+    s.touch('b');
+    t.same(s.names(), ['c', 'b'], 'after the newest was removed, a touch still moves a name to the end');
+    s.doubt('b');
+    s.touch('c');
+    s.add('d');
+    s.touch('c');
+    t.same(s.names(), ['d', 'c'], 'and after it was doubted');
+    s.doubtAll();
+    s.add('x');
+    s.add('y');
+    s.touch('x');
+    t.same(s.names(), ['y', 'x'], 'and after all were doubted');
+  },
+);
+
 t.test('victim: the oldest, only when full, never one the current transaction used', async (t) => {
   const s = new ServerStatements();
   s.beginTransaction();

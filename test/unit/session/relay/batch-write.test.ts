@@ -1,4 +1,5 @@
-// Checks a batch of one piece is one plain write (no cork), several are one corked write in order, and other targets are not held up.
+// Checks a batch of one piece is one plain write (no cork), several small ones are copied into one plain write in order,
+// more than the copy limit are one corked write in order, and other targets are not held up.
 import t from 'tap';
 import { BatchWrite } from '../../../../lib/session/relay/batch-write.js';
 
@@ -38,15 +39,35 @@ t.test('one piece: written at end, plainly', async (t) => {
   t.same([to.flushes, to.corks], [1, 0]);
 });
 
-t.test('several pieces: one corked write, in order', async (t) => {
+/** One batch of whole pieces: what arrived, and how many writes and corks it took. */
+function batchOf(pieces: Buffer[]): { received: string; writes: [number, number] } {
   const to = new FakeTarget();
   const b = new BatchWrite();
   b.begin(to);
-  b.write(to, Buffer.from('a'));
-  b.write(to, Buffer.from('b'));
-  b.write(to, Buffer.from('c'));
+  for (const p of pieces) b.write(to, p);
   b.end();
-  t.equal(to.received, 'abc');
+  return { received: to.received, writes: [to.flushes, to.corks] };
+}
+
+t.test('several small pieces: copied into one plain write, in order', async (t) => {
+  t.same(batchOf(['a', 'b', 'c'].map((x) => Buffer.from(x))), { received: 'abc', writes: [1, 0] });
+});
+
+t.test('several pieces past the copy limit: one corked write, in order', async (t) => {
+  const big = Buffer.alloc(3000, 'x');
+  const pieces = [Buffer.from('a'), big, Buffer.from('b'), big, Buffer.from('c')];
+  t.same(batchOf(pieces), { received: `a${big}b${big}c`, writes: [1, 1] });
+});
+
+t.test('a small piece, then a range that grows past the copy limit: one corked write, in order, not a copy', async (t) => {
+  const to = new FakeTarget();
+  const b = new BatchWrite();
+  const chunk = Buffer.alloc(8000, 'y');
+  b.begin(to);
+  b.write(to, Buffer.from('a'));
+  for (let at = 0; at < chunk.length; at += 1000) b.write(to, chunk, at, at + 1000);
+  b.end();
+  t.equal(to.received, `a${chunk}`);
   t.same([to.flushes, to.corks], [1, 1]);
 });
 
@@ -65,7 +86,7 @@ t.test('outside a batch, or to another target, writes go straight out; an empty 
   t.equal(to.flushes, 1, 'a second end does nothing');
 });
 
-t.test('contiguous ranges of one buffer merge into one plain write of the buffer; a gap or another buffer corks', async (t) => {
+t.test('contiguous ranges of one buffer merge into one plain write of the buffer; a gap or another buffer is copied', async (t) => {
   const chunk = Buffer.from('PPPPBBBBEEEESSSS');
   const to = new FakeTarget();
   const b = new BatchWrite();
@@ -80,10 +101,10 @@ t.test('contiguous ranges of one buffer merge into one plain write of the buffer
   b.write(gap, chunk, 0, 4);
   b.write(gap, chunk, 8, 12);
   b.write(gap, Buffer.from('!'));
-  t.equal(gap.received, 'PPPPEEEE', 'the last piece is held');
+  t.equal(gap.received, '', 'the pieces are held');
   b.flush();
-  t.equal(gap.received, 'PPPPEEEE!', 'flush writes it while the batch stays open');
+  t.equal(gap.received, 'PPPPEEEE!', 'flush writes them, in one write, while the batch stays open');
   b.end();
   t.equal(gap.received, 'PPPPEEEE!');
-  t.same([gap.flushes, gap.corks], [1, 1], 'still one syscall');
+  t.same([gap.flushes, gap.corks], [1, 0], 'still one syscall');
 });
