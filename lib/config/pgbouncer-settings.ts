@@ -148,7 +148,7 @@ export const DATABASE_PARAMETERS: Readonly<Record<string, SettingInfo>> = {
   dbname: mapped('databases.<name>.dbname'),
   host: mapped(
     'databases.<name>.host',
-    'one host name or address; a Unix socket directory is planned (issue 17), host lists are not supported',
+    'one host name or address, or a Unix socket directory (`/…`, or `@…` in the abstract namespace); host lists are not supported',
   ),
   port: mapped('databases.<name>.port'),
   user: mapped('databases.<name>.user'),

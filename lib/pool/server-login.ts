@@ -7,6 +7,7 @@ import { ScramClientSession } from '../auth/scram.js';
 import { md5ClientResponse } from '../auth/md5.js';
 import type { SslMode, TcpSettings } from '../config/types.js';
 import { tuneTcp } from '../tcp-options.js';
+import { isUnixHost, serverConnectOptions } from './server-address.js';
 
 /** The fields of the login-phase messages read below; pg-protocol's message union keeps them on its subclasses. */
 interface LoginFields {
@@ -72,7 +73,7 @@ export function loginToServer(target: ServerTarget): Promise<LoginResult> {
       () => fail(new Error(`server_connect_timeout (${target.connectTimeoutMs} ms) reached`)),
       target.connectTimeoutMs || 2 ** 31 - 1,
     );
-    let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    let socket: net.Socket = net.connect(serverConnectOptions(target.host, target.port));
     socket.on('error', fail);
     socket.once('connect', () => {
       if (target.tcp) tuneTcp(socket, target.tcp);
@@ -92,7 +93,8 @@ export function loginToServer(target: ServerTarget): Promise<LoginResult> {
 }
 
 function negotiateTls(socket: net.Socket, target: ServerTarget): Promise<net.Socket> {
-  if (target.sslmode === 'disable') return Promise.resolve(socket);
+  // As libpq: no TLS over a Unix socket, whatever sslmode says; the socket never leaves the host.
+  if (target.sslmode === 'disable' || isUnixHost(target.host)) return Promise.resolve(socket);
   return new Promise((resolve, reject) => {
     socket.write(serialize.requestSsl());
     socket.once('data', (b: Buffer) => {

@@ -190,15 +190,15 @@ t.test('values Sluice cannot take', async (t) => {
   t.match(reasonFor(result, '[databases] app: reserve_pool_size'), /^not supported/);
   t.match(reasonFor(result, '[databases] app: client_encoding'), /ALTER DATABASE/);
   t.match(reasonFor(result, '[databases] app: bogus'), /not a PgBouncer parameter/);
-  t.match(reasonFor(result, '[databases] sock: host'), /^planned: Unix sockets/);
-  t.match(reasonFor(result, '[databases] nohost: host'), /no host means/);
+  t.equal(reasonFor(result, '[databases] sock: host'), undefined, 'a socket directory carries over');
+  t.match(reasonFor(result, '[databases] nohost: host'), /unix_socket_dir/);
   t.match(reasonFor(result, '[databases] *'), /^planned: the wildcard database/);
   t.match(reasonFor(result, '[databases] sluice'), /reserved/);
   t.match(reasonFor(result, '[databases] broken'), /syntax error at \/etc\/pgbouncer\/pgbouncer.ini:7/);
   t.match(reasonFor(result, '[users] bob: pool_mode'), /statement mode/);
   t.match(reasonFor(result, '[users] bob: query_timeout'), /^planned/);
   t.match(reasonFor(result, '[peers] 1'), /peering/);
-  t.same(Object.keys(result.config.databases as object), ['app']);
+  t.same(Object.keys(result.config.databases as object), ['app', 'sock']);
   t.same(result.config.users, { bob: { pool_mode: 'transaction', pool_size: 3 } });
   t.ok(validate(result.config));
 });
