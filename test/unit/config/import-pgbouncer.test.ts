@@ -216,6 +216,9 @@ t.test('hba and the TCP settings carry over', async (t) => {
       'tcp_keepintvl = 0x0a',
       'tcp_keepcnt = 500',
       'tcp_user_timeout = 30000',
+      'unix_socket_dir = /var/run/pgbouncer',
+      'unix_socket_mode = 0770',
+      'unix_socket_group = postgres',
     ].join('\n'),
   );
   t.same(
@@ -231,6 +234,9 @@ t.test('hba and the TCP settings carry over', async (t) => {
     tcp_keepintvl: 10,
     tcp_keepcnt: 127,
     tcp_user_timeout: 30000,
+    unix_socket_dir: '/var/run/pgbouncer',
+    unix_socket_mode: '0770',
+    unix_socket_group: 'postgres',
   });
   t.match(result.notes.find((n) => n.setting === 'tcp_keepcnt')?.reason, /outside Sluice's range 0-127/);
   const parsed = parseConfig(result.config, {
@@ -240,6 +246,7 @@ t.test('hba and the TCP settings carry over', async (t) => {
   });
   t.same(parsed.tcp, { keepalive: false, keepidle: 60, keepintvl: 10, keepcnt: 127, user_timeout: 30000 });
   t.equal(parsed.hba?.rules.length, 1);
+  t.same(parsed.unix_socket, { dir: '/var/run/pgbouncer', mode: 0o770, group: 'postgres' });
 });
 
 t.test('tenants: one per user, max_user_connections as the limit', async (t) => {
