@@ -2,6 +2,8 @@
 import net from 'node:net';
 import * as encode from './protocol/encode.js';
 import { poolerError } from './errors.js';
+import type { UnixSocketSettings } from './config/types.js';
+import { applySocketAccess, removeStaleSocket, unixSocketPath } from './unix-socket.js';
 
 export interface ListenerHooks {
   /** Current limit on concurrent client sockets. */
@@ -12,6 +14,8 @@ export interface ListenerHooks {
 
 export class Listener {
   private readonly server: net.Server;
+  /** The Unix socket's server, when unix_socket_dir is set. */
+  private unixServer: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private accepting = true;
   private stopped: Promise<void> | null = null;
@@ -34,6 +38,23 @@ export class Listener {
     });
   }
 
+  /** Also accept on `.s.PGSQL.<port>` in the socket directory; resolves with its path. */
+  async listenUnix(settings: UnixSocketSettings, port: number): Promise<string> {
+    const socketPath = unixSocketPath(settings, port);
+    await removeStaleSocket(socketPath);
+    const server = net.createServer((s) => this.onConnection(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.unixServer = server;
+    applySocketAccess(socketPath, settings);
+    return socketPath;
+  }
+
   private onConnection(socket: net.Socket): void {
     if (!this.accepting) return void socket.destroy();
     if (this.sockets.size >= this.hooks.maxClients()) {
@@ -51,7 +72,12 @@ export class Listener {
   /** Stop accepting; existing sockets stay. Resolves once the last of them has closed too. */
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    this.stopped ??= new Promise((resolve) => this.server.close(() => resolve()));
+    // Node removes the socket file when its server closes.
+    const unix = this.unixServer;
+    this.stopped ??= Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      unix ? new Promise<void>((resolve) => unix.close(() => resolve())) : undefined,
+    ]).then(() => undefined);
     return this.stopped;
   }
 

@@ -159,10 +159,12 @@ export class Pooler {
       policy: (database, user) => sessionStatePolicy(this.config, database, user),
     };
     const addr = await this.listener.listen(this.config.listen_addr, this.config.listen_port);
+    const unix = this.config.unix_socket;
+    const socketPath = unix ? await this.listener.listenUnix(unix, addr.port) : undefined;
     this.listening = true;
     this.metrics.listening(`${addr.address}:${addr.port}`);
     this.armJanitor();
-    this.log.info({ addr: addr.address, port: addr.port }, 'listening');
+    this.log.info({ addr: addr.address, port: addr.port, ...(socketPath ? { unix: socketPath } : {}) }, 'listening');
     const a = this.config.admin_http;
     if (a) {
       this.adminHttp = new AdminHttpServer(this.adminContext());

@@ -47,16 +47,18 @@ function poolMode(value: string, setting: string, d: ImportDraft): string {
   return 'transaction';
 }
 
-/** The host, or null when the database cannot be served yet (Unix socket). */
+/** The host (a Unix socket directory as is), or null when there is none to write. */
 function hostOf(pairs: Map<string, string>, setting: string, d: ImportDraft): string | null {
   const host = pairs.get('host');
-  if (host === undefined || host.startsWith('/') || host.startsWith('@')) {
+  if (host === undefined) {
     d.unsupported.push({
       setting: `${setting}: host`,
-      reason: `planned: Unix sockets (issue 17); ${host === undefined ? "no host means PgBouncer's Unix socket" : `${host} is a Unix socket`}, so the database is left out`,
+      reason:
+        "not set: PgBouncer then uses the socket in its unix_socket_dir; Sluice needs the host written out (Postgres' socket directory, such as /var/run/postgresql), so the database is left out",
     });
     return null;
   }
+  if (host.startsWith('/') || host.startsWith('@')) return host;
   const hosts = host
     .split(',')
     .map((h) => h.trim())

@@ -91,6 +91,17 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     if (n === null) return invalid(d, key, value, 'an integer');
     d.top.tcp_keepalive = n !== 0;
   },
+  unix_socket_dir: (value, d) => {
+    if (value !== '') d.top.unix_socket_dir = value.startsWith('@') ? value : absolutePath(d, value);
+  },
+  unix_socket_mode: (value, d, key) => {
+    const n = pgbInteger(value);
+    if (n === null || n < 0 || n > 0o777) return invalid(d, key, value, 'a mode such as 0777');
+    d.top.unix_socket_mode = `0${n.toString(8).padStart(3, '0')}`;
+  },
+  unix_socket_group: (value, d) => {
+    if (value !== '') d.top.unix_socket_group = value;
+  },
   tcp_keepidle: integerInto('tcp_keepidle', 0, 32767),
   tcp_keepintvl: integerInto('tcp_keepintvl', 0, 32767),
   tcp_keepcnt: integerInto('tcp_keepcnt', 0, 127),
@@ -188,7 +199,7 @@ function importPgbouncerSection(ini: PgBouncerIni, d: ImportDraft): void {
 
 /** Where PgBouncer's defaults differ from Sluice's, write PgBouncer's, so the imported config behaves the same. */
 function keepPgBouncerDefaults(ini: PgBouncerIni, d: ImportDraft): void {
-  const defaults: Record<string, unknown> = { pool_mode: 'session', max_client_conn: 100, auth_type: 'md5' };
+  const defaults: Record<string, unknown> = { pool_mode: 'session', max_client_conn: 100, auth_type: 'md5', unix_socket_dir: '/tmp' };
   for (const [key, value] of Object.entries(defaults)) {
     if (!ini.pgbouncer.has(key)) {
       d.top[key] = value;

@@ -16,7 +16,6 @@ const mapped = (sluice: string, note?: string): SettingInfo =>
 const planned = (note: string): SettingInfo => ({ status: 'planned', note });
 const unsupported = (note: string): SettingInfo => ({ status: 'unsupported', note });
 
-const NO_UNIX = planned('Unix domain sockets (issue 17); Sluice listens on TCP only today');
 const NODE_TLS = unsupported("Sluice uses Node.js's TLS defaults (TLS 1.2 and newer, OpenSSL's default ciphers and curves)");
 const NO_DNS_CACHE = unsupported('Sluice resolves host names with the system resolver at each connect and keeps no DNS cache of its own');
 const NO_PEERS = unsupported('Sluice has no peering: cancel requests are not forwarded between Sluice processes');
@@ -34,9 +33,12 @@ export const PGBOUNCER_SETTINGS: Readonly<Record<string, SettingInfo>> = {
   pidfile: planned('pidfile (issue 17)'),
   listen_addr: mapped('listen_addr', 'one address: `*` becomes 0.0.0.0 (IPv4 only), a list keeps its first address'),
   listen_port: mapped('listen_port'),
-  unix_socket_dir: NO_UNIX,
-  unix_socket_mode: NO_UNIX,
-  unix_socket_group: NO_UNIX,
+  unix_socket_dir: mapped(
+    'unix_socket_dir',
+    "not set by default (PgBouncer's is /tmp), so Sluice listens on TCP only unless it is set; it does not apply to server connections: give databases a socket directory as host",
+  ),
+  unix_socket_mode: mapped('unix_socket_mode', 'a quoted octal string in YAML, such as "0777"'),
+  unix_socket_group: mapped('unix_socket_group'),
   user: unsupported("Sluice does not switch users after start; run it as the intended user (systemd User=, a container's USER)"),
   pool_mode: mapped('pool_mode', "`statement` is not supported; PgBouncer's default is `session`, Sluice's `transaction`"),
   max_client_conn: mapped('max_client_conn', "PgBouncer's default is 100, Sluice's 1000"),
@@ -148,7 +150,7 @@ export const DATABASE_PARAMETERS: Readonly<Record<string, SettingInfo>> = {
   dbname: mapped('databases.<name>.dbname'),
   host: mapped(
     'databases.<name>.host',
-    'one host name or address; a Unix socket directory is planned (issue 17), host lists are not supported',
+    'one host name or address, or a Unix socket directory (`/…`, or `@…` in the abstract namespace); host lists are not supported',
   ),
   port: mapped('databases.<name>.port'),
   user: mapped('databases.<name>.user'),

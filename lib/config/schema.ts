@@ -11,6 +11,7 @@ import type {
   SessionStatePolicy,
   SluiceConfig,
   SslMode,
+  UnixSocketSettings,
   UserConfig,
   UserSecret,
 } from './types.js';
@@ -31,6 +32,7 @@ import {
 import { buildIsolation, isolationShape } from './isolation-schema.js';
 import { buildAdminHttp, buildMetrics, observabilityShape } from './observability-schema.js';
 import { buildTcp, tcpShape } from './tcp-schema.js';
+import { buildUnixSocket, unixSocketShape } from './unix-socket-schema.js';
 import { HbaFileError, loadHbaFile, type HbaFile } from './hba-file.js';
 
 /** A configuration that was refused; `problems` holds one `path: reason` line per problem. */
@@ -166,6 +168,7 @@ const configSchema = z.strictObject(
     ...isolationShape,
     ...observabilityShape,
     ...tcpShape,
+    ...unixSocketShape,
     admin: reservedSection,
     shutdown_timeout: seconds(DEFAULTS.shutdown_timeout),
     stats_period: seconds(DEFAULTS.stats_period),
@@ -268,6 +271,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     shutdown_timeout: cfg.shutdown_timeout,
     stats_period: cfg.stats_period,
     tcp: buildTcp(cfg),
+    ...unixSocketOf(cfg),
     max_prepared_statements: cfg.max_prepared_statements,
     ...(clientTls === undefined ? {} : { client_tls: clientTls as ClientTlsConfig }),
     server_tls: serverTls as ServerTlsConfig,
@@ -278,6 +282,11 @@ export function parseConfig(raw: unknown, opts: ParseOptions): SluiceConfig {
     metrics: buildMetrics(cfg),
     ...(adminHttp === undefined ? {} : { admin_http: adminHttp }),
   });
+}
+
+function unixSocketOf(cfg: RawConfig): { unix_socket?: UnixSocketSettings } {
+  const unix = buildUnixSocket(cfg);
+  return unix === undefined ? {} : { unix_socket: unix };
 }
 
 /** What smallestBudget reads: the YAML shape and the snapshot both fit. */

@@ -19,6 +19,14 @@ export interface TcpSettings {
   readonly user_timeout: number;
 }
 
+/** The listening Unix socket: `.s.PGSQL.<listen_port>` in dir, with this mode and (optionally) group. */
+export interface UnixSocketSettings {
+  readonly dir: string;
+  readonly mode: number;
+  /** A group name or numeric id. */
+  readonly group?: string;
+}
+
 /** A user's secret as found in the users file or inline config. */
 export type UserSecret =
   | { kind: 'plain'; password: string }
@@ -68,6 +76,8 @@ export interface SluiceConfig {
   /** Allow cleartext password auth over a connection that is not TLS. */
   readonly auth_plain_without_tls: boolean;
   readonly auth_file?: string;
+  /** unix_socket_dir, unix_socket_mode, unix_socket_group; absent: TCP only. Takes a restart. */
+  readonly unix_socket?: UnixSocketSettings;
   /** tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout. */
   readonly tcp: TcpSettings;
   /** auth_hba_file, absolute. */

@@ -8,6 +8,7 @@ import { COMPLETIONS } from '../protocol/statement-frames.js';
 import type { List, Listed } from '../list.js';
 import type { LoginResult } from './server-login.js';
 import { ServerStatements } from './server-statements.js';
+import { serverConnectOptions } from './server-address.js';
 
 /** What a linked client session receives from its server. */
 export interface ServerLink {
@@ -455,7 +456,7 @@ export class ServerConnection implements FrameSink, Listed<ServerConnection> {
 
 /** Sends a CancelRequest for a backend over a fresh connection, as the protocol requires. */
 export function sendCancel(host: string, port: number, pid: number, secret: number, done: () => void = () => undefined): void {
-  const s = net.connect({ host, port });
+  const s = net.connect(serverConnectOptions(host, port));
   s.on('error', () => undefined);
   s.setTimeout(5000, () => s.destroy());
   s.once('connect', () => s.end(serialize.cancel(pid, secret)));

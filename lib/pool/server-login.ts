@@ -8,6 +8,7 @@ import { md5ClientResponse } from '../auth/md5.js';
 import type { SslMode, TcpSettings } from '../config/types.js';
 import { tuneTcp } from '../tcp-options.js';
 import { ReadRoute, type SocketReader } from '../socket-read.js';
+import { isUnixHost, serverConnectOptions } from './server-address.js';
 
 /** The fields of the login-phase messages read below; pg-protocol's message union keeps them on its subclasses. */
 interface LoginFields {
@@ -76,9 +77,10 @@ export function loginToServer(target: ServerTarget, reader: SocketReader | null 
       () => fail(new Error(`server_connect_timeout (${target.connectTimeoutMs} ms) reached`)),
       target.connectTimeoutMs || 2 ** 31 - 1,
     );
-    const route = reader && target.sslmode === 'disable' ? new ReadRoute() : null;
+    // No TLS (sslmode disable, or a Unix socket, see startTls): the reads can skip the stream layer.
+    const route = reader && (target.sslmode === 'disable' || isUnixHost(target.host)) ? new ReadRoute() : null;
     const onread = reader && route ? reader.connectOptions(route) : undefined;
-    let socket: net.Socket = net.connect({ host: target.host, port: target.port, noDelay: true, onread });
+    let socket: net.Socket = net.connect({ ...serverConnectOptions(target.host, target.port), onread });
     socket.on('error', fail);
     socket.once('connect', () => {
       if (target.tcp) tuneTcp(socket, target.tcp);
@@ -98,7 +100,8 @@ export function loginToServer(target: ServerTarget, reader: SocketReader | null 
 }
 
 function negotiateTls(socket: net.Socket, target: ServerTarget): Promise<net.Socket> {
-  if (target.sslmode === 'disable') return Promise.resolve(socket);
+  // As libpq: no TLS over a Unix socket, whatever sslmode says; the socket never leaves the host.
+  if (target.sslmode === 'disable' || isUnixHost(target.host)) return Promise.resolve(socket);
   return new Promise((resolve, reject) => {
     socket.write(serialize.requestSsl());
     socket.once('data', (b: Buffer) => {

@@ -1,5 +1,6 @@
 // Readiness: the listener accepts clients and every database's server answers, judged by live connections or a TCP probe.
 import net from 'node:net';
+import { serverConnectOptions } from '../../pool/server-address.js';
 
 export interface BackendTarget {
   readonly name: string;
@@ -27,7 +28,7 @@ export const REACHABLE = 'reachable';
 /** Opens (and at once closes) a TCP connection; resolves with REACHABLE or the reason it failed. */
 export function probe(host: string, port: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
-    const s = net.connect({ host, port });
+    const s = net.connect(serverConnectOptions(host, port));
     const done = (result: string): void => {
       s.destroy();
       resolve(result);

@@ -190,15 +190,15 @@ t.test('values Sluice cannot take', async (t) => {
   t.match(reasonFor(result, '[databases] app: reserve_pool_size'), /^not supported/);
   t.match(reasonFor(result, '[databases] app: client_encoding'), /ALTER DATABASE/);
   t.match(reasonFor(result, '[databases] app: bogus'), /not a PgBouncer parameter/);
-  t.match(reasonFor(result, '[databases] sock: host'), /^planned: Unix sockets/);
-  t.match(reasonFor(result, '[databases] nohost: host'), /no host means/);
+  t.equal(reasonFor(result, '[databases] sock: host'), undefined, 'a socket directory carries over');
+  t.match(reasonFor(result, '[databases] nohost: host'), /unix_socket_dir/);
   t.match(reasonFor(result, '[databases] *'), /^planned: the wildcard database/);
   t.match(reasonFor(result, '[databases] sluice'), /reserved/);
   t.match(reasonFor(result, '[databases] broken'), /syntax error at \/etc\/pgbouncer\/pgbouncer.ini:7/);
   t.match(reasonFor(result, '[users] bob: pool_mode'), /statement mode/);
   t.match(reasonFor(result, '[users] bob: query_timeout'), /^planned/);
   t.match(reasonFor(result, '[peers] 1'), /peering/);
-  t.same(Object.keys(result.config.databases as object), ['app']);
+  t.same(Object.keys(result.config.databases as object), ['app', 'sock']);
   t.same(result.config.users, { bob: { pool_mode: 'transaction', pool_size: 3 } });
   t.ok(validate(result.config));
 });
@@ -216,6 +216,9 @@ t.test('hba and the TCP settings carry over', async (t) => {
       'tcp_keepintvl = 0x0a',
       'tcp_keepcnt = 500',
       'tcp_user_timeout = 30000',
+      'unix_socket_dir = /var/run/pgbouncer',
+      'unix_socket_mode = 0770',
+      'unix_socket_group = postgres',
     ].join('\n'),
   );
   t.same(
@@ -231,6 +234,9 @@ t.test('hba and the TCP settings carry over', async (t) => {
     tcp_keepintvl: 10,
     tcp_keepcnt: 127,
     tcp_user_timeout: 30000,
+    unix_socket_dir: '/var/run/pgbouncer',
+    unix_socket_mode: '0770',
+    unix_socket_group: 'postgres',
   });
   t.match(result.notes.find((n) => n.setting === 'tcp_keepcnt')?.reason, /outside Sluice's range 0-127/);
   const parsed = parseConfig(result.config, {
@@ -240,6 +246,7 @@ t.test('hba and the TCP settings carry over', async (t) => {
   });
   t.same(parsed.tcp, { keepalive: false, keepidle: 60, keepintvl: 10, keepcnt: 127, user_timeout: 30000 });
   t.equal(parsed.hba?.rules.length, 1);
+  t.same(parsed.unix_socket, { dir: '/var/run/pgbouncer', mode: 0o770, group: 'postgres' });
 });
 
 t.test('tenants: one per user, max_user_connections as the limit', async (t) => {
