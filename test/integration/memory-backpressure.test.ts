@@ -51,9 +51,12 @@ function peakOf(session: ClientSession): { bytes: number; reads: number } {
   return peak;
 }
 
-/** The peak was measured (reads were sampled and something was held), and stayed within pkt_buf and a read or two. */
+/**
+ * The peak was measured (the client's reads were sampled), and stayed within pkt_buf and a read or two. A peak of
+ * 0 is possible: a server that keeps up takes each read before the next one arrives.
+ */
 function heldWithin(t: Test, most: { bytes: number; reads: number }, what: string): void {
-  t.ok(most.reads > 0 && most.bytes > 0, `the peak was sampled (${most.reads} reads, ${most.bytes} bytes at most)`);
+  t.ok(most.reads > 0, `the peak was sampled (${most.reads} reads, ${most.bytes} bytes at most)`);
   t.ok(most.bytes <= PKT_BUF + SLACK, `${what}: Sluice held at most ${most.bytes} bytes`);
 }
 
