@@ -1,16 +1,14 @@
 // Proves `sluice import`: PgBouncer's own etc/pgbouncer.ini and a userlist become a sluice.yaml that starts and serves a client.
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t from 'tap';
 import { runCli, startCli } from '../helpers/cli.js';
+import { pgbouncerSourceFile } from '../helpers/pgbouncer-anchor.js';
 import { APP_DB, ROLES, startTestPostgres } from '../helpers/postgres.js';
 
-const TARBALL = fileURLToPath(new URL('../../../shared/anchors/pgbouncer-1.25.2.tar.gz', import.meta.url));
-const example = execFileSync('tar', ['-xzOf', TARBALL, 'pgbouncer-1.25.2/etc/pgbouncer.ini'], { encoding: 'utf8' });
+const example = pgbouncerSourceFile('etc/pgbouncer.ini');
 
 const pgServer = await startTestPostgres(t);
 const dir = await mkdtemp(path.join(tmpdir(), 'sluice-import-'));

@@ -1,20 +1,16 @@
 // Tests for importing pgbouncer.ini into a Sluice config: PgBouncer's own example, each mapped setting, and what is listed as not carried over.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { importPgBouncer, type ImportResult } from '../../../lib/config/import-pgbouncer.js';
 import { importToYaml } from '../../../lib/config/import-yaml.js';
 import { parsePgBouncerIni } from '../../../lib/config/pgbouncer-ini.js';
 import { PGBOUNCER_SETTINGS } from '../../../lib/config/pgbouncer-settings.js';
 import { parseConfig } from '../../../lib/config/schema.js';
+import { pgbouncerSourceFile } from '../../helpers/pgbouncer-anchor.js';
 
-const TARBALL = fileURLToPath(new URL('../../../../shared/anchors/pgbouncer-1.25.2.tar.gz', import.meta.url));
 const USERLIST = '"alice" "md5d8578edf8458ce06fbc5bb76a58c5ca4"\n"bob" "secret-b"\n"admin" "adminpw"\n';
 
-function fromTarball(member: string): string {
-  return execFileSync('tar', ['-xzOf', TARBALL, `pgbouncer-1.25.2/${member}`], { encoding: 'utf8' });
-}
+const fromTarball = pgbouncerSourceFile;
 
 function importText(text: string, opts: Parameters<typeof importPgBouncer>[1] = {}): ImportResult {
   return importPgBouncer(parsePgBouncerIni(text, '/etc/pgbouncer/pgbouncer.ini'), { cwd: '/etc/pgbouncer', ...opts });
